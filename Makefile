@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: MIT
+#
+# Entry point. Meson does the building; these targets set up the machine first,
+# so that on a fresh Debian 12 host (as root) `make demo` and `make check` are
+# all a new user types.
+
+BUILD      ?= build
+BUILD_SAN  ?= build-san
+BUILD_FUZZ ?= build-fuzz
+FUZZ_RUNS  ?= 20000
+DESTDIR    ?=
+PREFIX     ?= /usr/local
+
+.PHONY: all setup build check demo install fuzz format format-check clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --prefix $(PREFIX)
+	@meson compile -C $(BUILD)
+
+check: setup
+	@scripts/check.sh $(BUILD) $(BUILD_SAN)
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+install: build
+	@meson install -C $(BUILD) --destdir "$(DESTDIR)"
+
+fuzz: setup
+	@scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_RUNS)
+
+format:
+	@git ls-files '*.c' '*.h' | xargs -r clang-format -i
+
+format-check:
+	@git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run --Werror
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
