@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# Captures of a lab host's link and assertions on them (sourced by lab.sh).
+# Whether a marker crossed in clear is decided on the raw capture file: a
+# payload sent in clear stands in it byte for byte, whatever the dissector
+# makes of the packet; under ESP it cannot.
+
+# Filters for the kinds of packet the tests count. libipsec in 5.9.8 sends ESP
+# only in UDP (port 4500); IKE on 4500 is told apart by its zero non-ESP marker.
+LAB_F_ESP='(udp port 4500 and udp[8:4] != 0) or esp'
+LAB_F_IKE='udp port 500 or (udp port 4500 and udp[8:4] = 0)'
+
+# lab_pcap NAME: the path of capture NAME (the handle for the other calls).
+lab_pcap() {
+	echo "$LAB_DIR/$1.pcap"
+}
+
+# lab_capture_start HOST PCAP [IFACE] [FILTER]: start tcpdump on HOST's link
+# (eth0) into PCAP and wait until it listens.
+lab_capture_start() {
+	local host=$1 pcap=$2 iface=${3:-eth0} filter=${4:-}
+	# shellcheck disable=SC2086 # the filter is tcpdump's words
+	lab_bg "$host" "$pcap.log" tcpdump -i "$iface" --immediate-mode -U -n -s 0 -w "$pcap" $filter
+	echo "$LAB_PID" >"$pcap.pid"
+	lab_wait 100 grep -q 'listening on' "$pcap.log" || lab_die "tcpdump on $host did not start"
+}
+
+# lab_capture_stop PCAP: stop the capture; the file is complete afterwards.
+lab_capture_stop() {
+	lab_stop "$(cat "$1.pid")" INT
+}
+
+# lab_pcap_count PCAP FILTER: how many captured packets match FILTER.
+lab_pcap_count() {
+	# shellcheck disable=SC2086
+	tcpdump -r "$1" -n $2 2>/dev/null | wc -l
+}
+
+lab_pcap_esp() {
+	lab_pcap_count "$1" "$LAB_F_ESP"
+}
+
+lab_pcap_ike() {
+	lab_pcap_count "$1" "$LAB_F_IKE"
+}
+
+# lab_pcap_clear PCAP MARKER: how many times MARKER stands in clear in the capture.
+lab_pcap_clear() {
+	grep -a -o -F -e "$2" "$1" | wc -l
+}
+
+# lab_pcap_spis PCAP: the distinct ESP SPIs seen, one per line.
+lab_pcap_spis() {
+	tcpdump -r "$1" -n "$LAB_F_ESP" 2>/dev/null | grep -o 'spi=0x[0-9a-f]*' | sort -u
+}
+
+# lab_pcap_show PCAP [FILTER]: the capture as text, for diagnostics and the demo.
+lab_pcap_show() {
+	# shellcheck disable=SC2086
+	tcpdump -r "$1" -n ${2:-} 2>/dev/null
+}

@@ -1,0 +1,302 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# One charon per lab host (sourced by lab.sh). Each has its own strongswan.conf,
+# VICI socket and log under $LAB_DIR/hosts/HOST/, and a private /run: charon
+# refuses to start while /run/charon.pid exists, so every instance gets a tmpfs
+# there in its own mount namespace (DESIGN.md §4).
+
+# The plugin list and settings measured to make host-to-host IPsec work with
+# kernel-libipsec (libipsec before netlink; the fwmark pair keeps IKE traffic out
+# of the routes that lead into ipsec0). LAB_FWMARK and LAB_CHARON_EXTRA (lines
+# added inside charon { }) let a test choose other routing or timers.
+lab_charon_conf() {
+	local host=$1 dir
+	dir=$(lab_dir "$host")
+	cat >"$dir/strongswan.conf" <<EOF
+charon {
+	load = random nonce openssl pem pkcs1 pkcs8 x509 pubkey revocation constraints kdf kernel-libipsec kernel-netlink socket-default vici
+	plugins {
+		vici {
+			socket = unix://$dir/charon.vici
+		}
+		kernel-libipsec {
+			allow_peer_ts = yes
+		}
+		kernel-netlink {
+			fwmark = ${LAB_FWMARK:-!0x42}
+		}
+		socket-default {
+			fwmark = 0x42
+		}
+	}
+	filelog {
+		lab {
+			path = $dir/charon.log
+			default = 1
+			ike = ${LAB_IKE_LOGLEVEL:-1}
+			cfg = 1
+			flush_line = yes
+			append = yes
+			time_format = %T
+		}
+	}
+${LAB_CHARON_EXTRA:-}
+}
+swanctl {
+	load = pem pkcs1 pkcs8 x509 pubkey openssl random nonce
+	socket = unix://$dir/charon.vici
+}
+EOF
+	mkdir -p "$dir"/swanctl/{conf.d,x509,x509ca,x509ocsp,x509aa,x509ac,x509crl,pubkey,private,rsa,ecdsa,bliss,pkcs8,pkcs12}
+	[ -f "$dir/swanctl/swanctl.conf" ] ||
+		printf 'include conf.d/*.conf\n' >"$dir/swanctl/swanctl.conf"
+}
+
+lab_vici_uri() {
+	echo "unix://$(lab_dir "$1")/charon.vici"
+}
+
+# lab_swanctl HOST COMMAND [OPTIONS...]: swanctl against HOST's charon (swanctl
+# wants its command first).
+lab_swanctl() {
+	local dir cmd=$2
+	dir=$(lab_dir "$1")
+	shift 2
+	STRONGSWAN_CONF=$dir/strongswan.conf swanctl "$cmd" --uri "unix://$dir/charon.vici" "$@"
+}
+
+lab_charon_pid() {
+	cat "$(lab_dir "$1")/charon.pid" 2>/dev/null
+}
+
+lab_charon_start() {
+	local host=$1 dir pid
+	dir=$(lab_dir "$host")
+	[ -f "$dir/strongswan.conf" ] || lab_charon_conf "$host"
+	rm -f "$dir/charon.vici"
+	# ip netns exec, unshare and both exec: the recorded PID is charon's own.
+	lab_bg "$host" "$dir/charon.out" unshare -m --propagation private sh -c \
+		"mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF=$dir/strongswan.conf $LAB_CHARON"
+	pid=$LAB_PID
+	echo "$pid" >"$dir/charon.pid"
+	if ! lab_wait 100 lab_swanctl "$host" --stats; then
+		cat "$dir/charon.out" >&2
+		lab_die "charon on $host did not answer on VICI within 10 s"
+	fi
+	lab_log "charon on $host: pid $pid"
+}
+
+# lab_charon_stop HOST [SIGNAL]: TERM by default (charon deletes its SAs and tells
+# the peer); KILL to simulate a crash.
+lab_charon_stop() {
+	local pid
+	pid=$(lab_charon_pid "$1") || return 0
+	lab_stop "$pid" "${2:-TERM}"
+	rm -f "$(lab_dir "$1")/charon.pid"
+}
+
+lab_charon_restart() {
+	lab_charon_stop "$1" "${2:-TERM}"
+	lab_charon_start "$1"
+}
+
+# ------------------------------------------------------------------ connections
+
+# lab_conn HOST NAME: the swanctl.conf text on stdin becomes conf.d/NAME.conf.
+lab_conn() {
+	local dir
+	dir=$(lab_dir "$1")
+	[ -d "$dir/swanctl" ] || lab_charon_conf "$1"
+	cat >"$dir/swanctl/conf.d/$2.conf"
+}
+
+lab_conn_remove() {
+	rm -f "$(lab_dir "$1")/swanctl/conf.d/$2.conf"
+}
+
+# lab_load HOST: load every connection and credential of HOST into its charon.
+# swanctl unloads what is no longer in the files, so this is also how a test
+# removes a connection (after lab_conn_remove).
+lab_load() {
+	lab_swanctl "$1" --load-all --noprompt --file "$(lab_dir "$1")/swanctl/swanctl.conf"
+}
+
+# Common IKE settings of lab connections: IKEv2, UDP encapsulation (libipsec in
+# 5.9.8 speaks only ESP-in-UDP) and proposals both ends support.
+lab_ike_common() {
+	cat <<EOF
+		version = 2
+		encap = yes
+		proposals = aes256gcm16-prfsha256-x25519
+		dpd_delay = ${LAB_DPD_DELAY:-0s}
+EOF
+}
+
+# lab_conn_host2host HOST PEER PEER_ID [NAME]: a certificate-authenticated
+# host-to-host tunnel HOST/32 <-> PEER/32, CA pinned with cacerts, peer named by
+# its identity. Needs lab_cert for both. Child and connection are both NAME.
+lab_conn_host2host() {
+	local host=$1 peer=$2 peer_id=$3 name=${4:-$2} fam=${LAB_FAMILY:-4}
+	local me them my_id ca
+	me=$(lab_ip "$host" "$fam")
+	them=$(lab_ip "$peer" "$fam")
+	my_id=$(cat "$(lab_dir "$host")/id")
+	ca=$(cat "$(lab_dir "$host")/ca")
+	lab_conn "$host" "$name" <<EOF
+connections {
+	$name {
+		local_addrs = $me
+		remote_addrs = $them
+$(lab_ike_common)
+		local {
+			auth = pubkey
+			certs = $host.pem
+			id = $my_id
+		}
+		remote {
+			auth = pubkey
+			id = $peer_id
+			cacerts = $ca.pem
+		}
+		children {
+			$name {
+				local_ts = $me/$([ "$fam" = 6 ] && echo 128 || echo 32)
+				remote_ts = $them/$([ "$fam" = 6 ] && echo 128 || echo 32)
+				mode = tunnel
+				esp_proposals = aes256gcm16
+				start_action = ${LAB_START_ACTION:-none}
+			}
+		}
+	}
+}
+EOF
+}
+
+# lab_conn_narrow HOST PEER PEER_ID NAME PROTO LPORT RPORT...: a connection NAME
+# with one child per "LPORT:RPORT" pair (selectors exactly that 5-tuple), named
+# NAME-LPORT. The responder side uses lab_conn_narrow_responder.
+lab_conn_narrow() {
+	local host=$1 peer=$2 peer_id=$3 name=$4 proto=$5 me them my_id ca pair children=
+	shift 5
+	me=$(lab_ip "$host")
+	them=$(lab_ip "$peer")
+	my_id=$(cat "$(lab_dir "$host")/id")
+	ca=$(cat "$(lab_dir "$host")/ca")
+	for pair in "$@"; do
+		children+="			$name-${pair%%:*} {
+				local_ts = $me/32[$proto/${pair%%:*}]
+				remote_ts = $them/32[$proto/${pair##*:}]
+				mode = tunnel
+				esp_proposals = aes256gcm16
+			}
+"
+	done
+	lab_conn "$host" "$name" <<EOF
+connections {
+	$name {
+		local_addrs = $me
+		remote_addrs = $them
+$(lab_ike_common)
+		local {
+			auth = pubkey
+			certs = $host.pem
+			id = $my_id
+		}
+		remote {
+			auth = pubkey
+			id = $peer_id
+			cacerts = $ca.pem
+		}
+		children {
+$children		}
+	}
+}
+EOF
+}
+
+# lab_conn_narrow_responder HOST PEER PEER_ID NAME PROTO: one broad child
+# HOST/32[PROTO] <-> PEER/32[PROTO] that charon narrows to whatever 5-tuple the
+# initiator proposes, so one responder connection serves every narrow child.
+lab_conn_narrow_responder() {
+	local host=$1 peer=$2 peer_id=$3 name=$4 proto=$5 me them my_id ca
+	me=$(lab_ip "$host")
+	them=$(lab_ip "$peer")
+	my_id=$(cat "$(lab_dir "$host")/id")
+	ca=$(cat "$(lab_dir "$host")/ca")
+	lab_conn "$host" "$name" <<EOF
+connections {
+	$name {
+		local_addrs = $me
+		remote_addrs = $them
+$(lab_ike_common)
+		local {
+			auth = pubkey
+			certs = $host.pem
+			id = $my_id
+		}
+		remote {
+			auth = pubkey
+			id = $peer_id
+			cacerts = $ca.pem
+		}
+		children {
+			$name {
+				local_ts = $me/32[$proto]
+				remote_ts = $them/32[$proto]
+				mode = tunnel
+				esp_proposals = aes256gcm16
+			}
+		}
+	}
+}
+EOF
+}
+
+# lab_conn_route_holder HOST PEER: a drop shunt HOST/32 <-> PEER/32 in a
+# connection that can never be chosen for a real peer (its remote address is
+# unused). With libipsec a shunt only installs the route into ipsec0, which it
+# then owns for good; packets matching no IPsec policy are dropped by libipsec.
+lab_conn_route_holder() {
+	local host=$1 peer=$2 me them
+	me=$(lab_ip "$host")
+	them=$(lab_ip "$peer")
+	lab_conn "$host" "rholder-$peer" <<EOF
+connections {
+	rholder-$peer {
+		remote_addrs = $LAB_UNUSED4
+		local {
+			auth = psk
+		}
+		remote {
+			auth = psk
+		}
+		children {
+			rholder-$peer {
+				local_ts = $me/32
+				remote_ts = $them/32
+				mode = drop
+				start_action = trap
+			}
+		}
+	}
+}
+EOF
+}
+
+# lab_child_state HOST CHILD: the state of CHILD's newest SA (INSTALLED, …) or nothing.
+lab_child_state() {
+	lab_swanctl "$1" --list-sas --child "$2" --raw 2>/dev/null |
+		grep -o 'state=[A-Z_]*' | tail -n 1 | cut -d= -f2
+}
+
+lab_child_installed() {
+	[ "$(lab_child_state "$1" "$2")" = INSTALLED ]
+}
+
+# lab_initiate HOST CHILD [IKE]: initiate and wait for the outcome.
+lab_initiate() {
+	local args=(--initiate --child "$2" --timeout 10)
+	[ -n "${3:-}" ] && args+=(--ike "$3")
+	lab_swanctl "$1" "${args[@]}" >/dev/null
+}
