@@ -60,6 +60,16 @@ wait "$inner_pid"
 tap_is "$?" 143 "a lab script killed with SIGTERM exits 143"
 check "$LAB_DIR/report-kill" "after SIGTERM"
 
+# A second signal while teardown runs must not cut it short.
+bash "$inner" "$LAB_DIR/report-kill2" wait >/dev/null 2>&1 &
+inner_pid=$!
+lab_wait 100 test -s "$LAB_DIR/report-kill2"
+kill -TERM "$inner_pid"
+sleep 0.05
+kill -TERM "$inner_pid" 2>/dev/null
+wait "$inner_pid"
+check "$LAB_DIR/report-kill2" "after two SIGTERMs"
+
 tap_ok "the outer lab's namespace is untouched" ip netns pids "$(lab_ns x)"
 tap_ok "the outer lab's charon still runs" kill -0 "$outer_charon"
 tap_ok "and still answers" lab_swanctl x --stats

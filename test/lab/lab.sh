@@ -58,7 +58,11 @@ lab_init() {
 
 lab_teardown() {
 	local rc=$? pid ns
-	trap - EXIT INT TERM
+	# Teardown runs to its end: not stopped by a second signal, nor by set -e in
+	# the script that sourced the lab.
+	trap - EXIT
+	trap '' INT TERM
+	set +e
 	[ -n "${LAB_DIR:-}" ] && [ -d "$LAB_DIR" ] || return "$rc"
 	# Every recorded PID is killed hard; all are this shell's children (lab_bg),
 	# so bash reaps them.
