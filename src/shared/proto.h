@@ -45,7 +45,7 @@
 enum ipc_msg {
 	/* 1xx session */
 	IPC_MSG_HELLO = 100, /* first exchange: VERSION, FEATURES, NAME both ways */
-	IPC_MSG_BYE = 101,   /* orderly goodbye before closing; latches live with their sockets */
+	IPC_MSG_BYE = 101,   /* orderly goodbye: replied to, then both sides close */
 
 	/* 2xx latch requests */
 	IPC_MSG_CONNECT = 200, /* fd: latch a socket about to connect to TUPLE's remote end */
