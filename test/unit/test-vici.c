@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "latchd/vici-cmd.h"
 #include "latchd/vici.h"
 #include "vici-golden.h"
 
@@ -451,6 +452,59 @@ static void test_request_too_big(void **state)
 	free(v);
 }
 
+static void on_sas(void *u, int err, const char *errmsg, const struct vici_ike_sa *sas, size_t n)
+{
+	struct fixture *f = u;
+
+	f->replies++;
+	f->last.err = err;
+	f->last_stream_count = n == 1 ? (int)sas[0].n_children : -1;
+	note(f, n == 1 && sas[0].n_children == 1 ? sas[0].children[0].name : "?");
+}
+
+static void on_done(void *u, int err, const char *errmsg, const struct vici_node *reply)
+{
+	struct fixture *f = u;
+
+	f->replies++;
+	f->last.err = err;
+	note(f, errmsg);
+}
+
+/* The typed layer: a filtered list-sas, and charon's refusal as -EREMOTEIO with its words. */
+static void test_typed_calls(void **state)
+{
+	struct fixture *f = *state;
+	const struct vici_sa_filter filter = { .child_id = 3 };
+	struct vici_node *req;
+
+	srv_handshake(f);
+	pump(f, &f->nseen, 1);
+	assert_int_equal(vici_list_sas(f->vc, &filter, VICI_SAS_INSTALLED, on_sas, f), 0);
+	assert_int_equal(vici_initiate(f->vc, NULL, "f8080", -1, on_done, f), 0);
+	req = srv_recv(f, f->cmd, VICI_CMD_REQUEST, "list-sas");
+	assert_string_equal(vici_get_str(req, "child-id"), "3");
+	vici_node_free(req);
+	/* charon would filter by child-id; the fake answers unfiltered: both children arrive. */
+	srv_send_hex(f->cmd, GOLDEN_LIST_SA_EVENT);
+	srv_send_hex(f->cmd, GOLDEN_LIST_SAS_RES);
+	req = srv_recv(f, f->cmd, VICI_CMD_REQUEST, "initiate");
+	assert_string_equal(vici_get_str(req, "child"), "f8080");
+	assert_string_equal(vici_get_str(req, "timeout"), "-1");
+	vici_node_free(req);
+	assert_int_equal(f->replies, 1);
+	assert_int_equal(f->last.err, 0);
+	assert_int_equal(f->last_stream_count, 2);
+	/* {success=no, errmsg="establishing CHILD_SA 'f8080' failed"}, as charon words it */
+	srv_send_hex(f->cmd,
+		     "00 00 00 3c 01 03 07 73 75 63 63 65 73 73 00 02 6e 6f 03 06 65 72 72 6d "
+		     "73 67 00 24 65 73 74 61 62 6c 69 73 68 69 6e 67 20 43 48 49 4c 44 5f 53 "
+		     "41 20 27 66 38 30 38 30 27 20 66 61 69 6c 65 64");
+	pump(f, &f->replies, 2);
+	assert_int_equal(f->last.err, -EREMOTEIO);
+	assert_seen(f, 2, "establishing CHILD_SA 'f8080' failed");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +519,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_from_charon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_without_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_too_big, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_typed_calls, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
