@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+#include "latchd/sockdiag.h"
+
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+int sockdiag_cookie(int fd, uint64_t *ret)
+{
+	uint64_t cookie;
+	socklen_t len = sizeof(cookie);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+		return -errno;
+	*ret = cookie;
+	return 0;
+}
+
+struct diag_req {
+	struct nlmsghdr nlh;
+	struct inet_diag_req_v2 req;
+};
+
+int sockdiag_build_request(void *buf, uint16_t type, const struct flow *f, uint64_t cookie)
+{
+	struct diag_req *m = buf;
+	size_t alen = f->family == AF_INET ? 4 : 16;
+
+	memset(m, 0, sizeof(*m));
+	m->nlh.nlmsg_len = NLMSG_LENGTH(sizeof(m->req));
+	m->nlh.nlmsg_type = type;
+	/* An ACK tells a destroy's outcome; a query answers with the socket or an error. */
+	m->nlh.nlmsg_flags = NLM_F_REQUEST | (type == SOCK_DESTROY ? NLM_F_ACK : 0);
+	m->nlh.nlmsg_seq = 1;
+	m->req.sdiag_family = f->family;
+	m->req.sdiag_protocol = f->proto;
+	m->req.idiag_states = ~0u;
+	m->req.id.idiag_sport = htons(f->lport);
+	m->req.id.idiag_dport = htons(f->rport);
+	memcpy(m->req.id.idiag_src, f->laddr.b, alen);
+	memcpy(m->req.id.idiag_dst, f->raddr.b, alen);
+	m->req.id.idiag_cookie[0] = (uint32_t)cookie;
+	m->req.id.idiag_cookie[1] = (uint32_t)(cookie >> 32);
+	return (int)m->nlh.nlmsg_len;
+}
+
+static int diag_socket(int flags)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, NETLINK_SOCK_DIAG);
+	struct timeval tv = { .tv_sec = 5 };
+
+	if (fd < 0)
+		return -errno;
+	/* The kernel answers at once; never hang the daemon on it. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Send one request; the first reply: 1 for a diag message, else the error (0: ACK). */
+static int transact(uint16_t type, const struct flow *f, uint64_t cookie)
+{
+	union {
+		struct nlmsghdr nlh;
+		char buf[8192];
+	} u;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	int fd, len, r;
+	ssize_t n;
+
+	if ((f->family != AF_INET && f->family != AF_INET6) ||
+	    (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP))
+		return -EINVAL;
+	fd = diag_socket(0);
+	if (fd < 0)
+		return fd;
+	len = sockdiag_build_request(u.buf, type, f, cookie);
+	if (sendto(fd, u.buf, (size_t)len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+		r = -errno;
+	} else if ((n = recv(fd, u.buf, sizeof(u.buf), 0)) < 0) {
+		r = -errno;
+	} else if (!NLMSG_OK(&u.nlh, (size_t)n)) {
+		r = -EBADMSG;
+	} else if (u.nlh.nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(&u.nlh);
+
+		r = u.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) ? e->error : -EBADMSG;
+	} else {
+		r = u.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY ? 1 : -EBADMSG;
+	}
+	close(fd);
+	return r;
+}
+
+int sockdiag_destroy(const struct flow *f, uint64_t cookie)
+{
+	int r = transact(SOCK_DESTROY, f, cookie);
+
+	return r > 0 ? -EBADMSG : r;
+}
+
+int sockdiag_exists(const struct flow *f, uint64_t cookie)
+{
+	int r = transact(SOCK_DIAG_BY_FAMILY, f, cookie);
+
+	/* No socket with that 4-tuple, or another one (the cookie differs). */
+	if (r == -ENOENT || r == -ESTALE)
+		return 0;
+	return r;
+}
+
+int sockdiag_monitor_open(int *fd)
+{
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK,
+		.nl_groups = 1u << (SKNLGRP_INET_TCP_DESTROY - 1) |
+			     1u << (SKNLGRP_INET_UDP_DESTROY - 1) |
+			     1u << (SKNLGRP_INET6_TCP_DESTROY - 1) |
+			     1u << (SKNLGRP_INET6_UDP_DESTROY - 1),
+	};
+	int s = diag_socket(SOCK_NONBLOCK);
+
+	if (s < 0)
+		return s;
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+
+		close(s);
+		return err;
+	}
+	*fd = s;
+	return 0;
+}
+
+static bool v4mapped(const __be32 a[4])
+{
+	return a[0] == 0 && a[1] == 0 && a[2] == htonl(0xffff);
+}
+
+static bool is_zero(const __be32 a[4])
+{
+	return !a[0] && !a[1] && !a[2] && !a[3];
+}
+
+/* The protocol travels as an attribute (INET_DIAG_PROTOCOL) after the message. */
+static int event_proto(const struct nlmsghdr *nlh)
+{
+	const struct inet_diag_msg *m = NLMSG_DATA(nlh);
+	const struct nlattr *a = (const void *)((const char *)m + NLMSG_ALIGN(sizeof(*m)));
+	size_t left = nlh->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m)));
+
+	while (left >= sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= left) {
+		if ((a->nla_type & NLA_TYPE_MASK) == INET_DIAG_PROTOCOL &&
+		    a->nla_len >= NLA_HDRLEN + 1)
+			return *((const uint8_t *)a + NLA_HDRLEN);
+		size_t step = NLA_ALIGN((size_t)a->nla_len);
+
+		left -= step < left ? step : left;
+		a = (const void *)((const char *)a + step);
+	}
+	return -EBADMSG;
+}
+
+int sockdiag_parse_event(const struct nlmsghdr *nlh, struct flow *f, uint64_t *cookie)
+{
+	const struct inet_diag_msg *m = NLMSG_DATA(nlh);
+	struct flow out = { 0 };
+	int proto;
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return -EBADMSG;
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	proto = event_proto(nlh);
+	if (proto < 0)
+		return proto;
+	out.family = m->idiag_family;
+	out.proto = (uint8_t)proto;
+	out.lport = ntohs(m->id.idiag_sport);
+	out.rport = ntohs(m->id.idiag_dport);
+	/* A dual-stack socket's v4 traffic: the same flow as flow_from_fd gives. */
+	if (out.family == AF_INET6 && v4mapped(m->id.idiag_src) &&
+	    (v4mapped(m->id.idiag_dst) || is_zero(m->id.idiag_dst))) {
+		out.family = AF_INET;
+		memcpy(out.laddr.b, &m->id.idiag_src[3], 4);
+		if (!is_zero(m->id.idiag_dst))
+			memcpy(out.raddr.b, &m->id.idiag_dst[3], 4);
+	} else {
+		memcpy(out.laddr.b, m->id.idiag_src, out.family == AF_INET ? 4 : 16);
+		memcpy(out.raddr.b, m->id.idiag_dst, out.family == AF_INET ? 4 : 16);
+	}
+	*f = out;
+	*cookie = (uint64_t)m->id.idiag_cookie[1] << 32 | m->id.idiag_cookie[0];
+	return 0;
+}
+
+static int deliver(const char *buf, size_t n, sockdiag_gone_fn cb, void *arg)
+{
+	int count = 0;
+
+	for (const struct nlmsghdr *nlh = (const void *)buf; NLMSG_OK(nlh, n);
+	     nlh = NLMSG_NEXT(nlh, n)) {
+		struct flow f;
+		uint64_t cookie;
+
+		if (sockdiag_parse_event(nlh, &f, &cookie) == 0) {
+			cb(&f, cookie, arg);
+			count++;
+		}
+	}
+	return count;
+}
+
+int sockdiag_monitor_read(int fd, sockdiag_gone_fn cb, void *arg)
+{
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	int count = 0, lost = 0;
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ENOBUFS) {
+			lost = -ENOBUFS; /* some events are gone; read on, then say so */
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return lost ? lost : count;
+		if (n < 0)
+			return -errno;
+		count += deliver(buf, (size_t)n, cb, arg);
+	}
+}

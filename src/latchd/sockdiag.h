@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LATCH_LATCHD_SOCKDIAG_H
+#define LATCH_LATCHD_SOCKDIAG_H
+
+/*
+ * Sockets of other processes, by NETLINK_SOCK_DIAG (DESIGN.md §3.6):
+ * reset exactly one socket (its 4-tuple and SO_COOKIE), ask whether it still
+ * exists (re-adoption after a latchd restart), and learn when any inet
+ * socket is destroyed, without holding a copy of the application's fd (a
+ * copy would keep the socket alive).
+ *
+ *	uint64_t cookie;
+ *	sockdiag_cookie(fd, &cookie);            // while the client's fd is in hand
+ *	...
+ *	sockdiag_destroy(&flow, cookie);          // latch BROKEN: before deleting the SA
+ *
+ *	int mon;
+ *	sockdiag_monitor_open(&mon);              // poll(mon) for POLLIN
+ *	sockdiag_monitor_read(mon, on_gone, ctx); // on_gone(&flow, cookie, ctx) per event
+ *
+ * Calls return 0 (or a count) or -errno; they act in the caller's network
+ * namespace and need CAP_NET_ADMIN (destroy, monitor) or nothing (cookie,
+ * exists). No state is kept between calls.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "latchd/flow.h"
+
+/* SO_COOKIE of a socket (borrowed): the kernel's unique id for it. */
+int sockdiag_cookie(int fd, uint64_t *ret);
+
+/*
+ * SOCK_DESTROY of the TCP or UDP socket with exactly this flow and cookie:
+ * its owner's blocked or next call fails with ECONNABORTED and a TCP
+ * connection sends an RST (kernel tcp_abort). -ENOENT if no such socket,
+ * -ESTALE if the 4-tuple now belongs to another socket (cookie differs),
+ * -EOPNOTSUPP without CONFIG_INET_DIAG_DESTROY.
+ */
+int sockdiag_destroy(const struct flow *f, uint64_t cookie);
+
+/* 1 if the socket with this flow and cookie exists, 0 if not, or -errno. */
+int sockdiag_exists(const struct flow *f, uint64_t cookie);
+
+/*
+ * A non-blocking SOCK_CLOEXEC netlink socket subscribed to the TCP and UDP,
+ * v4 and v6 destroy groups. The caller owns *fd and closes it.
+ */
+int sockdiag_monitor_open(int *fd);
+
+/*
+ * Every event queued on fd to cb: the flow (its remote side zero for a
+ * socket that was never connected) and the cookie. Returns the number of
+ * events, 0 when none was queued (EAGAIN), -ENOBUFS when the kernel dropped
+ * events (the caller must then check its sockets with sockdiag_exists), or
+ * another -errno.
+ */
+typedef void (*sockdiag_gone_fn)(const struct flow *f, uint64_t cookie, void *arg);
+int sockdiag_monitor_read(int fd, sockdiag_gone_fn cb, void *arg);
+
+/*
+ * Pure parts, for the unit tests: the request for flow f and cookie (type
+ * SOCK_DESTROY or SOCK_DIAG_BY_FAMILY) into buf (at least SOCKDIAG_REQ_MAX
+ * bytes), returning its length; and a destroy event's message parsed back
+ * into a flow and cookie (0, or -EBADMSG / -EAFNOSUPPORT).
+ */
+#define SOCKDIAG_REQ_MAX 128
+struct nlmsghdr;
+int sockdiag_build_request(void *buf, uint16_t type, const struct flow *f, uint64_t cookie);
+int sockdiag_parse_event(const struct nlmsghdr *nlh, struct flow *f, uint64_t *cookie);
+
+#endif
