@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
 	# build
 	build-essential meson ninja-build pkg-config clang-format
-	libmnl-dev libnftnl-dev
+	libmnl-dev libnftnl-dev libssl-dev
 	# unit tests and fuzzing (libFuzzer and the sanitizer runtimes come with clang)
 	libcmocka-dev clang libclang-rt-14-dev
 	# the lab: strongSwan's charon with kernel-libipsec, swanctl, pki

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: MIT */
+#include "latchd/control.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "latchd/log.h"
+#include "shared/fdpass.h"
+
+/* Packets up to this size are read whole, so oversized ones get a proper -EMSGSIZE reply. */
+#define RECV_MAX (4 * IPC_MSG_MAX)
+
+struct req_impl {
+	struct request pub;
+	struct buf reply;
+	bool held;
+	struct req_impl *next; /* in the client's list of held requests */
+};
+
+struct client {
+	struct control *ctl;
+	int fd;
+	struct ucred cred;
+	struct ev_source *src;
+	int refused; /* -errno to answer every request with (over the limit), or 0 */
+	bool hello;
+	bool watch;
+	uint64_t watch_id;
+	unsigned n_held;
+	struct req_impl *held;
+	struct client *next;
+};
+
+struct control {
+	struct ev_loop *loop;
+	int fd;
+	struct ev_source *src;
+	struct control_config cfg;
+	struct control_ops ops;
+	void *core;
+	struct client *clients;
+	unsigned n_clients;
+	uint8_t rbuf[RECV_MAX];
+};
+
+static struct req_impl *impl_of(struct request *req)
+{
+	return (struct req_impl *)((char *)req - offsetof(struct req_impl, pub));
+}
+
+bool control_is_admin(const struct control *c, const struct ucred *cred)
+{
+	return cred->uid == 0 || (c->cfg.admin_gid != (gid_t)-1 && cred->gid == c->cfg.admin_gid);
+}
+
+static unsigned clients_of_uid(const struct control *c, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (const struct client *cl = c->clients; cl; cl = cl->next)
+		n += cl->cred.uid == uid;
+	return n;
+}
+
+unsigned control_client_count(const struct control *c)
+{
+	return c->n_clients;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static void req_free(struct req_impl *r)
+{
+	if (r->pub.fd >= 0)
+		close(r->pub.fd);
+	buf_free(&r->reply);
+	free(r);
+}
+
+static void unhold(struct req_impl *r)
+{
+	struct client *cl = r->pub.client;
+
+	if (!r->held || !cl)
+		return;
+	for (struct req_impl **pp = &cl->held; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			cl->n_held--;
+			break;
+		}
+	}
+}
+
+struct buf *control_reply_begin(struct request *req, uint16_t flags)
+{
+	struct req_impl *r = impl_of(req);
+
+	buf_reset(&r->reply);
+	wire_begin(&r->reply, req->type, IPC_F_REPLY | flags, req->seq, 0);
+	return &r->reply;
+}
+
+static void client_drop(struct client *cl, const char *why);
+
+static int send_buf(struct client *cl, const struct buf *b)
+{
+	int r = wire_end(b);
+
+	if (r == 0)
+		r = fdpass_send(cl->fd, b->data, b->len, -1);
+	if (r == -EAGAIN || r == -EPIPE || r == -ECONNRESET)
+		client_drop(cl, r == -EAGAIN ? "not reading its replies" : "gone");
+	return r;
+}
+
+int control_reply_send(struct request *req)
+{
+	struct req_impl *r = impl_of(req);
+	bool more = r->reply.len >= 4 && (r->reply.data[3] & IPC_F_MORE);
+	int ret = 0;
+
+	if (req->client)
+		ret = send_buf(req->client, &r->reply);
+	if (more)
+		return ret;
+	if (r->held) {
+		unhold(r);
+		req_free(r);
+	}
+	return ret;
+}
+
+static void set_status(struct buf *b, int32_t status)
+{
+	buf_set_be32(b, 8, (uint32_t)status);
+}
+
+int control_reply_error(struct request *req, int err, const char *fmt, ...)
+{
+	char text[IPC_MESSAGE_MAX + 1];
+	struct buf *b = control_reply_begin(req, 0);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	for (char *p = text; *p; p++) {
+		if ((unsigned char)*p < 0x20)
+			*p = ' '; /* the codec refuses control characters in strings */
+	}
+	set_status(b, err < 0 && err >= IPC_STATUS_MIN ? err : -EINVAL);
+	wire_put_str(b, IPC_A_MESSAGE, text);
+	return control_reply_send(req);
+}
+
+int control_request_hold(struct request *req)
+{
+	struct req_impl *r = impl_of(req);
+	struct client *cl = req->client;
+
+	if (r->held)
+		return 0;
+	if (cl && !control_is_admin(cl->ctl, &cl->cred) &&
+	    cl->n_held >= cl->ctl->cfg.max_pending_per_uid)
+		return -EAGAIN;
+	r->held = true;
+	if (cl) {
+		r->next = cl->held;
+		cl->held = r;
+		cl->n_held++;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- events */
+
+void control_client_watch(struct client *cl, bool on, uint64_t latch_id)
+{
+	cl->watch = on;
+	cl->watch_id = on ? latch_id : 0;
+}
+
+void control_send_event(struct control *c, struct client *to, uid_t owner_uid, uint64_t latch_id,
+			const struct buf *msg)
+{
+	struct client *cl, *next;
+
+	if (to)
+		send_buf(to, msg);
+	for (cl = c->clients; cl; cl = next) {
+		next = cl->next; /* send_buf may drop cl */
+		if (cl == to || !cl->watch)
+			continue;
+		if (cl->watch_id && cl->watch_id != latch_id)
+			continue;
+		if (cl->cred.uid != owner_uid && !control_is_admin(c, &cl->cred))
+			continue;
+		send_buf(cl, msg);
+	}
+}
+
+/* ---------------------------------------------------------------- clients */
+
+static void client_drop(struct client *cl, const char *why)
+{
+	struct control *c = cl->ctl;
+	struct req_impl *r, *next;
+
+	for (struct client **pp = &c->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == cl) {
+			*pp = cl->next;
+			break;
+		}
+	}
+	c->n_clients--;
+	for (r = cl->held; r; r = next) {
+		next = r->next;
+		r->pub.client = NULL;
+		r->held = false;
+		if (r->pub.cancel)
+			r->pub.cancel(&r->pub);
+		req_free(r);
+	}
+	if (c->ops.client_gone)
+		c->ops.client_gone(c->core, cl);
+	log_debug("client pid %d uid %u: closed (%s)", (int)cl->cred.pid, (unsigned)cl->cred.uid,
+		  why);
+	ev_source_free(cl->src);
+	close(cl->fd);
+	free(cl);
+}
+
+static int reply_hello(struct request *req)
+{
+	struct buf *b = control_reply_begin(req, 0);
+
+	wire_put_u32(b, IPC_A_VERSION, IPC_VERSION);
+	wire_put_u64(b, IPC_A_FEATURES, 0);
+	wire_put_str(b, IPC_A_NAME, "latchd " LATCH_VERSION);
+	return control_reply_send(req);
+}
+
+/* What the control module answers itself; 1 when the core should handle it. */
+static int handle_session(struct client *cl, struct request *req, char *err, size_t el)
+{
+	int r;
+
+	if (cl->refused)
+		return cl->refused == -EUSERS
+			       ? (snprintf(err, el, "too many connections for uid %u (limit %u)",
+					   (unsigned)cl->cred.uid, cl->ctl->cfg.max_clients_per_uid),
+				  cl->refused)
+			       : cl->refused;
+	if (req->type == IPC_MSG_HELLO) {
+		r = wire_hello_check(&req->msg, err, el);
+		if (r < 0)
+			return r;
+		cl->hello = true;
+		return reply_hello(req);
+	}
+	if (!cl->hello) {
+		snprintf(err, el, "the first message must be HELLO");
+		return -EPROTO;
+	}
+	return 1;
+}
+
+static struct req_impl *req_new(struct client *cl, const struct wire_msg *m, int fd)
+{
+	struct req_impl *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	buf_init(&r->reply, IPC_MSG_MAX);
+	r->pub.client = cl;
+	r->pub.cred = cl->cred;
+	r->pub.msg = *m;
+	r->pub.fd = fd;
+	r->pub.type = m->hdr.type;
+	r->pub.seq = m->hdr.seq;
+	return r;
+}
+
+static void dispatch(struct client *cl, const struct wire_msg *m, int fd)
+{
+	char err[IPC_MESSAGE_MAX + 1] = "";
+	struct req_impl *r = req_new(cl, m, fd);
+	int ret;
+
+	if (!r) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	ret = handle_session(cl, &r->pub, err, sizeof(err));
+	if (ret == 1)
+		ret = cl->ctl->ops.handle(cl->ctl->core, &r->pub, err, sizeof(err));
+	if (ret < 0)
+		control_reply_error(&r->pub, ret, "%s", err[0] ? err : strerror(-ret));
+	if (r->held)
+		return; /* the handler owns it now; the passed fd was taken or closed by it */
+	if (r->pub.type == IPC_MSG_BYE && ret == 0 && r->pub.client) {
+		req_free(r);
+		client_drop(cl, "said goodbye");
+		return;
+	}
+	req_free(r);
+}
+
+/* Answer a packet the codec refused, with its own type and seq where it had a header. */
+static void refuse(struct client *cl, const void *p, size_t n, int err, const char *why)
+{
+	struct wire_hdr h = { 0 };
+	struct req_impl *r;
+	struct wire_msg m;
+
+	if (n >= IPC_HDR_LEN)
+		wire_peek_hdr(p, n, &h);
+	m = (struct wire_msg){ .hdr = h };
+	r = req_new(cl, &m, -1);
+	if (!r)
+		return;
+	log_info("client pid %d uid %u: refused %s: %s", (int)cl->cred.pid,
+		 (unsigned)cl->cred.uid, wire_msg_name(h.type), why);
+	control_reply_error(&r->pub, err, "%s", why);
+	req_free(r);
+}
+
+static int client_read(struct ev_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct client *cl = userdata;
+	struct control *c = cl->ctl;
+	char err[IPC_MESSAGE_MAX + 1];
+	struct wire_msg m;
+	int n, pfd = -1, r;
+
+	n = fdpass_recv(fd, c->rbuf, sizeof(c->rbuf), &pfd);
+	if (n == -EAGAIN || n == -EINTR)
+		return 0;
+	if (n == 0 || n == -ECONNRESET) {
+		client_drop(cl, "disconnected");
+		return 0;
+	}
+	if (n < 0) {
+		refuse(cl, NULL, 0, n, n == -EMSGSIZE ? "message too large" : strerror(-n));
+		return 0;
+	}
+	r = wire_parse(c->rbuf, (size_t)n, WIRE_FROM_CLIENT, pfd >= 0, &m, err, sizeof(err));
+	if (r < 0) {
+		if (pfd >= 0)
+			close(pfd);
+		refuse(cl, c->rbuf, (size_t)n, r, err);
+		return 0;
+	}
+	dispatch(cl, &m, pfd);
+	return 0;
+}
+
+static int on_accept(struct ev_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct control *c = userdata;
+	struct client *cl;
+	int cfd, r;
+
+	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
+		return 0; /* EAGAIN, or the client gave up already */
+	cl = calloc(1, sizeof(*cl));
+	if (!cl || fdpass_peercred(cfd, &cl->cred) < 0) {
+		free(cl);
+		close(cfd);
+		return 0;
+	}
+	cl->ctl = c;
+	cl->fd = cfd;
+	if (cl->cred.uid != 0 && clients_of_uid(c, cl->cred.uid) >= c->cfg.max_clients_per_uid)
+		cl->refused = -EUSERS; /* told on its first request, so it learns why */
+	r = ev_add_io(c->loop, &cl->src, cfd, EPOLLIN, client_read, cl);
+	if (r < 0) {
+		close(cfd);
+		free(cl);
+		return 0;
+	}
+	cl->next = c->clients;
+	c->clients = cl;
+	c->n_clients++;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- socket */
+
+static int mkdir_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int listen_on(const char *path, int *ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	r = mkdir_parent(path);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path); /* a stale socket of an earlier latchd */
+	/* Everyone may connect: authorisation is by credentials, per request. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+	    listen(fd, 128) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*ret = fd;
+	return 0;
+}
+
+int control_new(struct ev_loop *loop, const struct control_config *cfg,
+		const struct control_ops *ops, void *core, struct control **ret)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->loop = loop;
+	c->cfg = *cfg;
+	c->ops = *ops;
+	c->core = core;
+	r = listen_on(cfg->path, &c->fd);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	r = ev_add_io(loop, &c->src, c->fd, EPOLLIN, on_accept, c);
+	if (r < 0) {
+		close(c->fd);
+		free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+void control_free(struct control *c)
+{
+	if (!c)
+		return;
+	while (c->clients)
+		client_drop(c->clients, "daemon stopping");
+	ev_source_free(c->src);
+	close(c->fd);
+	unlink(c->cfg.path);
+	free(c);
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LATCH_LATCHD_CONTROL_H
+#define LATCH_LATCHD_CONTROL_H
+
+/*
+ * The control socket: where liblatch and latchctl talk to latchd. This module
+ * owns the untrusted side (DESIGN.md §3.12): it accepts clients, records
+ * their credentials (SO_PEERCRED), enforces per-uid limits on connections and
+ * pending requests, receives each packet with at most one socket
+ * (SCM_RIGHTS), validates it with the pure codec (src/shared/wire.c) and
+ * only then hands a typed request to the core. Every refusal is a reply with
+ * a specific -errno and a message; the connection stays usable.
+ *
+ * A request is answered at once or later (requests that wait for charon):
+ * the handler keeps the struct request and calls control_reply_*() when the
+ * answer is known. If the client goes away first, the request's cancel
+ * callback runs and the request is freed.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "latchd/event.h"
+#include "shared/buf.h"
+#include "shared/wire.h"
+
+struct control;
+struct client;
+
+struct request {
+	struct client *client; /* NULL once the client is gone */
+	struct ucred cred;
+	struct wire_msg msg; /* valid only during the handler call */
+	int fd;		     /* the passed socket or -1; closed after the handler unless taken */
+	uint16_t type;
+	uint32_t seq;
+	/* Set by a handler that answers later; called if the client goes away. */
+	void (*cancel)(struct request *req);
+	void *data;
+};
+
+struct control_ops {
+	/*
+	 * The core's request handler. Return 0 when it replied or will reply
+	 * later (after control_request_hold()), or -errno with a message in err
+	 * to have the control module reply with that error.
+	 */
+	int (*handle)(void *core, struct request *req, char *err, size_t errlen);
+	/* A client went away: forget every pointer to it. */
+	void (*client_gone)(void *core, struct client *cl);
+};
+
+struct control_config {
+	const char *path;
+	unsigned max_clients_per_uid;
+	unsigned max_pending_per_uid;
+	gid_t admin_gid;
+};
+
+int control_new(struct ev_loop *loop, const struct control_config *cfg,
+		const struct control_ops *ops, void *core, struct control **ret);
+void control_free(struct control *c);
+
+/* The handler keeps req past its return; returns -EAGAIN over the pending limit. */
+int control_request_hold(struct request *req);
+
+/*
+ * Replies. control_reply_begin() gives a buffer holding the reply header
+ * (the request's type, F_REPLY plus flags, its seq); add attributes, then
+ * control_reply_send(). flags IPC_F_MORE makes a dump entry: send as many as
+ * there are, then a reply without it, which ends the request (a held one is
+ * freed by that send).
+ */
+struct buf *control_reply_begin(struct request *req, uint16_t flags);
+int control_reply_send(struct request *req);
+int control_reply_error(struct request *req, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Does the requester act with an administrator's rights (root or the admin group)? */
+bool control_is_admin(const struct control *c, const struct ucred *cred);
+
+/* Send an event (ALERT) to one client, and to every watcher allowed to see uid's latches. */
+void control_send_event(struct control *c, struct client *to, uid_t owner_uid, uint64_t latch_id,
+			const struct buf *msg);
+
+/* Make a client a watcher of all latches it may see (latch_id 0) or one latch. */
+void control_client_watch(struct client *cl, bool on, uint64_t latch_id);
+
+unsigned control_client_count(const struct control *c);
+
+#endif

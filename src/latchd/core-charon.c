@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What latchd loads into charon and asks of it: an initiator connection per
+ * peer address and peer constraint, a responder connection per listener
+ * constraint, credentials, and the reading of charon's state and
+ * certificate cache. Every connection pins its CAs with cacerts (never
+ * ca_id, never none) and names its peer where the token does: charon trusts
+ * every loaded CA and falls through to the next connection when one's CA
+ * constraint fails (DESIGN.md §3.10), so a connection without a pin would
+ * admit a peer from another trust domain.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "latchd/core-int.h"
+#include "latchd/log.h"
+
+/* FNV-1a: names connections after what they admit, so equal constraints share one. */
+static uint32_t fnv(uint32_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static uint32_t policy_hash(const struct latch_policy *p)
+{
+	uint32_t h = 2166136261u;
+
+	h = fnv(h, p->peer_id, strlen(p->peer_id));
+	h = fnv(h, p->peer_ca, strlen(p->peer_ca) + 1);
+	return h;
+}
+
+static struct conn *conn_find(struct core *c, const char *name)
+{
+	for (struct conn *conn = c->conns; conn; conn = conn->next) {
+		if (!strcmp(conn->name, name))
+			return conn;
+	}
+	return NULL;
+}
+
+static struct conn *conn_get(struct core *c, const char *name, bool responder)
+{
+	struct conn *conn = conn_find(c, name);
+
+	if (conn)
+		return conn;
+	conn = calloc(1, sizeof(*conn));
+	if (!conn)
+		return NULL;
+	snprintf(conn->name, sizeof(conn->name), "%s", name);
+	conn->responder = responder;
+	conn->next = c->conns;
+	c->conns = conn;
+	return conn;
+}
+
+void core_conn_put(struct core *c, struct conn *conn)
+{
+	if (conn && conn->users)
+		conn->users--;
+	/* Connections stay loaded: unloading would not end their SAs (vici.md §2.2) and
+	 * the next latch to the same peer reuses them. */
+}
+
+/* The CAs a peer's certificate may come from: the token's, else latchd's. */
+static size_t pick_cas(const struct core *c, const struct latch_policy *p,
+		       struct vici_blob *out)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < c->n_cas; i++) {
+		if (p->peer_ca[0] && !dn_equal(c->cas[i].info.subject, p->peer_ca))
+			continue;
+		out[n++] = (struct vici_blob){ c->cas[i].text, c->cas[i].len };
+	}
+	return n;
+}
+
+struct conn_load {
+	struct core *c;
+	char name[64];
+};
+
+static void loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
+{
+	struct conn_load *cl = u;
+	struct core *c = cl->c;
+	struct conn *conn = conn_find(c, cl->name);
+
+	free(cl);
+	if (!conn)
+		return;
+	conn->loading = false;
+	conn->loaded = err == 0;
+	if (err)
+		log_warn("charon refused connection %s: %s", conn->name, errmsg);
+	for (struct pending *p = c->pending, *next; p; p = next) {
+		next = p->next;
+		if (p->conn != conn)
+			continue;
+		if (err)
+			core_reply_pending(c, p, -EREMOTEIO, errmsg);
+		else if (!conn->responder)
+			core_initiate(c, p);
+	}
+	if (!err)
+		core_resolve_pending(c);
+}
+
+static int conn_load(struct core *c, struct conn *conn, const struct vici_conn_cfg *vc)
+{
+	struct conn_load *cl = calloc(1, sizeof(*cl));
+	int r;
+
+	if (!cl)
+		return -ENOMEM;
+	cl->c = c;
+	snprintf(cl->name, sizeof(cl->name), "%s", conn->name);
+	r = vici_load_conn(c->vici, vc, loaded, cl);
+	if (r < 0) {
+		free(cl);
+		return r;
+	}
+	conn->loading = true;
+	return 0;
+}
+
+static void addr_text(const struct flow *f, bool local, char *buf, size_t len)
+{
+	inet_ntop(f->family, local ? f->laddr.b : f->raddr.b, buf, (socklen_t)len);
+}
+
+static int load_initiator(struct core *c, struct conn *conn, const struct latch *l)
+{
+	char me[INET6_ADDRSTRLEN], them[INET6_ADDRSTRLEN], dpd[16];
+	const char *laddrs[] = { me, NULL }, *raddrs[] = { them, NULL };
+	const char *props[] = { c->cfg.proposals, NULL }, *esp[] = { c->cfg.esp_proposals, NULL };
+	struct vici_blob certs[1], cas[CORE_CAS_MAX];
+	struct vici_ts lts = { 0 }, rts = { 0 };
+	char lnet[INET6_ADDRSTRLEN + 8], rnet[INET6_ADDRSTRLEN + 8];
+	unsigned bits = l->flow.family == AF_INET6 ? 128 : 32;
+
+	addr_text(&l->flow, true, me, sizeof(me));
+	addr_text(&l->flow, false, them, sizeof(them));
+	snprintf(lnet, sizeof(lnet), "%s/%u", me, bits);
+	snprintf(rnet, sizeof(rnet), "%s/%u", them, bits);
+	lts.net = lnet;
+	rts.net = rnet;
+	snprintf(dpd, sizeof(dpd), "%us", c->cfg.dpd_delay);
+	certs[0] = (struct vici_blob){ c->cert.text, c->cert.len };
+	struct vici_child_cfg child = {
+		.name = conn->name, .local_ts = &lts, .remote_ts = &rts,
+		.n_local_ts = 1, .n_remote_ts = 1, .mode = "tunnel",
+		.esp_proposals = esp,
+	};
+	struct vici_conn_cfg vc = {
+		.name = conn->name, .local_addrs = laddrs, .remote_addrs = raddrs,
+		.version = 2, .encap = true, .dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
+		.proposals = props,
+		.local = { .auth = "pubkey", .id = c->local_id[0] ? c->local_id : NULL,
+			   .certs = c->cert.text ? certs : NULL, .n_certs = c->cert.text ? 1 : 0 },
+		.remote = { .auth = "pubkey", .id = l->pol.peer_id[0] ? l->pol.peer_id : "%any",
+			    .cacerts = cas, .n_cacerts = pick_cas(c, &l->pol, cas) },
+		.children = &child, .n_children = 1,
+	};
+
+	return conn_load(c, conn, &vc);
+}
+
+int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret)
+{
+	char name[64], addr[INET6_ADDRSTRLEN];
+	struct conn *conn;
+	int r = 0;
+
+	addr_text(&l->flow, false, addr, sizeof(addr));
+	snprintf(name, sizeof(name), "latch-i-%s-%08x", addr, policy_hash(&l->pol));
+	conn = conn_get(c, name, false);
+	if (!conn)
+		return -ENOMEM;
+	if (!conn->loaded && !conn->loading)
+		r = load_initiator(c, conn, l);
+	if (r < 0)
+		return r;
+	conn->users++;
+	*ret = conn;
+	return 0;
+}
+
+/*
+ * A responder connection admits the listener's peers: the named identity or
+ * any, from the token's CA or latchd's. Its child narrows to whatever the
+ * initiator proposes (host to host for shared latches, one 5-tuple for exact
+ * ones); which flows a peer may use is latchd's to enforce, not charon's.
+ */
+static int load_responder(struct core *c, struct conn *conn, const struct latch *l)
+{
+	const char *any[] = { "%any", NULL };
+	const char *props[] = { c->cfg.proposals, NULL }, *esp[] = { c->cfg.esp_proposals, NULL };
+	struct vici_blob certs[1], cas[CORE_CAS_MAX];
+	struct vici_ts dyn = { .net = "dynamic" };
+	char dpd[16];
+
+	snprintf(dpd, sizeof(dpd), "%us", c->cfg.dpd_delay);
+	certs[0] = (struct vici_blob){ c->cert.text, c->cert.len };
+	struct vici_child_cfg child = {
+		.name = conn->name, .local_ts = &dyn, .remote_ts = &dyn,
+		.n_local_ts = 1, .n_remote_ts = 1, .mode = "tunnel",
+		.esp_proposals = esp,
+	};
+	struct vici_conn_cfg vc = {
+		.name = conn->name, .local_addrs = any, .remote_addrs = any,
+		.version = 2, .encap = true, .dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
+		.proposals = props,
+		.local = { .auth = "pubkey", .id = c->local_id[0] ? c->local_id : NULL,
+			   .certs = c->cert.text ? certs : NULL, .n_certs = c->cert.text ? 1 : 0 },
+		.remote = { .auth = "pubkey", .id = l->pol.peer_id[0] ? l->pol.peer_id : "%any",
+			    .cacerts = cas, .n_cacerts = pick_cas(c, &l->pol, cas) },
+		.children = &child, .n_children = 1,
+	};
+
+	return conn_load(c, conn, &vc);
+}
+
+int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret)
+{
+	struct vici_blob cas[CORE_CAS_MAX];
+	struct conn *conn;
+	char name[64];
+	int r = 0;
+
+	if (pick_cas(c, &l->pol, cas) == 0)
+		return -ENOENT; /* no CA to pin: refuse rather than admit anyone */
+	snprintf(name, sizeof(name), "latch-r-%08x", policy_hash(&l->pol));
+	conn = conn_get(c, name, true);
+	if (!conn)
+		return -ENOMEM;
+	if (!conn->loaded && !conn->loading)
+		r = load_responder(c, conn, l);
+	if (r < 0)
+		return r;
+	conn->users++;
+	*ret = conn;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- initiating */
+
+struct initiated {
+	struct core *c;
+	uint64_t latch_id;
+};
+
+static struct pending *pending_of(struct core *c, uint64_t latch_id)
+{
+	for (struct pending *p = c->pending; p; p = p->next) {
+		if (p->latch && p->latch->id == latch_id)
+			return p;
+	}
+	return NULL;
+}
+
+static void initiated(void *u, int err, const char *errmsg, const struct vici_node *reply)
+{
+	struct initiated *in = u;
+	struct core *c = in->c;
+	struct pending *p = pending_of(c, in->latch_id);
+
+	free(in);
+	if (!p)
+		return;
+	if (err) {
+		core_reply_pending(c, p, err == -EREMOTEIO ? -ECONNREFUSED : err,
+				   err == -EREMOTEIO ? "no SA with an acceptable peer could be made"
+						     : errmsg);
+		return;
+	}
+	core_resolve_pending(c);
+}
+
+int core_initiate(struct core *c, struct pending *p)
+{
+	struct initiated *in;
+	int r;
+
+	if (p->initiated)
+		return 0;
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	in->c = c;
+	in->latch_id = p->latch->id;
+	r = vici_initiate(c->vici, p->conn->name, p->conn->name,
+			  (int)c->cfg.initiate_timeout * 1000, initiated, in);
+	if (r < 0) {
+		free(in);
+		return r;
+	}
+	p->initiated = true;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- state */
+
+static void listed_sas(void *u, int err, const char *errmsg, const struct vici_ike_sa *sas,
+		       size_t n)
+{
+	struct core *c = u;
+
+	if (err)
+		log_warn("list-sas: %s", errmsg);
+	core_resolve_pending(c);
+}
+
+/* Feed every list-sa event of the stream to the SA cache. */
+static void listed_raw(void *u, const struct vici_result *res)
+{
+	struct core *c = u;
+
+	if (res->err) {
+		log_warn("list-sas: %s", res->errmsg);
+		return;
+	}
+	for (const struct vici_node *ev = res->stream ? res->stream->child : NULL; ev;
+	     ev = ev->next)
+		sacache_feed(c->sa, "list-sa", ev);
+	listed_sas(c, 0, "", NULL, 0);
+}
+
+static void key_loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
+{
+	if (err)
+		log_err("charon refused latchd's private key: %s", errmsg);
+}
+
+static void load_key(struct core *c)
+{
+	char *pem;
+	size_t len;
+	int r;
+
+	if (!c->cfg.key[0])
+		return;
+	r = file_read(c->cfg.key, &pem, &len, 1 << 20);
+	if (r < 0) {
+		log_err("key %s: %s", c->cfg.key, strerror(-r));
+		return;
+	}
+	vici_load_key(c->vici, "any", (struct vici_blob){ pem, len }, key_loaded, c);
+	free(pem);
+}
+
+void core_charon_up(struct core *c, bool resync)
+{
+	struct vici_node *msg = vici_msg_new();
+
+	load_key(c);
+	for (struct conn *conn = c->conns; conn; conn = conn->next)
+		conn->loaded = conn->loading = false;
+	/* Seeding: every IKE_SA, noblock so a busy one cannot stall latchd. */
+	if (msg)
+		vici_add_kv(msg, "noblock", "yes");
+	if (vici_call(c->vici, "list-sas", msg, 0, listed_raw, c, NULL) < 0)
+		log_warn("list-sas could not be queued");
+}
+
+/* ---------------------------------------------------------------- certificates */
+
+static void certs_listed(void *u, int err, const char *errmsg, const struct vici_cert *certs,
+			 size_t n)
+{
+	struct core *c = u;
+
+	c->certs_listing = false;
+	for (struct ike_ident *id = c->idents; id; id = id->next) {
+		const struct sa_ike *ike = sacache_ike(c->sa, id->ike_id);
+
+		if (id->ready || !ike)
+			continue;
+		for (size_t i = 0; !err && i < n; i++) {
+			struct cert_info info;
+
+			if (certs[i].has_privkey || cert_parse_der(certs[i].data.data,
+								   certs[i].data.len, &info) < 0)
+				continue;
+			if (!info.is_ca && cert_vouches_for(&info, ike->remote_id)) {
+				id->cert = info;
+				id->has_cert = true;
+				break;
+			}
+		}
+		id->ready = true;
+	}
+	if (c->certs_again) {
+		c->certs_again = false;
+		core_list_certs(c);
+		return;
+	}
+	core_resolve_pending(c);
+}
+
+/*
+ * charon keeps received end-entity certificates in its cache after
+ * authentication, unlinked from the SA (DESIGN.md §3.9): read them once per
+ * batch of new IKE_SAs and match them by the authenticated identity.
+ */
+void core_list_certs(struct core *c)
+{
+	if (c->certs_listing) {
+		c->certs_again = true;
+		return;
+	}
+	if (vici_list_certs(c->vici, "X509", "NONE", NULL, certs_listed, c) == 0)
+		c->certs_listing = true;
+}

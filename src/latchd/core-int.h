@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LATCH_LATCHD_CORE_INT_H
+#define LATCH_LATCHD_CORE_INT_H
+
+/* What the core's files share (core.h says which file does what). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "latchd/config.h"
+#include "latchd/control.h"
+#include "latchd/core.h"
+#include "latchd/enforce.h"
+#include "latchd/event.h"
+#include "latchd/ident.h"
+#include "latchd/latchdb.h"
+#include "latchd/sacache.h"
+#include "latchd/vici-cmd.h"
+#include "latchd/vici.h"
+
+#define CORE_CAS_MAX CONFIG_MAX_CAS
+
+struct pem {
+	char *text; /* PEM as charon takes it inline */
+	size_t len;
+	struct cert_info info;
+};
+
+/* What latchd knows of the peer of one IKE_SA beyond list-sas: its certificate. */
+struct ike_ident {
+	uint32_t ike_id;
+	bool ready; /* the certificate cache was read after the IKE_SA came up */
+	bool has_cert;
+	struct cert_info cert;
+	struct ike_ident *next;
+};
+
+/* A connection latchd loaded into charon: initiator (per peer and constraint) or responder. */
+struct conn {
+	char name[64];
+	bool responder;
+	bool loaded;
+	bool loading;
+	unsigned users; /* latches and listeners that rely on it */
+	struct conn *next;
+};
+
+/*
+ * A request waiting on charon: a latch waiting for its SA (CONNECT, LATCH),
+ * for its peer's certificate (also ACCEPT), or a listener waiting for its
+ * responder connection to load (LISTEN).
+ */
+struct pending {
+	struct core *core;
+	struct latch *latch;
+	struct request *req; /* the request to answer; NULL once its client is gone */
+	struct conn *conn;
+	bool responder;	 /* never initiates: the peer brought the SA (ACCEPT) */
+	bool initiated;	 /* an initiate was sent */
+	bool connected;	 /* the socket has a connection: reset it if the latch fails */
+	struct ev_source *timer;
+	struct pending *next;
+};
+
+struct core {
+	struct config cfg;
+	struct ev_loop *loop;
+	struct control *ctl;
+	struct vici_client *vici;
+	struct sacache *sa;
+	struct latchdb *db;
+	struct enforce *enf;
+	int diag_fd;
+	struct ev_source *diag_src;
+
+	struct pem cert; /* ours; text NULL when not configured */
+	char local_id[IPC_DN_MAX + 1];
+	struct pem cas[CORE_CAS_MAX];
+	unsigned n_cas;
+
+	struct ike_ident *idents;
+	struct conn *conns;
+	struct pending *pending;
+	bool certs_listing; /* a list-certs is under way */
+	bool certs_again;   /* another IKE_SA came up meanwhile: list again */
+	uint64_t started_usec;
+};
+
+/* core.c */
+void core_resolve_pending(struct core *c);
+void core_break(struct core *c, struct latch *l, uint16_t reason);
+void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset);
+const struct ike_ident *core_ident(const struct core *c, uint32_t ike_id);
+void core_pending_free(struct core *c, struct pending *p);
+
+/*
+ * Judge a child SA for a latch's policy and, for an established latch, its
+ * latched peer: 0 acceptable; -EACCES another peer or one the policy refuses;
+ * -EPROTO weaker or other protection; -EAGAIN the peer's certificate is not
+ * known yet. why gets the reason in words.
+ */
+int core_judge(const struct core *c, const struct latch *l, const struct sa_ike *ike,
+	       const struct sa_child *ch, char *why, size_t whylen);
+/* Bind a latch to its carrying child: identities, SA, channel binding. */
+void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike,
+	       const struct sa_child *ch);
+
+/* core-charon.c */
+int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret);
+int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret);
+void core_conn_put(struct core *c, struct conn *conn);
+int core_initiate(struct core *c, struct pending *p);
+void core_charon_up(struct core *c, bool resync);
+void core_list_certs(struct core *c);
+
+/* core-req.c */
+int core_handle(void *core, struct request *req, char *err, size_t errlen);
+void core_client_gone(void *core, struct client *cl);
+/* Answer a pending request (0: with the latch's info) and forget it; on error the latch ends. */
+void core_reply_pending(struct core *c, struct pending *p, int err, const char *why);
+
+/* core-info.c */
+void core_put_latch(const struct core *c, struct buf *b, const struct latch *l);
+void core_put_alert(struct buf *b, const struct latch *l, const char *why);
+int core_get_policy(const struct wire_attrs *a, struct latch_policy *ret, char *err, size_t el);
+
+#endif

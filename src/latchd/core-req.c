@@ -1,0 +1,656 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The requests of liblatch and latchctl, typed and validated by the control
+ * module, turned into latches. Addresses always come from the passed socket;
+ * only CONNECT's remote end is the caller's word (it is where the caller is
+ * about to connect its own socket).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "latchd/core-int.h"
+#include "latchd/log.h"
+#include "latchd/sockdiag.h"
+
+#define FAIL(r, ...) (snprintf(err, el, __VA_ARGS__), (r))
+
+/* ---------------------------------------------------------------- pending */
+
+static int pending_timeout(struct ev_source *s, uint64_t usec, void *u)
+{
+	struct pending *p = u;
+
+	core_reply_pending(p->core, p, -ETIMEDOUT,
+			   p->latch && p->latch->listener
+				   ? "charon did not load the responder connection in time"
+				   : "no SA with an acceptable peer came up in time");
+	return 0;
+}
+
+/* The client went away before its answer: the latch cannot be handed to anyone. */
+static void pending_cancel(struct request *req)
+{
+	struct pending *p = req->data;
+
+	if (!p)
+		return;
+	p->req = NULL;
+	core_reply_pending(p->core, p, -ECANCELED, "the client went away");
+}
+
+static struct pending *pending_new(struct core *c, struct latch *l, struct request *req)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	if (control_request_hold(req) < 0 ||
+	    ev_add_time(c->loop, &p->timer, 0, pending_timeout, p) < 0) {
+		free(p);
+		return NULL;
+	}
+	ev_time_set_in(p->timer, (uint64_t)(c->cfg.initiate_timeout + 1) * 1000000u);
+	p->core = c;
+	p->latch = l;
+	p->req = req;
+	req->data = p;
+	req->cancel = pending_cancel;
+	p->next = c->pending;
+	c->pending = p;
+	return p;
+}
+
+void core_pending_free(struct core *c, struct pending *p)
+{
+	struct request *req = p->req;
+
+	for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	p->req = NULL;
+	if (req) {
+		req->data = NULL;
+		req->cancel = NULL;
+		control_reply_error(req, -ECANCELED, "latchd is stopping");
+	}
+	ev_source_free(p->timer);
+	core_conn_put(c, p->conn);
+	free(p);
+}
+
+void core_reply_pending(struct core *c, struct pending *p, int err, const char *why)
+{
+	struct latch *l = p->latch;
+	struct request *req = p->req;
+	bool reset = p->connected;
+
+	p->req = NULL;
+	p->latch = NULL;
+	if (req) {
+		req->data = NULL;
+		req->cancel = NULL;
+		if (err) {
+			control_reply_error(req, err, "%s", why);
+		} else {
+			core_put_latch(c, control_reply_begin(req, 0), l);
+			control_reply_send(req);
+		}
+	}
+	core_pending_free(c, p);
+	if (err && l)
+		core_close(c, l, IPC_REASON_OWNER, reset);
+}
+
+/* ---------------------------------------------------------------- resolving */
+
+struct verdict {
+	struct core *core;
+	struct latch *latch;
+	const struct sa_ike *ike;
+	const struct sa_child *ok; /* an acceptable carrier */
+	bool conflict, waiting;
+	char why[256];
+};
+
+static bool judge_carrier(void *u, const struct sa_ike *ike, const struct sa_child *ch)
+{
+	struct verdict *v = u;
+	char why[256];
+	int r = core_judge(v->core, v->latch, ike, ch, why, sizeof(why));
+
+	if (r == -EAGAIN) {
+		v->waiting = true;
+	} else if (r < 0) {
+		v->conflict = true;
+		snprintf(v->why, sizeof(v->why), "%s", why);
+	} else if (!v->ok) {
+		v->ok = ch;
+		v->ike = ike;
+	}
+	return false; /* every covering SA is judged: one conflict is enough to refuse */
+}
+
+static void establish(struct core *c, struct pending *p, const struct sa_ike *ike,
+		      const struct sa_child *ch)
+{
+	struct latch *l = p->latch;
+	int r;
+
+	core_bind(c, l, ike, ch);
+	r = enforce_flow_arm(c->enf, &l->flow);
+	if (r < 0) {
+		core_reply_pending(c, p, r, enforce_last_error(c->enf));
+		return;
+	}
+	latchdb_set_state(c->db, l, IPC_STATE_ESTABLISHED,
+			  p->responder ? IPC_REASON_NEW_CONNECTION : IPC_REASON_NONE,
+			  ev_now(c->loop));
+	core_reply_pending(c, p, 0, NULL);
+}
+
+/* Still no SA for an initiator: make sure charon is asked for one. */
+static void need_sa(struct core *c, struct pending *p)
+{
+	int r = 0;
+
+	if (!p->conn)
+		r = core_conn_initiator(c, p->latch, &p->conn);
+	if (r == 0 && p->conn->loaded)
+		r = core_initiate(c, p);
+	if (r < 0)
+		core_reply_pending(c, p, r, "charon could not be asked for an SA");
+}
+
+static void resolve_one(struct core *c, struct pending *p)
+{
+	struct verdict v = { .core = c, .latch = p->latch };
+
+	if (p->latch->listener) {
+		if (p->conn && p->conn->loaded)
+			core_reply_pending(c, p, 0, NULL);
+		return;
+	}
+	sacache_covering(c->sa, &p->latch->flow, judge_carrier, &v);
+	if (v.conflict) /* R29: never latch while a conflicting SA exists */
+		core_reply_pending(c, p, -EACCES, v.why);
+	else if (v.ok)
+		establish(c, p, v.ike, v.ok);
+	else if (v.waiting)
+		return;
+	else if (p->responder)
+		core_reply_pending(c, p, -ECONNREFUSED,
+				   "the connection arrived without an SA of an admitted peer");
+	else if (!p->initiated)
+		need_sa(c, p);
+}
+
+void core_resolve_pending(struct core *c)
+{
+	struct pending *p, *next;
+
+	/* Answering removes entries; the next pointer is taken first. */
+	for (p = c->pending; p; p = next) {
+		next = p->next;
+		if (p->latch)
+			resolve_one(c, p);
+	}
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static void owner_from(struct latch *l, const struct request *req, int fd)
+{
+	char path[64];
+	ssize_t n;
+	int cfd;
+
+	l->owner = req->cred;
+	l->client = req->client;
+	if (fd >= 0)
+		sockdiag_cookie(fd, &l->cookie);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)req->cred.pid);
+	cfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (cfd < 0)
+		return;
+	n = read(cfd, l->comm, sizeof(l->comm) - 1);
+	close(cfd);
+	l->comm[n > 0 ? n : 0] = '\0';
+	l->comm[strcspn(l->comm, "\n")] = '\0';
+}
+
+static int check_quota(struct core *c, const struct request *req, char *err, size_t el)
+{
+	unsigned n;
+
+	if (control_is_admin(c->ctl, &req->cred))
+		return 0;
+	n = latchdb_count_uid(c->db, req->cred.uid);
+	if (n >= c->cfg.max_latches)
+		return FAIL(-ENOSPC, "uid %u has %u latches, the limit", (unsigned)req->cred.uid,
+			    n);
+	return 0;
+}
+
+static int check_policy_rights(struct core *c, const struct request *req,
+			       const struct latch_policy *pol, char *err, size_t el)
+{
+	/* Less than the system's protection is a bypass: only for administrators. */
+	if (pol->allow_unlatched && !control_is_admin(c->ctl, &req->cred))
+		return FAIL(-EPERM, "allowing unlatched connections needs root or the admin group");
+	return 0;
+}
+
+static int tuple_remote(const struct wire_attrs *a, struct flow *f, char *err, size_t el)
+{
+	struct wire_attrs t;
+	const uint8_t *addr;
+	size_t alen;
+	uint8_t fam;
+
+	if (wire_get_nested(a, IPC_A_TUPLE, &t) < 0 || wire_get_u8(&t, IPC_A_TUPLE_FAMILY, &fam) < 0)
+		return FAIL(-EINVAL, "CONNECT: TUPLE with FAMILY needed");
+	if (wire_get_bytes(&t, IPC_A_TUPLE_REMOTE_ADDR, &addr, &alen) < 0 ||
+	    wire_get_u16(&t, IPC_A_TUPLE_REMOTE_PORT, &f->rport) < 0)
+		return FAIL(-EDESTADDRREQ, "CONNECT: TUPLE needs REMOTE_ADDR and REMOTE_PORT");
+	if ((fam == IPC_FAMILY_INET && alen != 4) || (fam == IPC_FAMILY_INET6 && alen != 16))
+		return FAIL(-EINVAL, "CONNECT: REMOTE_ADDR of %zu bytes for family %u", alen, fam);
+	if (f->rport == 0)
+		return FAIL(-EINVAL, "CONNECT: REMOTE_PORT 0");
+	f->family = fam == IPC_FAMILY_INET6 ? AF_INET6 : AF_INET;
+	memset(&f->raddr, 0, sizeof(f->raddr));
+	memcpy(f->raddr.b, addr, alen);
+	return 0;
+}
+
+/* CONNECT's flow: the local end from the bound socket, the remote from the request. */
+static int connect_flow(int fd, const struct wire_attrs *a, struct flow *ret, char *err,
+			size_t el)
+{
+	static const union flow_addr any;
+	struct flow f = { 0 };
+	struct flow3 l3;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int r;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		return FAIL(-EISCONN, "the socket is connected already: latch it with LATCH");
+	r = flow3_from_fd(fd, &l3);
+	if (r < 0)
+		return FAIL(r, "the socket passed is no bound TCP or UDP socket");
+	r = tuple_remote(a, &f, err, el);
+	if (r < 0)
+		return r;
+	if (l3.port == 0 || !memcmp(&l3.addr, &any, sizeof(any)) || l3.family != f.family)
+		return FAIL(-EINVAL, "bind the socket to one local address of the remote's family "
+				     "first (latch_connect does)");
+	f.proto = l3.proto;
+	f.laddr = l3.addr;
+	f.lport = l3.port;
+	*ret = f;
+	return 0;
+}
+
+static int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
+			  const struct latch_policy *pol, struct latch **ret, char *err, size_t el)
+{
+	char text[FLOW_FMT_MAX];
+	struct latch *l;
+	int r;
+
+	if (latchdb_by_flow(c->db, f))
+		return FAIL(-EEXIST, "%s is latched already", flow_format(text, sizeof(text), f));
+	r = check_quota(c, req, err, el);
+	if (r < 0)
+		return r;
+	l = latchdb_add(c->db, f, ev_now(c->loop));
+	if (!l)
+		return -ENOMEM;
+	l->pol = *pol;
+	owner_from(l, req, req->fd);
+	/* Enforcement before anything else: from here nothing of the flow leaves unarmed. */
+	r = enforce_flow_add(c->enf, f);
+	if (r < 0) {
+		snprintf(err, el, "enforcement: %s", enforce_last_error(c->enf));
+		latchdb_remove(c->db, l);
+		return r;
+	}
+	*ret = l;
+	return 0;
+}
+
+static int start_pending(struct core *c, struct request *req, struct latch *l, bool responder,
+			 bool connected, struct pending **ret, char *err, size_t el)
+{
+	struct pending *p = pending_new(c, l, req);
+
+	if (!p) {
+		core_close(c, l, IPC_REASON_OWNER, false);
+		return FAIL(-EAGAIN, "too many requests waiting for uid %u",
+			    (unsigned)req->cred.uid);
+	}
+	p->responder = responder;
+	p->connected = connected;
+	*ret = p;
+	return 0;
+}
+
+static int start_resolving(struct core *c, struct request *req, struct latch *l, bool responder,
+			   bool connected, char *err, size_t el)
+{
+	struct pending *p;
+	int r = start_pending(c, req, l, responder, connected, &p, err, el);
+
+	if (r == 0)
+		resolve_one(c, p);
+	return r;
+}
+
+static int req_connect(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct latch_policy pol;
+	struct latch *l;
+	struct flow f;
+	int r;
+
+	r = core_get_policy(&req->msg.attrs, &pol, err, el);
+	if (r == 0)
+		r = check_policy_rights(c, req, &pol, err, el);
+	if (r == 0)
+		r = connect_flow(req->fd, &req->msg.attrs, &f, err, el);
+	if (r == 0)
+		r = new_flow_latch(c, req, &f, &pol, &l, err, el);
+	if (r < 0)
+		return r;
+	return start_resolving(c, req, l, false, false, err, el);
+}
+
+static int req_latch(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct latch_policy pol;
+	struct latch *l;
+	struct flow f;
+	int r;
+
+	r = core_get_policy(&req->msg.attrs, &pol, err, el);
+	if (r == 0)
+		r = check_policy_rights(c, req, &pol, err, el);
+	if (r < 0)
+		return r;
+	r = flow_from_fd(req->fd, &f);
+	if (r < 0)
+		return FAIL(r, "the socket passed is no connected TCP or UDP socket");
+	r = new_flow_latch(c, req, &f, &pol, &l, err, el);
+	if (r < 0)
+		return r;
+	return start_resolving(c, req, l, false, true, err, el);
+}
+
+static int req_accept(struct core *c, struct request *req, char *err, size_t el)
+{
+	char text[FLOW_FMT_MAX];
+	struct latch *lst, *l;
+	struct flow f;
+	int r;
+
+	r = flow_from_fd(req->fd, &f);
+	if (r < 0)
+		return FAIL(r, "the socket passed is no connected TCP or UDP socket");
+	lst = latchdb_listener_for(c->db, &f);
+	if (!lst)
+		return FAIL(-ENOENT, "no latched listener covers %s",
+			    flow_format(text, sizeof(text), &f));
+	if (lst->owner.uid != req->cred.uid && !control_is_admin(c->ctl, &req->cred))
+		return FAIL(-EPERM, "the listener belongs to uid %u", (unsigned)lst->owner.uid);
+	r = new_flow_latch(c, req, &f, &lst->pol, &l, err, el);
+	if (r < 0)
+		return r;
+	return start_resolving(c, req, l, true, true, err, el);
+}
+
+static int req_listen(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct latch_policy pol;
+	struct pending *p;
+	struct latch *l;
+	struct flow3 l3;
+	int r;
+
+	r = core_get_policy(&req->msg.attrs, &pol, err, el);
+	if (r == 0)
+		r = check_policy_rights(c, req, &pol, err, el);
+	if (r == 0)
+		r = check_quota(c, req, err, el);
+	if (r < 0)
+		return r;
+	r = flow3_from_fd(req->fd, &l3);
+	if (r < 0 || l3.port == 0)
+		return FAIL(r < 0 ? r : -EINVAL, "the socket passed is no bound TCP or UDP socket");
+	if (latchdb_listener(c->db, &l3))
+		return FAIL(-EADDRINUSE, "that address and port have a latched listener already");
+	l = latchdb_add_listener(c->db, &l3, ev_now(c->loop));
+	if (!l)
+		return -ENOMEM;
+	l->pol = pol;
+	owner_from(l, req, -1);
+	r = enforce_listen_add(c->enf, &l3);
+	if (r < 0) {
+		snprintf(err, el, "enforcement: %s", enforce_last_error(c->enf));
+		latchdb_remove(c->db, l);
+		return r;
+	}
+	r = start_pending(c, req, l, true, false, &p, err, el);
+	if (r < 0)
+		return r;
+	r = core_conn_responder(c, l, &p->conn);
+	if (r < 0)
+		core_reply_pending(c, p, r,
+				   r == -ENOENT ? "no trust anchor to pin for the listener's peers"
+						: "charon could not be asked for a responder connection");
+	else
+		resolve_one(c, p);
+	return 0;
+}
+
+/* QUERY, RELEASE, WATCH: the latch named by the passed socket or by LATCH_ID. */
+static int find_latch(struct core *c, struct request *req, struct latch **ret, char *err,
+		      size_t el)
+{
+	struct latch *l = NULL;
+	struct flow3 l3;
+	struct flow f;
+	uint64_t id;
+
+	if (req->fd >= 0) {
+		if (flow_from_fd(req->fd, &f) == 0)
+			l = latchdb_by_flow(c->db, &f);
+		else if (flow3_from_fd(req->fd, &l3) == 0)
+			l = latchdb_listener(c->db, &l3);
+	} else if (wire_get_u64(&req->msg.attrs, IPC_A_LATCH_ID, &id) == 0) {
+		l = latchdb_by_id(c->db, id);
+		if (l && l->owner.uid != req->cred.uid && !control_is_admin(c->ctl, &req->cred))
+			return FAIL(-EPERM, "latch %llu belongs to uid %u",
+				    (unsigned long long)id, (unsigned)l->owner.uid);
+	} else {
+		return FAIL(-EINVAL, "name the latch: pass its socket or a LATCH_ID");
+	}
+	if (!l || l->state == IPC_STATE_PENDING)
+		return FAIL(-ENOENT, "no such latch");
+	*ret = l;
+	return 0;
+}
+
+static int req_query(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct latch *l;
+	int r = find_latch(c, req, &l, err, el);
+
+	if (r < 0)
+		return r;
+	core_put_latch(c, control_reply_begin(req, 0), l);
+	return control_reply_send(req);
+}
+
+static int req_release(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct latch *l;
+	int r = find_latch(c, req, &l, err, el);
+
+	if (r < 0)
+		return r;
+	/* A latch lives as long as its connection: releasing one ends it, never leaves it clear. */
+	core_close(c, l, req->type == IPC_MSG_CLOSE ? IPC_REASON_ADMIN : IPC_REASON_OWNER,
+		   !l->listener);
+	control_reply_begin(req, 0);
+	return control_reply_send(req);
+}
+
+static int req_close(struct core *c, struct request *req, char *err, size_t el)
+{
+	if (req->fd >= 0 || !wire_has(&req->msg.attrs, IPC_A_LATCH_ID))
+		return FAIL(-EINVAL, "CLOSE names a latch by LATCH_ID");
+	return req_release(c, req, err, el);
+}
+
+static int req_watch(struct core *c, struct request *req, char *err, size_t el)
+{
+	uint64_t id = 0;
+	struct latch *l;
+	int r;
+
+	if (wire_get_u64(&req->msg.attrs, IPC_A_LATCH_ID, &id) == 0) {
+		r = find_latch(c, req, &l, err, el);
+		if (r < 0)
+			return r;
+	}
+	if (req->client)
+		control_client_watch(req->client, req->type == IPC_MSG_WATCH, id);
+	control_reply_begin(req, 0);
+	return control_reply_send(req);
+}
+
+static void put_count(struct buf *b, uint16_t type, const char *name, uint64_t v)
+{
+	size_t n = wire_nest_begin(b, type);
+
+	wire_put_str(b, IPC_A_NAME, name);
+	wire_put_u64(b, IPC_A_VALUE, v);
+	wire_nest_end(b, n);
+}
+
+static int req_status(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct buf *b = control_reply_begin(req, 0);
+
+	wire_put_u32(b, IPC_A_VERSION, IPC_VERSION);
+	wire_put_str(b, IPC_A_NAME, "latchd " LATCH_VERSION);
+	put_count(b, IPC_A_COUNTER, "charon_up", vici_client_is_up(c->vici));
+	put_count(b, IPC_A_COUNTER, "uptime_s", (ev_now(c->loop) - c->started_usec) / 1000000);
+	put_count(b, IPC_A_COUNTER, "clients", control_client_count(c->ctl));
+	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_PENDING; s++)
+		put_count(b, IPC_A_COUNTER, latch_state_name(s), latchdb_count(c->db, s));
+	put_count(b, IPC_A_COUNTER, "ike_sas", sacache_count_ike(c->sa));
+	put_count(b, IPC_A_COUNTER, "child_sas", sacache_count_children(c->sa));
+	put_count(b, IPC_A_LIMIT, "latches_per_uid", c->cfg.max_latches);
+	put_count(b, IPC_A_LIMIT, "pending_per_uid", c->cfg.max_pending);
+	put_count(b, IPC_A_LIMIT, "clients_per_uid", c->cfg.max_clients);
+	return control_reply_send(req);
+}
+
+struct lister {
+	struct core *c;
+	struct request *req;
+	bool admin;
+	uint8_t state;
+	bool by_uid;
+	uid_t uid;
+};
+
+static bool list_one(void *u, struct latch *l)
+{
+	struct lister *ls = u;
+
+	if (l->state == IPC_STATE_PENDING || (ls->state && l->state != ls->state))
+		return false;
+	if ((!ls->admin && l->owner.uid != ls->req->cred.uid) || (ls->by_uid && l->owner.uid != ls->uid))
+		return false;
+	core_put_latch(ls->c, control_reply_begin(ls->req, IPC_F_MORE), l);
+	return control_reply_send(ls->req) < 0 || !ls->req->client;
+}
+
+static int req_list(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct lister ls = { c, req, control_is_admin(c->ctl, &req->cred), 0, false, 0 };
+	struct wire_attrs owner;
+	uint32_t uid;
+
+	wire_get_u8(&req->msg.attrs, IPC_A_STATE, &ls.state);
+	if (wire_get_nested(&req->msg.attrs, IPC_A_OWNER, &owner) == 0 &&
+	    wire_get_u32(&owner, IPC_A_OWNER_UID, &uid) == 0) {
+		ls.by_uid = true;
+		ls.uid = (uid_t)uid;
+	}
+	latchdb_each(c->db, list_one, &ls);
+	if (!req->client)
+		return 0;
+	control_reply_begin(req, 0);
+	return control_reply_send(req);
+}
+
+int core_handle(void *core, struct request *req, char *err, size_t el)
+{
+	struct core *c = core;
+
+	switch (req->type) {
+	case IPC_MSG_CONNECT:
+		return req_connect(c, req, err, el);
+	case IPC_MSG_LATCH:
+		return req_latch(c, req, err, el);
+	case IPC_MSG_LISTEN:
+		return req_listen(c, req, err, el);
+	case IPC_MSG_ACCEPT:
+		return req_accept(c, req, err, el);
+	case IPC_MSG_QUERY:
+		return req_query(c, req, err, el);
+	case IPC_MSG_RELEASE:
+		return req_release(c, req, err, el);
+	case IPC_MSG_CLOSE:
+		return req_close(c, req, err, el);
+	case IPC_MSG_WATCH:
+	case IPC_MSG_UNWATCH:
+		return req_watch(c, req, err, el);
+	case IPC_MSG_STATUS:
+		return req_status(c, req, err, el);
+	case IPC_MSG_LIST:
+		return req_list(c, req, err, el);
+	case IPC_MSG_BYE:
+		control_reply_begin(req, 0);
+		return control_reply_send(req);
+	default:
+		return FAIL(-EOPNOTSUPP, "%s is not served by this latchd yet",
+			    wire_msg_name(req->type));
+	}
+}
+
+static bool forget_client(void *u, struct latch *l)
+{
+	if (l->client == u)
+		l->client = NULL;
+	return false;
+}
+
+void core_client_gone(void *core, struct client *cl)
+{
+	struct core *c = core;
+
+	latchdb_each(c->db, forget_client, cl);
+}

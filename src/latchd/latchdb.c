@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+#include "latchd/latchdb.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define BUCKETS_MIN 256
+
+struct latchdb {
+	const struct latchdb_ops *ops;
+	void *u;
+	uint64_t next_id;
+	size_t n, n_buckets;
+	struct latch **by_id, **by_flow;
+	struct latch *listeners; /* few: a list */
+	uint8_t hash_key[16];
+	unsigned count[IPC_STATE_PENDING + 1];
+};
+
+int latchdb_new(const struct latchdb_ops *ops, void *userdata, struct latchdb **ret)
+{
+	struct latchdb *db = calloc(1, sizeof(*db));
+
+	if (!db)
+		return -ENOMEM;
+	db->n_buckets = BUCKETS_MIN;
+	db->by_id = calloc(db->n_buckets, sizeof(*db->by_id));
+	db->by_flow = calloc(db->n_buckets, sizeof(*db->by_flow));
+	if (!db->by_id || !db->by_flow) {
+		latchdb_free(db);
+		return -ENOMEM;
+	}
+	db->ops = ops;
+	db->u = userdata;
+	db->next_id = 1;
+	/* A random key keeps local users from choosing flows that collide. */
+	if (getrandom(db->hash_key, sizeof(db->hash_key), GRND_NONBLOCK) < 0)
+		memset(db->hash_key, 0x5a, sizeof(db->hash_key));
+	*ret = db;
+	return 0;
+}
+
+void latchdb_free(struct latchdb *db)
+{
+	if (!db)
+		return;
+	for (size_t b = 0; db->by_id && b < db->n_buckets; b++) {
+		struct latch *l = db->by_id[b], *next;
+
+		for (; l; l = next) {
+			next = l->next_id;
+			free(l);
+		}
+	}
+	free(db->by_id);
+	free(db->by_flow);
+	free(db);
+}
+
+static size_t id_bucket(const struct latchdb *db, uint64_t id)
+{
+	return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 32) % db->n_buckets;
+}
+
+static size_t flow_bucket(const struct latchdb *db, const struct flow *f)
+{
+	return (size_t)(flow_hash(f, db->hash_key) % db->n_buckets);
+}
+
+static void link_latch(struct latchdb *db, struct latch *l)
+{
+	size_t b = id_bucket(db, l->id);
+	struct latch **head;
+
+	l->next_id = db->by_id[b];
+	db->by_id[b] = l;
+	head = l->listener ? &db->listeners : &db->by_flow[flow_bucket(db, &l->flow)];
+	l->next_flow = *head;
+	*head = l;
+}
+
+/* Keep chains short: double the tables when there are more latches than buckets. */
+static int maybe_grow(struct latchdb *db)
+{
+	struct latch **ids, **flows, *all = NULL, *l, *next;
+	size_t old = db->n_buckets;
+
+	if (db->n < old)
+		return 0;
+	ids = calloc(old * 2, sizeof(*ids));
+	flows = calloc(old * 2, sizeof(*flows));
+	if (!ids || !flows) {
+		free(ids);
+		free(flows);
+		return 0; /* longer chains, still correct */
+	}
+	db->listeners = NULL;
+	for (size_t b = 0; b < old; b++) {
+		for (l = db->by_id[b]; l; l = next) {
+			next = l->next_id;
+			l->next_id = all;
+			all = l;
+		}
+	}
+	free(db->by_id);
+	free(db->by_flow);
+	db->by_id = ids;
+	db->by_flow = flows;
+	db->n_buckets = old * 2;
+	for (l = all; l; l = next) {
+		next = l->next_id;
+		link_latch(db, l);
+	}
+	return 0;
+}
+
+static void record(struct latch *l, uint64_t now)
+{
+	unsigned i = l->n_hist < LATCH_HIST_MAX ? l->n_hist++ : LATCH_HIST_MAX - 1;
+
+	if (i == LATCH_HIST_MAX - 1 && l->n_hist == LATCH_HIST_MAX)
+		memmove(&l->hist[0], &l->hist[1], sizeof(l->hist[0]) * (LATCH_HIST_MAX - 1));
+	l->hist[i].state = l->state;
+	l->hist[i].reason = l->reason;
+	l->hist[i].usec = now;
+	l->changed_usec = now;
+}
+
+static struct latch *add(struct latchdb *db, struct latch *l, uint64_t now)
+{
+	maybe_grow(db);
+	l->id = db->next_id++;
+	l->state = l->listener ? IPC_STATE_LISTENER : IPC_STATE_PENDING;
+	l->created_usec = now;
+	record(l, now);
+	link_latch(db, l);
+	db->n++;
+	db->count[l->state]++;
+	return l;
+}
+
+struct latch *latchdb_add(struct latchdb *db, const struct flow *f, uint64_t now)
+{
+	struct latch *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->flow = *f;
+	return add(db, l, now);
+}
+
+struct latch *latchdb_add_listener(struct latchdb *db, const struct flow3 *f, uint64_t now)
+{
+	struct latch *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->listener = true;
+	l->listen = *f;
+	return add(db, l, now);
+}
+
+static void unlink_from(struct latch **head, struct latch *l, bool by_id)
+{
+	for (struct latch **pp = head; *pp; pp = by_id ? &(*pp)->next_id : &(*pp)->next_flow) {
+		if (*pp == l) {
+			*pp = by_id ? l->next_id : l->next_flow;
+			return;
+		}
+	}
+}
+
+void latchdb_remove(struct latchdb *db, struct latch *l)
+{
+	unlink_from(&db->by_id[id_bucket(db, l->id)], l, true);
+	unlink_from(l->listener ? &db->listeners : &db->by_flow[flow_bucket(db, &l->flow)], l,
+		    false);
+	db->count[l->state]--;
+	db->n--;
+	free(l);
+}
+
+static bool allowed(uint8_t from, uint8_t to)
+{
+	switch (from) {
+	case IPC_STATE_LISTENER:
+		return to == IPC_STATE_CLOSED;
+	case IPC_STATE_PENDING:
+		return to == IPC_STATE_ESTABLISHED || to == IPC_STATE_BROKEN ||
+		       to == IPC_STATE_CLOSED;
+	case IPC_STATE_ESTABLISHED:
+		return to == IPC_STATE_BROKEN || to == IPC_STATE_CLOSED;
+	case IPC_STATE_BROKEN:
+		return to == IPC_STATE_ESTABLISHED || to == IPC_STATE_CLOSED;
+	default:
+		return false;
+	}
+}
+
+int latchdb_set_state(struct latchdb *db, struct latch *l, uint8_t state, uint16_t reason,
+		      uint64_t now)
+{
+	uint8_t old = l->state;
+
+	if (!allowed(old, state))
+		return -EINVAL;
+	db->count[old]--;
+	db->count[state]++;
+	l->state = state;
+	l->reason = reason;
+	record(l, now);
+	if (db->ops && db->ops->changed)
+		db->ops->changed(db->u, l, old);
+	return 0;
+}
+
+struct latch *latchdb_by_id(const struct latchdb *db, uint64_t id)
+{
+	for (struct latch *l = db->by_id[id_bucket(db, id)]; l; l = l->next_id) {
+		if (l->id == id)
+			return l;
+	}
+	return NULL;
+}
+
+struct latch *latchdb_by_flow(const struct latchdb *db, const struct flow *f)
+{
+	for (struct latch *l = db->by_flow[flow_bucket(db, f)]; l; l = l->next_flow) {
+		if (l->state != IPC_STATE_CLOSED && flow_equal(&l->flow, f))
+			return l;
+	}
+	return NULL;
+}
+
+struct latch *latchdb_listener(const struct latchdb *db, const struct flow3 *f)
+{
+	for (struct latch *l = db->listeners; l; l = l->next_flow) {
+		if (l->state != IPC_STATE_CLOSED && flow3_equal(&l->listen, f))
+			return l;
+	}
+	return NULL;
+}
+
+static bool listen_covers(const struct flow3 *l, const struct flow *f)
+{
+	static const union flow_addr any;
+
+	if (l->proto != f->proto || l->port != f->lport)
+		return false;
+	if (l->family != AF_UNSPEC && l->family != f->family)
+		return false;
+	return !memcmp(&l->addr, &any, sizeof(any)) || !memcmp(&l->addr, &f->laddr, sizeof(any));
+}
+
+struct latch *latchdb_listener_for(const struct latchdb *db, const struct flow *f)
+{
+	struct latch *wild = NULL;
+
+	for (struct latch *l = db->listeners; l; l = l->next_flow) {
+		if (l->state == IPC_STATE_CLOSED || !listen_covers(&l->listen, f))
+			continue;
+		if (memcmp(&l->listen.addr, &f->laddr, sizeof(f->laddr)) == 0)
+			return l; /* a listener on the very address wins over a wildcard */
+		wild = l;
+	}
+	return wild;
+}
+
+unsigned latchdb_count(const struct latchdb *db, uint8_t state)
+{
+	return state <= IPC_STATE_PENDING ? db->count[state] : 0;
+}
+
+struct uid_count {
+	uid_t uid;
+	unsigned n;
+};
+
+static bool count_uid(void *u, struct latch *l)
+{
+	struct uid_count *c = u;
+
+	if (l->owner.uid == c->uid && l->state != IPC_STATE_CLOSED)
+		c->n++;
+	return false;
+}
+
+unsigned latchdb_count_uid(const struct latchdb *db, uid_t uid)
+{
+	struct uid_count c = { uid, 0 };
+
+	latchdb_each(db, count_uid, &c);
+	return c.n;
+}
+
+void latchdb_each(const struct latchdb *db, bool (*fn)(void *u, struct latch *l), void *u)
+{
+	for (size_t b = 0; b < db->n_buckets; b++) {
+		for (struct latch *l = db->by_id[b]; l; l = l->next_id) {
+			if (fn(u, l))
+				return;
+		}
+	}
+}
+
+const char *latch_state_name(uint8_t state)
+{
+	static const char *const names[] = {
+		[IPC_STATE_LISTENER] = "LISTENER", [IPC_STATE_ESTABLISHED] = "ESTABLISHED",
+		[IPC_STATE_BROKEN] = "BROKEN",	   [IPC_STATE_CLOSED] = "CLOSED",
+		[IPC_STATE_PENDING] = "LARVAL",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "?";
+}
+
+const char *latch_reason_name(uint16_t reason)
+{
+	static const char *const names[] = {
+		[IPC_REASON_NONE] = "none",
+		[IPC_REASON_SA_CONFLICT] = "conflicting SA",
+		[IPC_REASON_SA_GONE] = "SA gone",
+		[IPC_REASON_PEER_DEAD] = "peer dead",
+		[IPC_REASON_PEER_CHANGED] = "peer changed identity",
+		[IPC_REASON_POLICY] = "policy change",
+		[IPC_REASON_ADMIN] = "closed by administrator",
+		[IPC_REASON_OWNER] = "released by owner",
+		[IPC_REASON_KEY_MANAGER] = "key manager restarted",
+		[IPC_REASON_DAEMON] = "latchd restarted",
+		[IPC_REASON_RESTORED] = "restored",
+		[IPC_REASON_NEW_CONNECTION] = "new connection",
+		[IPC_REASON_UNLATCHED] = "unlatched",
+	};
+
+	return reason < sizeof(names) / sizeof(names[0]) && names[reason] ? names[reason] : "?";
+}
