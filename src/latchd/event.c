@@ -99,6 +99,19 @@ static void source_unlink(struct ev_source *s)
 		s->next->prev = s->prev;
 }
 
+/* The common tail of ev_add_*: hand the source out on success, drop it on failure. */
+static int source_done(struct ev_source *s, int ret, struct ev_source **out)
+{
+	if (ret < 0) {
+		source_unlink(s);
+		free(s);
+		return ret;
+	}
+	if (out)
+		*out = s;
+	return 0;
+}
+
 static int watch_fd(struct ev_source *s, int op)
 {
 	struct epoll_event ev = { .events = s->events, .data.ptr = s };
@@ -171,7 +184,6 @@ int ev_add_io(struct ev_loop *l, struct ev_source **out, int fd, uint32_t events
 	      void *userdata)
 {
 	struct ev_source *s;
-	int ret;
 
 	if (fd < 0 || !cb)
 		return -EINVAL;
@@ -182,15 +194,7 @@ int ev_add_io(struct ev_loop *l, struct ev_source **out, int fd, uint32_t events
 	s->fd = fd;
 	s->events = events;
 	s->enabled = true;
-	ret = watch_fd(s, EPOLL_CTL_ADD);
-	if (ret < 0) {
-		source_unlink(s);
-		free(s);
-		return ret;
-	}
-	if (out)
-		*out = s;
-	return 0;
+	return source_done(s, watch_fd(s, EPOLL_CTL_ADD), out);
 }
 
 int ev_io_set_events(struct ev_source *s, uint32_t events)
@@ -307,7 +311,6 @@ int ev_add_time(struct ev_loop *l, struct ev_source **out, uint64_t usec, ev_tim
 		void *userdata)
 {
 	struct ev_source *s;
-	int ret;
 
 	if (!cb)
 		return -EINVAL;
@@ -315,15 +318,7 @@ int ev_add_time(struct ev_loop *l, struct ev_source **out, uint64_t usec, ev_tim
 	if (!s)
 		return -ENOMEM;
 	s->cb.time = cb;
-	ret = ev_time_set(s, usec);
-	if (ret < 0) {
-		source_unlink(s);
-		free(s);
-		return ret;
-	}
-	if (out)
-		*out = s;
-	return 0;
+	return source_done(s, ev_time_set(s, usec), out);
 }
 
 static int arm_timerfd(struct ev_loop *l)
