@@ -176,3 +176,4 @@ lab_wait() {
 source "$LAB_LIB_DIR/charon.sh"
 source "$LAB_LIB_DIR/pki.sh"
 source "$LAB_LIB_DIR/capture.sh"
+source "$LAB_LIB_DIR/latchd.sh"

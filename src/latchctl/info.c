@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+#include "latchctl/info.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* The exported channel binding starts with its RFC 5056 label and a colon. */
+#define CB_PREFIX_LEN (sizeof("ipsec-end-point-sha256:") - 1)
+
+static void ident_decode(const struct wire_attrs *a, uint16_t type, struct ctl_ident *ret)
+{
+	struct wire_attrs n;
+	size_t len;
+
+	*ret = (struct ctl_ident){ 0 };
+	if (wire_get_nested(a, type, &n) < 0)
+		return;
+	ret->present = true;
+	wire_get_str(&n, IPC_A_IDENT_ID, &ret->id);
+	wire_get_str(&n, IPC_A_IDENT_CERT_SUBJECT, &ret->subject);
+	wire_get_str(&n, IPC_A_IDENT_CERT_ISSUER, &ret->issuer);
+	wire_get_str(&n, IPC_A_IDENT_AUDIT, &ret->audit);
+	wire_get_u16(&n, IPC_A_IDENT_AUTH_METHOD, &ret->auth);
+	if (wire_get_bytes(&n, IPC_A_IDENT_SPKI_SHA256, &ret->spki, &len) < 0)
+		ret->spki = NULL;
+}
+
+static void addr_decode(const struct wire_attrs *t, uint16_t type, int af, char *out,
+			size_t cap, bool *present)
+{
+	const uint8_t *p;
+	size_t len;
+
+	*present = wire_get_bytes(t, type, &p, &len) == 0;
+	if (!*present || !inet_ntop(af, p, out, (socklen_t)cap))
+		snprintf(out, cap, "*");
+}
+
+static void tuple_decode(const struct wire_attrs *a, struct ctl_latch *l)
+{
+	struct wire_attrs t;
+	uint8_t fam = 0;
+	bool dummy;
+	int af;
+
+	if (wire_get_nested(a, IPC_A_TUPLE, &t) < 0)
+		return;
+	wire_get_u8(&t, IPC_A_TUPLE_FAMILY, &fam);
+	af = fam == IPC_FAMILY_INET6 ? AF_INET6 : AF_INET;
+	l->family = (uint8_t)af;
+	wire_get_u8(&t, IPC_A_TUPLE_PROTO, &l->proto);
+	wire_get_u16(&t, IPC_A_TUPLE_LOCAL_PORT, &l->lport);
+	wire_get_u16(&t, IPC_A_TUPLE_REMOTE_PORT, &l->rport);
+	addr_decode(&t, IPC_A_TUPLE_LOCAL_ADDR, af, l->laddr, sizeof(l->laddr), &dummy);
+	addr_decode(&t, IPC_A_TUPLE_REMOTE_ADDR, af, l->raddr, sizeof(l->raddr), &l->has_remote);
+}
+
+static void sa_decode(const struct wire_attrs *a, struct ctl_latch *l)
+{
+	struct wire_attrs s;
+
+	if (wire_get_nested(a, IPC_A_SA, &s) < 0)
+		return;
+	l->has_sa = true;
+	wire_get_u32(&s, IPC_A_SA_CHILD_ID, &l->child_id);
+	wire_get_u32(&s, IPC_A_SA_IKE_ID, &l->ike_id);
+	wire_get_u32(&s, IPC_A_SA_SPI_IN, &l->spi_in);
+	wire_get_u32(&s, IPC_A_SA_SPI_OUT, &l->spi_out);
+	wire_get_str(&s, IPC_A_SA_ENCR_ALG, &l->encr);
+	wire_get_str(&s, IPC_A_SA_INTEG_ALG, &l->integ);
+	wire_get_u8(&s, IPC_A_SA_SHARED, &l->shared);
+	wire_get_u8(&s, IPC_A_SA_MODE, &l->mode);
+}
+
+int ctl_latch_decode(const struct wire_attrs *a, struct ctl_latch *ret)
+{
+	struct ctl_latch l = { 0 };
+	struct wire_attrs n;
+
+	if (wire_get_u64(a, IPC_A_LATCH_ID, &l.id) < 0 || wire_get_u8(a, IPC_A_STATE, &l.state) < 0)
+		return -EINVAL;
+	wire_get_u16(a, IPC_A_REASON, &l.reason);
+	tuple_decode(a, &l);
+	if (wire_get_nested(a, IPC_A_OWNER, &n) == 0) {
+		wire_get_u32(&n, IPC_A_OWNER_PID, &l.pid);
+		wire_get_u32(&n, IPC_A_OWNER_UID, &l.uid);
+	}
+	if (wire_get_nested(a, IPC_A_PROTECTION, &n) == 0) {
+		wire_get_u8(&n, IPC_A_PROT_ENCRYPT, &l.encrypt);
+		wire_get_u8(&n, IPC_A_PROT_ON_BREAK, &l.on_break);
+		wire_get_u8(&n, IPC_A_PROT_EXACT, &l.exact);
+	}
+	ident_decode(a, IPC_A_LOCAL_IDENTITY, &l.local);
+	ident_decode(a, IPC_A_REMOTE_IDENTITY, &l.remote);
+	sa_decode(a, &l);
+	if (wire_get_bytes(a, IPC_A_CHANNEL_BINDING, &l.cb, &l.cb_len) < 0)
+		l.cb = NULL;
+	*ret = l;
+	return 0;
+}
+
+const char *ctl_state_name(uint8_t state)
+{
+	static const char *const names[] = { "?", "LISTENER", "ESTABLISHED", "BROKEN", "CLOSED",
+					     "LARVAL" };
+
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
+}
+
+const char *ctl_reason_name(uint16_t reason)
+{
+	static const char *const names[] = {
+		"none",		 "sa-conflict", "sa-gone",	   "peer-dead", "peer-changed",
+		"policy",	 "admin",	"owner",	   "key-manager", "daemon",
+		"restored",	 "new-connection", "unlatched",
+	};
+
+	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "?";
+}
+
+const char *ctl_auth_name(uint16_t auth)
+{
+	static const char *const names[] = { "NONE",	   "BTNS", "LEAPOFFAITH",  "PRESHAREDKEY",
+					     "GROUPKEY",   "XAUTH", "EAP",	   "PKIX_TRUSTED",
+					     "PKIX_INLINE", "PKIX_OFFLINE" };
+
+	return auth < sizeof(names) / sizeof(names[0]) ? names[auth] : "?";
+}
+
+static const char *proto_name(uint8_t p)
+{
+	return p == 6 ? "tcp" : p == 17 ? "udp" : "?";
+}
+
+static void endpoint(char *out, size_t cap, const char *addr, uint16_t port, int af)
+{
+	snprintf(out, cap, af == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, port);
+}
+
+void ctl_latch_row_header(FILE *f)
+{
+	fprintf(f, "%-6s %-11s %-7s %-5s %-26s %-26s %-28s %s\n", "ID", "STATE", "UID", "PROTO",
+		"LOCAL", "REMOTE", "PEER", "SA");
+}
+
+void ctl_latch_row(FILE *f, const struct ctl_latch *l, bool color)
+{
+	char loc[64], rem[64], sa[32] = "-";
+	const char *on = "", *off = "";
+
+	endpoint(loc, sizeof(loc), l->laddr, l->lport, l->family);
+	if (l->has_remote)
+		endpoint(rem, sizeof(rem), l->raddr, l->rport, l->family);
+	else
+		snprintf(rem, sizeof(rem), "*");
+	if (l->has_sa)
+		snprintf(sa, sizeof(sa), "#%u%s", l->child_id, l->shared ? " shared" : " exact");
+	if (color) {
+		on = l->state == IPC_STATE_BROKEN	 ? "\033[1;31m"
+		     : l->state == IPC_STATE_ESTABLISHED ? "\033[32m"
+							 : "\033[36m";
+		off = "\033[0m";
+	}
+	fprintf(f, "%-6llu %s%-11s%s %-7u %-5s %-26s %-26s %-28.28s %s\n",
+		(unsigned long long)l->id, on, ctl_state_name(l->state), off, l->uid,
+		proto_name(l->proto), loc, rem, l->remote.id ? l->remote.id : "-", sa);
+}
+
+static void hex_line(FILE *f, const char *label, const uint8_t *p, size_t n)
+{
+	fprintf(f, "  %-18s ", label);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+	fputc('\n', f);
+}
+
+static void ident_show(FILE *f, const char *title, const struct ctl_ident *id)
+{
+	if (!id->present)
+		return;
+	fprintf(f, "%s\n  %-18s %s\n  %-18s %s\n", title, "id", id->id ? id->id : "-", "method",
+		ctl_auth_name(id->auth));
+	if (id->subject)
+		fprintf(f, "  %-18s %s\n", "subject", id->subject);
+	if (id->issuer)
+		fprintf(f, "  %-18s %s\n", "issuer", id->issuer);
+	if (id->spki)
+		hex_line(f, "pubkey sha256", id->spki, 32);
+}
+
+void ctl_latch_show(FILE *f, const struct ctl_latch *l)
+{
+	char loc[64], rem[64] = "*";
+
+	endpoint(loc, sizeof(loc), l->laddr, l->lport, l->family);
+	if (l->has_remote)
+		endpoint(rem, sizeof(rem), l->raddr, l->rport, l->family);
+	fprintf(f, "latch %llu: %s (%s)\n  %-18s %s %s -> %s\n  %-18s pid %u uid %u\n",
+		(unsigned long long)l->id, ctl_state_name(l->state), ctl_reason_name(l->reason),
+		"flow", proto_name(l->proto), loc, rem, "owner", l->pid, l->uid);
+	fprintf(f, "  %-18s %s, on break: %s\n", "protection",
+		l->exact ? "own SA (exact)" : "peer's SA (shared)",
+		l->on_break == IPC_ON_BREAK_WAIT ? "wait" : "reset");
+	if (l->has_sa)
+		fprintf(f, "  %-18s child #%u on IKE_SA #%u, SPI in %08x out %08x, %s%s%s, %s, %s\n",
+			"SA", l->child_id, l->ike_id, l->spi_in, l->spi_out, l->encr ? l->encr : "?",
+			l->integ ? "/" : "", l->integ ? l->integ : "",
+			l->mode == IPC_MODE_TRANSPORT ? "transport" : "tunnel",
+			l->shared ? "shared" : "exact");
+	ident_show(f, "remote identity", &l->remote);
+	ident_show(f, "local identity", &l->local);
+	if (l->cb)
+		fprintf(f, "channel binding\n  %-18s %.*s\n", "ipsec-end-point",
+			(int)(l->cb_len > CB_PREFIX_LEN ? CB_PREFIX_LEN - 1 : l->cb_len), (const char *)l->cb);
+	if (l->cb && l->cb_len > CB_PREFIX_LEN)
+		hex_line(f, "value", l->cb + CB_PREFIX_LEN, l->cb_len - CB_PREFIX_LEN);
+}
+
+void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+void json_hex(FILE *f, const uint8_t *p, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+	fputc('"', f);
+}
+
+static void ident_json(FILE *f, const char *key, const struct ctl_ident *id)
+{
+	fprintf(f, ",\"%s\":", key);
+	if (!id->present) {
+		fputs("null", f);
+		return;
+	}
+	fputs("{\"id\":", f);
+	json_str(f, id->id);
+	fputs(",\"method\":", f);
+	json_str(f, ctl_auth_name(id->auth));
+	fputs(",\"subject\":", f);
+	id->subject ? json_str(f, id->subject) : (void)fputs("null", f);
+	fputs(",\"issuer\":", f);
+	id->issuer ? json_str(f, id->issuer) : (void)fputs("null", f);
+	fputs(",\"pubkey_sha256\":", f);
+	id->spki ? json_hex(f, id->spki, 32) : (void)fputs("null", f);
+	fputc('}', f);
+}
+
+void ctl_latch_json(FILE *f, const struct ctl_latch *l)
+{
+	fprintf(f, "{\"id\":%llu,\"state\":", (unsigned long long)l->id);
+	json_str(f, ctl_state_name(l->state));
+	fputs(",\"reason\":", f);
+	json_str(f, ctl_reason_name(l->reason));
+	fprintf(f, ",\"owner\":{\"pid\":%u,\"uid\":%u},\"flow\":{\"proto\":\"%s\",\"local\":", l->pid,
+		l->uid, proto_name(l->proto));
+	json_str(f, l->laddr);
+	fprintf(f, ",\"local_port\":%u,\"remote\":", l->lport);
+	l->has_remote ? json_str(f, l->raddr) : (void)fputs("null", f);
+	fprintf(f, ",\"remote_port\":%u}", l->rport);
+	fprintf(f, ",\"exact\":%s,\"on_break\":\"%s\"", l->exact ? "true" : "false",
+		l->on_break == IPC_ON_BREAK_WAIT ? "wait" : "reset");
+	ident_json(f, "remote_identity", &l->remote);
+	ident_json(f, "local_identity", &l->local);
+	fputs(",\"sa\":", f);
+	if (l->has_sa) {
+		fprintf(f, "{\"child_id\":%u,\"ike_id\":%u,\"spi_in\":\"%08x\",\"spi_out\":\"%08x\","
+			   "\"encryption\":",
+			l->child_id, l->ike_id, l->spi_in, l->spi_out);
+		json_str(f, l->encr ? l->encr : "");
+		fprintf(f, ",\"shared\":%s,\"mode\":\"%s\"}", l->shared ? "true" : "false",
+			l->mode == IPC_MODE_TRANSPORT ? "transport" : "tunnel");
+	} else {
+		fputs("null", f);
+	}
+	fputs(",\"channel_binding\":", f);
+	l->cb && l->cb_len > CB_PREFIX_LEN ? json_hex(f, l->cb + CB_PREFIX_LEN, l->cb_len - CB_PREFIX_LEN) : (void)fputs("null", f);
+	fputc('}', f);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LATCH_LATCHCTL_INFO_H
+#define LATCH_LATCHCTL_INFO_H
+
+/* A latch as latchd describes it (LATCH_INFO), decoded, and printed as text or JSON. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shared/wire.h"
+
+struct ctl_ident {
+	bool present;
+	const char *id, *subject, *issuer, *audit;
+	uint16_t auth;
+	const uint8_t *spki; /* 32 bytes or NULL */
+};
+
+struct ctl_latch {
+	uint64_t id;
+	uint8_t state;
+	uint16_t reason;
+	uint8_t family, proto;
+	char laddr[48], raddr[48];
+	uint16_t lport, rport;
+	bool has_remote;
+	uint32_t pid, uid;
+	struct ctl_ident local, remote;
+	bool has_sa;
+	uint32_t child_id, ike_id, spi_in, spi_out;
+	const char *encr, *integ;
+	uint8_t shared, mode;
+	uint8_t encrypt, on_break, exact;
+	const uint8_t *cb;
+	size_t cb_len;
+};
+
+/* Decode; strings borrow the message. 0 or -EINVAL. */
+int ctl_latch_decode(const struct wire_attrs *a, struct ctl_latch *ret);
+
+const char *ctl_state_name(uint8_t state);
+const char *ctl_reason_name(uint16_t reason);
+const char *ctl_auth_name(uint16_t auth);
+
+/* One line for `latchctl list` (and its header). */
+void ctl_latch_row_header(FILE *f);
+void ctl_latch_row(FILE *f, const struct ctl_latch *l, bool color);
+/* Everything, for `latchctl show`. */
+void ctl_latch_show(FILE *f, const struct ctl_latch *l);
+void ctl_latch_json(FILE *f, const struct ctl_latch *l);
+
+/* JSON helpers. */
+void json_str(FILE *f, const char *s);
+void json_hex(FILE *f, const uint8_t *p, size_t n);
+
+#endif

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * latchctl: what an administrator sees of latchd and does with latches.
+ * An explicit table of subcommands; each prints text for a terminal or, with
+ * --json, one JSON document (latchctl(8) documents the schema).
+ *
+ * Exit codes: 0 done; 1 latchd refused or found nothing; 2 usage; 3 latchd
+ * unreachable.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "latchctl/client.h"
+#include "latchctl/info.h"
+
+#define EXIT_REFUSED	 1
+#define EXIT_USAGE	 2
+#define EXIT_UNREACHABLE 3
+
+struct opts {
+	const char *socket;
+	bool json;
+	bool color;
+	uint8_t state;
+	long uid;
+	int count; /* watch: stop after this many events; 0: never */
+	int timeout_ms;
+};
+
+struct cmd {
+	const char *name;
+	const char *args;
+	const char *help;
+	int (*run)(struct ctl_client *c, struct opts *o, int argc, char **argv);
+};
+
+static int refused(struct ctl_client *c, int r)
+{
+	fprintf(stderr, "latchctl: %s\n", c->error[0] ? c->error : strerror(-r));
+	return EXIT_REFUSED;
+}
+
+/* ---------------------------------------------------------------- status */
+
+struct status {
+	struct opts *o;
+	bool first;
+};
+
+static int status_entry(void *u, const struct wire_msg *m)
+{
+	struct status *st = u;
+	const char *name = "?";
+	struct wire_attr at;
+	size_t cur = 0;
+	uint32_t version = 0;
+
+	wire_get_u32(&m->attrs, IPC_A_VERSION, &version);
+	wire_get_str(&m->attrs, IPC_A_NAME, &name);
+	if (st->o->json) {
+		printf("{\"daemon\":");
+		json_str(stdout, name);
+		printf(",\"protocol\":%u", version);
+	} else {
+		printf("%-20s %s (protocol %u)\n", "daemon", name, version);
+	}
+	for (uint16_t type = IPC_A_COUNTER; type <= IPC_A_LIMIT; type++) {
+		if (st->o->json)
+			printf(",\"%s\":{", type == IPC_A_COUNTER ? "counters" : "limits");
+		cur = 0;
+		for (bool first = true; wire_next(&m->attrs, type, &cur, &at) == 1; first = false) {
+			struct wire_attrs n = { at.val, at.len };
+			const char *key = "?";
+			uint64_t v = 0;
+
+			wire_get_str(&n, IPC_A_NAME, &key);
+			wire_get_u64(&n, IPC_A_VALUE, &v);
+			if (st->o->json) {
+				printf("%s", first ? "" : ",");
+				json_str(stdout, key);
+				printf(":%llu", (unsigned long long)v);
+			} else {
+				printf("%-20s %llu\n", key, (unsigned long long)v);
+			}
+		}
+		if (st->o->json)
+			printf("}");
+	}
+	if (st->o->json)
+		printf("}\n");
+	return 0;
+}
+
+static int cmd_status(struct ctl_client *c, struct opts *o, int argc, char **argv)
+{
+	struct status st = { o, true };
+	struct buf b;
+	int r;
+
+	ctl_begin(c, &b, IPC_MSG_STATUS);
+	r = ctl_call(c, &b, status_entry, &st);
+	buf_free(&b);
+	return r < 0 ? refused(c, r) : 0;
+}
+
+/* ---------------------------------------------------------------- latches */
+
+struct lister {
+	struct opts *o;
+	unsigned n;
+	bool show;
+};
+
+static int list_entry(void *u, const struct wire_msg *m)
+{
+	struct lister *ls = u;
+	struct ctl_latch l;
+
+	if (ctl_latch_decode(&m->attrs, &l) < 0)
+		return 0;
+	if (ls->o->json) {
+		printf("%s", ls->n ? ",\n " : "");
+		ctl_latch_json(stdout, &l);
+	} else if (ls->show) {
+		ctl_latch_show(stdout, &l);
+	} else {
+		if (!ls->n)
+			ctl_latch_row_header(stdout);
+		ctl_latch_row(stdout, &l, ls->o->color);
+	}
+	ls->n++;
+	return 0;
+}
+
+static int cmd_list(struct ctl_client *c, struct opts *o, int argc, char **argv)
+{
+	struct lister ls = { o, 0, false };
+	struct buf b;
+	size_t n;
+	int r;
+
+	ctl_begin(c, &b, IPC_MSG_LIST);
+	if (o->state)
+		wire_put_u8(&b, IPC_A_STATE, o->state);
+	if (o->uid >= 0) {
+		n = wire_nest_begin(&b, IPC_A_OWNER);
+		wire_put_u32(&b, IPC_A_OWNER_UID, (uint32_t)o->uid);
+		wire_nest_end(&b, n);
+	}
+	if (o->json)
+		printf("[");
+	r = ctl_call(c, &b, list_entry, &ls);
+	buf_free(&b);
+	if (o->json)
+		printf("]\n");
+	else if (r == 0 && !ls.n)
+		printf("no latches\n");
+	return r < 0 ? refused(c, r) : 0;
+}
+
+static int parse_id(const char *s, uint64_t *id)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (!*s || *end || v == 0)
+		return -EINVAL;
+	*id = v;
+	return 0;
+}
+
+static int by_id(struct ctl_client *c, struct opts *o, int argc, char **argv, uint16_t type)
+{
+	struct lister ls = { o, 0, true };
+	struct buf b;
+	uint64_t id;
+	int r;
+
+	if (argc != 1 || parse_id(argv[0], &id) < 0) {
+		fprintf(stderr, "latchctl: give one latch id (a number from 'latchctl list')\n");
+		return EXIT_USAGE;
+	}
+	ctl_begin(c, &b, type);
+	wire_put_u64(&b, IPC_A_LATCH_ID, id);
+	r = ctl_call(c, &b, type == IPC_MSG_QUERY ? list_entry : NULL, &ls);
+	buf_free(&b);
+	if (r < 0)
+		return refused(c, r);
+	if (o->json && type == IPC_MSG_QUERY)
+		printf("\n");
+	if (type == IPC_MSG_CLOSE)
+		printf(o->json ? "{\"closed\":%llu}\n" : "latch %llu closed\n",
+		       (unsigned long long)id);
+	return 0;
+}
+
+static int cmd_show(struct ctl_client *c, struct opts *o, int argc, char **argv)
+{
+	return by_id(c, o, argc, argv, IPC_MSG_QUERY);
+}
+
+static int cmd_close(struct ctl_client *c, struct opts *o, int argc, char **argv)
+{
+	return by_id(c, o, argc, argv, IPC_MSG_CLOSE);
+}
+
+static void print_event(const struct opts *o, const struct wire_msg *m)
+{
+	const char *why = NULL;
+	struct ctl_latch l;
+
+	if (ctl_latch_decode(&m->attrs, &l) < 0)
+		return;
+	wire_get_str(&m->attrs, IPC_A_MESSAGE, &why);
+	if (o->json) {
+		printf("{\"id\":%llu,\"state\":\"%s\",\"reason\":\"%s\",\"local\":",
+		       (unsigned long long)l.id, ctl_state_name(l.state),
+		       ctl_reason_name(l.reason));
+		json_str(stdout, l.laddr);
+		printf(",\"local_port\":%u,\"remote\":", l.lport);
+		json_str(stdout, l.has_remote ? l.raddr : "");
+		printf(",\"remote_port\":%u}\n", l.rport);
+	} else {
+		printf("latch %llu %s (%s) %s:%u -> %s:%u%s%s\n", (unsigned long long)l.id,
+		       ctl_state_name(l.state), ctl_reason_name(l.reason), l.laddr, l.lport,
+		       l.has_remote ? l.raddr : "*", l.rport, why ? ": " : "", why ? why : "");
+	}
+	fflush(stdout);
+}
+
+static int cmd_watch(struct ctl_client *c, struct opts *o, int argc, char **argv)
+{
+	struct wire_msg m;
+	struct buf b;
+	int r, seen = 0;
+
+	ctl_begin(c, &b, IPC_MSG_WATCH);
+	r = ctl_call(c, &b, NULL, NULL);
+	buf_free(&b);
+	if (r < 0)
+		return refused(c, r);
+	if (!o->json)
+		fprintf(stderr, "watching latch events (Ctrl-C ends)\n");
+	while (!o->count || seen < o->count) {
+		r = ctl_next_event(c, o->timeout_ms ? o->timeout_ms : -1, &m);
+		if (r == 0)
+			return 0; /* --timeout reached */
+		if (r < 0)
+			return refused(c, r);
+		print_event(o, &m);
+		seen++;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static const struct cmd cmds[] = {
+	{ "status", "", "latchd and charon reachable, counts by state, limits", cmd_status },
+	{ "list", "[--state S] [--uid U]", "one line per latch", cmd_list },
+	{ "show", "ID", "everything about one latch", cmd_show },
+	{ "close", "ID", "close a latch; its owner's connection is reset", cmd_close },
+	{ "watch", "[--count N] [--timeout MS]", "stream latch events", cmd_watch },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: latchctl [--json] [--socket PATH] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-7s %-28s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+	fprintf(f, "\nexit: 0 done, 1 refused or not found, 2 usage, 3 latchd unreachable\n");
+}
+
+static uint8_t state_of(const char *s)
+{
+	for (uint8_t st = IPC_STATE_LISTENER; st <= IPC_STATE_PENDING; st++) {
+		if (!strcasecmp(s, ctl_state_name(st)))
+			return st;
+	}
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },	    { "socket", required_argument, NULL, 's' },
+		{ "state", required_argument, NULL, 'S' },  { "uid", required_argument, NULL, 'u' },
+		{ "count", required_argument, NULL, 'n' },  { "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "+js:h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			o->json = true;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'S':
+			o->state = state_of(optarg);
+			if (!o->state)
+				return -EINVAL;
+			break;
+		case 'u':
+			o->uid = strtol(optarg, NULL, 10);
+			break;
+		case 'n':
+			o->count = atoi(optarg);
+			break;
+		case 't':
+			o->timeout_ms = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .uid = -1, .color = isatty(STDOUT_FILENO) };
+	struct ctl_client c = { .fd = -1 };
+	const struct cmd *cmd = NULL;
+	int r;
+
+	o.socket = getenv("LATCH_SOCKET") ? getenv("LATCH_SOCKET") : "/run/latch/latchd.sock";
+	if (parse_opts(argc, argv, &o) < 0 || optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(argv[optind], cmds[i].name))
+			cmd = &cmds[i];
+	}
+	if (!cmd) {
+		fprintf(stderr, "latchctl: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	argc -= optind + 1;
+	argv += optind + 1;
+	optind = 0;
+	if (parse_opts(argc + 1, argv - 1, &o) < 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
+	if (ctl_connect(&c, o.socket) < 0) {
+		fprintf(stderr, "latchctl: %s\n", c.error);
+		return EXIT_UNREACHABLE;
+	}
+	r = cmd->run(&c, &o, argc, argv);
+	ctl_close(&c);
+	return r;
+}

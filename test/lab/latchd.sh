@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# latchd per lab host (sourced by lab.sh). A latch host's charon routes only
+# marked flows into ipsec0 (kernel-netlink fwmark = latchd's mark, Setup B
+# of DESIGN.md §3.7), and its latchd gets its own socket, state directory,
+# configuration and log under the host's directory.
+
+LAB_BUILD=${LATCH_BUILD_ROOT:-$(cd "$LAB_LIB_DIR/../.." && pwd)/build}
+
+lab_latchd_bin() {
+	echo "$LAB_BUILD/src/latchd/latchd"
+}
+
+lab_latchctl_bin() {
+	echo "$LAB_BUILD/src/latchctl/latchctl"
+}
+
+lab_latchd_sock() {
+	echo "$(lab_dir "$1")/latchd.sock"
+}
+
+# lab_latch_host NAME N: a host whose charon is set up for latchd (call before
+# lab_cert and lab_charon_start).
+lab_latch_host() {
+	lab_host "$1" "$2"
+	LAB_FWMARK=0x100 lab_charon_conf "$1"
+}
+
+# lab_latchd_conf HOST [LINES...]: latchd.conf for HOST: its certificate, key and
+# CAs from its swanctl directory; extra "key = value" lines appended.
+lab_latchd_conf() {
+	local host=$1 dir ca
+	shift
+	dir=$(lab_dir "$host")
+	{
+		echo "socket = $dir/latchd.sock"
+		echo "state_dir = $dir/latch"
+		echo "vici_socket = $dir/charon.vici"
+		echo "dpd_delay = ${LAB_LATCHD_DPD:-2s}"
+		echo "initiate_timeout = ${LAB_LATCHD_TIMEOUT:-5s}"
+		if [ -f "$dir/swanctl/x509/$host.pem" ]; then
+			echo "cert = $dir/swanctl/x509/$host.pem"
+			echo "key = $dir/swanctl/private/$host.pem"
+		fi
+		for ca in "$dir"/swanctl/x509ca/*.pem; do
+			[ -f "$ca" ] && echo "ca = $ca"
+		done
+		printf '%s\n' "$@"
+	} >"$dir/latchd.conf"
+}
+
+# lab_latchd_start HOST: start latchd (configured by lab_latchd_conf, or with
+# the defaults of it) and wait until it serves and reaches charon.
+lab_latchd_start() {
+	local host=$1 dir
+	dir=$(lab_dir "$host")
+	[ -f "$dir/latchd.conf" ] || lab_latchd_conf "$host"
+	rm -f "$dir/latchd.sock"
+	lab_bg "$host" "$dir/latchd.log.tmp" "$(lab_latchd_bin)" -c "$dir/latchd.conf" -d
+	# keep every run's log: a restart appends
+	echo "$LAB_PID" >"$dir/latchd.pid"
+	if ! lab_wait 100 lab_latchd_ready "$host"; then
+		cat "$dir/latchd.log.tmp" >&2
+		lab_die "latchd on $host did not become ready"
+	fi
+}
+
+lab_latchd_ready() {
+	lab_latchctl "$1" status 2>/dev/null | grep -q '^charon_up *1'
+}
+
+lab_latchd_pid() {
+	cat "$(lab_dir "$1")/latchd.pid" 2>/dev/null
+}
+
+lab_latchd_log() {
+	cat "$(lab_dir "$1")/latchd.log.tmp"
+}
+
+lab_latchd_stop() {
+	local pid
+	pid=$(lab_latchd_pid "$1") || return 0
+	lab_stop "$pid" "${2:-TERM}"
+	rm -f "$(lab_dir "$1")/latchd.pid"
+}
+
+# lab_latchctl HOST ARGS...: latchctl against HOST's latchd.
+lab_latchctl() {
+	local host=$1
+	shift
+	lab_exec "$host" "$(lab_latchctl_bin)" --socket "$(lab_latchd_sock "$host")" "$@"
+}
+
+# lab_as_latch HOST CMD...: run CMD in HOST with LATCH_SOCKET pointing at its latchd.
+lab_as_latch() {
+	local host=$1
+	shift
+	lab_exec "$host" env LATCH_SOCKET="$(lab_latchd_sock "$host")" "$@"
+}
