@@ -34,8 +34,10 @@ install: build
 fuzz: setup
 	@scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_RUNS)
 
+# Tracked files and new ones not yet added, so a change is formatted before its first commit.
 format:
-	@git ls-files '*.c' '*.h' | xargs -r clang-format -i
+	@{ git ls-files '*.c' '*.h'; git ls-files --others --exclude-standard '*.c' '*.h'; } | \
+		xargs -r clang-format -i
 
 format-check:
 	@git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run --Werror

@@ -27,8 +27,8 @@ static void ident_decode(const struct wire_attrs *a, uint16_t type, struct ctl_i
 		ret->spki = NULL;
 }
 
-static void addr_decode(const struct wire_attrs *t, uint16_t type, int af, char *out,
-			size_t cap, bool *present)
+static void addr_decode(const struct wire_attrs *t, uint16_t type, int af, char *out, size_t cap,
+			bool *present)
 {
 	const uint8_t *p;
 	size_t len;
@@ -103,8 +103,8 @@ int ctl_latch_decode(const struct wire_attrs *a, struct ctl_latch *ret)
 
 const char *ctl_state_name(uint8_t state)
 {
-	static const char *const names[] = { "?", "LISTENER", "ESTABLISHED", "BROKEN", "CLOSED",
-					     "LARVAL" };
+	static const char *const names[] = { "?",      "LISTENER", "ESTABLISHED",
+					     "BROKEN", "CLOSED",   "LARVAL" };
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
 }
@@ -112,9 +112,9 @@ const char *ctl_state_name(uint8_t state)
 const char *ctl_reason_name(uint16_t reason)
 {
 	static const char *const names[] = {
-		"none",		 "sa-conflict", "sa-gone",	   "peer-dead", "peer-changed",
-		"policy",	 "admin",	"owner",	   "key-manager", "daemon",
-		"restored",	 "new-connection", "unlatched",
+		"none",	    "sa-conflict",    "sa-gone",   "peer-dead",	  "peer-changed",
+		"policy",   "admin",	      "owner",	   "key-manager", "daemon",
+		"restored", "new-connection", "unlatched",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "?";
@@ -122,9 +122,10 @@ const char *ctl_reason_name(uint16_t reason)
 
 const char *ctl_auth_name(uint16_t auth)
 {
-	static const char *const names[] = { "NONE",	   "BTNS", "LEAPOFFAITH",  "PRESHAREDKEY",
-					     "GROUPKEY",   "XAUTH", "EAP",	   "PKIX_TRUSTED",
-					     "PKIX_INLINE", "PKIX_OFFLINE" };
+	static const char *const names[] = { "NONE",	     "BTNS",	     "LEAPOFFAITH",
+					     "PRESHAREDKEY", "GROUPKEY",     "XAUTH",
+					     "EAP",	     "PKIX_TRUSTED", "PKIX_INLINE",
+					     "PKIX_OFFLINE" };
 
 	return auth < sizeof(names) / sizeof(names[0]) ? names[auth] : "?";
 }
@@ -204,16 +205,18 @@ void ctl_latch_show(FILE *f, const struct ctl_latch *l)
 		l->exact ? "own SA (exact)" : "peer's SA (shared)",
 		l->on_break == IPC_ON_BREAK_WAIT ? "wait" : "reset");
 	if (l->has_sa)
-		fprintf(f, "  %-18s child #%u on IKE_SA #%u, SPI in %08x out %08x, %s%s%s, %s, %s\n",
-			"SA", l->child_id, l->ike_id, l->spi_in, l->spi_out, l->encr ? l->encr : "?",
-			l->integ ? "/" : "", l->integ ? l->integ : "",
+		fprintf(f,
+			"  %-18s child #%u on IKE_SA #%u, SPI in %08x out %08x, %s%s%s, %s, %s\n",
+			"SA", l->child_id, l->ike_id, l->spi_in, l->spi_out,
+			l->encr ? l->encr : "?", l->integ ? "/" : "", l->integ ? l->integ : "",
 			l->mode == IPC_MODE_TRANSPORT ? "transport" : "tunnel",
 			l->shared ? "shared" : "exact");
 	ident_show(f, "remote identity", &l->remote);
 	ident_show(f, "local identity", &l->local);
 	if (l->cb)
 		fprintf(f, "channel binding\n  %-18s %.*s\n", "ipsec-end-point",
-			(int)(l->cb_len > CB_PREFIX_LEN ? CB_PREFIX_LEN - 1 : l->cb_len), (const char *)l->cb);
+			(int)(l->cb_len > CB_PREFIX_LEN ? CB_PREFIX_LEN - 1 : l->cb_len),
+			(const char *)l->cb);
 	if (l->cb && l->cb_len > CB_PREFIX_LEN)
 		hex_line(f, "value", l->cb + CB_PREFIX_LEN, l->cb_len - CB_PREFIX_LEN);
 }
@@ -268,7 +271,8 @@ void ctl_latch_json(FILE *f, const struct ctl_latch *l)
 	json_str(f, ctl_state_name(l->state));
 	fputs(",\"reason\":", f);
 	json_str(f, ctl_reason_name(l->reason));
-	fprintf(f, ",\"owner\":{\"pid\":%u,\"uid\":%u},\"flow\":{\"proto\":\"%s\",\"local\":", l->pid,
+	fprintf(f,
+		",\"owner\":{\"pid\":%u,\"uid\":%u},\"flow\":{\"proto\":\"%s\",\"local\":", l->pid,
 		l->uid, proto_name(l->proto));
 	json_str(f, l->laddr);
 	fprintf(f, ",\"local_port\":%u,\"remote\":", l->lport);
@@ -280,8 +284,9 @@ void ctl_latch_json(FILE *f, const struct ctl_latch *l)
 	ident_json(f, "local_identity", &l->local);
 	fputs(",\"sa\":", f);
 	if (l->has_sa) {
-		fprintf(f, "{\"child_id\":%u,\"ike_id\":%u,\"spi_in\":\"%08x\",\"spi_out\":\"%08x\","
-			   "\"encryption\":",
+		fprintf(f,
+			"{\"child_id\":%u,\"ike_id\":%u,\"spi_in\":\"%08x\",\"spi_out\":\"%08x\","
+			"\"encryption\":",
 			l->child_id, l->ike_id, l->spi_in, l->spi_out);
 		json_str(f, l->encr ? l->encr : "");
 		fprintf(f, ",\"shared\":%s,\"mode\":\"%s\"}", l->shared ? "true" : "false",
@@ -290,6 +295,8 @@ void ctl_latch_json(FILE *f, const struct ctl_latch *l)
 		fputs("null", f);
 	}
 	fputs(",\"channel_binding\":", f);
-	l->cb && l->cb_len > CB_PREFIX_LEN ? json_hex(f, l->cb + CB_PREFIX_LEN, l->cb_len - CB_PREFIX_LEN) : (void)fputs("null", f);
+	l->cb && l->cb_len > CB_PREFIX_LEN
+		? json_hex(f, l->cb + CB_PREFIX_LEN, l->cb_len - CB_PREFIX_LEN)
+		: (void)fputs("null", f);
 	fputc('}', f);
 }

@@ -287,10 +287,14 @@ static uint8_t state_of(const char *s)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },	    { "socket", required_argument, NULL, 's' },
-		{ "state", required_argument, NULL, 'S' },  { "uid", required_argument, NULL, 'u' },
-		{ "count", required_argument, NULL, 'n' },  { "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "uid", required_argument, NULL, 'u' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 

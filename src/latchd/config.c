@@ -54,8 +54,8 @@ static int set_str(char *dst, size_t cap, const char *key, const char *v, char *
 	return 0;
 }
 
-static int set_uint(unsigned long long *dst, unsigned long long max, const char *key,
-		    const char *v, char *err, size_t el)
+static int set_uint(unsigned long long *dst, unsigned long long max, const char *key, const char *v,
+		    char *err, size_t el)
 {
 	unsigned long long n;
 	char *end;
@@ -127,9 +127,9 @@ static int add_ca(struct config *c, const char *v, char *err, size_t el)
 	return set_str(c->cas[c->n_cas++], sizeof(c->cas[0]), "ca", v, err, el);
 }
 
-#define STR(k, f)                                                                                  \
-	{                                                                                          \
-		k, offsetof(struct config, f), sizeof(((struct config *)0)->f)                     \
+#define STR(k, f)                                                              \
+	{                                                                      \
+		k, offsetof(struct config, f), sizeof(((struct config *)0)->f) \
 	}
 static const struct {
 	const char *key;
@@ -147,9 +147,9 @@ static const struct {
 	STR("esp_proposals", esp_proposals),
 };
 
-#define UINT(k, f)                                                                                 \
-	{                                                                                          \
-		k, offsetof(struct config, f)                                                      \
+#define UINT(k, f)                            \
+	{                                     \
+		k, offsetof(struct config, f) \
 	}
 static const struct {
 	const char *key;

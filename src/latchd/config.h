@@ -29,8 +29,8 @@ struct config {
 	char state_dir[256];   /* latch database for re-adoption; /run, so a reboot clears it */
 	char vici_socket[256]; /* charon's VICI socket */
 	enum data_plane data_plane;
-	char tun[16];	   /* libipsec's TUN device */
-	uint32_t mark;	   /* routes latched flows into the data plane */
+	char tun[16];  /* libipsec's TUN device */
+	uint32_t mark; /* routes latched flows into the data plane */
 	char nft_table[32];
 
 	/* IKE defaults of the connections latchd loads */

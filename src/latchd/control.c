@@ -258,7 +258,8 @@ static int handle_session(struct client *cl, struct request *req, char *err, siz
 	if (cl->refused)
 		return cl->refused == -EUSERS
 			       ? (snprintf(err, el, "too many connections for uid %u (limit %u)",
-					   (unsigned)cl->cred.uid, cl->ctl->cfg.max_clients_per_uid),
+					   (unsigned)cl->cred.uid,
+					   cl->ctl->cfg.max_clients_per_uid),
 				  cl->refused)
 			       : cl->refused;
 	if (req->type == IPC_MSG_HELLO) {
@@ -330,8 +331,8 @@ static void refuse(struct client *cl, const void *p, size_t n, int err, const ch
 	r = req_new(cl, &m, -1);
 	if (!r)
 		return;
-	log_info("client pid %d uid %u: refused %s: %s", (int)cl->cred.pid,
-		 (unsigned)cl->cred.uid, wire_msg_name(h.type), why);
+	log_info("client pid %d uid %u: refused %s: %s", (int)cl->cred.pid, (unsigned)cl->cred.uid,
+		 wire_msg_name(h.type), why);
 	control_reply_error(&r->pub, err, "%s", why);
 	req_free(r);
 }

@@ -71,8 +71,7 @@ void core_conn_put(struct core *c, struct conn *conn)
 }
 
 /* The CAs a peer's certificate may come from: the token's, else latchd's. */
-static size_t pick_cas(const struct core *c, const struct latch_policy *p,
-		       struct vici_blob *out)
+static size_t pick_cas(const struct core *c, const struct latch_policy *p, struct vici_blob *out)
 {
 	size_t n = 0;
 
@@ -157,19 +156,32 @@ static int load_initiator(struct core *c, struct conn *conn, const struct latch 
 	snprintf(dpd, sizeof(dpd), "%us", c->cfg.dpd_delay);
 	certs[0] = (struct vici_blob){ c->cert.text, c->cert.len };
 	struct vici_child_cfg child = {
-		.name = conn->name, .local_ts = &lts, .remote_ts = &rts,
-		.n_local_ts = 1, .n_remote_ts = 1, .mode = "tunnel",
+		.name = conn->name,
+		.local_ts = &lts,
+		.remote_ts = &rts,
+		.n_local_ts = 1,
+		.n_remote_ts = 1,
+		.mode = "tunnel",
 		.esp_proposals = esp,
 	};
 	struct vici_conn_cfg vc = {
-		.name = conn->name, .local_addrs = laddrs, .remote_addrs = raddrs,
-		.version = 2, .encap = true, .dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
+		.name = conn->name,
+		.local_addrs = laddrs,
+		.remote_addrs = raddrs,
+		.version = 2,
+		.encap = true,
+		.dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
 		.proposals = props,
-		.local = { .auth = "pubkey", .id = c->local_id[0] ? c->local_id : NULL,
-			   .certs = c->cert.text ? certs : NULL, .n_certs = c->cert.text ? 1 : 0 },
-		.remote = { .auth = "pubkey", .id = l->pol.peer_id[0] ? l->pol.peer_id : "%any",
-			    .cacerts = cas, .n_cacerts = pick_cas(c, &l->pol, cas) },
-		.children = &child, .n_children = 1,
+		.local = { .auth = "pubkey",
+			   .id = c->local_id[0] ? c->local_id : NULL,
+			   .certs = c->cert.text ? certs : NULL,
+			   .n_certs = c->cert.text ? 1 : 0 },
+		.remote = { .auth = "pubkey",
+			    .id = l->pol.peer_id[0] ? l->pol.peer_id : "%any",
+			    .cacerts = cas,
+			    .n_cacerts = pick_cas(c, &l->pol, cas) },
+		.children = &child,
+		.n_children = 1,
 	};
 
 	return conn_load(c, conn, &vc);
@@ -212,19 +224,32 @@ static int load_responder(struct core *c, struct conn *conn, const struct latch 
 	snprintf(dpd, sizeof(dpd), "%us", c->cfg.dpd_delay);
 	certs[0] = (struct vici_blob){ c->cert.text, c->cert.len };
 	struct vici_child_cfg child = {
-		.name = conn->name, .local_ts = &dyn, .remote_ts = &dyn,
-		.n_local_ts = 1, .n_remote_ts = 1, .mode = "tunnel",
+		.name = conn->name,
+		.local_ts = &dyn,
+		.remote_ts = &dyn,
+		.n_local_ts = 1,
+		.n_remote_ts = 1,
+		.mode = "tunnel",
 		.esp_proposals = esp,
 	};
 	struct vici_conn_cfg vc = {
-		.name = conn->name, .local_addrs = any, .remote_addrs = any,
-		.version = 2, .encap = true, .dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
+		.name = conn->name,
+		.local_addrs = any,
+		.remote_addrs = any,
+		.version = 2,
+		.encap = true,
+		.dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
 		.proposals = props,
-		.local = { .auth = "pubkey", .id = c->local_id[0] ? c->local_id : NULL,
-			   .certs = c->cert.text ? certs : NULL, .n_certs = c->cert.text ? 1 : 0 },
-		.remote = { .auth = "pubkey", .id = l->pol.peer_id[0] ? l->pol.peer_id : "%any",
-			    .cacerts = cas, .n_cacerts = pick_cas(c, &l->pol, cas) },
-		.children = &child, .n_children = 1,
+		.local = { .auth = "pubkey",
+			   .id = c->local_id[0] ? c->local_id : NULL,
+			   .certs = c->cert.text ? certs : NULL,
+			   .n_certs = c->cert.text ? 1 : 0 },
+		.remote = { .auth = "pubkey",
+			    .id = l->pol.peer_id[0] ? l->pol.peer_id : "%any",
+			    .cacerts = cas,
+			    .n_cacerts = pick_cas(c, &l->pol, cas) },
+		.children = &child,
+		.n_children = 1,
 	};
 
 	return conn_load(c, conn, &vc);
@@ -388,8 +413,8 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct vici
 		for (size_t i = 0; !err && i < n; i++) {
 			struct cert_info info;
 
-			if (certs[i].has_privkey || cert_parse_der(certs[i].data.data,
-								   certs[i].data.len, &info) < 0)
+			if (certs[i].has_privkey ||
+			    cert_parse_der(certs[i].data.data, certs[i].data.len, &info) < 0)
 				continue;
 			if (!info.is_ca && cert_vouches_for(&info, ike->remote_id)) {
 				id->cert = info;

@@ -187,7 +187,8 @@ static void get_protection(const struct wire_attrs *prot, struct latch_policy *p
 static int check_policy(const struct latch_policy *p, char *err, size_t el)
 {
 	if (p->encrypt > IPC_WANT_YES || p->integrity > IPC_WANT_YES) {
-		snprintf(err, el, "PROTECTION: ENCRYPT/INTEGRITY must be 0 (any), 1 (no) or 2 (yes)");
+		snprintf(err, el,
+			 "PROTECTION: ENCRYPT/INTEGRITY must be 0 (any), 1 (no) or 2 (yes)");
 		return -EINVAL;
 	}
 	if (p->mode > IPC_MODE_TUNNEL) {
@@ -199,7 +200,8 @@ static int check_policy(const struct latch_policy *p, char *err, size_t el)
 		return -EINVAL;
 	}
 	if (p->integrity == IPC_WANT_NO) {
-		snprintf(err, el, "PROTECTION: ESP always protects integrity; INTEGRITY=no is refused");
+		snprintf(err, el,
+			 "PROTECTION: ESP always protects integrity; INTEGRITY=no is refused");
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -208,7 +210,8 @@ static int check_policy(const struct latch_policy *p, char *err, size_t el)
 int core_get_policy(const struct wire_attrs *a, struct latch_policy *ret, char *err, size_t el)
 {
 	struct latch_policy p = {
-		.encrypt = IPC_WANT_YES, /* the system policy: confidentiality unless asked otherwise */
+		.encrypt = IPC_WANT_YES, /* the system policy: confidentiality unless asked
+					    otherwise */
 		.integrity = IPC_WANT_YES,
 		.mode = IPC_MODE_ANY,
 		.on_break = IPC_ON_BREAK_RESET,

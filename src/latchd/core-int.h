@@ -56,9 +56,9 @@ struct pending {
 	struct latch *latch;
 	struct request *req; /* the request to answer; NULL once its client is gone */
 	struct conn *conn;
-	bool responder;	 /* never initiates: the peer brought the SA (ACCEPT) */
-	bool initiated;	 /* an initiate was sent */
-	bool connected;	 /* the socket has a connection: reset it if the latch fails */
+	bool responder; /* never initiates: the peer brought the SA (ACCEPT) */
+	bool initiated; /* an initiate was sent */
+	bool connected; /* the socket has a connection: reset it if the latch fails */
 	struct ev_source *timer;
 	struct pending *next;
 };

@@ -256,7 +256,8 @@ static int tuple_remote(const struct wire_attrs *a, struct flow *f, char *err, s
 	size_t alen;
 	uint8_t fam;
 
-	if (wire_get_nested(a, IPC_A_TUPLE, &t) < 0 || wire_get_u8(&t, IPC_A_TUPLE_FAMILY, &fam) < 0)
+	if (wire_get_nested(a, IPC_A_TUPLE, &t) < 0 ||
+	    wire_get_u8(&t, IPC_A_TUPLE_FAMILY, &fam) < 0)
 		return FAIL(-EINVAL, "CONNECT: TUPLE with FAMILY needed");
 	if (wire_get_bytes(&t, IPC_A_TUPLE_REMOTE_ADDR, &addr, &alen) < 0 ||
 	    wire_get_u16(&t, IPC_A_TUPLE_REMOTE_PORT, &f->rport) < 0)
@@ -272,8 +273,7 @@ static int tuple_remote(const struct wire_attrs *a, struct flow *f, char *err, s
 }
 
 /* CONNECT's flow: the local end from the bound socket, the remote from the request. */
-static int connect_flow(int fd, const struct wire_attrs *a, struct flow *ret, char *err,
-			size_t el)
+static int connect_flow(int fd, const struct wire_attrs *a, struct flow *ret, char *err, size_t el)
 {
 	static const union flow_addr any;
 	struct flow f = { 0 };
@@ -453,17 +453,17 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 		return r;
 	r = core_conn_responder(c, l, &p->conn);
 	if (r < 0)
-		core_reply_pending(c, p, r,
-				   r == -ENOENT ? "no trust anchor to pin for the listener's peers"
-						: "charon could not be asked for a responder connection");
+		core_reply_pending(
+			c, p, r,
+			r == -ENOENT ? "no trust anchor to pin for the listener's peers"
+				     : "charon could not be asked for a responder connection");
 	else
 		resolve_one(c, p);
 	return 0;
 }
 
 /* QUERY, RELEASE, WATCH: the latch named by the passed socket or by LATCH_ID. */
-static int find_latch(struct core *c, struct request *req, struct latch **ret, char *err,
-		      size_t el)
+static int find_latch(struct core *c, struct request *req, struct latch **ret, char *err, size_t el)
 {
 	struct latch *l = NULL;
 	struct flow3 l3;
@@ -478,8 +478,8 @@ static int find_latch(struct core *c, struct request *req, struct latch **ret, c
 	} else if (wire_get_u64(&req->msg.attrs, IPC_A_LATCH_ID, &id) == 0) {
 		l = latchdb_by_id(c->db, id);
 		if (l && l->owner.uid != req->cred.uid && !control_is_admin(c->ctl, &req->cred))
-			return FAIL(-EPERM, "latch %llu belongs to uid %u",
-				    (unsigned long long)id, (unsigned)l->owner.uid);
+			return FAIL(-EPERM, "latch %llu belongs to uid %u", (unsigned long long)id,
+				    (unsigned)l->owner.uid);
 	} else {
 		return FAIL(-EINVAL, "name the latch: pass its socket or a LATCH_ID");
 	}
@@ -581,7 +581,8 @@ static bool list_one(void *u, struct latch *l)
 
 	if (l->state == IPC_STATE_PENDING || (ls->state && l->state != ls->state))
 		return false;
-	if ((!ls->admin && l->owner.uid != ls->req->cred.uid) || (ls->by_uid && l->owner.uid != ls->uid))
+	if ((!ls->admin && l->owner.uid != ls->req->cred.uid) ||
+	    (ls->by_uid && l->owner.uid != ls->uid))
 		return false;
 	core_put_latch(ls->c, control_reply_begin(ls->req, IPC_F_MORE), l);
 	return control_reply_send(ls->req) < 0 || !ls->req->client;

@@ -107,13 +107,14 @@ static bool congruent(const struct latch *l, const struct sa_ike *ike, const str
 		      const struct ike_ident *id, char *why, size_t wl)
 {
 	if (strcmp(l->remote.id, ike->remote_id)) {
-		snprintf(why, wl, "an SA with '%s' covers the flow latched to '%s'",
-			 ike->remote_id, l->remote.id);
+		snprintf(why, wl, "an SA with '%s' covers the flow latched to '%s'", ike->remote_id,
+			 l->remote.id);
 		return false;
 	}
 	if (l->remote.has_spki &&
 	    (!id->has_cert || memcmp(l->remote.spki, id->cert.spki_sha256, IPC_SHA256_LEN))) {
-		snprintf(why, wl, "an SA with another key for '%s' covers the flow", ike->remote_id);
+		snprintf(why, wl, "an SA with another key for '%s' covers the flow",
+			 ike->remote_id);
 		return false;
 	}
 	if (strcmp(l->sa.encr, ch->encr) || strcmp(l->sa.integ, ch->integ) ||
@@ -148,8 +149,7 @@ int core_judge(const struct core *c, const struct latch *l, const struct sa_ike 
 	return 0;
 }
 
-static void fill_remote(struct latch_ident *r, const struct sa_ike *ike,
-			const struct ike_ident *id)
+static void fill_remote(struct latch_ident *r, const struct sa_ike *ike, const struct ike_ident *id)
 {
 	snprintf(r->id, sizeof(r->id), "%s", ike->remote_id);
 	r->auth = id && id->has_cert ? IPC_AUTH_PKIX_TRUSTED : IPC_AUTH_PSK;
@@ -173,8 +173,7 @@ static void fill_local(const struct core *c, struct latch_ident *me, const struc
 	memcpy(me->spki, c->cert.info.spki_sha256, IPC_SHA256_LEN);
 }
 
-void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike,
-	       const struct sa_child *ch)
+void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike, const struct sa_child *ch)
 {
 	const struct ike_ident *id = core_ident(c, ike->id);
 

@@ -68,7 +68,7 @@ struct latch {
 	bool listener;
 	struct flow flow;    /* a connection's 5-tuple */
 	struct flow3 listen; /* a listener's local 3-tuple */
-	uint64_t cookie;  /* SO_COOKIE of the owner's socket */
+	uint64_t cookie;     /* SO_COOKIE of the owner's socket */
 	struct ucred owner;
 	char comm[16];
 	struct latch_policy pol;

@@ -16,8 +16,10 @@ void log_set_level(enum log_level max)
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	static const char *const names[] = { [LOG_LVL_ERR] = "error", [LOG_LVL_WARN] = "warning",
-					     [LOG_LVL_INFO] = "info", [LOG_LVL_DEBUG] = "debug" };
+	static const char *const names[] = { [LOG_LVL_ERR] = "error",
+					     [LOG_LVL_WARN] = "warning",
+					     [LOG_LVL_INFO] = "info",
+					     [LOG_LVL_DEBUG] = "debug" };
 	char line[1024];
 	struct timespec ts;
 	va_list ap;

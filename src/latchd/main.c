@@ -81,9 +81,12 @@ static int cleanup(const struct config *cfg)
 static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanup)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "set", required_argument, NULL, 'o' },
-		{ "debug", no_argument, NULL, 'd' },	    { "cleanup", no_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'V' },	    { "help", no_argument, NULL, 'h' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 'o' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "cleanup", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_PATH_DEFAULT;
@@ -122,8 +125,8 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 		return -EINVAL;
 	}
 	config_defaults(cfg);
-	if (config_load(cfg, path, path != (const char *)CONFIG_PATH_DEFAULT, err,
-			sizeof(err)) < 0) {
+	if (config_load(cfg, path, path != (const char *)CONFIG_PATH_DEFAULT, err, sizeof(err)) <
+	    0) {
 		log_err("%s", err);
 		return -EINVAL;
 	}
