@@ -114,7 +114,18 @@ int sockdiag_destroy(const struct flow *f, uint64_t cookie)
 
 int sockdiag_exists(const struct flow *f, uint64_t cookie)
 {
-	int r = transact(SOCK_DIAG_BY_FAMILY, f, cookie);
+	struct flow q = *f;
+	int r;
+
+	/*
+	 * The kernel's UDP query (udp_dump_one) looks the socket up as for a
+	 * packet from idiag_src to idiag_dst, the opposite of its TCP query and
+	 * of its own UDP destroy: ask for the reversed flow. Measured here: with
+	 * the flow as is, a query on loopback found the peer's socket instead.
+	 */
+	if (f->proto == IPPROTO_UDP)
+		flow_reverse(f, &q);
+	r = transact(SOCK_DIAG_BY_FAMILY, &q, cookie);
 
 	/* No socket with that 4-tuple, or another one (the cookie differs). */
 	if (r == -ENOENT || r == -ESTALE)

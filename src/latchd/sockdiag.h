@@ -35,8 +35,9 @@ int sockdiag_cookie(int fd, uint64_t *ret);
  * SOCK_DESTROY of the TCP or UDP socket with exactly this flow and cookie:
  * its owner's blocked or next call fails with ECONNABORTED and a TCP
  * connection sends an RST (kernel tcp_abort). -ENOENT if no such socket,
- * -ESTALE if the 4-tuple now belongs to another socket (cookie differs),
- * -EOPNOTSUPP without CONFIG_INET_DIAG_DESTROY.
+ * also when the 4-tuple now belongs to another socket (the cookie differs:
+ * measured on 6.18 for TCP and UDP), -EOPNOTSUPP without
+ * CONFIG_INET_DIAG_DESTROY.
  */
 int sockdiag_destroy(const struct flow *f, uint64_t cookie);
 
@@ -50,8 +51,10 @@ int sockdiag_exists(const struct flow *f, uint64_t cookie);
 int sockdiag_monitor_open(int *fd);
 
 /*
- * Every event queued on fd to cb: the flow (its remote side zero for a
- * socket that was never connected) and the cookie. Returns the number of
+ * Every event queued on fd to cb: the flow and the cookie. Key on the
+ * cookie: measured on 6.18, a TCP socket closed with SO_LINGER {1,0} (abort)
+ * is reported with local address, remote address and port zeroed (only the
+ * local port is left); a never-connected socket has a zero remote side. Returns the number of
  * events, 0 when none was queued (EAGAIN), -ENOBUFS when the kernel dropped
  * events (the caller must then check its sockets with sockdiag_exists), or
  * another -errno.
