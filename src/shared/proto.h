@@ -55,6 +55,7 @@ enum ipc_msg {
 	IPC_MSG_QUERY = 204,   /* fd or LATCH_ID: state, latched parameters, identities, SA */
 	IPC_MSG_RELEASE = 205, /* fd or LATCH_ID: the owner releases its latch (→ CLOSED) */
 	IPC_MSG_CLOSE = 206,   /* admin: close any latch by LATCH_ID (R21, R44) */
+	IPC_MSG_ATTACH = 207,  /* fd: hold the socket's first packet until an acceptable SA is up */
 
 	/* 3xx identities and peers */
 	IPC_MSG_PEER_LIST = 300,  /* dump: one reply per peer with an IKE_SA */

@@ -66,6 +66,9 @@ static uint8_t *golden(const char *a, const char *b, const char *c, size_t *len)
 	return bytes;
 }
 
+static void expect_reject(const char *hex, enum wire_from from, unsigned nfds, int code,
+			  const char *words);
+
 static void assert_encodes_to(const struct buf *b, const uint8_t *want, size_t want_len)
 {
 	assert_int_equal(wire_end(b), 0);
@@ -269,6 +272,67 @@ static void query_reply_golden(void **state)
 	buf_free(&b);
 	free(key);
 	free(want);
+}
+
+/* ATTACH (207): the socket and the policy, answered with a PENDING latch. */
+static void attach_golden(void **state)
+{
+	size_t len, rlen;
+	uint8_t *want = unit_hex("00cf 0000 0000000b 00000000"
+				 "000c 0010"		  /* PROTECTION, 12 bytes */
+				 "  0005 0020 02 000000"  /* ENCRYPT YES */
+				 "000c 0011"		  /* PEER */
+				 "  0005 0034 01 000000", /* BTNS */
+				 &len);
+	uint8_t *reply = unit_hex("00cf 0001 0000000b 00000000"
+				  "000c 0005 00000000 00000003" /* LATCH_ID 3 */
+				  "0005 0006 05 000000",	/* STATE PENDING */
+				  &rlen);
+	struct wire_attrs prot;
+	struct wire_msg m;
+	uint8_t st;
+	size_t nest;
+	struct buf b;
+
+	buf_init(&b, IPC_MSG_MAX);
+	wire_begin(&b, IPC_MSG_ATTACH, 0, 11, 0);
+	nest = wire_nest_begin(&b, IPC_A_PROTECTION);
+	wire_put_u8(&b, IPC_A_PROT_ENCRYPT, IPC_WANT_YES);
+	wire_nest_end(&b, nest);
+	nest = wire_nest_begin(&b, IPC_A_PEER);
+	wire_put_u8(&b, IPC_A_PEER_BTNS, 1);
+	wire_nest_end(&b, nest);
+	assert_encodes_to(&b, want, len);
+	parse_ok(want, len, WIRE_FROM_CLIENT, 1, &m);
+	assert_int_equal(m.hdr.type, IPC_MSG_ATTACH);
+	assert_int_equal(wire_get_nested(&m.attrs, IPC_A_PROTECTION, &prot), 0);
+	assert_string_equal(wire_msg_name(IPC_MSG_ATTACH), "ATTACH");
+	parse_ok(reply, rlen, WIRE_FROM_DAEMON, 0, &m);
+	assert_int_equal(wire_get_u8(&m.attrs, IPC_A_STATE, &st), 0);
+	assert_int_equal(st, IPC_STATE_PENDING);
+	buf_free(&b);
+	free(want);
+	free(reply);
+}
+
+/* An ACCEPT answered without a latch: allowed unlatched (R33), REASON says so. */
+static void accept_unlatched_golden(void **state)
+{
+	size_t len;
+	uint8_t *reply = unit_hex("00ca 0001 00000002 00000000"
+				  "0006 0007 000c 0000", /* REASON UNLATCHED */
+				  &len);
+	struct wire_msg m;
+	uint16_t reason;
+
+	parse_ok(reply, len, WIRE_FROM_DAEMON, 0, &m);
+	assert_false(wire_has(&m.attrs, IPC_A_STATE));
+	assert_int_equal(wire_get_u16(&m.attrs, IPC_A_REASON, &reason), 0);
+	assert_int_equal(reason, IPC_REASON_UNLATCHED);
+	free(reply);
+	/* Every other latch reply still needs its latch. */
+	expect_reject("00cb 0001 00000002 00000000 0006 0007 000c 0000", WIRE_FROM_DAEMON, 0,
+		      -EINVAL, "LATCH_ID missing");
 }
 
 /* A dump: entries flagged MORE, then a bare reply; both golden. */
@@ -479,6 +543,7 @@ static void reject_fds(void **state)
 {
 	expect_reject("00c9 0000 00000001 00000000", CLIENT, 0, -EBADF, "needs the socket");
 	expect_reject("00c9 0000 00000001 00000000", CLIENT, 2, -EBADF, "got 2 fds");
+	expect_reject("00cf 0000 00000001 00000000", CLIENT, 0, -EBADF, "needs the socket");
 	expect_reject("0065 0000 00000001 00000000", CLIENT, 1, -EBADF, "takes no fd");
 	expect_reject("00cc 0000 00000001 00000000", CLIENT, 2, -EBADF, "at most one");
 	expect_reject("0065 0001 00000001 00000000", DAEMON, 1, -EBADF, "takes no fd");
@@ -598,6 +663,8 @@ int main(void)
 		cmocka_unit_test(error_reply_golden),
 		cmocka_unit_test(alert_golden),
 		cmocka_unit_test(query_reply_golden),
+		cmocka_unit_test(attach_golden),
+		cmocka_unit_test(accept_unlatched_golden),
 		cmocka_unit_test(dump_golden),
 		cmocka_unit_test(multi_attributes_iterate),
 		cmocka_unit_test(getters_check_kind),
