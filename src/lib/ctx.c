@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/internal.h"
+#include "shared/fdpass.h"
+
+#define LIB_NAME	   "liblatch " LATCH_LIB_VERSION
+#define DEFAULT_TIMEOUT_MS 30000
+
+LATCH_EXPORT const char *latch_version(void)
+{
+	return LATCH_LIB_VERSION;
+}
+
+int ctx_fail(latch_ctx *ctx, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx->error, sizeof(ctx->error), fmt, ap);
+	va_end(ap);
+	return ret_errno(r);
+}
+
+LATCH_EXPORT const char *latch_ctx_last_error(const latch_ctx *ctx)
+{
+	return ctx ? ctx->error : "";
+}
+
+LATCH_EXPORT int latch_ctx_set_timeout(latch_ctx *ctx, int timeout_ms)
+{
+	if (!ctx || timeout_ms < -1)
+		return ret_errno(-EINVAL);
+	ctx->timeout_ms = timeout_ms;
+	return 0;
+}
+
+LATCH_EXPORT int latch_ctx_set_event_fn(latch_ctx *ctx, latch_event_fn fn, void *userdata)
+{
+	if (!ctx)
+		return ret_errno(-EINVAL);
+	ctx->event_fn = fn;
+	ctx->event_data = userdata;
+	return 0;
+}
+
+LATCH_EXPORT int latch_ctx_get_fd(const latch_ctx *ctx)
+{
+	return ctx ? ctx->fd : ret_errno(-EINVAL);
+}
+
+LATCH_EXPORT int latch_ctx_pending(const latch_ctx *ctx)
+{
+	return ctx ? (int)ctx->ev_count : ret_errno(-EINVAL);
+}
+
+static void event_drop_oldest(latch_ctx *ctx)
+{
+	free(ctx->events[ctx->ev_head].message);
+	ctx->ev_head = (ctx->ev_head + 1) % EVENTS_MAX;
+	ctx->ev_count--;
+}
+
+/*
+ * Keep an ALERT for latch_ctx_process(). Bounded: an application that never
+ * processes (the draft's hidden ctx) must not grow without limit, and the
+ * newest state of a latch matters more than its history.
+ */
+static void event_keep(latch_ctx *ctx, const struct wire_msg *m)
+{
+	struct event ev = { 0 };
+	const char *s;
+
+	if (!ctx->events && !(ctx->events = calloc(EVENTS_MAX, sizeof(*ctx->events))))
+		return;
+	(void)wire_get_u64(&m->attrs, IPC_A_LATCH_ID, &ev.id);
+	(void)wire_get_u8(&m->attrs, IPC_A_STATE, &ev.state);
+	(void)wire_get_u16(&m->attrs, IPC_A_REASON, &ev.reason);
+	if (wire_get_str(&m->attrs, IPC_A_MESSAGE, &s) == 0)
+		ev.message = strdup(s); /* without its text the event still counts */
+	if (ctx->ev_count == EVENTS_MAX)
+		event_drop_oldest(ctx);
+	ctx->events[(ctx->ev_head + ctx->ev_count++) % EVENTS_MAX] = ev;
+}
+
+/*
+ * Read one packet. Returns 1 with ctx->reply set when it is the reply to
+ * seq (0: no request waiting), 0 when it was something else (an event,
+ * kept; a late reply to a request that timed out, dropped), or -errno.
+ */
+static int read_one(latch_ctx *ctx, uint32_t seq)
+{
+	struct wire_msg m;
+	struct wire_hdr h;
+	char err[256];
+	int n, r;
+
+	n = fdpass_recv(ctx->fd, ctx->in, sizeof(ctx->in), NULL);
+	if (n == 0)
+		return ctx_fail(ctx, -ECONNRESET, "latchd closed the connection");
+	if (n < 0)
+		return n == -EAGAIN ? n
+				    : ctx_fail(ctx, n, "receiving from latchd: %s", strerror(-n));
+	r = wire_parse(ctx->in, (size_t)n, WIRE_FROM_DAEMON, 0, &m, err, sizeof(err));
+	if (r < 0) {
+		/* Fail the request it answers; otherwise skip it. */
+		if (seq && wire_peek_hdr(ctx->in, (size_t)n, &h) == 0 && h.seq == seq)
+			return ctx_fail(ctx, r, "bad reply from latchd: %s", err);
+		return 0;
+	}
+	if (!(m.hdr.flags & IPC_F_REPLY)) {
+		event_keep(ctx, &m);
+		return 0;
+	}
+	if (!seq || m.hdr.seq != seq)
+		return 0;
+	ctx->reply = m;
+	return 1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int wait_reply(latch_ctx *ctx, uint32_t seq)
+{
+	int64_t deadline = now_ms() + ctx->timeout_ms;
+	struct pollfd p = { .fd = ctx->fd, .events = POLLIN };
+	int r, left;
+
+	for (;;) {
+		r = read_one(ctx, seq);
+		if (r != -EAGAIN && r != 0)
+			return r;
+		if (r == 0)
+			continue;
+		left = ctx->timeout_ms < 0 ? -1 : (int)(deadline - now_ms());
+		if (ctx->timeout_ms >= 0 && left <= 0)
+			return ctx_fail(ctx, -ETIMEDOUT, "no answer from latchd within %d ms",
+					ctx->timeout_ms);
+		if (poll(&p, 1, left) < 0 && errno != EINTR)
+			return ctx_fail(ctx, -errno, "poll: %s", strerror(errno));
+	}
+}
+
+void ctx_begin(latch_ctx *ctx, uint16_t type)
+{
+	if (++ctx->seq == 0)
+		ctx->seq = 1; /* 0 is the events' seq */
+	wire_begin(&ctx->out, type, 0, ctx->seq, 0);
+}
+
+int ctx_call(latch_ctx *ctx, int fd)
+{
+	const char *text = "";
+	int r;
+
+	ctx->error[0] = 0;
+	r = wire_end(&ctx->out);
+	if (r < 0)
+		return ctx_fail(ctx, r, "request too large for the protocol");
+	r = fdpass_send(ctx->fd, ctx->out.data, ctx->out.len, fd);
+	if (r < 0)
+		return ctx_fail(ctx, r == -EPIPE ? -ECONNRESET : r, "sending to latchd: %s",
+				strerror(-r));
+	r = wait_reply(ctx, ctx->seq);
+	if (r < 0)
+		return r;
+	if (ctx->reply.hdr.status < 0) {
+		(void)wire_get_str(&ctx->reply.attrs, IPC_A_MESSAGE, &text);
+		return ctx_fail(ctx, ctx->reply.hdr.status, "%s",
+				*text ? text : strerror(-ctx->reply.hdr.status));
+	}
+	return 0;
+}
+
+static int hello(latch_ctx *ctx)
+{
+	char err[256];
+	int r;
+
+	ctx_begin(ctx, IPC_MSG_HELLO);
+	wire_put_u32(&ctx->out, IPC_A_VERSION, IPC_VERSION);
+	wire_put_str(&ctx->out, IPC_A_NAME, LIB_NAME);
+	r = ctx_call(ctx, -1);
+	if (r < 0)
+		return r;
+	r = wire_hello_check(&ctx->reply, err, sizeof(err));
+	return r < 0 ? ctx_fail(ctx, r, "%s", err) : 0;
+}
+
+static void ctx_free_events(latch_ctx *ctx)
+{
+	while (ctx->events && ctx->ev_count)
+		event_drop_oldest(ctx);
+	free(ctx->events);
+}
+
+/* For latch_ctx_new() and the unit tests' fake daemon on a socketpair. */
+int ctx_new_fd(int fd, latch_ctx **ret)
+{
+	latch_ctx *ctx = calloc(1, sizeof(*ctx));
+	int r;
+
+	if (!ctx) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ctx->fd = fd;
+	ctx->timeout_ms = DEFAULT_TIMEOUT_MS;
+	buf_init(&ctx->out, IPC_MSG_MAX);
+	r = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ? -errno : hello(ctx);
+	if (r < 0) {
+		latch_ctx_free(ctx);
+		return r;
+	}
+	*ret = ctx;
+	return 0;
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+LATCH_EXPORT int latch_ctx_new(latch_ctx **ret, const char *path, unsigned flags)
+{
+	latch_ctx *ctx;
+	int fd, r;
+
+	if (!ret || flags)
+		return ret_errno(-EINVAL);
+	if (!path)
+		path = getenv(LATCH_SOCKET_ENV);
+	if (!path || !*path)
+		path = LATCH_SOCKET_DEFAULT;
+	fd = connect_unix(path);
+	if (fd < 0)
+		return ret_errno(fd);
+	r = ctx_new_fd(fd, &ctx);
+	if (r < 0)
+		return ret_errno(r);
+	*ret = ctx;
+	return 0;
+}
+
+LATCH_EXPORT void latch_ctx_free(latch_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	close(ctx->fd);
+	buf_free(&ctx->out);
+	ctx_free_events(ctx);
+	free(ctx);
+}
+
+static int deliver_one(latch_ctx *ctx)
+{
+	struct event ev = ctx->events[ctx->ev_head];
+
+	ctx->ev_head = (ctx->ev_head + 1) % EVENTS_MAX;
+	ctx->ev_count--;
+	if (ctx->event_fn)
+		ctx->event_fn(ctx, ev.id, ev.state, ev.reason, ev.message, ctx->event_data);
+	free(ev.message);
+	return 1;
+}
+
+LATCH_EXPORT int latch_ctx_process(latch_ctx *ctx)
+{
+	int n = 0, r;
+
+	if (!ctx)
+		return ret_errno(-EINVAL);
+	for (;;) {
+		while (ctx->ev_count)
+			n += deliver_one(ctx);
+		r = read_one(ctx, 0);
+		if (r == -EAGAIN)
+			return n;
+		if (r < 0)
+			return r;
+	}
+}
+
+LATCH_EXPORT int latch_ctx_watch(latch_ctx *ctx, uint64_t latch_id)
+{
+	if (!ctx)
+		return ret_errno(-EINVAL);
+	ctx_begin(ctx, IPC_MSG_WATCH);
+	if (latch_id)
+		wire_put_u64(&ctx->out, IPC_A_LATCH_ID, latch_id);
+	return ctx_call(ctx, -1);
+}

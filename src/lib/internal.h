@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LATCH_LIB_INTERNAL_H
+#define LATCH_LIB_INTERNAL_H
+
+/*
+ * What the modules of liblatch share and the application never sees: the
+ * objects behind the opaque handles, their wire encoders and decoders, and
+ * the ctx's request path. Unit tests include this to reach them.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "latch/latch.h"
+#include "shared/buf.h"
+#include "shared/wire.h"
+
+#define LATCH_EXPORT __attribute__((visibility("default")))
+
+/* Set errno to -r and return r: the convention of every public call. */
+static inline int ret_errno(int r)
+{
+	if (r < 0)
+		errno = -r;
+	return r;
+}
+
+#define EVENTS_MAX 1024
+
+struct latch_token {
+	uint8_t encrypt, integrity, mode, on_break; /* on_break 0: not said (reset) */
+	uint16_t encr_bits, integ_bits;
+	unsigned flags;
+	char *policy_name, *peer_id, *peer_pattern, *peer_ca;
+	uint8_t spki[LATCH_TOKEN_SPKI_MAX][LATCH_SHA256_LEN];
+	unsigned n_spki;
+};
+
+struct latch_ident {
+	char *id, *subject, *issuer, *audit;
+	int auth; /* -1: unknown */
+	bool has_spki, has_cb;
+	uint8_t spki[LATCH_SHA256_LEN];
+	uint8_t cb[LATCH_CB_LEN];
+};
+
+struct latch_info {
+	uint64_t id;
+	uint8_t state;
+	uint16_t reason;
+	char *message;
+	struct latch_ident *local, *remote;
+	struct latch_token *prot;
+	bool has_tuple, has_sa;
+	uint8_t family, proto;
+	uint8_t laddr[16], raddr[16];
+	uint16_t lport, rport;
+	bool has_local, has_remote;
+	int shared, sa_mode; /* shared -1: not said */
+	uint32_t child_id, spi_in, spi_out;
+	char *encr_alg, *integ_alg;
+};
+
+struct event {
+	uint64_t id;
+	uint8_t state;
+	uint16_t reason;
+	char *message;
+};
+
+struct latch_ctx {
+	int fd;
+	uint32_t seq;
+	int timeout_ms;
+	char error[IPC_MESSAGE_MAX + 1];
+	latch_event_fn event_fn;
+	void *event_data;
+	struct event *events; /* ring of EVENTS_MAX */
+	unsigned ev_head, ev_count;
+	struct buf out;
+	uint8_t in[IPC_MSG_MAX];
+	struct wire_msg reply; /* the last reply, borrowing in[] */
+};
+
+/* ctx.c */
+int ctx_new_fd(int fd, latch_ctx **ret); /* takes fd, even on failure; does HELLO */
+int ctx_fail(latch_ctx *ctx, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Start a request in ctx->out; fill attributes, then ctx_call(). */
+void ctx_begin(latch_ctx *ctx, uint16_t type);
+/* Send ctx->out with fd (-1: none), wait for the reply into ctx->reply: 0 or -errno. */
+int ctx_call(latch_ctx *ctx, int fd);
+
+/* token.c */
+void token_encode(const struct latch_token *tok, struct buf *b);
+int token_decode(const struct wire_attrs *prot, struct latch_token **ret);
+void token_init(struct latch_token *tok);
+void token_clear(struct latch_token *tok);
+int str_check(const char *s, size_t max);
+int str_set(char **dst, const char *s, size_t max);
+
+/* ident.c */
+int ident_new(struct latch_ident **ret);
+int ident_decode(const struct wire_attrs *a, struct latch_ident **ret);
+/* The wire's CHANNEL_BINDING (raw 32 bytes, or with its RFC 5056 prefix) → 32 bytes. */
+int cb_from_wire(const uint8_t *p, size_t n, uint8_t ret[LATCH_CB_LEN]);
+
+/* socket.c: ACCEPT for a socket accept(2) gave; *ret always written on success. */
+int socket_accepted(latch_ctx *ctx, int fd, latch_info **ret);
+
+/* info.c */
+int info_decode(const struct wire_msg *m, latch_info **ret);
+/* An unlatched accepted connection (R33): no id, state NONE, reason UNLATCHED. */
+int info_unlatched(latch_info **ret);
+
+#endif
