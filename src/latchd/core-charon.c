@@ -132,28 +132,55 @@ static int conn_load(struct core *c, struct conn *conn, const struct vici_conn_c
 	return 0;
 }
 
+#define PROPOSALS_MAX 8
+
+/* The configured proposals ("a,b,default") as the list charon takes, one per item. */
+struct proposals {
+	char ike_buf[256], esp_buf[256];
+	const char *ike[PROPOSALS_MAX + 1], *esp[PROPOSALS_MAX + 1];
+};
+
+static void split(char *buf, size_t cap, const char *text, const char **out)
+{
+	size_t n = 0;
+	char *save = NULL;
+
+	snprintf(buf, cap, "%s", text);
+	for (char *tok = strtok_r(buf, ", ", &save); tok && n < PROPOSALS_MAX;
+	     tok = strtok_r(NULL, ", ", &save))
+		out[n++] = tok;
+	out[n] = NULL;
+}
+
+static void proposals_of(const struct core *c, struct proposals *p)
+{
+	split(p->ike_buf, sizeof(p->ike_buf), c->cfg.proposals, p->ike);
+	split(p->esp_buf, sizeof(p->esp_buf), c->cfg.esp_proposals, p->esp);
+}
+
 static void addr_text(const struct flow *f, bool local, char *buf, size_t len)
 {
 	inet_ntop(f->family, local ? f->laddr.b : f->raddr.b, buf, (socklen_t)len);
 }
 
-static int load_initiator(struct core *c, struct conn *conn, const struct latch *l)
+static int load_initiator(struct core *c, struct conn *conn)
 {
 	char me[INET6_ADDRSTRLEN], them[INET6_ADDRSTRLEN], dpd[16];
 	const char *laddrs[] = { me, NULL }, *raddrs[] = { them, NULL };
-	const char *props[] = { c->cfg.proposals, NULL }, *esp[] = { c->cfg.esp_proposals, NULL };
+	struct proposals pr;
 	struct vici_blob certs[1], cas[CORE_CAS_MAX];
 	struct vici_ts lts = { 0 }, rts = { 0 };
 	char lnet[INET6_ADDRSTRLEN + 8], rnet[INET6_ADDRSTRLEN + 8];
-	unsigned bits = l->flow.family == AF_INET6 ? 128 : 32;
+	unsigned bits = conn->flow.family == AF_INET6 ? 128 : 32;
 
-	addr_text(&l->flow, true, me, sizeof(me));
-	addr_text(&l->flow, false, them, sizeof(them));
+	addr_text(&conn->flow, true, me, sizeof(me));
+	addr_text(&conn->flow, false, them, sizeof(them));
 	snprintf(lnet, sizeof(lnet), "%s/%u", me, bits);
 	snprintf(rnet, sizeof(rnet), "%s/%u", them, bits);
 	lts.net = lnet;
 	rts.net = rnet;
 	snprintf(dpd, sizeof(dpd), "%us", c->cfg.dpd_delay);
+	proposals_of(c, &pr);
 	certs[0] = (struct vici_blob){ c->cert.text, c->cert.len };
 	struct vici_child_cfg child = {
 		.name = conn->name,
@@ -162,7 +189,7 @@ static int load_initiator(struct core *c, struct conn *conn, const struct latch 
 		.n_local_ts = 1,
 		.n_remote_ts = 1,
 		.mode = "tunnel",
-		.esp_proposals = esp,
+		.esp_proposals = pr.esp,
 	};
 	struct vici_conn_cfg vc = {
 		.name = conn->name,
@@ -171,15 +198,15 @@ static int load_initiator(struct core *c, struct conn *conn, const struct latch 
 		.version = 2,
 		.encap = true,
 		.dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
-		.proposals = props,
+		.proposals = pr.ike,
 		.local = { .auth = "pubkey",
 			   .id = c->local_id[0] ? c->local_id : NULL,
 			   .certs = c->cert.text ? certs : NULL,
 			   .n_certs = c->cert.text ? 1 : 0 },
 		.remote = { .auth = "pubkey",
-			    .id = l->pol.peer_id[0] ? l->pol.peer_id : "%any",
+			    .id = conn->pol.peer_id[0] ? conn->pol.peer_id : "%any",
 			    .cacerts = cas,
-			    .n_cacerts = pick_cas(c, &l->pol, cas) },
+			    .n_cacerts = pick_cas(c, &conn->pol, cas) },
 		.children = &child,
 		.n_children = 1,
 	};
@@ -198,8 +225,10 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
 	conn = conn_get(c, name, false);
 	if (!conn)
 		return -ENOMEM;
+	conn->pol = l->pol;
+	conn->flow = l->flow;
 	if (!conn->loaded && !conn->loading)
-		r = load_initiator(c, conn, l);
+		r = load_initiator(c, conn);
 	if (r < 0)
 		return r;
 	conn->users++;
@@ -213,15 +242,16 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
  * initiator proposes (host to host for shared latches, one 5-tuple for exact
  * ones); which flows a peer may use is latchd's to enforce, not charon's.
  */
-static int load_responder(struct core *c, struct conn *conn, const struct latch *l)
+static int load_responder(struct core *c, struct conn *conn)
 {
 	const char *any[] = { "%any", NULL };
-	const char *props[] = { c->cfg.proposals, NULL }, *esp[] = { c->cfg.esp_proposals, NULL };
+	struct proposals pr;
 	struct vici_blob certs[1], cas[CORE_CAS_MAX];
 	struct vici_ts dyn = { .net = "dynamic" };
 	char dpd[16];
 
 	snprintf(dpd, sizeof(dpd), "%us", c->cfg.dpd_delay);
+	proposals_of(c, &pr);
 	certs[0] = (struct vici_blob){ c->cert.text, c->cert.len };
 	struct vici_child_cfg child = {
 		.name = conn->name,
@@ -230,7 +260,7 @@ static int load_responder(struct core *c, struct conn *conn, const struct latch 
 		.n_local_ts = 1,
 		.n_remote_ts = 1,
 		.mode = "tunnel",
-		.esp_proposals = esp,
+		.esp_proposals = pr.esp,
 	};
 	struct vici_conn_cfg vc = {
 		.name = conn->name,
@@ -239,15 +269,15 @@ static int load_responder(struct core *c, struct conn *conn, const struct latch 
 		.version = 2,
 		.encap = true,
 		.dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
-		.proposals = props,
+		.proposals = pr.ike,
 		.local = { .auth = "pubkey",
 			   .id = c->local_id[0] ? c->local_id : NULL,
 			   .certs = c->cert.text ? certs : NULL,
 			   .n_certs = c->cert.text ? 1 : 0 },
 		.remote = { .auth = "pubkey",
-			    .id = l->pol.peer_id[0] ? l->pol.peer_id : "%any",
+			    .id = conn->pol.peer_id[0] ? conn->pol.peer_id : "%any",
 			    .cacerts = cas,
-			    .n_cacerts = pick_cas(c, &l->pol, cas) },
+			    .n_cacerts = pick_cas(c, &conn->pol, cas) },
 		.children = &child,
 		.n_children = 1,
 	};
@@ -268,8 +298,9 @@ int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret
 	conn = conn_get(c, name, true);
 	if (!conn)
 		return -ENOMEM;
+	conn->pol = l->pol;
 	if (!conn->loaded && !conn->loading)
-		r = load_responder(c, conn, l);
+		r = load_responder(c, conn);
 	if (r < 0)
 		return r;
 	conn->users++;
@@ -300,17 +331,19 @@ static void initiated(void *u, int err, const char *errmsg, const struct vici_no
 	struct pending *p = pending_of(c, in->latch_id);
 
 	free(in);
-	if (!p)
-		return;
-	if (err) {
+	if (p && err)
 		core_reply_pending(c, p, err == -EREMOTEIO ? -ECONNREFUSED : err,
-				   err == -EREMOTEIO ? "no SA with an acceptable peer could be made"
+				   err == -EREMOTEIO ? "charon could not start IKE with the peer"
 						     : errmsg);
-		return;
-	}
-	core_resolve_pending(c);
 }
 
+/*
+ * Asynchronous (timeout -1): an initiate that waits would hold charon's
+ * command connection, and every other command behind it, for the whole
+ * exchange. The outcome comes as events: child-updown (up), or ike-updown in
+ * state CONNECTING (authentication failed: core_conn_failed), or nothing
+ * until the pending latch's own timer gives up.
+ */
 int core_initiate(struct core *c, struct pending *p)
 {
 	struct initiated *in;
@@ -323,14 +356,29 @@ int core_initiate(struct core *c, struct pending *p)
 		return -ENOMEM;
 	in->c = c;
 	in->latch_id = p->latch->id;
-	r = vici_initiate(c->vici, p->conn->name, p->conn->name,
-			  (int)c->cfg.initiate_timeout * 1000, initiated, in);
+	r = vici_initiate(c->vici, p->conn->name, p->conn->name, -1, initiated, in);
 	if (r < 0) {
 		free(in);
 		return r;
 	}
 	p->initiated = true;
 	return 0;
+}
+
+void core_conn_failed(struct core *c, const char *conn_name, const char *remote_id)
+{
+	char why[IPC_MESSAGE_MAX];
+	struct pending *p, *next;
+
+	snprintf(why, sizeof(why),
+		 "IKE with the peer failed: authentication was refused"
+		 " (peer expected as '%.200s'; charon's log has the details)",
+		 remote_id && *remote_id ? remote_id : "?");
+	for (p = c->pending; p; p = next) {
+		next = p->next;
+		if (p->latch && p->conn && p->initiated && !strcmp(p->conn->name, conn_name))
+			core_reply_pending(c, p, -EACCES, why);
+	}
 }
 
 /* ---------------------------------------------------------------- state */
@@ -388,8 +436,13 @@ void core_charon_up(struct core *c, bool resync)
 	struct vici_node *msg = vici_msg_new();
 
 	load_key(c);
-	for (struct conn *conn = c->conns; conn; conn = conn->next)
+	/* A restarted charon knows none of latchd's connections: load what is in use again. */
+	for (struct conn *conn = c->conns; conn; conn = conn->next) {
 		conn->loaded = conn->loading = false;
+		if (conn->users &&
+		    (conn->responder ? load_responder(c, conn) : load_initiator(c, conn)) < 0)
+			log_warn("connection %s could not be reloaded", conn->name);
+	}
 	/* Seeding: every IKE_SA, noblock so a busy one cannot stall latchd. */
 	if (msg)
 		vici_add_kv(msg, "noblock", "yes");

@@ -40,6 +40,8 @@ struct ike_ident {
 struct conn {
 	char name[64];
 	bool responder;
+	struct latch_policy pol; /* what it admits (peer id, CA) */
+	struct flow flow;	 /* initiator: the addresses it connects */
 	bool loaded;
 	bool loading;
 	unsigned users; /* latches and listeners that rely on it */
@@ -111,6 +113,8 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
 int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret);
 void core_conn_put(struct core *c, struct conn *conn);
 int core_initiate(struct core *c, struct pending *p);
+/* IKE for connection conn_name failed (ike-updown in CONNECTING): fail its latches. */
+void core_conn_failed(struct core *c, const char *conn_name, const char *remote_id);
 void core_charon_up(struct core *c, bool resync);
 void core_list_certs(struct core *c);
 

@@ -95,6 +95,10 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 
 	p->req = NULL;
 	p->latch = NULL;
+	if (!err && l) {
+		l->core = p->conn; /* the latch keeps its connection in use */
+		p->conn = NULL;
+	}
 	if (req) {
 		req->data = NULL;
 		req->cancel = NULL;
@@ -272,6 +276,38 @@ static int tuple_remote(const struct wire_attrs *a, struct flow *f, char *err, s
 	return 0;
 }
 
+/*
+ * The source address the kernel will use toward the remote end, for a socket
+ * bound to the wildcard address: what a connect(2) of a datagram socket picks.
+ */
+static int route_source(struct flow *f)
+{
+	struct sockaddr_storage ss = { .ss_family = f->family };
+	socklen_t sl =
+		f->family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd, r = 0;
+
+	if (f->family == AF_INET6) {
+		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, f->raddr.b, 16);
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(f->rport);
+	} else {
+		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, f->raddr.b, 4);
+		((struct sockaddr_in *)&ss)->sin_port = htons(f->rport);
+	}
+	fd = socket(f->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		r = -errno;
+	else if (f->family == AF_INET6)
+		memcpy(f->laddr.b, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	else
+		memcpy(f->laddr.b, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	close(fd);
+	return r;
+}
+
 /* CONNECT's flow: the local end from the bound socket, the remote from the request. */
 static int connect_flow(int fd, const struct wire_attrs *a, struct flow *ret, char *err, size_t el)
 {
@@ -290,12 +326,17 @@ static int connect_flow(int fd, const struct wire_attrs *a, struct flow *ret, ch
 	r = tuple_remote(a, &f, err, el);
 	if (r < 0)
 		return r;
-	if (l3.port == 0 || !memcmp(&l3.addr, &any, sizeof(any)) || l3.family != f.family)
-		return FAIL(-EINVAL, "bind the socket to one local address of the remote's family "
-				     "first (latch_connect does)");
+	if (l3.port == 0 || (l3.family != f.family && l3.family != AF_UNSPEC))
+		return FAIL(-EINVAL, "bind the socket to a local port of the remote's family first "
+				     "(latch_connect does)");
 	f.proto = l3.proto;
 	f.laddr = l3.addr;
 	f.lport = l3.port;
+	if (!memcmp(&l3.addr, &any, sizeof(any))) {
+		r = route_source(&f);
+		if (r < 0)
+			return FAIL(r, "no route to the remote end");
+	}
 	*ret = f;
 	return 0;
 }

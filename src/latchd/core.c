@@ -247,6 +247,7 @@ void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 			break;
 		}
 	}
+	core_conn_put(c, l->core);
 	latchdb_set_state(c->db, l, IPC_STATE_CLOSED, reason, ev_now(c->loop));
 	latchdb_remove(c->db, l);
 }
@@ -517,10 +518,27 @@ static void vici_down(void *u, int err, const char *why)
 		conn->loaded = conn->loading = false;
 }
 
+/* An IKE_SA that goes down before it was ever up: authentication failed (vici.md §2.4). */
+static void check_auth_failure(struct core *c, const char *name, const struct vici_node *msg)
+{
+	const char *state;
+
+	if (strcmp(name, "ike-updown") || vici_get_yes(msg, "up"))
+		return;
+	for (const struct vici_node *ike = msg->child; ike; ike = ike->next) {
+		if (ike->type != VICI_NODE_SECTION || !ike->name)
+			continue;
+		state = vici_get_str(ike, "state");
+		if (state && !strcmp(state, "CONNECTING"))
+			core_conn_failed(c, ike->name, vici_get_str(ike, "remote-id"));
+	}
+}
+
 static void vici_event(void *u, const char *name, const struct vici_node *msg)
 {
 	struct core *c = u;
 
+	check_auth_failure(c, name, msg);
 	if (sacache_feed(c->sa, name, msg) < 0)
 		log_warn("charon sent a %s event latchd does not understand", name);
 }

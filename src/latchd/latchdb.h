@@ -84,7 +84,7 @@ struct latch {
 	} hist[LATCH_HIST_MAX];
 	unsigned n_hist;
 	void *client; /* the control connection that made it, while it lasts */
-	void *core;   /* the daemon core's per-latch data */
+	void *core;   /* the daemon core's: the charon connection it keeps in use */
 
 	struct latch *next_id, *next_flow; /* hash chains; listeners chain by next_flow */
 };

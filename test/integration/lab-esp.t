@@ -41,7 +41,7 @@ pcap=$(lab_pcap stream)
 lab_capture_start a "$pcap"
 out=$(lab_exec a python3 "$flow" send "$(lab_ip b)" 8080 "$marker" --count 20 --interval 0.01)
 tap_is "$out" "sent 20" "the TCP stream is sent"
-lab_wait 50 test "$(grep -c "$marker" "$recv" 2>/dev/null)" = 20
+lab_wait_count 50 20 "$marker" "$recv"
 lab_capture_stop "$pcap"
 
 tap_is "$(grep -c "$marker" "$recv")" 20 "b received all 20 marker lines"

@@ -173,6 +173,16 @@ lab_wait() {
 	return 1
 }
 
+# lab_wait_count TENTHS N PATTERN FILE: wait until PATTERN stands on N lines of FILE.
+# (lab_wait with "$(grep -c …)" would count once, before waiting.)
+lab_count() {
+	[ "$(grep -c -e "$2" "$3" 2>/dev/null)" -ge "$1" ]
+}
+
+lab_wait_count() {
+	lab_wait "$1" lab_count "$2" "$3" "$4"
+}
+
 source "$LAB_LIB_DIR/charon.sh"
 source "$LAB_LIB_DIR/pki.sh"
 source "$LAB_LIB_DIR/capture.sh"

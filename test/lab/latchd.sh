@@ -98,3 +98,21 @@ lab_as_latch() {
 	shift
 	lab_exec "$host" env LATCH_SOCKET="$(lab_latchd_sock "$host")" "$@"
 }
+
+lab_probe_bin() {
+	echo "$LAB_BUILD/test/integration/latch-probe"
+}
+
+# lab_probe HOST ARGS...: the test application on HOST, talking to HOST's latchd.
+lab_probe() {
+	local host=$1
+	shift
+	lab_as_latch "$host" "$(lab_probe_bin)" "$@"
+}
+
+# lab_probe_bg HOST LOG ARGS...: the same in the background (PID in LAB_PID).
+lab_probe_bg() {
+	local host=$1 log=$2
+	shift 2
+	lab_bg "$host" "$log" env LATCH_SOCKET="$(lab_latchd_sock "$host")" "$(lab_probe_bin)" "$@"
+}
