@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: MIT */
+#include "unit.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake-latchd.h"
+#include "lib/internal.h"
+
+/* The native API against the fake latchd: requests, replies, errors, events. */
+
+static struct fake *fake;
+
+static int group_setup(void **state)
+{
+	fake = fake_start();
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	fake_stop(fake);
+	return 0;
+}
+
+static int reset(void **state)
+{
+	fake_reset(fake);
+	return 0;
+}
+
+static latch_ctx *new_ctx(void)
+{
+	latch_ctx *ctx = NULL;
+
+	assert_int_equal(latch_ctx_new(&ctx, NULL, 0), 0); /* through LATCH_SOCKET */
+	return ctx;
+}
+
+/* A loopback TCP listener; its address in *sa. */
+static int listener(int family, struct sockaddr_storage *sa, socklen_t *len)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		((struct sockaddr_in *)sa)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)sa)->sin6_addr = in6addr_loopback;
+	*len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	assert_int_equal(bind(fd, (struct sockaddr *)sa, *len), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)sa, len), 0);
+	return fd;
+}
+
+static void ctx_basics(void **state)
+{
+	latch_ctx *ctx = NULL, *bad = (latch_ctx *)&bad;
+	int fd;
+
+	assert_int_equal(latch_ctx_new(&bad, "/nonexistent/latchd.sock", 0), -ENOENT);
+	assert_int_equal(errno, ENOENT);
+	assert_ptr_equal(bad, (latch_ctx *)&bad);
+	assert_int_equal(latch_ctx_new(&ctx, NULL, 1), -EINVAL);
+	assert_int_equal(latch_ctx_new(&ctx, fake->path, 0), 0);
+	fd = latch_ctx_get_fd(ctx);
+	assert_true(fd >= 0);
+	assert_int_equal(latch_ctx_pending(ctx), 0);
+	assert_int_equal(latch_ctx_process(ctx), 0);
+	assert_string_equal(latch_ctx_last_error(ctx), "");
+	assert_int_equal(latch_ctx_set_timeout(ctx, -2), -EINVAL);
+	assert_string_equal(latch_version(), "0.1.0");
+	latch_ctx_free(ctx);
+	latch_ctx_free(NULL);
+}
+
+static void hello_refused(void **state)
+{
+	latch_ctx *ctx = NULL;
+
+	fake->hello_status = -EPROTO;
+	assert_int_equal(latch_ctx_new(&ctx, NULL, 0), -EPROTO);
+	assert_null(ctx);
+}
+
+static void connect_latched(void **state)
+{
+	struct sockaddr_storage sa, local, remote;
+	latch_ctx *ctx = new_ctx();
+	latch_token *tok = NULL;
+	latch_info *info = NULL;
+	uint32_t child, in, out;
+	socklen_t len;
+	int lfd = listener(AF_INET, &sa, &len), fd, proto;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(latch_token_new(&tok), 0);
+	assert_int_equal(latch_token_set_encrypt(tok, LATCH_WANT_YES), 0);
+	assert_int_equal(latch_token_set_peer_id(tok, "b.example"), 0);
+	assert_int_equal(latch_connect(ctx, fd, (struct sockaddr *)&sa, len, tok, 0, &info), 0);
+	/* latchd saw a bound socket and the token; connect(2) came after. */
+	assert_int_equal(fake->last_type, IPC_MSG_CONNECT);
+	assert_true(fake->last_local_port != 0);
+	assert_int_equal(fake->last_encrypt, IPC_WANT_YES);
+	assert_string_equal(fake->last_peer_id, "b.example");
+	assert_int_equal(getpeername(fd, (struct sockaddr *)&remote, &len), 0);
+	assert_int_equal(latch_info_get_state(info), LATCH_STATE_ESTABLISHED);
+	assert_string_equal(latch_ident_get_id(latch_info_get_remote(info)), "b.example");
+	assert_string_equal(latch_ident_get_id(latch_info_get_local(info)), "a.example");
+	assert_int_equal(latch_token_get_mode(latch_info_get_protection(info)), LATCH_MODE_TUNNEL);
+	assert_int_equal(latch_info_get_sa_shared(info), 1);
+	assert_int_equal(latch_info_get_sa_mode(info), LATCH_MODE_TUNNEL);
+	assert_string_equal(latch_info_get_sa_encr_alg(info), "AES_GCM_16-256");
+	assert_null(latch_info_get_sa_integ_alg(info));
+	assert_int_equal(latch_info_get_sa_ids(info, &child, &in, &out), 0);
+	assert_int_equal(child, 17);
+	assert_int_equal(out, 0xc2000002);
+	assert_int_equal(latch_info_get_tuple(info, &proto, &local, NULL), 0);
+	assert_int_equal(proto, 6);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&local)->sin_port), fake->last_local_port);
+	latch_info_free(info);
+	latch_token_free(tok);
+	close(fd);
+	close(lfd);
+	latch_ctx_free(ctx);
+}
+
+static void connect_refused(void **state)
+{
+	struct sockaddr_storage sa;
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = (latch_info *)&info;
+	socklen_t len;
+	int lfd = listener(AF_INET, &sa, &len), fd;
+
+	fake->fail_type = IPC_MSG_CONNECT;
+	fake->fail_status = -EACCES;
+	fake->fail_msg = "peer CN=evil is not b.example";
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(latch_connect(ctx, fd, (struct sockaddr *)&sa, len, NULL, 0, &info),
+			 -EACCES);
+	assert_int_equal(errno, EACCES);
+	assert_string_equal(latch_ctx_last_error(ctx), "peer CN=evil is not b.example");
+	assert_ptr_equal(info, (latch_info *)&info);
+	/* Not connected: nothing may leave when the latch was refused. */
+	assert_int_equal(getpeername(fd, (struct sockaddr *)&sa, &len), -1);
+	assert_int_equal(errno, ENOTCONN);
+	close(fd);
+	close(lfd);
+	latch_ctx_free(ctx);
+}
+
+/* connect(2) fails after the latch was made: the latch is released. */
+static void connect_fails_releases(void **state)
+{
+	struct sockaddr_storage sa;
+	latch_ctx *ctx = new_ctx();
+	socklen_t len;
+	int lfd = listener(AF_INET, &sa, &len), fd;
+
+	close(lfd); /* nobody listens on that port any more */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(latch_connect(ctx, fd, (struct sockaddr *)&sa, len, NULL, 0, NULL),
+			 -ECONNREFUSED);
+	assert_int_equal(fake->count[IPC_MSG_CONNECT - 200], 1);
+	assert_int_equal(fake->count[IPC_MSG_RELEASE - 200], 1);
+	close(fd);
+	latch_ctx_free(ctx);
+}
+
+static void connect_ipv6_udp(void **state)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(9) };
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = NULL;
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	socklen_t len = sizeof(sa);
+
+	sa.sin6_addr = in6addr_loopback;
+	assert_int_equal(latch_connect(ctx, fd, (struct sockaddr *)&sa, sizeof(sa), NULL, 0, &info),
+			 0);
+	assert_true(fake->last_local_port != 0);
+	assert_int_equal(getpeername(fd, (struct sockaddr *)&sa, &len), 0);
+	assert_int_equal(latch_connect(ctx, fd, (struct sockaddr *)&sa, sizeof(sa), NULL, 4, NULL),
+			 -EINVAL);
+	latch_info_free(info);
+	close(fd);
+	latch_ctx_free(ctx);
+}
+
+static void listen_accept(void **state)
+{
+	struct sockaddr_storage sa, peer;
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = NULL;
+	socklen_t len, plen = sizeof(peer);
+	int lfd = listener(AF_INET, &sa, &len), c, c2, fd;
+
+	assert_int_equal(latch_listen(ctx, lfd, NULL, 0, &info), 0);
+	assert_int_equal(latch_info_get_state(info), LATCH_STATE_LISTENER);
+	latch_info_free(info);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, len), 0);
+	fd = latch_accept(ctx, lfd, (struct sockaddr *)&peer, &plen, LATCH_ACCEPT_NONBLOCK, &info);
+	assert_true(fd >= 0);
+	assert_int_equal(fake->last_type, IPC_MSG_ACCEPT);
+	assert_int_equal(latch_info_get_state(info), LATCH_STATE_ESTABLISHED);
+	assert_int_equal(latch_ident_get_auth(latch_info_get_remote(info)),
+			 LATCH_AUTH_PKIX_TRUSTED);
+	latch_info_free(info);
+	close(fd);
+
+	/* Allowed unlatched: returned, and said so. */
+	fake->accept_unlatched = true;
+	c2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c2, (struct sockaddr *)&sa, len), 0);
+	fd = latch_accept(ctx, lfd, NULL, NULL, 0, &info);
+	assert_true(fd >= 0);
+	assert_int_equal(latch_info_get_state(info), LATCH_STATE_NONE);
+	assert_int_equal(latch_info_get_reason(info), LATCH_REASON_UNLATCHED);
+	assert_null(latch_info_get_remote(info));
+	assert_int_equal(latch_info_get_id(info), 0);
+	latch_info_free(info);
+	close(fd);
+	close(c);
+	close(c2);
+	close(lfd);
+	latch_ctx_free(ctx);
+}
+
+static void accept_refused_closes(void **state)
+{
+	struct sockaddr_storage sa;
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = (latch_info *)&info;
+	socklen_t len;
+	int lfd = listener(AF_INET, &sa, &len), c;
+	char byte;
+
+	fake->fail_type = IPC_MSG_ACCEPT;
+	fake->fail_status = -ECONNREFUSED;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, len), 0);
+	assert_int_equal(latch_accept(ctx, lfd, NULL, NULL, 0, &info), -ECONNREFUSED);
+	assert_ptr_equal(info, (latch_info *)&info);
+	/* The library closed its end: the client sees the connection end. */
+	assert_int_equal(read(c, &byte, 1), 0);
+	close(c);
+	close(lfd);
+	latch_ctx_free(ctx);
+}
+
+static void query_release(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = NULL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_int_equal(latch_query(ctx, 5, &info), 0);
+	assert_int_equal(fake->last_type, IPC_MSG_QUERY);
+	latch_info_free(info);
+	assert_int_equal(latch_release(ctx, 5), 0);
+	assert_int_equal(fake->last_type, IPC_MSG_RELEASE);
+	assert_int_equal(latch_socket_release(ctx, fd), 0);
+	fake->query_enoent = true;
+	info = (latch_info *)&info;
+	assert_int_equal(latch_socket_query(ctx, fd, &info), -ENOENT);
+	assert_ptr_equal(info, (latch_info *)&info);
+	assert_int_equal(latch_query(ctx, 0, &info), -EINVAL);
+	close(fd);
+	latch_ctx_free(ctx);
+}
+
+struct seen {
+	int calls;
+	uint64_t id;
+	int state, reason;
+	char message[64];
+};
+
+static void on_event(latch_ctx *ctx, uint64_t id, int st, int reason, const char *msg,
+		     void *userdata)
+{
+	struct seen *s = userdata;
+
+	s->calls++;
+	s->id = id;
+	s->state = st;
+	s->reason = reason;
+	snprintf(s->message, sizeof(s->message), "%s", msg ? msg : "");
+}
+
+static void events(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	struct seen s = { 0 };
+	struct pollfd p = { .fd = latch_ctx_get_fd(ctx), .events = POLLIN };
+
+	assert_int_equal(latch_ctx_set_event_fn(ctx, on_event, &s), 0);
+	/* An event that arrives while a call waits is kept for latch_ctx_process(). */
+	fake->alert_before_reply = true;
+	assert_int_equal(latch_ctx_watch(ctx, 0), 0);
+	assert_int_equal(fake->last_type, IPC_MSG_WATCH);
+	assert_int_equal(latch_ctx_pending(ctx), 1);
+	assert_int_equal(s.calls, 0);
+	assert_int_equal(latch_ctx_process(ctx), 1);
+	assert_int_equal(s.calls, 1);
+	assert_int_equal(s.id, 99);
+	assert_int_equal(s.state, LATCH_STATE_BROKEN);
+	assert_int_equal(s.reason, LATCH_REASON_PEER_DEAD);
+	assert_string_equal(s.message, "peer went away");
+	/* One pushed later makes the fd readable. */
+	fake_alert(fake, 42, IPC_STATE_CLOSED, IPC_REASON_ADMIN);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(latch_ctx_process(ctx), 1);
+	assert_int_equal(s.id, 42);
+	assert_int_equal(s.state, LATCH_STATE_CLOSED);
+	latch_ctx_free(ctx);
+}
+
+static void timeout_then_recover(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = NULL;
+
+	fake->silent_type = IPC_MSG_QUERY;
+	assert_int_equal(latch_ctx_set_timeout(ctx, 100), 0);
+	assert_int_equal(latch_query(ctx, 3, &info), -ETIMEDOUT);
+	assert_non_null(strstr(latch_ctx_last_error(ctx), "100 ms"));
+	fake->silent_type = 0;
+	assert_int_equal(latch_query(ctx, 3, &info), 0);
+	latch_info_free(info);
+	latch_ctx_free(ctx);
+}
+
+static void daemon_goes_away(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = NULL;
+
+	fake->close_on_type = IPC_MSG_QUERY;
+	assert_int_equal(latch_query(ctx, 3, &info), -ECONNRESET);
+	assert_int_equal(latch_ctx_process(ctx), -ECONNRESET);
+	latch_ctx_free(ctx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(ctx_basics, reset),
+		cmocka_unit_test_setup(hello_refused, reset),
+		cmocka_unit_test_setup(connect_latched, reset),
+		cmocka_unit_test_setup(connect_refused, reset),
+		cmocka_unit_test_setup(connect_fails_releases, reset),
+		cmocka_unit_test_setup(connect_ipv6_udp, reset),
+		cmocka_unit_test_setup(listen_accept, reset),
+		cmocka_unit_test_setup(accept_refused_closes, reset),
+		cmocka_unit_test_setup(query_release, reset),
+		cmocka_unit_test_setup(events, reset),
+		cmocka_unit_test_setup(timeout_then_recover, reset),
+		cmocka_unit_test_setup(daemon_goes_away, reset),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
