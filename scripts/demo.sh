@@ -42,7 +42,7 @@ done
 say "a message from a to b over TCP, with the link captured"
 marker="hello-from-a-$RANDOM"
 lab_bg b "$LAB_DIR/sink.log" python3 "$LAB_LIB_DIR/flow.py" sink 8080 "$LAB_DIR/recv"
-lab_wait 50 lab_exec b ss -Hltn 'sport = :8080'
+lab_wait 50 lab_listening b 8080
 pcap=$(lab_pcap demo)
 lab_capture_start a "$pcap"
 lab_exec a python3 "$LAB_LIB_DIR/flow.py" send "$(lab_ip b)" 8080 "$marker" >/dev/null

@@ -482,6 +482,7 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct vici
 		core_list_certs(c);
 		return;
 	}
+	core_rejudge_all(c);
 	core_resolve_pending(c);
 }
 

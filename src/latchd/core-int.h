@@ -91,6 +91,7 @@ struct core {
 
 /* core.c */
 void core_resolve_pending(struct core *c);
+void core_rejudge_all(struct core *c);
 void core_break(struct core *c, struct latch *l, uint16_t reason);
 void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset);
 const struct ike_ident *core_ident(const struct core *c, uint32_t ike_id);

@@ -211,16 +211,17 @@ void core_resolve_pending(struct core *c)
 
 /* ---------------------------------------------------------------- requests */
 
-static void owner_from(struct latch *l, const struct request *req, int fd)
+static void owner_from(struct core *c, struct latch *l, const struct request *req, int fd)
 {
+	uint64_t cookie;
 	char path[64];
 	ssize_t n;
 	int cfd;
 
 	l->owner = req->cred;
 	l->client = req->client;
-	if (fd >= 0)
-		sockdiag_cookie(fd, &l->cookie);
+	if (fd >= 0 && sockdiag_cookie(fd, &cookie) == 0)
+		latchdb_set_cookie(c->db, l, cookie);
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)req->cred.pid);
 	cfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (cfd < 0)
@@ -357,7 +358,7 @@ static int new_flow_latch(struct core *c, struct request *req, const struct flow
 	if (!l)
 		return -ENOMEM;
 	l->pol = *pol;
-	owner_from(l, req, req->fd);
+	owner_from(c, l, req, req->fd);
 	/* Enforcement before anything else: from here nothing of the flow leaves unarmed. */
 	r = enforce_flow_add(c->enf, f);
 	if (r < 0) {
@@ -482,7 +483,7 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 	if (!l)
 		return -ENOMEM;
 	l->pol = pol;
-	owner_from(l, req, -1);
+	owner_from(c, l, req, -1);
 	r = enforce_listen_add(c->enf, &l3);
 	if (r < 0) {
 		snprintf(err, el, "enforcement: %s", enforce_last_error(c->enf));

@@ -131,6 +131,12 @@ int core_judge(const struct core *c, const struct latch *l, const struct sa_ike 
 	const struct ike_ident *id = core_ident(c, ike->id);
 	bool latched = l->state == IPC_STATE_ESTABLISHED || l->state == IPC_STATE_BROKEN;
 
+	/* Another identity needs no certificate to be judged a conflict: at once. */
+	if (latched && strcmp(l->remote.id, ike->remote_id)) {
+		snprintf(why, wl, "an SA with '%s' covers the flow latched to '%s'", ike->remote_id,
+			 l->remote.id);
+		return -EACCES;
+	}
 	if (!id || !id->ready) {
 		snprintf(why, wl, "the peer's certificate is being read");
 		return -EAGAIN;
@@ -264,29 +270,49 @@ void core_break(struct core *c, struct latch *l, uint16_t reason)
 
 /* ---------------------------------------------------------------- SA events */
 
-struct judge_all {
+/*
+ * Judge every SA that covers an established latch's flow (R29-R30): one
+ * conflict breaks the latch; an SA whose peer's certificate is still being
+ * read holds the flow disarmed until it is judged; only when every covering SA
+ * is congruent is the flow armed.
+ */
+struct rejudge {
 	struct core *c;
-	const struct sa_ike *ike;
-	const struct sa_child *ch;
+	struct latch *l;
+	bool conflict, waiting;
+	char why[256];
 };
 
-/* A new child: does it conflict with a latch whose flow it covers (R29–R30)? */
-static bool judge_one(void *u, struct latch *l)
+static bool rejudge_one(void *u, const struct sa_ike *ike, const struct sa_child *ch)
 {
-	struct judge_all *j = u;
+	struct rejudge *rj = u;
 	char why[256];
-	int r;
+	int r = core_judge(rj->c, rj->l, ike, ch, why, sizeof(why));
 
-	if (l->listener || (l->state != IPC_STATE_ESTABLISHED && l->state != IPC_STATE_BROKEN))
-		return false;
-	if (!sacache_child_covers(j->ch, &l->flow))
-		return false;
-	r = core_judge(j->c, l, j->ike, j->ch, why, sizeof(why));
-	if (r == 0 || r == -EAGAIN)
-		return false; /* congruent, or judged once its certificate is known */
-	log_warn("latch %llu: %s", (unsigned long long)l->id, why);
-	core_break(j->c, l, IPC_REASON_SA_CONFLICT);
+	if (r == -EAGAIN) {
+		rj->waiting = true;
+	} else if (r < 0 && !rj->conflict) {
+		rj->conflict = true;
+		snprintf(rj->why, sizeof(rj->why), "%s", why);
+	}
 	return false;
+}
+
+static void rejudge(struct core *c, struct latch *l)
+{
+	struct rejudge rj = { .c = c, .l = l };
+
+	if (l->state != IPC_STATE_ESTABLISHED)
+		return; /* a BROKEN latch comes back through try_restore() */
+	sacache_covering(c->sa, &l->flow, rejudge_one, &rj);
+	if (rj.conflict) {
+		log_warn("latch %llu: %s", (unsigned long long)l->id, rj.why);
+		core_break(c, l, IPC_REASON_SA_CONFLICT);
+	} else if (rj.waiting) {
+		enforce_flow_disarm(c->enf, &l->flow);
+	} else if (l->sa.child_id) {
+		enforce_flow_arm(c->enf, &l->flow);
+	}
 }
 
 /*
@@ -330,18 +356,28 @@ static void each_matching(struct core *c, bool (*want)(void *u, struct latch *l)
 	free(co.v);
 }
 
-static bool wants_judging(void *u, struct latch *l)
+static bool covered_by(void *u, struct latch *l)
 {
-	struct judge_all *j = u;
+	const struct sa_child *ch = u;
 
-	return !l->listener &&
-	       (l->state == IPC_STATE_ESTABLISHED || l->state == IPC_STATE_BROKEN) &&
-	       sacache_child_covers(j->ch, &l->flow);
+	return !l->listener && l->state == IPC_STATE_ESTABLISHED &&
+	       sacache_child_covers(ch, &l->flow);
 }
 
-static void act_judge(struct core *c, struct latch *l, void *u)
+static bool is_established(void *u, struct latch *l)
 {
-	judge_one(u, l);
+	return !l->listener && l->state == IPC_STATE_ESTABLISHED;
+}
+
+static void act_rejudge(struct core *c, struct latch *l, void *u)
+{
+	rejudge(c, l);
+}
+
+/* New certificates are known: the SAs they belong to can be judged now. */
+void core_rejudge_all(struct core *c)
+{
+	each_matching(c, is_established, NULL, act_rejudge);
 }
 
 struct restore {
@@ -407,9 +443,8 @@ static void act_restore(struct core *c, struct latch *l, void *u)
 static void sa_child_up(void *u, const struct sa_ike *ike, const struct sa_child *ch)
 {
 	struct core *c = u;
-	struct judge_all j = { c, ike, ch };
 
-	each_matching(c, wants_judging, &j, act_judge);
+	each_matching(c, covered_by, (void *)ch, act_rejudge);
 	each_matching(c, is_broken, NULL, act_restore);
 	core_resolve_pending(c);
 }
@@ -551,12 +586,13 @@ static const struct vici_client_ops vici_ops = {
 
 /* ---------------------------------------------------------------- sockets */
 
+/* The kernel destroyed a socket: if it was a latch's, the latch is CLOSED (R35). */
 static void socket_gone(const struct flow *f, uint64_t cookie, void *u)
 {
 	struct core *c = u;
-	struct latch *l = latchdb_by_flow(c->db, f);
+	struct latch *l = latchdb_by_cookie(c->db, cookie);
 
-	if (l && (!l->cookie || l->cookie == cookie))
+	if (l)
 		core_close(c, l, IPC_REASON_OWNER, false);
 }
 

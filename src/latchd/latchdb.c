@@ -13,7 +13,7 @@ struct latchdb {
 	void *u;
 	uint64_t next_id;
 	size_t n, n_buckets;
-	struct latch **by_id, **by_flow;
+	struct latch **by_id, **by_flow, **by_cookie;
 	struct latch *listeners; /* few: a list */
 	uint8_t hash_key[16];
 	unsigned count[IPC_STATE_PENDING + 1];
@@ -28,7 +28,8 @@ int latchdb_new(const struct latchdb_ops *ops, void *userdata, struct latchdb **
 	db->n_buckets = BUCKETS_MIN;
 	db->by_id = calloc(db->n_buckets, sizeof(*db->by_id));
 	db->by_flow = calloc(db->n_buckets, sizeof(*db->by_flow));
-	if (!db->by_id || !db->by_flow) {
+	db->by_cookie = calloc(db->n_buckets, sizeof(*db->by_cookie));
+	if (!db->by_id || !db->by_flow || !db->by_cookie) {
 		latchdb_free(db);
 		return -ENOMEM;
 	}
@@ -56,6 +57,7 @@ void latchdb_free(struct latchdb *db)
 	}
 	free(db->by_id);
 	free(db->by_flow);
+	free(db->by_cookie);
 	free(db);
 }
 
@@ -79,21 +81,28 @@ static void link_latch(struct latchdb *db, struct latch *l)
 	head = l->listener ? &db->listeners : &db->by_flow[flow_bucket(db, &l->flow)];
 	l->next_flow = *head;
 	*head = l;
+	if (l->cookie) {
+		b = id_bucket(db, l->cookie);
+		l->next_cookie = db->by_cookie[b];
+		db->by_cookie[b] = l;
+	}
 }
 
 /* Keep chains short: double the tables when there are more latches than buckets. */
 static int maybe_grow(struct latchdb *db)
 {
-	struct latch **ids, **flows, *all = NULL, *l, *next;
+	struct latch **ids, **flows, **cookies, *all = NULL, *l, *next;
 	size_t old = db->n_buckets;
 
 	if (db->n < old)
 		return 0;
 	ids = calloc(old * 2, sizeof(*ids));
 	flows = calloc(old * 2, sizeof(*flows));
-	if (!ids || !flows) {
+	cookies = calloc(old * 2, sizeof(*cookies));
+	if (!ids || !flows || !cookies) {
 		free(ids);
 		free(flows);
+		free(cookies);
 		return 0; /* longer chains, still correct */
 	}
 	db->listeners = NULL;
@@ -106,8 +115,10 @@ static int maybe_grow(struct latchdb *db)
 	}
 	free(db->by_id);
 	free(db->by_flow);
+	free(db->by_cookie);
 	db->by_id = ids;
 	db->by_flow = flows;
+	db->by_cookie = cookies;
 	db->n_buckets = old * 2;
 	for (l = all; l; l = next) {
 		next = l->next_id;
@@ -172,8 +183,44 @@ static void unlink_from(struct latch **head, struct latch *l, bool by_id)
 	}
 }
 
+static void unlink_cookie(struct latchdb *db, struct latch *l)
+{
+	if (!l->cookie)
+		return;
+	for (struct latch **pp = &db->by_cookie[id_bucket(db, l->cookie)]; *pp;
+	     pp = &(*pp)->next_cookie) {
+		if (*pp == l) {
+			*pp = l->next_cookie;
+			return;
+		}
+	}
+}
+
+void latchdb_set_cookie(struct latchdb *db, struct latch *l, uint64_t cookie)
+{
+	size_t b;
+
+	unlink_cookie(db, l);
+	l->cookie = cookie;
+	if (!cookie)
+		return;
+	b = id_bucket(db, cookie);
+	l->next_cookie = db->by_cookie[b];
+	db->by_cookie[b] = l;
+}
+
+struct latch *latchdb_by_cookie(const struct latchdb *db, uint64_t cookie)
+{
+	for (struct latch *l = db->by_cookie[id_bucket(db, cookie)]; l; l = l->next_cookie) {
+		if (l->cookie == cookie && l->state != IPC_STATE_CLOSED)
+			return l;
+	}
+	return NULL;
+}
+
 void latchdb_remove(struct latchdb *db, struct latch *l)
 {
+	unlink_cookie(db, l);
 	unlink_from(&db->by_id[id_bucket(db, l->id)], l, true);
 	unlink_from(l->listener ? &db->listeners : &db->by_flow[flow_bucket(db, &l->flow)], l,
 		    false);

@@ -87,6 +87,7 @@ struct latch {
 	void *core;   /* the daemon core's: the charon connection it keeps in use */
 
 	struct latch *next_id, *next_flow; /* hash chains; listeners chain by next_flow */
+	struct latch *next_cookie;
 };
 
 struct latchdb;
@@ -116,6 +117,13 @@ int latchdb_set_state(struct latchdb *db, struct latch *l, uint8_t state, uint16
 struct latch *latchdb_by_id(const struct latchdb *db, uint64_t id);
 /* The live (not CLOSED) latch of a connection. */
 struct latch *latchdb_by_flow(const struct latchdb *db, const struct flow *f);
+/*
+ * The latch of the socket with this SO_COOKIE (set with latchdb_set_cookie).
+ * The kernel's destroy event of an aborted socket carries little but its
+ * cookie, so the cookie is what identifies a latch's socket.
+ */
+struct latch *latchdb_by_cookie(const struct latchdb *db, uint64_t cookie);
+void latchdb_set_cookie(struct latchdb *db, struct latch *l, uint64_t cookie);
 /* The live LISTENER latch of exactly this 3-tuple. */
 struct latch *latchdb_listener(const struct latchdb *db, const struct flow3 *l);
 /* The LISTENER latch whose 3-tuple covers f's local end (a wildcard bind too). */

@@ -36,7 +36,7 @@ tap_ok "the CHILD_SA is INSTALLED, tunnel mode in UDP" \
 marker="LATCH-LAB-$RANDOM$RANDOM"
 recv=$LAB_DIR/recv
 lab_bg b "$LAB_DIR/sink.log" python3 "$flow" sink 8080 "$recv"
-lab_wait 50 lab_exec b ss -Hltn 'sport = :8080' || tap_diag "sink did not listen"
+lab_wait 50 lab_listening b 8080 || tap_diag "sink did not listen"
 pcap=$(lab_pcap stream)
 lab_capture_start a "$pcap"
 out=$(lab_exec a python3 "$flow" send "$(lab_ip b)" 8080 "$marker" --count 20 --interval 0.01)

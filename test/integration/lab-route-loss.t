@@ -42,7 +42,7 @@ route_to_b() {
 }
 recv=$LAB_DIR/recv
 lab_bg b "$LAB_DIR/sink.log" python3 "$flow" sink 8080 "$recv"
-lab_wait 50 lab_exec b ss -Hltn 'sport = :8080'
+lab_wait 50 lab_listening b 8080
 
 # send SPORT MARKER: a new connection from SPORT that writes 5 marker lines.
 send() {

@@ -183,6 +183,14 @@ lab_wait_count() {
 	lab_wait "$1" lab_count "$2" "$3" "$4"
 }
 
+# lab_listening HOST PORT [udp]: something listens on PORT in HOST (ss succeeds
+# even when it lists nothing, so its output is what counts).
+lab_listening() {
+	local opt=-Hltn
+	[ "${3:-}" = udp ] && opt=-Hlun
+	lab_exec "$1" ss "$opt" "sport = :$2" | grep -q .
+}
+
 source "$LAB_LIB_DIR/charon.sh"
 source "$LAB_LIB_DIR/pki.sh"
 source "$LAB_LIB_DIR/capture.sh"
