@@ -300,3 +300,43 @@ lab_initiate() {
 	[ -n "${3:-}" ] && args+=(--ike "$3")
 	lab_swanctl "$1" "${args[@]}" >/dev/null
 }
+
+# lab_takeover IMPOSTOR VICTIM PEER: IMPOSTOR (a plain charon host with its own
+# certificate) takes over VICTIM's address and brings up IPsec with PEER under
+# its own identity: VICTIM leaves the link, IMPOSTOR answers for its address,
+# PEER's neighbour entry is flushed (what the network converges to), then
+# IMPOSTOR initiates. Fails if IKE does.
+lab_takeover() {
+	local imp=$1 victim=$2 peer=$3 addr
+	addr=$(lab_ip "$victim")
+	lab_conn "$imp" takeover <<EOT
+connections {
+	takeover {
+		local_addrs = $addr
+		remote_addrs = $(lab_ip "$peer")
+$(lab_ike_common)
+		local {
+			auth = pubkey
+			certs = $imp.pem
+			id = $(cat "$(lab_dir "$imp")/id")
+		}
+		remote {
+			auth = pubkey
+			cacerts = $(cat "$(lab_dir "$imp")/ca").pem
+		}
+		children {
+			takeover {
+				local_ts = $addr/32
+				remote_ts = $(lab_ip "$peer")/32
+				esp_proposals = aes256gcm16
+			}
+		}
+	}
+}
+EOT
+	lab_load "$imp" >/dev/null
+	lab_exec "$victim" ip addr del "$addr/24" dev eth0
+	lab_exec "$imp" ip addr add "$addr/24" dev eth0
+	lab_exec "$peer" ip neigh flush dev eth0
+	lab_initiate "$imp" takeover
+}
