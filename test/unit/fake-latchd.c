@@ -306,3 +306,23 @@ void fake_reset(struct fake *f)
 
 	memset(f, 0, off); /* knobs and records come before the internals */
 }
+
+struct fake *fake;
+
+int fake_group_setup(void **state)
+{
+	fake = fake_start();
+	return 0;
+}
+
+int fake_group_teardown(void **state)
+{
+	fake_stop(fake);
+	return 0;
+}
+
+int fake_reset_test(void **state)
+{
+	fake_reset(fake);
+	return 0;
+}

@@ -41,6 +41,12 @@ struct fake {
 	void *thread;
 };
 
+/* The fake of a test program, for cmocka's group and test fixtures below. */
+extern struct fake *fake;
+int fake_group_setup(void **state);
+int fake_group_teardown(void **state);
+int fake_reset_test(void **state);
+
 /* Start it and set LATCH_SOCKET; fails the test on error. */
 struct fake *fake_start(void);
 void fake_stop(struct fake *f);

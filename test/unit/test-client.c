@@ -15,26 +15,6 @@
 
 /* The native API against the fake latchd: requests, replies, errors, events. */
 
-static struct fake *fake;
-
-static int group_setup(void **state)
-{
-	fake = fake_start();
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	fake_stop(fake);
-	return 0;
-}
-
-static int reset(void **state)
-{
-	fake_reset(fake);
-	return 0;
-}
-
 static latch_ctx *new_ctx(void)
 {
 	latch_ctx *ctx = NULL;
@@ -355,19 +335,19 @@ static void daemon_goes_away(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(ctx_basics, reset),
-		cmocka_unit_test_setup(hello_refused, reset),
-		cmocka_unit_test_setup(connect_latched, reset),
-		cmocka_unit_test_setup(connect_refused, reset),
-		cmocka_unit_test_setup(connect_fails_releases, reset),
-		cmocka_unit_test_setup(connect_ipv6_udp, reset),
-		cmocka_unit_test_setup(listen_accept, reset),
-		cmocka_unit_test_setup(accept_refused_closes, reset),
-		cmocka_unit_test_setup(query_release, reset),
-		cmocka_unit_test_setup(events, reset),
-		cmocka_unit_test_setup(timeout_then_recover, reset),
-		cmocka_unit_test_setup(daemon_goes_away, reset),
+		cmocka_unit_test_setup(ctx_basics, fake_reset_test),
+		cmocka_unit_test_setup(hello_refused, fake_reset_test),
+		cmocka_unit_test_setup(connect_latched, fake_reset_test),
+		cmocka_unit_test_setup(connect_refused, fake_reset_test),
+		cmocka_unit_test_setup(connect_fails_releases, fake_reset_test),
+		cmocka_unit_test_setup(connect_ipv6_udp, fake_reset_test),
+		cmocka_unit_test_setup(listen_accept, fake_reset_test),
+		cmocka_unit_test_setup(accept_refused_closes, fake_reset_test),
+		cmocka_unit_test_setup(query_release, fake_reset_test),
+		cmocka_unit_test_setup(events, fake_reset_test),
+		cmocka_unit_test_setup(timeout_then_recover, fake_reset_test),
+		cmocka_unit_test_setup(daemon_goes_away, fake_reset_test),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
 }

@@ -12,26 +12,6 @@
 
 /* draft-ietf-btns-c-api-04 bindings: every attribute, then the socket flow against the fake. */
 
-static struct fake *fake;
-
-static int group_setup(void **state)
-{
-	fake = fake_start();
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	fake_stop(fake);
-	return 0;
-}
-
-static int reset(void **state)
-{
-	fake_reset(fake);
-	return 0;
-}
-
 #define EXPECT_FAIL(call, err)                  \
 	do {                                    \
 		errno = 0;                      \
@@ -340,10 +320,10 @@ int main(void)
 		cmocka_unit_test(ptoken_values),
 		cmocka_unit_test(ptoken_strings_and_objects),
 		cmocka_unit_test(dup_cmp_msg),
-		cmocka_unit_test_setup(draft_client_flow, reset),
-		cmocka_unit_test_setup(draft_server_flow, reset),
-		cmocka_unit_test_setup(draft_errors_from_latchd, reset),
+		cmocka_unit_test_setup(draft_client_flow, fake_reset_test),
+		cmocka_unit_test_setup(draft_server_flow, fake_reset_test),
+		cmocka_unit_test_setup(draft_errors_from_latchd, fake_reset_test),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
 }
