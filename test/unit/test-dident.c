@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* latchd's identities (src/latchd/ident.c): certificates, names, channel bindings. */
+#include "unit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "latchd/ident.h"
+
+/*
+ * Made with strongSwan's pki: an ECDSA P-256 CA "C=CH, O=latch-test, CN=Test
+ * CA" issued this certificate for "C=CH, O=latch-test, CN=b.example" with
+ * subjectAltNames b.example and 192.0.2.2. Its SPKI hash was computed apart:
+ *   openssl x509 -noout -pubkey | openssl pkey -pubin -outform der | sha256sum
+ */
+static const char CERT_PEM[] = "-----BEGIN CERTIFICATE-----\n"
+			       "MIIBnzCCAUWgAwIBAgIIfuZNsXiHhYowCgYIKoZIzj0EAwIwNDELMAkGA1UEBhMC\n"
+			       "Q0gxEzARBgNVBAoTCmxhdGNoLXRlc3QxEDAOBgNVBAMTB1Rlc3QgQ0EwHhcNMjYx\n"
+			       "MTI3MDUzNjUwWhcNMzYxMTI0MDUzNjUwWjA2MQswCQYDVQQGEwJDSDETMBEGA1UE\n"
+			       "ChMKbGF0Y2gtdGVzdDESMBAGA1UEAxMJYi5leGFtcGxlMFkwEwYHKoZIzj0CAQYI\n"
+			       "KoZIzj0DAQcDQgAEEPZ5h8z+SgBZtiSyLXFJu8+ar51W3pB7TkoMF3brrhQyD5X5\n"
+			       "AFebN51XdCAV3x/R7unDz9GpTOQHZdToMx6zYaM/MD0wHwYDVR0jBBgwFoAUpHDT\n"
+			       "0wX45LRnoBu8/N+JaTzTCLcwGgYDVR0RBBMwEYIJYi5leGFtcGxlhwTAAAICMAoG\n"
+			       "CCqGSM49BAMCA0gAMEUCIQDMwWbFnbo1B6GYLUKqQp5YaY3sR8W0vGjJ3MVEia5U\n"
+			       "OQIgF01qNSCUlWWBYzOC6eyjE9mb5Z1cHENBRgldUpUGo6M=\n"
+			       "-----END CERTIFICATE-----\n";
+static const char SPKI_HEX[] = "1bcba7d14d4ee0573f74da9f9a87f5854bbeb85557bfaec7c0bfc0958969d1e6";
+
+static void read_cert(uint8_t **der, size_t *len, struct cert_info *info)
+{
+	char path[] = "/tmp/latch-test-cert-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, CERT_PEM, strlen(CERT_PEM)), (ssize_t)strlen(CERT_PEM));
+	close(fd);
+	assert_int_equal(cert_read_pem(path, der, len, info), 0);
+	unlink(path);
+}
+
+static void pem_and_der_say_the_same(void **state)
+{
+	struct cert_info a, b;
+	size_t len, spki_len;
+	uint8_t *der, *spki = unit_hex(SPKI_HEX, &spki_len);
+
+	read_cert(&der, &len, &a);
+	assert_string_equal(a.subject, "C=CH, O=latch-test, CN=b.example");
+	assert_string_equal(a.issuer, "C=CH, O=latch-test, CN=Test CA");
+	assert_int_equal(a.n_sans, 2);
+	assert_string_equal(a.sans[0], "b.example");
+	assert_string_equal(a.sans[1], "192.0.2.2");
+	assert_false(a.is_ca);
+	unit_assert_bytes(a.spki_sha256, sizeof(a.spki_sha256), spki, spki_len);
+	assert_int_equal(cert_parse_der(der, len, &b), 0);
+	assert_memory_equal(&a, &b, sizeof(a));
+	free(der);
+	free(spki);
+}
+
+static void garbage_is_no_certificate(void **state)
+{
+	struct cert_info info, untouched;
+	size_t len;
+	uint8_t *der;
+
+	read_cert(&der, &len, &info);
+	memset(&untouched, 0x5a, sizeof(untouched));
+	info = untouched;
+	assert_int_equal(cert_parse_der(der, len - 1, &info), -EBADMSG); /* truncated */
+	assert_int_equal(cert_parse_der(der, len, &info), 0);		 /* the whole one parses */
+	info = untouched;
+	assert_int_equal(cert_parse_der((const uint8_t *)"\x30\x03\x02\x01", 4, &info), -EBADMSG);
+	assert_memory_equal(&info, &untouched, sizeof(info)); /* nothing written on failure */
+	free(der);
+}
+
+static void certificate_vouches_for_its_names(void **state)
+{
+	struct cert_info c;
+	size_t len;
+	uint8_t *der;
+
+	read_cert(&der, &len, &c);
+	assert_true(cert_vouches_for(&c, "b.example"));
+	assert_true(cert_vouches_for(&c, "B.EXAMPLE"));
+	assert_true(cert_vouches_for(&c, "192.0.2.2"));
+	assert_true(cert_vouches_for(&c, "C=CH,O=latch-test,CN=b.example"));
+	assert_false(cert_vouches_for(&c, "c.example"));
+	assert_false(cert_vouches_for(&c, "192.0.2.3"));
+	assert_false(cert_vouches_for(&c, "C=CH, O=latch-test, CN=Test CA"));
+	free(der);
+}
+
+static void dn_and_pattern_matching(void **state)
+{
+	assert_true(dn_equal("C=CH, O=x, CN=a", "C=CH,O=x,CN=a"));
+	assert_true(dn_equal("C = CH, O = x", "C=CH, O=x"));
+	assert_false(dn_equal("C=CH, O=x, CN=a", "C=CH, O=x, CN=b"));
+	assert_true(id_match("*.example", "b.example"));
+	assert_false(id_match("*.example", "b.example.org"));
+	assert_true(id_match("C=CH, O=BTNS, CN=*", "C=CH,O=BTNS,CN=anything"));
+	assert_false(id_match("C=CH, O=BTNS, CN=*", "C=CH, O=latch-test, CN=b"));
+	assert_true(id_match("b.example", "b.example"));
+}
+
+static void channel_binding_is_symmetric_and_labelled(void **state)
+{
+	uint8_t i[32], r[32], ab[32], ba[32], out[IPC_CB_MAX];
+	size_t n;
+
+	for (int k = 0; k < 32; k++) {
+		i[k] = (uint8_t)k;
+		r[k] = (uint8_t)(0xf0 | k);
+	}
+	ident_channel_binding(i, r, ab);
+	ident_channel_binding(i, r, ba);
+	assert_memory_equal(ab, ba, 32);
+	assert_int_equal(ab[0], 0xf0);
+	assert_int_equal(ab[31], 0x1f ^ 0xff);
+	n = ident_channel_binding_export(ab, out);
+	assert_int_equal(n, strlen(IDENT_CB_PREFIX) + 32);
+	assert_memory_equal(out, "ipsec-end-point-sha256:", 23);
+	assert_memory_equal(out + 23, ab, 32);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(pem_and_der_say_the_same),
+		cmocka_unit_test(garbage_is_no_certificate),
+		cmocka_unit_test(certificate_vouches_for_its_names),
+		cmocka_unit_test(dn_and_pattern_matching),
+		cmocka_unit_test(channel_binding_is_symmetric_and_labelled),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
