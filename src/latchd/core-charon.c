@@ -62,12 +62,44 @@ static struct conn *conn_get(struct core *c, const char *name, bool responder)
 	return conn;
 }
 
+/* For commands whose outcome changes nothing: charon's refusal is only worth a line. */
+static void logged(void *u, int err, const char *errmsg, const struct vici_node *reply)
+{
+	if (err)
+		log_debug("%s: %s", (const char *)u, errmsg);
+}
+
+void core_terminate_child(struct core *c, uint32_t child_id)
+{
+	vici_terminate(c->vici, 0, child_id, false, -1, logged, "terminate");
+}
+
+static void conn_forget(struct core *c, struct conn *conn)
+{
+	for (struct conn **pp = &c->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == conn) {
+			*pp = conn->next;
+			break;
+		}
+	}
+	free(conn);
+}
+
+/*
+ * Shared connections stay loaded: unloading would not end their SAs (vici.md
+ * §2.2) and the next latch to the same peer reuses them. An exact one serves
+ * one flow: it goes with its last user (its child SA is terminated by
+ * core_close), so charon does not collect one connection per flow ever made.
+ */
 void core_conn_put(struct core *c, struct conn *conn)
 {
-	if (conn && conn->users)
-		conn->users--;
-	/* Connections stay loaded: unloading would not end their SAs (vici.md §2.2) and
-	 * the next latch to the same peer reuses them. */
+	if (!conn || !conn->users)
+		return;
+	if (--conn->users || !conn->exact)
+		return;
+	if (conn->loaded)
+		vici_unload_conn(c->vici, conn->name, logged, "unload-conn");
+	conn_forget(c, conn);
 }
 
 /* The CAs a peer's certificate may come from: the token's, else latchd's. */
@@ -170,6 +202,7 @@ static int load_initiator(struct core *c, struct conn *conn)
 	struct proposals pr;
 	struct vici_blob certs[1], cas[CORE_CAS_MAX];
 	struct vici_ts lts = { 0 }, rts = { 0 };
+	uint8_t proto = conn->exact ? conn->flow.proto : 0;
 	char lnet[INET6_ADDRSTRLEN + 8], rnet[INET6_ADDRSTRLEN + 8];
 	unsigned bits = conn->flow.family == AF_INET6 ? 128 : 32;
 
@@ -177,8 +210,12 @@ static int load_initiator(struct core *c, struct conn *conn)
 	addr_text(&conn->flow, false, them, sizeof(them));
 	snprintf(lnet, sizeof(lnet), "%s/%u", me, bits);
 	snprintf(rnet, sizeof(rnet), "%s/%u", them, bits);
-	lts.net = lnet;
-	rts.net = rnet;
+	lts = (struct vici_ts){ .net = lnet,
+				.proto = proto,
+				.port = conn->exact ? conn->flow.lport : 0 };
+	rts = (struct vici_ts){ .net = rnet,
+				.proto = proto,
+				.port = conn->exact ? conn->flow.rport : 0 };
 	snprintf(dpd, sizeof(dpd), "%us", c->cfg.dpd_delay);
 	proposals_of(c, &pr);
 	certs[0] = (struct vici_blob){ c->cert.text, c->cert.len };
@@ -221,12 +258,16 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
 	int r = 0;
 
 	addr_text(&l->flow, false, addr, sizeof(addr));
-	snprintf(name, sizeof(name), "latch-i-%s-%08x", addr, policy_hash(&l->pol));
+	if (l->pol.exact) /* charon reuses the peer's IKE_SA: one CREATE_CHILD_SA per flow */
+		snprintf(name, sizeof(name), "latch-x-%llu", (unsigned long long)l->id);
+	else
+		snprintf(name, sizeof(name), "latch-i-%s-%08x", addr, policy_hash(&l->pol));
 	conn = conn_get(c, name, false);
 	if (!conn)
 		return -ENOMEM;
 	conn->pol = l->pol;
 	conn->flow = l->flow;
+	conn->exact = l->pol.exact;
 	if (!conn->loaded && !conn->loading)
 		r = load_initiator(c, conn);
 	if (r < 0)

@@ -40,6 +40,7 @@ struct ike_ident {
 struct conn {
 	char name[64];
 	bool responder;
+	bool exact; /* initiator: one child whose selectors are exactly conn->flow (R19) */
 	struct latch_policy pol; /* what it admits (peer id, CA) */
 	struct flow flow;	 /* initiator: the addresses it connects */
 	bool loaded;
@@ -113,6 +114,7 @@ void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike,
 int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret);
 int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret);
 void core_conn_put(struct core *c, struct conn *conn);
+void core_terminate_child(struct core *c, uint32_t child_id);
 int core_initiate(struct core *c, struct pending *p);
 /* IKE for connection conn_name failed (ike-updown in CONNECTING): fail its latches. */
 void core_conn_failed(struct core *c, const char *conn_name, const char *remote_id);

@@ -242,6 +242,9 @@ void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 			log_warn("latch %llu %s: reset failed: %s", (unsigned long long)l->id,
 				 flow_format(text, sizeof(text), &l->flow), strerror(-r));
 	}
+	/* An exact latch's own SA ends with it (R28), after the reset went through it. */
+	if (!l->listener && l->pol.exact && l->sa.child_id && !l->sa.shared)
+		core_terminate_child(c, l->sa.child_id);
 	if (l->listener)
 		enforce_listen_del(c->enf, &l->listen);
 	else
