@@ -7,6 +7,7 @@
  *   latch-probe serve PORT [options]          latch_listen, latch_accept, record what arrives
  *
  * options: --peer-id ID, --peer-ca DN, --pattern P, --spki HEX, --exact, --wait (on break),
+ *   --allow-unlatched,
  *   --udp, --sport P, --marker M, --count N, --interval MS, --out FILE, --accepts N,
  *   --hold MS (keep the connection after the last line, reporting events)
  */
@@ -25,7 +26,7 @@
 
 struct opts {
 	const char *peer_id, *peer_ca, *pattern, *spki, *marker, *out;
-	bool exact, wait, udp;
+	bool exact, wait, udp, allow_unlatched;
 	int sport, count, interval_ms, accepts, hold_ms;
 };
 
@@ -129,8 +130,10 @@ static int make_token(const struct opts *o, latch_token **ret)
 		r = hexbytes(o->spki, spki);
 	if (r == 0 && o->spki)
 		r = latch_token_add_peer_spki(tok, spki);
-	if (r == 0 && o->exact)
-		r = latch_token_set_flags(tok, LATCH_TOKEN_EXACT);
+	if (r == 0 && (o->exact || o->allow_unlatched))
+		r = latch_token_set_flags(
+			tok, (o->exact ? LATCH_TOKEN_EXACT : 0) |
+				     (o->allow_unlatched ? LATCH_TOKEN_ALLOW_UNLATCHED : 0));
 	if (r == 0 && o->wait)
 		r = latch_token_set_on_break(tok, LATCH_ON_BREAK_WAIT);
 	if (r < 0) {
@@ -314,6 +317,7 @@ int main(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'I' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "accepts", required_argument, NULL, 'a' },
+		{ "allow-unlatched", no_argument, NULL, 'U' },
 		{ "hold", required_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -334,6 +338,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			o.spki = optarg;
+			break;
+		case 'U':
+			o.allow_unlatched = true;
 			break;
 		case 'x':
 			o.exact = true;
