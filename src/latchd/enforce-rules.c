@@ -13,8 +13,10 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -32,6 +34,9 @@
  * @flows4 oifname != IFACE ... out_flow drop <out 3-tuple> @listen4 / @listenany4 oifname != IFACE
  * ... out_listen drop <out key> @flows4 <out key> != @armed4 ... unarmed drop meta mark MARK tcp
  * flags syn tcp option maxseg size set rt mtu
+ *
+ * hold  (filter output filter)   <out 3-tuple> @attach4 / <out 2-tuple> @attachany4
+ *                                   <out key> != @armed4 counter queue num QUEUE (xt NFQUEUE)
  *
  * The raw-priority check runs before conntrack and after defrag (-400).
  */
@@ -98,9 +103,13 @@ static const struct chain_spec chains[] = {
 	{ "route", "route", NF_INET_LOCAL_OUT, -150 },
 	{ "steer", NULL, -1, 0 },
 	{ "post", "filter", NF_INET_POST_ROUTING, 0 },
+	{ "hold", "filter", NF_INET_LOCAL_OUT, 0 }, /* after route (-150): sees its marks */
 };
 
 /* ---------------------------------------------------------------- helpers */
+
+static int elem_msg(struct nft_batch *b, const char *table, const char *set, int fam, uint16_t type,
+		    const uint8_t *key, size_t klen);
 
 /* Build one message in the batch: hdr and payload by the caller's functions. */
 #define MSG_ROOM 8192
@@ -307,6 +316,29 @@ static void build_spec(struct rb *rb, int fam, const struct rule_spec *s, const 
 	e_verdict(rb, NF_DROP, NULL);
 }
 
+/* An attached socket's packet whose flow is not armed: to NFQUEUE (nft_compat, xt_NFQUEUE v3). */
+static void build_hold(struct rb *rb, const struct enforce_config *cfg, int fam, bool any)
+{
+	struct xt_NFQ_info_v3 *q = calloc(1, sizeof(*q));
+	struct nftnl_expr *e;
+
+	e_match(rb, fam, any ? key_out2 : key_out3, any ? 2 : 3, any ? "attachany" : "attach",
+		false, true);
+	e_match(rb, fam, KEY(key_out5), "armed", true, false);
+	expr(rb, "counter");
+	e = expr(rb, "target");
+	if (!e || !q) {
+		free(q);
+		rb->err = -ENOMEM;
+		return;
+	}
+	q->queuenum = cfg->hold_queue;
+	q->queues_total = 1; /* no XT_NFQ_FLAG_BYPASS: without a listener the packet is dropped */
+	nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+	nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, q, sizeof(*q)); /* e owns q */
+}
+
 static void build_icmp(struct rb *rb, const struct enforce_config *cfg)
 {
 	e_set_reg(rb, "ct", NFT_CT_STATE, NFTNL_EXPR_CT_KEY, NFTNL_EXPR_CT_DREG);
@@ -448,10 +480,8 @@ struct set_spec {
 };
 
 static const struct set_spec sets[] = {
-	{ "flows", KEY(key_in5) },
-	{ "armed", KEY(key_in5) },
-	{ "listen", KEY(key_in3) },
-	{ "listenany", KEY(key_in2) },
+	{ "flows", KEY(key_in5) },     { "armed", KEY(key_in5) },  { "listen", KEY(key_in3) },
+	{ "listenany", KEY(key_in2) }, { "attach", KEY(key_in3) }, { "attachany", KEY(key_in2) },
 };
 
 static void set_key(const struct set_spec *s, int fam, uint32_t *len, uint32_t *type)
@@ -577,6 +607,11 @@ static void mss_fn(struct rb *rb, const struct enforce_config *cfg, const void *
 	build_mss(rb, cfg);
 }
 
+static void hold_fn(struct rb *rb, const struct enforce_config *cfg, const void *arg)
+{
+	build_hold(rb, cfg, ((const int *)arg)[0], ((const int *)arg)[1]); /* family, wildcard */
+}
+
 static int build_objects(struct nft_batch *b, const struct enforce_config *cfg)
 {
 	uint32_t id = 1;
@@ -587,6 +622,10 @@ static int build_objects(struct nft_batch *b, const struct enforce_config *cfg)
 		if (!err)
 			err = set_msg(b, cfg, &sets[i], 6, id++);
 	}
+	/* A DELSETELEM without elements flushes: attachments do not outlive latchd. */
+	for (int i = 0; i < 4 && !err; i++)
+		err = elem_msg(b, cfg->table, i & 1 ? "attachany" : "attach", i < 2 ? 4 : 6,
+			       NFT_MSG_DELSETELEM, NULL, 0);
 	for (size_t i = 0; i < 7 && !err; i++)
 		err = counter_msg(b, cfg, enforce_counter_names[i]);
 	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]) && !err; i++) {
@@ -614,6 +653,11 @@ static int build_rules(struct nft_batch *b, const struct enforce_config *cfg)
 		err = add_rule(b, cfg, "steer", steer_fn, NULL);
 	if (!err)
 		err = add_rule(b, cfg, "post", mss_fn, NULL);
+	for (int i = 0; i < 4 && cfg->hold && !err; i++) {
+		int v[2] = { i < 2 ? 4 : 6, i & 1 };
+
+		err = add_rule(b, cfg, "hold", hold_fn, v);
+	}
 	return err;
 }
 
@@ -651,8 +695,12 @@ static int elem_msg(struct nft_batch *b, const char *table, const char *set, int
 	snprintf(name, sizeof(name), "%s%d", set, fam);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
-	nftnl_set_elem_add(s, el); /* s owns el now */
+	if (key) {
+		nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, (uint32_t)klen);
+		nftnl_set_elem_add(s, el); /* s owns el now */
+	} else {
+		nftnl_set_elem_free(el);
+	}
 	nlh = nftnl_nlmsg_build_hdr(room, type, NFPROTO_INET,
 				    type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
 				    nft_batch_seq(b));
@@ -703,11 +751,14 @@ static bool addr_is_any(const union flow_addr *a)
 	return memcmp(a, &any, sizeof(any)) == 0;
 }
 
+/* Listeners and attached sockets: a local 3-tuple, or proto.port for a wildcard bind. */
 static int listen_op(struct nft_batch *b, const char *table, const struct enforce_op *op)
 {
 	const struct flow3 *l = &op->listen;
-	uint16_t type =
-		op->kind == ENFORCE_LISTEN_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DESTROYSETELEM;
+	bool add = op->kind == ENFORCE_LISTEN_ADD || op->kind == ENFORCE_ATTACH_ADD;
+	bool att = op->kind == ENFORCE_ATTACH_ADD || op->kind == ENFORCE_ATTACH_DEL;
+	const char *set = att ? "attach" : "listen", *any = att ? "attachany" : "listenany";
+	uint16_t type = add ? NFT_MSG_NEWSETELEM : NFT_MSG_DESTROYSETELEM;
 	uint8_t key[NFT_KEY_MAX];
 	size_t klen;
 	int err;
@@ -716,17 +767,17 @@ static int listen_op(struct nft_batch *b, const char *table, const struct enforc
 		return -EINVAL;
 	if (l->family == AF_UNSPEC) {
 		klen = nftkey_listen_any(l, key);
-		err = elem_msg(b, table, "listenany", 4, type, key, klen);
-		return err ? err : elem_msg(b, table, "listenany", 6, type, key, klen);
+		err = elem_msg(b, table, any, 4, type, key, klen);
+		return err ? err : elem_msg(b, table, any, 6, type, key, klen);
 	}
 	if (!fam_digit(l->family))
 		return -EINVAL;
 	if (addr_is_any(&l->addr)) {
 		klen = nftkey_listen_any(l, key);
-		return elem_msg(b, table, "listenany", fam_digit(l->family), type, key, klen);
+		return elem_msg(b, table, any, fam_digit(l->family), type, key, klen);
 	}
 	klen = nftkey_listen(l, key);
-	return elem_msg(b, table, "listen", fam_digit(l->family), type, key, klen);
+	return elem_msg(b, table, set, fam_digit(l->family), type, key, klen);
 }
 
 int enforce_elems_build(struct nft_batch *b, const char *table, const struct enforce_op *ops,
@@ -735,7 +786,7 @@ int enforce_elems_build(struct nft_batch *b, const char *table, const struct enf
 	int err = 0;
 
 	for (size_t i = 0; i < n && !err; i++) {
-		if (ops[i].kind == ENFORCE_LISTEN_ADD || ops[i].kind == ENFORCE_LISTEN_DEL)
+		if (ops[i].kind >= ENFORCE_LISTEN_ADD && ops[i].kind <= ENFORCE_ATTACH_DEL)
 			err = listen_op(b, table, &ops[i]);
 		else
 			err = flow_op(b, table, &ops[i]);

@@ -271,6 +271,16 @@ int enforce_listen_del(struct enforce *e, const struct flow3 *l)
 	return apply_listen(e, ENFORCE_LISTEN_DEL, l);
 }
 
+int enforce_attach_add(struct enforce *e, const struct flow3 *l)
+{
+	return apply_listen(e, ENFORCE_ATTACH_ADD, l);
+}
+
+int enforce_attach_del(struct enforce *e, const struct flow3 *l)
+{
+	return apply_listen(e, ENFORCE_ATTACH_DEL, l);
+}
+
 /* ----------------------------------------------------------------- dump */
 
 struct dump_ctx {

@@ -35,6 +35,13 @@
  *    cfg.iface → drop (out_flow / out_listen); latched flow not armed → drop
  *    (unarmed); TCP SYNs carrying cfg.mark get their MSS clamped to the route's
  *    MTU (enforcement.md §3: the SYN is sized for eth0 before the mark reroutes it).
+ *  - output, filter (after route): a packet from an attached socket (sets
+ *    attach4/6: local addr.proto.port, attachany4/6: proto.port for a
+ *    wildcard bind) whose 5-tuple is not armed goes to NFQUEUE
+ *    cfg.hold_queue, if cfg.hold (xt NFQUEUE through nft_compat: this
+ *    kernel has no nft queue), without bypass: no listener, no packet
+ *    (DESIGN §3.3); the attach sets start empty (their holds live in
+ *    latchd's memory only);
  *  - ip rule (v4 and v6) "pref cfg.rule_priority fwmark cfg.mark blackhole":
  *    a marked packet with no route in table 220 is dropped, never routed in clear.
  *
@@ -59,6 +66,8 @@ struct enforce_config {
 	uint32_t mark;		/* routing mark = charon's kernel-netlink fwmark; 0x100 */
 	uint32_t ct_mark;	/* conntrack mark stamped on latched connections; 0x100 */
 	uint32_t rule_priority; /* blackhole ip rule; 221 (charon's table 220 rule + 1) */
+	bool hold;		/* the hold rule for attached sockets (below) */
+	uint16_t hold_queue;	/* its NFQUEUE number */
 };
 
 #define ENFORCE_CONFIG_DEFAULT                                                        \
@@ -95,13 +104,15 @@ enum enforce_op_kind {
 	ENFORCE_FLOW_DISARM, /* out of armed */
 	ENFORCE_LISTEN_ADD,
 	ENFORCE_LISTEN_DEL,
+	ENFORCE_ATTACH_ADD, /* into attach/attachany (by .listen: the socket's local end) */
+	ENFORCE_ATTACH_DEL,
 };
 
 struct enforce_op {
 	enum enforce_op_kind kind;
 	union {
 		struct flow flow;    /* FLOW_* */
-		struct flow3 listen; /* LISTEN_* */
+		struct flow3 listen; /* LISTEN_*, ATTACH_* */
 	};
 };
 
@@ -119,6 +130,9 @@ int enforce_flow_arm(struct enforce *e, const struct flow *f);
 int enforce_flow_disarm(struct enforce *e, const struct flow *f);
 int enforce_listen_add(struct enforce *e, const struct flow3 *l);
 int enforce_listen_del(struct enforce *e, const struct flow3 *l);
+/* An attached socket (bound, not yet connected): its unarmed packets are held (NFQUEUE). */
+int enforce_attach_add(struct enforce *e, const struct flow3 *l);
+int enforce_attach_del(struct enforce *e, const struct flow3 *l);
 
 enum enforce_set_kind {
 	ENFORCE_SET_FLOWS,

@@ -159,6 +159,11 @@ static void test_elems_invalid(void **state)
 	op.listen = (struct flow3){ .family = AF_UNSPEC, .proto = IPPROTO_UDP, .port = 53 };
 	assert_int_equal(enforce_elems_build(&b, "latch", &op, 1), 0);
 	assert_int_equal(b.msgs, 2); /* listenany4 and listenany6 */
+	op.kind = ENFORCE_ATTACH_ADD; /* an attached socket: the same keys, the attach sets */
+	assert_int_equal(enforce_elems_build(&b, "latch", &op, 1), 0);
+	assert_int_equal(b.msgs, 4);
+	op.listen.proto = IPPROTO_ICMP;
+	assert_int_equal(enforce_elems_build(&b, "latch", &op, 1), -EINVAL);
 	nft_batch_release(&b);
 }
 
@@ -173,11 +178,20 @@ static void test_ruleset(void **state)
 	assert_int_equal(nft_batch_finish(&b), 0);
 	assert_int_equal(count_msgs(&b, NFT_MSG_NEWTABLE, &last), 2);
 	assert_int_equal(count_msgs(&b, NFT_MSG_DELTABLE, &last), 1);
-	assert_int_equal(count_msgs(&b, NFT_MSG_NEWSET, &last), 8);
+	assert_int_equal(count_msgs(&b, NFT_MSG_NEWSET, &last), 12);
+	assert_int_equal(count_msgs(&b, NFT_MSG_DELSETELEM, &last), 4); /* attach sets flushed */
 	assert_int_equal(count_msgs(&b, NFT_MSG_NEWOBJ, &last), 7);
-	assert_int_equal(count_msgs(&b, NFT_MSG_NEWCHAIN, &last), 5);
-	assert_int_equal(count_msgs(&b, NFT_MSG_DELRULE, &last), 5); /* flushes */
+	assert_int_equal(count_msgs(&b, NFT_MSG_NEWCHAIN, &last), 6);
+	assert_int_equal(count_msgs(&b, NFT_MSG_DELRULE, &last), 6); /* flushes */
 	assert_int_equal(count_msgs(&b, NFT_MSG_NEWRULE, &last), 23);
+	nft_batch_release(&b);
+	/* The hold rules: attach and attachany, v4 and v6, only when asked for. */
+	cfg.hold = true;
+	cfg.hold_queue = 207;
+	assert_int_equal(nft_batch_init(&b, 7), 0);
+	assert_int_equal(enforce_rules_build(&b, &cfg, true), 0);
+	assert_int_equal(nft_batch_finish(&b), 0);
+	assert_int_equal(count_msgs(&b, NFT_MSG_NEWRULE, &last), 27);
 	nft_batch_release(&b);
 	/* Adopting keeps the table: no delete. */
 	assert_int_equal(nft_batch_init(&b, 7), 0);
