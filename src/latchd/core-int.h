@@ -74,6 +74,7 @@ struct core {
 	struct sacache *sa;
 	struct latchdb *db;
 	struct enforce *enf;
+	struct attachments *att; /* core-attach.c: attached sockets and their held packets */
 	int diag_fd;
 	struct ev_source *diag_src;
 
@@ -126,6 +127,23 @@ int core_handle(void *core, struct request *req, char *err, size_t errlen);
 void core_client_gone(void *core, struct client *cl);
 /* Answer a pending request (0: with the latch's info) and forget it; on error the latch ends. */
 void core_reply_pending(struct core *c, struct pending *p, int err, const char *why);
+/* A latch for flow f owned by req's caller, its flow enforced (CONNECT's; ATTACH's too). */
+int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
+		   const struct latch_policy *pol, struct latch **ret, char *err, size_t el);
+/* A policy weaker than the system's (allow unlatched) needs an administrator. */
+int check_policy_rights(struct core *c, const struct request *req, const struct latch_policy *pol,
+			char *err, size_t el);
+
+/* core-attach.c: the draft flow, ATTACH (an attached socket's first packet is held) */
+struct attachments;
+/* The NFQUEUE listener; sets ec's hold rule when it is bound (else ATTACH is EOPNOTSUPP). */
+int core_attach_open(struct core *c, struct enforce_config *ec);
+void core_attach_close(struct core *c);
+int core_req_attach(struct core *c, struct request *req, char *err, size_t el);
+/* A latch changed state: one made for an attached socket releases or drops its packets. */
+void core_attach_changed(struct core *c, struct latch *l, uint8_t old);
+void core_attach_gone(struct core *c, uint64_t cookie);
+void core_attach_client_gone(struct core *c, struct client *cl);
 
 /* core-info.c */
 void core_put_latch(const struct core *c, struct buf *b, const struct latch *l);

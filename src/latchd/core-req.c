@@ -247,8 +247,8 @@ static int check_quota(struct core *c, const struct request *req, char *err, siz
 	return 0;
 }
 
-static int check_policy_rights(struct core *c, const struct request *req,
-			       const struct latch_policy *pol, char *err, size_t el)
+int check_policy_rights(struct core *c, const struct request *req, const struct latch_policy *pol,
+			char *err, size_t el)
 {
 	/* Less than the system's protection is a bypass: only for administrators. */
 	if (pol->allow_unlatched && !control_is_admin(c->ctl, &req->cred))
@@ -344,8 +344,8 @@ static int connect_flow(int fd, const struct wire_attrs *a, struct flow *ret, ch
 	return 0;
 }
 
-static int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
-			  const struct latch_policy *pol, struct latch **ret, char *err, size_t el)
+int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
+		   const struct latch_policy *pol, struct latch **ret, char *err, size_t el)
 {
 	char text[FLOW_FMT_MAX];
 	struct latch *l;
@@ -664,6 +664,8 @@ int core_handle(void *core, struct request *req, char *err, size_t el)
 		return req_listen(c, req, err, el);
 	case IPC_MSG_ACCEPT:
 		return req_accept(c, req, err, el);
+	case IPC_MSG_ATTACH:
+		return core_req_attach(c, req, err, el);
 	case IPC_MSG_QUERY:
 		return req_query(c, req, err, el);
 	case IPC_MSG_RELEASE:
@@ -698,4 +700,5 @@ void core_client_gone(void *core, struct client *cl)
 	struct core *c = core;
 
 	latchdb_each(c->db, forget_client, cl);
+	core_attach_client_gone(c, cl);
 }

@@ -221,6 +221,7 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
 	log_info("latch %llu %s: %s -> %s (%s)", (unsigned long long)l->id,
 		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
 		 latch_state_name(old), latch_state_name(l->state), latch_reason_name(l->reason));
+	core_attach_changed(c, l, old);
 	if (old == IPC_STATE_PENDING && l->state == IPC_STATE_CLOSED)
 		return; /* never handed out: its request's error reply says it all */
 	alert(c, l, NULL);
@@ -597,6 +598,7 @@ static void socket_gone(const struct flow *f, uint64_t cookie, void *u)
 
 	if (l)
 		core_close(c, l, IPC_REASON_OWNER, false);
+	core_attach_gone(c, cookie);
 }
 
 static int on_diag(struct ev_source *s, int fd, uint32_t revents, void *u)
@@ -662,6 +664,9 @@ static int open_enforcement(struct core *c)
 	ec.iface = c->cfg.tun;
 	ec.mark = c->cfg.mark;
 	ec.ct_mark = c->cfg.mark;
+	r = core_attach_open(c, &ec);
+	if (r < 0)
+		return r;
 	r = enforce_open(&c->enf, &ec, 0);
 	if (r < 0)
 		log_err("enforcement: %s", enforce_last_error(c->enf));
@@ -731,6 +736,7 @@ void core_free(struct core *c, bool keep)
 	ev_source_free(c->diag_src);
 	if (c->diag_fd >= 0)
 		close(c->diag_fd);
+	core_attach_close(c);
 	enforce_close(c->enf, keep);
 	sacache_free(c->sa);
 	latchdb_free(c->db);
