@@ -378,10 +378,14 @@ static void act_rejudge(struct core *c, struct latch *l, void *u)
 	rejudge(c, l);
 }
 
+static bool is_broken(void *u, struct latch *l);
+static void act_restore(struct core *c, struct latch *l, void *u);
+
 /* New certificates are known: the SAs they belong to can be judged now. */
 void core_rejudge_all(struct core *c)
 {
 	each_matching(c, is_established, NULL, act_rejudge);
+	each_matching(c, is_broken, NULL, act_restore);
 }
 
 struct restore {
@@ -402,11 +406,19 @@ static bool rebind_one(void *u, const struct sa_ike *ike, const struct sa_child 
 	return true;
 }
 
-/* A latch lost its SA, or was BROKEN and waits: is a congruent SA (back) there? */
+/*
+ * A latch lost its SA, or was BROKEN and waits: is a congruent SA (back)
+ * there, and no conflicting or unjudged one beside it (R22)? Arming beside a
+ * conflicting SA would let the data plane carry the flow under it.
+ */
 static bool try_restore(struct core *c, struct latch *l)
 {
 	struct restore rs = { c, l, false };
+	struct rejudge rj = { .c = c, .l = l };
 
+	sacache_covering(c->sa, &l->flow, rejudge_one, &rj);
+	if (rj.conflict || rj.waiting)
+		return false;
 	sacache_covering(c->sa, &l->flow, rebind_one, &rs);
 	if (!rs.found)
 		return false;
