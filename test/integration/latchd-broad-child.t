@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# latchd scenario 13 (issue 5): a broad host-to-host child under another
+# connection and another identity comes up beside latched flows, then the
+# flows' carrying children are deleted.
+#
+# Four latched connections from a to b, one per kind:
+#   shared-reset (8081)  carried by the peer's shared child, on break: reset (default)
+#   shared-wait  (8082)  the same child, on break: wait (--wait)
+#   exact-reset  (8083)  its own narrow child (--exact), on break: reset
+#   exact-wait   (8084)  its own narrow child, on break: wait
+# An administrator on b has a swanctl connection "broad" (b/32 <-> a/32, b
+# authenticating as broad.example with a valid certificate of the same CA);
+# a has the matching responder connection (both loaded before latchd starts,
+# since swanctl --load-all unloads connections it does not know: scenario 14).
+# b initiates it. To a's latchd it is an SA that covers every latched flow
+# under another peer identity: a conflict (R29-R30), so every latch goes
+# BROKEN at once; the reset ones are reset (ECONNABORTED), the waiting ones
+# stay BROKEN and their owners keep writing. Then the carrying children are
+# deleted: libipsec would move a flow to the broad child at once (DESIGN.md
+# §3.6), so the test checks on the wire that the broad SA's SPIs carry not one
+# packet in either direction while the waiting flows keep trying (dropped by
+# latchd's "unarmed" rule), and that the broad SA does carry traffic that is
+# not latched (a ping routed into ipsec0 by mark): the path was open.
+#
+#   a 192.0.2.1 a.example: latchd, clients    b 192.0.2.2 b.example (+ broad.example): latchd, servers
+set -u
+source "$(dirname "$0")/../lab/lab.sh"
+source "$(dirname "$0")/../lab/tap.sh"
+
+lab_init
+lab_latch_host a 1
+lab_latch_host b 2
+lab_ca ca
+lab_cert a ca a.example
+lab_cert b ca b.example
+# b's second identity: a key and a certificate with SAN broad.example from the same CA
+pki=$(lab_pki_dir)
+lab_pki --gen --type ecdsa --size 256 --outform pem >"$pki/broad.key"
+lab_pki --pub --in "$pki/broad.key" --type ecdsa |
+	lab_pki --issue --cacert "$pki/ca.pem" --cakey "$pki/ca.key" --lifetime 30 \
+		--dn "C=CH, O=latch-lab, CN=broad.example" --san broad.example --outform pem >"$pki/broad.pem"
+cp "$pki/broad.key" "$(lab_dir b)/swanctl/private/broad.pem"
+cp "$pki/broad.pem" "$(lab_dir b)/swanctl/x509/broad.pem"
+
+ip_a=$(lab_ip a)
+ip_b=$(lab_ip b)
+lab_conn b broad <<EOF
+connections {
+	broad {
+		local_addrs = $ip_b
+		remote_addrs = $ip_a
+$(lab_ike_common)
+		local {
+			auth = pubkey
+			certs = broad.pem
+			id = broad.example
+		}
+		remote {
+			auth = pubkey
+			id = a.example
+			cacerts = ca.pem
+		}
+		children {
+			broad {
+				local_ts = $ip_b/32
+				remote_ts = $ip_a/32
+				esp_proposals = aes256gcm16
+			}
+		}
+	}
+}
+EOF
+lab_conn a broad <<EOF
+connections {
+	broad {
+		local_addrs = $ip_a
+		remote_addrs = $ip_b
+$(lab_ike_common)
+		local {
+			auth = pubkey
+			certs = a.pem
+			id = a.example
+		}
+		remote {
+			auth = pubkey
+			id = broad.example
+			cacerts = ca.pem
+		}
+		children {
+			broad {
+				local_ts = $ip_a/32
+				remote_ts = $ip_b/32
+				esp_proposals = aes256gcm16
+			}
+		}
+	}
+}
+EOF
+# a route holder on a (a drop shunt a/32 <-> b/32, DESIGN.md §3.7): the route
+# into ipsec0 outlives the carrying children, so once they are gone libipsec
+# WOULD carry the flows under the broad child; only latchd stands in the way.
+lab_conn_route_holder a b
+for h in a b; do
+	lab_charon_start "$h"
+	lab_load "$h" >/dev/null
+	lab_latchd_start "$h"
+done
+lab_bg a "$LAB_DIR/watch.log" "$(lab_latchctl_bin)" --socket "$(lab_latchd_sock a)" watch
+
+kinds=(shared-reset shared-wait exact-reset exact-wait)
+declare -A port=([shared-reset]=8081 [shared-wait]=8082 [exact-reset]=8083 [exact-wait]=8084)
+declare -A opts=([shared-reset]="" [shared-wait]="--wait" [exact-reset]="--exact" [exact-wait]="--exact --wait")
+declare -A pid child
+for k in "${kinds[@]}"; do
+	lab_probe_bg b "$LAB_DIR/server-$k.log" serve "${port[$k]}" --peer-ca "C=CH, O=latch-lab, CN=ca CA" \
+		--out "$LAB_DIR/recv-$k"
+	lab_wait_count 100 1 '^listening' "$LAB_DIR/server-$k.log"
+done
+
+# latch_json HOST PORT KEY: KEY (state, or a key of "sa") of HOST's latch whose remote port is PORT.
+latch_json() {
+	lab_latchctl "$1" --json list | python3 -c '
+import json, sys
+for l in json.load(sys.stdin):
+    if l.get("flow", {}).get("remote_port") == int(sys.argv[1]):
+        print(l.get(sys.argv[2], (l.get("sa") or {}).get(sys.argv[2], "")))' "$2" "$3"
+}
+unarmed() {
+	lab_exec a nft list counter inet latch unarmed | grep -o 'packets [0-9]*' | cut -d' ' -f2
+}
+unarmed_above() {
+	[ "$(unarmed)" -gt "$1" ]
+}
+# esp_spi PCAP SPI: ESP packets with SPI in PCAP.
+esp_spi() {
+	lab_pcap_show "$1" "$LAB_F_ESP" | grep -c "spi=0x$2,"
+}
+child_gone() {
+	! lab_swanctl a --list-sas --raw 2>/dev/null | grep -q "uniqueid=$1 reqid=[0-9]* state=INSTALLED"
+}
+received() {
+	cat "$LAB_DIR"/recv-* | grep -c BROAD
+}
+
+wire=$(lab_pcap wire)
+lab_capture_start a "$wire"
+for k in "${kinds[@]}"; do
+	# shellcheck disable=SC2086 # the options are words
+	lab_probe_bg a "$LAB_DIR/client-$k.log" connect "$ip_b" "${port[$k]}" --peer-id b.example ${opts[$k]} \
+		--marker "BROAD-$k-$RANDOM" --count 400 --interval 25
+	pid[$k]=$LAB_PID
+	lab_wait_count 100 3 "BROAD-$k" "$LAB_DIR/recv-$k"
+	child[$k]=$(latch_json a "${port[$k]}" child_id)
+done
+tap_diag "carrying children on a: ${child[shared-reset]} ${child[shared-wait]} ${child[exact-reset]} ${child[exact-wait]}"
+tap_is "${child[shared-reset]}/$(latch_json a 8081 shared)" "${child[shared-wait]}/True" \
+	"both shared latches ride the peer's shared child"
+tap_ok "each exact latch has a child of its own" \
+	test "${child[exact-reset]}" != "${child[shared-reset]}" -a "${child[exact-wait]}" != "${child[exact-reset]}" \
+	-a -n "${child[exact-wait]}"
+
+# ---- the broad child comes up (b initiates it)
+u0=$(unarmed)
+tap_ok "b brings up the broad child as broad.example" lab_initiate b broad
+spi_in=$(lab_swanctl a --list-sas --child broad --raw | grep -o 'spi-in=[0-9a-f]*' | head -n 1 | cut -d= -f2)
+spi_out=$(lab_swanctl a --list-sas --child broad --raw | grep -o 'spi-out=[0-9a-f]*' | head -n 1 | cut -d= -f2)
+tap_diag "broad child on a: SPI in $spi_in, out $spi_out"
+for k in shared-reset exact-reset; do
+	tap_ok "$k: the client's stream ends" lab_wait_gone "${pid[$k]}" 50
+	out=$(cat "$LAB_DIR/client-$k.log")
+	tap_ok "$k: its latch went BROKEN on the conflict (sa-conflict)" grep -q '^event id=[0-9]* state=3 reason=1' <<<"$out"
+	tap_ok "$k: and its connection was reset (ECONNABORTED)" grep -q '^error ECONNABORTED' <<<"$out"
+done
+for k in shared-wait exact-wait; do
+	tap_ok "$k: the latch went BROKEN on the conflict, the owner was alerted" \
+		lab_wait_count 50 1 '^event id=[0-9]* state=3 reason=1' "$LAB_DIR/client-$k.log"
+	tap_is "$(latch_json a "${port[$k]}" state)" BROKEN "$k: latchctl shows it BROKEN, waiting"
+done
+seen=$(received)
+tap_is "$(grep -c 'BROKEN (sa-conflict)' "$LAB_DIR/watch.log")" 4 "latchctl watch: each of the 4 latches went BROKEN once"
+
+# ---- the carrying children are deleted: the peer's shared child, then exact-wait's own
+for c in "${child[shared-wait]}" "${child[exact-wait]}"; do
+	lab_swanctl a --terminate --child-id "$c" >/dev/null
+	tap_ok "carrying child #$c deleted" lab_wait 50 child_gone "$c"
+done
+# the waiting owners go on writing: their segments meet the unarmed rule
+u1=$(unarmed)
+tap_ok "the waiting flows keep trying: latchd's unarmed counter rises" lab_wait 50 unarmed_above "$u1"
+for k in shared-wait exact-wait; do
+	tap_is "$(latch_json a "${port[$k]}" state)" BROKEN "$k: still BROKEN after its child is gone"
+	tap_ok "$k: its owner was not reset" kill -0 "${pid[$k]}"
+	tap_is "$(grep -c '^error' "$LAB_DIR/client-$k.log")" 0 "$k: no error on its socket"
+done
+
+# ---- positive control: the broad SA does carry what is not latched: three
+# UDP datagrams with latchd's mark (routed into ipsec0 like a latched flow)
+lab_exec a python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, 36, 0x100)  # SO_MARK
+for i in range(3):
+    s.sendto(b"CONTROL", (sys.argv[1], 9))' "$ip_b"
+lab_capture_stop "$wire"
+u2=$(unarmed)
+tap_diag "unarmed drops: $u0 -> $u1 -> $u2; SPIs on the wire: $(lab_pcap_spis "$wire" | tr '\n' ' ')"
+tap_is "$(lab_pcap_show "$wire" "src $ip_a and $LAB_F_ESP" | grep -c "spi=0x$spi_out,")" 3 \
+	"a -> b: the broad SA (out $spi_out) carried the 3 marked datagrams (the path was open) and not one packet of a latched flow"
+tap_is "$(lab_pcap_show "$wire" "src $ip_b and $LAB_F_ESP" | grep -c "spi=0x$spi_in,")" 0 \
+	"b -> a: the broad SA (in $spi_in) carried nothing"
+tap_is "$(received)" "$seen" "b's servers received nothing more once the latches broke"
+# R22: BROKEN -> ESTABLISHED only once all conflicts are cleared; the broad SA never went
+tap_is "$(grep -c 'BROKEN (sa-conflict)' "$LAB_DIR/watch.log")/$(grep -c 'restored' "$LAB_DIR/watch.log")" 4/0 \
+	"latchctl watch: no waiting latch was restored (re-armed) beside the broad SA"
+for k in "${kinds[@]}"; do
+	tap_is "$(lab_pcap_clear "$wire" "BROAD-$k")" 0 "$k: its marker never in clear"
+done
+tap_is "$(lab_pcap_count "$wire" 'tcp portrange 8081-8084')" 0 "no segment of any latched flow in clear"
+tap_done
