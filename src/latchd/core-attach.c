@@ -242,7 +242,7 @@ static int on_readable(struct ev_source *s, int fd, uint32_t revents, void *u)
 
 	if (r < 0)
 		log_warn("NFQUEUE %u: %s%s", nfq_queue(c->att->q), strerror(-r),
-			 r == -ENOBUFS ? " (packets lost to latchd stay dropped)" : "");
+			 r == -ENOBUFS ? " (those packets stay queued, never sent)" : "");
 	return 0;
 }
 
