@@ -156,10 +156,12 @@ static int conn_load(struct core *c, struct conn *conn, const struct vici_conn_c
 	cl->c = c;
 	snprintf(cl->name, sizeof(cl->name), "%s", conn->name);
 	r = vici_load_conn(c->vici, vc, loaded, cl);
-	if (r < 0) {
+	if (r < 0)
 		free(cl);
+	if (r == -ENOTCONN)
+		return 0; /* charon is away: core_charon_up() loads it when it is back */
+	if (r < 0)
 		return r;
-	}
 	conn->loading = true;
 	return 0;
 }
@@ -446,6 +448,8 @@ static void listed_raw(void *u, const struct vici_result *res)
 	for (const struct vici_node *ev = res->stream ? res->stream->child : NULL; ev;
 	     ev = ev->next)
 		sacache_feed(c->sa, "list-sa", ev);
+	if (!c->certs_listing)
+		core_adopt_finish(c);
 	listed_sas(c, 0, "", NULL, 0);
 }
 
@@ -524,6 +528,7 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct vici
 		return;
 	}
 	core_rejudge_all(c);
+	core_adopt_finish(c);
 	core_resolve_pending(c);
 }
 

@@ -15,6 +15,7 @@
 #include "latchd/event.h"
 #include "latchd/ident.h"
 #include "latchd/latchdb.h"
+#include "latchd/persist.h"
 #include "latchd/sacache.h"
 #include "latchd/vici-cmd.h"
 #include "latchd/vici.h"
@@ -75,6 +76,8 @@ struct core {
 	struct latchdb *db;
 	struct enforce *enf;
 	struct attachments *att; /* core-attach.c: attached sockets and their held packets */
+	struct persist *persist; /* NULL: latches are not kept across a restart */
+	bool adopting;		 /* latches of a previous latchd wait for charon's state */
 	int diag_fd;
 	struct ev_source *diag_src;
 
@@ -94,6 +97,8 @@ struct core {
 /* core.c */
 void core_resolve_pending(struct core *c);
 void core_rejudge_all(struct core *c);
+/* charon's state and certificates are known: re-adopted latches are bound or broken. */
+void core_adopt_finish(struct core *c);
 void core_break(struct core *c, struct latch *l, uint16_t reason);
 void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset);
 const struct ike_ident *core_ident(const struct core *c, uint32_t ike_id);

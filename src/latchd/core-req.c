@@ -98,6 +98,8 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 	if (!err && l) {
 		l->core = p->conn; /* the latch keeps its connection in use */
 		p->conn = NULL;
+		if (l->listener && c->persist)
+			persist_put(c->persist, l);
 	}
 	if (req) {
 		req->data = NULL;

@@ -222,6 +222,10 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
 		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
 		 latch_state_name(old), latch_state_name(l->state), latch_reason_name(l->reason));
 	core_attach_changed(c, l, old);
+	if (c->persist && l->state == IPC_STATE_CLOSED)
+		persist_del(c->persist, l->id);
+	else if (c->persist && l->state != IPC_STATE_PENDING)
+		persist_put(c->persist, l);
 	if (old == IPC_STATE_PENDING && l->state == IPC_STATE_CLOSED)
 		return; /* never handed out: its request's error reply says it all */
 	alert(c, l, NULL);
@@ -619,6 +623,131 @@ static int on_diag(struct ev_source *s, int fd, uint32_t revents, void *u)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- restarts */
+
+static void adopt_one(void *u, const struct latch *rec)
+{
+	struct core *c = u;
+	char text[FLOW_FMT_MAX];
+	struct latch *l;
+	struct conn *conn;
+
+	if (!rec->listener &&
+	    (rec->state != IPC_STATE_ESTABLISHED && rec->state != IPC_STATE_BROKEN))
+		return;
+	if (!rec->listener && sockdiag_exists(&rec->flow, rec->cookie) != 1) {
+		enforce_flow_del(c->enf, &rec->flow); /* its socket is gone: nothing to adopt */
+		persist_del(c->persist, rec->id);
+		return;
+	}
+	l = latchdb_adopt(c->db, rec, ev_now(c->loop));
+	if (!l)
+		return;
+	if (l->listener) {
+		if (core_conn_responder(c, l, &conn) == 0)
+			l->core = conn;
+	} else {
+		l->sa.child_id = 0; /* bound again once charon's SAs are known */
+		c->adopting = true;
+	}
+	log_info("latch %llu %s: re-adopted (%s)", (unsigned long long)l->id,
+		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
+		 latch_state_name(l->state));
+}
+
+/*
+ * Flows the kernel still holds for no latch of ours (a latch whose socket went
+ * away while latchd did): collected during the dump, removed after it, since
+ * the netlink socket cannot take a transaction in the middle of a dump.
+ */
+struct sweep {
+	struct core *c;
+	struct enforce_op *ops;
+	size_t n, cap;
+};
+
+/* A wildcard listener element of one family may belong to a dual-stack listener. */
+static bool listener_known(const struct latchdb *db, const struct flow3 *l)
+{
+	static const union flow_addr any;
+	struct flow3 dual = { .family = AF_UNSPEC, .proto = l->proto, .port = l->port };
+
+	return latchdb_listener(db, l) ||
+	       (!memcmp(&l->addr, &any, sizeof(any)) && latchdb_listener(db, &dual));
+}
+
+static int sweep_one(const struct enforce_elem *el, void *u)
+{
+	struct sweep *sw = u;
+	struct enforce_op op;
+
+	if (el->set == ENFORCE_SET_FLOWS && !latchdb_by_flow(sw->c->db, &el->flow))
+		op = (struct enforce_op){ .kind = ENFORCE_FLOW_DEL, .flow = el->flow };
+	else if (el->set == ENFORCE_SET_LISTEN && !listener_known(sw->c->db, &el->listen))
+		op = (struct enforce_op){ .kind = ENFORCE_LISTEN_DEL, .listen = el->listen };
+	else
+		return 0;
+	if (sw->n == sw->cap) {
+		size_t cap = sw->cap ? sw->cap * 2 : 64;
+		struct enforce_op *v = realloc(sw->ops, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		sw->ops = v;
+		sw->cap = cap;
+	}
+	sw->ops[sw->n++] = op;
+	return 0;
+}
+
+static void sweep(struct core *c)
+{
+	struct sweep sw = { .c = c };
+
+	if (enforce_dump(c->enf, sweep_one, &sw) == 0 && sw.n) {
+		log_info("%zu flows and listeners of gone latches no longer enforced", sw.n);
+		for (size_t i = 0; i < sw.n; i += ENFORCE_BATCH_MAX)
+			enforce_apply(c->enf, sw.ops + i,
+				      sw.n - i < ENFORCE_BATCH_MAX ? sw.n - i : ENFORCE_BATCH_MAX);
+	}
+	free(sw.ops);
+}
+
+static void readopt(struct core *c)
+{
+	int r = persist_open(c->cfg.state_dir, &c->persist);
+
+	if (r < 0) {
+		log_warn("state directory %s: %s: latches will not survive a restart",
+			 c->cfg.state_dir, strerror(-r));
+		return;
+	}
+	r = persist_load(c->persist, adopt_one, c);
+	if (r < 0)
+		log_warn("reading %s/latches: %s", c->cfg.state_dir, strerror(-r));
+	sweep(c);
+}
+
+static bool unbound(void *u, struct latch *l)
+{
+	return !l->listener && !l->sa.child_id &&
+	       (l->state == IPC_STATE_ESTABLISHED || l->state == IPC_STATE_BROKEN);
+}
+
+static void act_adopt(struct core *c, struct latch *l, void *u)
+{
+	if (!try_restore(c, l))
+		core_break(c, l, IPC_REASON_DAEMON);
+}
+
+void core_adopt_finish(struct core *c)
+{
+	if (!c->adopting)
+		return;
+	c->adopting = false;
+	each_matching(c, unbound, NULL, act_adopt);
+}
+
 /* ---------------------------------------------------------------- life cycle */
 
 static int load_pem(const char *path, struct pem *ret)
@@ -679,7 +808,8 @@ static int open_enforcement(struct core *c)
 	r = core_attach_open(c, &ec);
 	if (r < 0)
 		return r;
-	r = enforce_open(&c->enf, &ec, 0);
+	/* Adopt: what a previous latchd left keeps its flows fail-closed until judged. */
+	r = enforce_open(&c->enf, &ec, ENFORCE_ADOPT);
 	if (r < 0)
 		log_err("enforcement: %s", enforce_last_error(c->enf));
 	return r;
@@ -712,6 +842,8 @@ static int open_parts(struct core *c)
 		r = ev_add_io(c->loop, &c->diag_src, c->diag_fd, EPOLLIN, on_diag, c);
 	if (r == 0)
 		r = vici_client_new(c->loop, &vc, &vici_ops, c, &c->vici);
+	if (r == 0)
+		readopt(c); /* needs the VICI client: listeners' connections are loaded again */
 	if (r == 0)
 		r = control_new(c->loop, &cc, &ctl_ops, c, &c->ctl);
 	return r;
@@ -752,6 +884,7 @@ void core_free(struct core *c, bool keep)
 	enforce_close(c->enf, keep);
 	sacache_free(c->sa);
 	latchdb_free(c->db);
+	persist_close(c->persist);
 	while (c->idents)
 		ident_forget(c, c->idents->ike_id);
 	while (c->conns) {

@@ -162,6 +162,28 @@ struct latch *latchdb_add(struct latchdb *db, const struct flow *f, uint64_t now
 	return add(db, l, now);
 }
 
+struct latch *latchdb_adopt(struct latchdb *db, const struct latch *rec, uint64_t now)
+{
+	struct latch *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	*l = *rec;
+	l->cookie = 0; /* linked below */
+	l->client = l->core = NULL;
+	maybe_grow(db);
+	if (rec->id >= db->next_id)
+		db->next_id = rec->id + 1;
+	l->created_usec = now;
+	l->n_hist = 0;
+	record(l, now);
+	link_latch(db, l);
+	db->n++;
+	db->count[l->state]++;
+	latchdb_set_cookie(db, l, rec->cookie);
+	return l;
+}
+
 struct latch *latchdb_add_listener(struct latchdb *db, const struct flow3 *f, uint64_t now)
 {
 	struct latch *l = calloc(1, sizeof(*l));

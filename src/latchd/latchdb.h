@@ -104,6 +104,8 @@ void latchdb_free(struct latchdb *db);
 struct latch *latchdb_add(struct latchdb *db, const struct flow *f, uint64_t now);
 /* A new LISTENER latch. */
 struct latch *latchdb_add_listener(struct latchdb *db, const struct flow3 *l, uint64_t now);
+/* Insert a copy of a latch remembered across a restart, with its own id. */
+struct latch *latchdb_adopt(struct latchdb *db, const struct latch *rec, uint64_t now);
 /* Unlink and free (after CLOSED was reported). */
 void latchdb_remove(struct latchdb *db, struct latch *l);
 

@@ -98,8 +98,17 @@ static int transact(uint16_t type, const struct flow *f, uint64_t cookie)
 		const struct nlmsgerr *e = NLMSG_DATA(&u.nlh);
 
 		r = u.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) ? e->error : -EBADMSG;
+	} else if (u.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+		   u.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+		r = -EBADMSG;
 	} else {
-		r = u.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY ? 1 : -EBADMSG;
+		const struct inet_diag_msg *m = NLMSG_DATA(&u.nlh);
+
+		/*
+		 * No inode: an orphan (FIN_WAIT, TIME_WAIT… after its owner closed it),
+		 * what the kernel keeps of a connection no application holds any more.
+		 */
+		r = m->idiag_inode == 0 ? -ENOENT : 1;
 	}
 	close(fd);
 	return r;

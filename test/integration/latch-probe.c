@@ -165,8 +165,13 @@ static void pause_ms(latch_ctx *ctx, int ms)
 		left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return;
-		if (latch_ctx_process(ctx) < 0)
+		if (latch_ctx_process(ctx) < 0) {
+			/* latchd went away (a restart): keep the pace without events */
+			struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
+
+			nanosleep(&ts, NULL);
 			return;
+		}
 	}
 }
 

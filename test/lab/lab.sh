@@ -148,7 +148,8 @@ lab_bg() {
 	local ns log=$2
 	ns=$(lab_ns "$1")
 	shift 2
-	ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
+	# appended: a restarted daemon keeps its earlier runs' log
+	ip netns exec "$ns" "$@" >>"$log" 2>&1 </dev/null &
 	LAB_PID=$!
 	disown "$LAB_PID"
 	echo "$LAB_PID" >>"$LAB_DIR/pids"

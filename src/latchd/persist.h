@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LATCH_LATCHD_PERSIST_H
+#define LATCH_LATCHD_PERSIST_H
+
+/*
+ * What latchd keeps of its latches across its own restart (RFC 5660 R16,
+ * DESIGN.md §3.8): a journal in the state directory (under /run, so a reboot
+ * clears it, R24), one text line per change: "+ <record>" when a latch is
+ * established, listening or changes state, "- <id>" when it ends. At start
+ * the journal is replayed (the last line of an id wins) and rewritten
+ * compactly. A record holds what re-adoption needs and nothing the kernel or
+ * charon can tell again: the flow and the owner's socket (cookie), the
+ * latched peer (identity and key), the latched protection and the token's
+ * choices that matter afterwards.
+ *
+ * persist_format/persist_parse are pure; the file functions do plain I/O.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "latchd/latchdb.h"
+
+#define PERSIST_LINE_MAX 4096
+
+/* One record as a line (no newline). -ENOSPC if it does not fit. */
+int persist_format(const struct latch *l, char *buf, size_t len);
+
+/*
+ * Parse a record into a zeroed latch (id, state, flow or listener, cookie,
+ * owner, policy parts, remote identity, latched protection). -EINVAL on
+ * anything malformed; ret untouched then.
+ */
+int persist_parse(const char *line, struct latch *ret);
+
+struct persist;
+
+/* Open (create) the journal in dir. */
+int persist_open(const char *dir, struct persist **ret);
+void persist_close(struct persist *p);
+
+/* Append "+ record" or "- id". Errors are returned, not fatal: /run may be full. */
+int persist_put(struct persist *p, const struct latch *l);
+int persist_del(struct persist *p, uint64_t id);
+
+/*
+ * Replay: call fn for every latch still alive in the journal (records the
+ * journal's own format can read), then rewrite it with just those. Returns
+ * the number of records, or -errno.
+ */
+int persist_load(struct persist *p, void (*fn)(void *u, const struct latch *l), void *u);
+
+#endif
