@@ -354,6 +354,12 @@ LATCH_WUR int latch_info_get_sa_ids(const latch_info *info, uint32_t *ret_child_
  * the latch is up and *ret is written, the one error return that writes
  * its output.
  */
+/*
+ * flags for latch_connect: LATCH_CONNECT_NO_CONNECT latches the flow to addr
+ * but leaves the socket unconnected: for a datagram socket that will
+ * sendto(2) addr (the draft's per-datagram use, for one destination).
+ */
+#define LATCH_CONNECT_NO_CONNECT 0x1u
 LATCH_WUR int latch_connect(latch_ctx *ctx, int fd, const struct sockaddr *addr, socklen_t addrlen,
 			    const latch_token *tok, unsigned flags, latch_info **ret);
 
@@ -394,6 +400,15 @@ LATCH_WUR int latch_socket_attach(latch_ctx *ctx, int fd, const latch_token *tok
 
 /* The socket's latch: state, parameters, both identities, SA. -ENOENT if none. */
 LATCH_WUR int latch_socket_query(latch_ctx *ctx, int fd, latch_info **ret);
+/*
+ * For datagrams: on an unconnected (listening) socket, who is behind the
+ * datagrams from addr (as recvfrom(2) gave it): the latch info of the
+ * socket's latch (a listener's, or the datagram latch made with
+ * LATCH_CONNECT_NO_CONNECT) with the identity and SA of that peer.
+ * -ENOENT when no SA of an acceptable peer carries them.
+ */
+LATCH_WUR int latch_socket_query_peer(latch_ctx *ctx, int fd, const struct sockaddr *addr,
+				      socklen_t addrlen, latch_info **ret);
 /* Release the socket's latch (CLOSED). The socket itself is not touched. */
 LATCH_WUR int latch_socket_release(latch_ctx *ctx, int fd);
 /* The same by latch id. */

@@ -313,10 +313,16 @@ static int route_source(struct flow *f)
 	return r;
 }
 
+static int route_source_if_any(struct flow *f)
+{
+	static const union flow_addr any;
+
+	return memcmp(&f->laddr, &any, sizeof(any)) ? 0 : route_source(f);
+}
+
 /* CONNECT's flow: the local end from the bound socket, the remote from the request. */
 static int connect_flow(int fd, const struct wire_attrs *a, struct flow *ret, char *err, size_t el)
 {
-	static const union flow_addr any;
 	struct flow f = { 0 };
 	struct flow3 l3;
 	struct sockaddr_storage ss;
@@ -337,11 +343,9 @@ static int connect_flow(int fd, const struct wire_attrs *a, struct flow *ret, ch
 	f.proto = l3.proto;
 	f.laddr = l3.addr;
 	f.lport = l3.port;
-	if (!memcmp(&l3.addr, &any, sizeof(any))) {
-		r = route_source(&f);
-		if (r < 0)
-			return FAIL(r, "no route to the remote end");
-	}
+	r = route_source_if_any(&f);
+	if (r < 0)
+		return FAIL(r, "no route to the remote end");
 	*ret = f;
 	return 0;
 }
@@ -535,10 +539,74 @@ static int find_latch(struct core *c, struct request *req, struct latch **ret, c
 	return 0;
 }
 
+/* A datagram peer's SA and identity, judged by the socket's latch policy. */
+struct peer_view {
+	struct core *core;
+	struct latch view; /* the socket's latch, seen from the datagram's 5-tuple */
+	bool found;
+};
+
+static bool view_carrier(void *u, const struct sa_ike *ike, const struct sa_child *ch)
+{
+	struct peer_view *pv = u;
+	char why[256];
+
+	if (core_judge(pv->core, &pv->view, ike, ch, why, sizeof(why)) < 0)
+		return false;
+	core_bind(pv->core, &pv->view, ike, ch);
+	pv->found = true;
+	return true;
+}
+
+/*
+ * QUERY with a TUPLE: who is behind the datagrams from that remote end on
+ * this (unconnected) socket. The answer is the socket's latch (its datagram
+ * latch to that end, or its listener) with the identity of the SA that
+ * carries the datagrams; the database does not change.
+ */
+static int req_query_peer(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct peer_view pv = { .core = c };
+	struct flow3 l3;
+	struct latch *l;
+	struct flow f = { 0 };
+	int r;
+
+	if (req->fd < 0 || flow3_from_fd(req->fd, &l3) < 0)
+		return FAIL(-EBADF, "QUERY with a TUPLE needs the (bound) socket it concerns");
+	r = tuple_remote(&req->msg.attrs, &f, err, el);
+	if (r < 0)
+		return r;
+	f.proto = l3.proto;
+	f.laddr = l3.addr;
+	f.lport = l3.port;
+	r = route_source_if_any(&f);
+	if (r < 0)
+		return FAIL(r, "no route to that remote end");
+	l = latchdb_by_flow(c->db, &f);
+	if (!l)
+		l = latchdb_listener_for(c->db, &f);
+	if (!l || l->state == IPC_STATE_PENDING)
+		return FAIL(-ENOENT, "the socket has no latch for that remote end");
+	pv.view = *l;
+	pv.view.flow = f;
+	pv.view.state = IPC_STATE_PENDING; /* judged against the policy, not a latched peer */
+	sacache_covering(c->sa, &f, view_carrier, &pv);
+	if (!pv.found)
+		return FAIL(-ENOENT, "no SA of an admitted peer carries datagrams from there");
+	pv.view.state = l->state;
+	core_put_latch(c, control_reply_begin(req, 0), &pv.view);
+	return control_reply_send(req);
+}
+
 static int req_query(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch *l;
-	int r = find_latch(c, req, &l, err, el);
+	int r;
+
+	if (wire_has(&req->msg.attrs, IPC_A_TUPLE))
+		return req_query_peer(c, req, err, el);
+	r = find_latch(c, req, &l, err, el);
 
 	if (r < 0)
 		return r;

@@ -20,10 +20,12 @@ static int addr_parts(const struct sockaddr *sa, socklen_t len, uint8_t *family,
 	}
 	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		/* A dual-stack socket's IPv4 peer (::ffff:a.b.c.d) is IPv4 on the wire. */
+		bool mapped = IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr);
 
-		*family = IPC_FAMILY_INET6;
-		*addr = &s6->sin6_addr;
-		*alen = 16;
+		*family = mapped ? IPC_FAMILY_INET : IPC_FAMILY_INET6;
+		*addr = mapped ? (const void *)&s6->sin6_addr.s6_addr[12] : &s6->sin6_addr;
+		*alen = mapped ? 4 : 16;
 		*port = ntohs(s6->sin6_port);
 		return 0;
 	}
@@ -187,7 +189,7 @@ LATCH_EXPORT int latch_connect(latch_ctx *ctx, int fd, const struct sockaddr *ad
 	latch_info *info = NULL;
 	int r;
 
-	if (!ctx || fd < 0 || !addr || flags)
+	if (!ctx || fd < 0 || !addr || (flags & ~LATCH_CONNECT_NO_CONNECT))
 		return ret_errno(-EINVAL);
 	r = bind_source(ctx, fd, addr, addrlen);
 	if (r < 0)
@@ -200,7 +202,8 @@ LATCH_EXPORT int latch_connect(latch_ctx *ctx, int fd, const struct sockaddr *ad
 	r = call_info(ctx, fd, &info);
 	if (r < 0)
 		return r;
-	r = connect_latched(ctx, fd, addr, addrlen, info);
+	if (!(flags & LATCH_CONNECT_NO_CONNECT))
+		r = connect_latched(ctx, fd, addr, addrlen, info);
 	if (r < 0 && r != -EINPROGRESS) {
 		latch_info_free(info);
 		return r;
@@ -292,6 +295,20 @@ LATCH_EXPORT int latch_socket_query(latch_ctx *ctx, int fd, latch_info **ret)
 	if (!ctx || fd < 0 || !ret)
 		return ret_errno(-EINVAL);
 	ctx_begin(ctx, IPC_MSG_QUERY);
+	return call_info(ctx, fd, ret);
+}
+
+LATCH_EXPORT int latch_socket_query_peer(latch_ctx *ctx, int fd, const struct sockaddr *addr,
+					 socklen_t addrlen, latch_info **ret)
+{
+	int r;
+
+	if (!ctx || fd < 0 || !addr || !ret)
+		return ret_errno(-EINVAL);
+	ctx_begin(ctx, IPC_MSG_QUERY);
+	r = encode_tuple(fd, addr, addrlen, &ctx->out);
+	if (r < 0)
+		return ctx_fail(ctx, r, "cannot describe the peer: %s", strerror(-r));
 	return call_info(ctx, fd, ret);
 }
 

@@ -32,6 +32,7 @@ enum set_id {
 	SET_CONNECT,
 	SET_POLICY,
 	SET_BY_LATCH,
+	SET_QUERY,
 	SET_CLOSE,
 	SET_LATCH_INFO,
 	SET_ACCEPT_INFO,
@@ -170,6 +171,8 @@ static const struct attr_set sets[SET_COUNT] = {
 	[SET_CONNECT] = { { [IPC_A_TUPLE] = Q, [IPC_A_PROTECTION] = O, [IPC_A_PEER] = O } },
 	[SET_POLICY] = { { [IPC_A_PROTECTION] = O, [IPC_A_PEER] = O } },
 	[SET_BY_LATCH] = { { [IPC_A_LATCH_ID] = O } },
+	/* QUERY may name a datagram's remote end: who is behind it on this socket. */
+	[SET_QUERY] = { { [IPC_A_LATCH_ID] = O, [IPC_A_TUPLE] = O } },
 	[SET_CLOSE] = { { [IPC_A_LATCH_ID] = Q, [IPC_A_MESSAGE] = O } },
 	[SET_LATCH_INFO] = { {
 		[IPC_A_LATCH_ID] = Q, [IPC_A_STATE] = Q, [IPC_A_REASON] = O,
@@ -231,7 +234,7 @@ static const struct msg_schema schemas[] = {
 	{ IPC_MSG_LISTEN, "LISTEN", FD_REQ, SET_POLICY, SET_LATCH_INFO, SET_NONE, false },
 	{ IPC_MSG_ACCEPT, "ACCEPT", FD_REQ, SET_BY_LATCH, SET_ACCEPT_INFO, SET_NONE, false },
 	{ IPC_MSG_LATCH, "LATCH", FD_REQ, SET_POLICY, SET_LATCH_INFO, SET_NONE, false },
-	{ IPC_MSG_QUERY, "QUERY", FD_OPT, SET_BY_LATCH, SET_LATCH_INFO, SET_NONE, false },
+	{ IPC_MSG_QUERY, "QUERY", FD_OPT, SET_QUERY, SET_LATCH_INFO, SET_NONE, false },
 	{ IPC_MSG_RELEASE, "RELEASE", FD_OPT, SET_BY_LATCH, SET_EMPTY, SET_NONE, false },
 	{ IPC_MSG_CLOSE, "CLOSE", FD_NONE, SET_CLOSE, SET_EMPTY, SET_NONE, false },
 	{ IPC_MSG_ATTACH, "ATTACH", FD_REQ, SET_POLICY, SET_LATCH_INFO, SET_NONE, false },

@@ -7,7 +7,7 @@
  *   latch-probe serve PORT [options]          latch_listen, latch_accept, record what arrives
  *
  * options: --peer-id ID, --peer-ca DN, --pattern P, --spki HEX, --exact, --wait (on break),
- *   --allow-unlatched,
+ *   --allow-unlatched, --no-connect (UDP: latch the destination, sendto(2) it unconnected),
  *   --udp, --sport P, --marker M, --count N, --interval MS, --out FILE, --accepts N,
  *   --hold MS (keep the connection after the last line, reporting events)
  */
@@ -26,7 +26,7 @@
 
 struct opts {
 	const char *peer_id, *peer_ca, *pattern, *spki, *marker, *out;
-	bool exact, wait, udp, allow_unlatched;
+	bool exact, wait, udp, allow_unlatched, no_connect;
 	int sport, count, interval_ms, accepts, hold_ms;
 };
 
@@ -190,7 +190,8 @@ static int bind_sport(int fd, int family, int port)
 	return bind(fd, (struct sockaddr *)&ss, sizeof(ss)) < 0 ? -errno : 0;
 }
 
-static int send_lines(latch_ctx *ctx, int fd, const struct opts *o)
+static int send_lines(latch_ctx *ctx, int fd, const struct opts *o, const struct sockaddr *to,
+		      socklen_t tolen)
 {
 	char line[256];
 	int i;
@@ -198,7 +199,7 @@ static int send_lines(latch_ctx *ctx, int fd, const struct opts *o)
 	for (i = 0; i < o->count; i++) {
 		int n = snprintf(line, sizeof(line), "%s-%d\n", o->marker, i);
 
-		if (send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0) {
+		if (sendto(fd, line, (size_t)n, MSG_NOSIGNAL, to, to ? tolen : 0) < 0) {
 			printf("error %s after %d\n", errname(errno), i);
 			return 1;
 		}
@@ -235,7 +236,8 @@ static int do_connect(latch_ctx *ctx, const char *addr, int port, const struct o
 	fd = socket(family, (o->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0 || make_token(o, &tok) < 0 || bind_sport(fd, family, o->sport) < 0)
 		return 2;
-	r = latch_connect(ctx, fd, (struct sockaddr *)&ss, len, tok, 0, &info);
+	r = latch_connect(ctx, fd, (struct sockaddr *)&ss, len, tok,
+			  o->no_connect ? LATCH_CONNECT_NO_CONNECT : 0, &info);
 	latch_token_free(tok);
 	if (r < 0) {
 		printf("error %s: %s\n", errname(-r), latch_ctx_last_error(ctx));
@@ -243,7 +245,7 @@ static int do_connect(latch_ctx *ctx, const char *addr, int port, const struct o
 	}
 	print_info("latched", info);
 	latch_info_free(info);
-	r = send_lines(ctx, fd, o);
+	r = send_lines(ctx, fd, o, o->no_connect ? (struct sockaddr *)&ss : NULL, len);
 	if (r == 0 && o->hold_ms) {
 		pause_ms(ctx, o->hold_ms);
 		if (send(fd, "x\n", 2, MSG_NOSIGNAL) < 0)
@@ -267,6 +269,40 @@ static void record(int fd, FILE *out)
 		printf("recv-error %s\n", errname(errno));
 }
 
+/* A datagram server: every new sender's identity once, then what it sends. */
+static int serve_udp(latch_ctx *ctx, int fd, FILE *out, int count)
+{
+	struct sockaddr_storage seen[16];
+	int n_seen = 0;
+
+	for (int got = 0; !count || got < count; got++) {
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		latch_info *info = NULL;
+		char buf[2048];
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		bool known = false;
+
+		if (n < 0)
+			return 1;
+		for (int i = 0; i < n_seen; i++)
+			known |= !memcmp(&seen[i], &from, flen);
+		if (!known && n_seen < 16) {
+			seen[n_seen++] = from;
+			if (latch_socket_query_peer(ctx, fd, (struct sockaddr *)&from, flen,
+						    &info) == 0)
+				print_info("datagram", info);
+			else
+				printf("datagram-error %s\n", latch_ctx_last_error(ctx));
+			latch_info_free(info);
+			fflush(stdout);
+		}
+		fwrite(buf, 1, (size_t)n, out);
+		fflush(out);
+	}
+	return 0;
+}
+
 static int do_serve(latch_ctx *ctx, int port, const struct opts *o)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
@@ -274,12 +310,12 @@ static int do_serve(latch_ctx *ctx, int port, const struct opts *o)
 	latch_token *tok = NULL;
 	int lfd, one = 1, zero = 0, r;
 
-	lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	lfd = socket(AF_INET6, (o->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || !out || make_token(o, &tok) < 0)
 		return 2;
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 16) < 0)
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || (!o->udp && listen(lfd, 16) < 0))
 		return 2;
 	r = latch_listen(ctx, lfd, tok, 0, NULL);
 	latch_token_free(tok);
@@ -289,6 +325,8 @@ static int do_serve(latch_ctx *ctx, int port, const struct opts *o)
 	}
 	printf("listening port=%d\n", port);
 	fflush(stdout);
+	if (o->udp)
+		return serve_udp(ctx, lfd, out, o->accepts);
 	for (int i = 0; !o->accepts || i < o->accepts; i++) {
 		latch_info *info = NULL;
 		int fd = latch_accept(ctx, lfd, NULL, NULL, 0, &info);
@@ -323,6 +361,7 @@ int main(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "accepts", required_argument, NULL, 'a' },
 		{ "allow-unlatched", no_argument, NULL, 'U' },
+		{ "no-connect", no_argument, NULL, 'N' },
 		{ "hold", required_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -346,6 +385,9 @@ int main(int argc, char **argv)
 			break;
 		case 'U':
 			o.allow_unlatched = true;
+			break;
+		case 'N':
+			o.no_connect = true;
 			break;
 		case 'x':
 			o.exact = true;
