@@ -495,6 +495,56 @@ void core_charon_up(struct core *c, bool resync)
 		log_warn("list-sas could not be queued");
 }
 
+/* ---------------------------------------------------------------- watching */
+
+/*
+ * An administrator's `swanctl --load-all` unloads every connection its files
+ * do not name, latchd's among them, and charon says nothing about it. So
+ * latchd asks, every CORE_CONN_CHECK_USEC, which connections charon has, and
+ * loads again those of its own that are in use and gone. SAs are not touched
+ * by an unload (no start action): only new latches would fail meanwhile.
+ */
+static bool in_list(const struct vici_node *list, const char *name)
+{
+	for (const struct vici_node *it = list ? list->child : NULL; it; it = it->next) {
+		if (it->value && !strcmp((const char *)it->value, name))
+			return true;
+	}
+	return false;
+}
+
+static void conns_listed(void *u, const struct vici_result *res)
+{
+	struct core *c = u;
+	const struct vici_node *list = res->err ? NULL : vici_get_list(res->reply, "conns");
+
+	if (!list)
+		return;
+	for (struct conn *conn = c->conns; conn; conn = conn->next) {
+		if (!conn->loaded || in_list(list, conn->name))
+			continue;
+		log_warn("connection %s was unloaded from charon: loading it again", conn->name);
+		conn->loaded = false;
+		if (conn->users)
+			(conn->responder ? load_responder : load_initiator)(c, conn);
+	}
+}
+
+static int check_conns(struct ev_source *s, uint64_t usec, void *u)
+{
+	struct core *c = u;
+
+	if (vici_client_is_up(c->vici) && c->conns)
+		vici_call(c->vici, "get-conns", vici_msg_new(), 0, conns_listed, c, NULL);
+	return ev_time_set_in(s, CORE_CONN_CHECK_USEC);
+}
+
+int core_watch_conns(struct core *c)
+{
+	return ev_add_time(c->loop, &c->conn_timer, ev_now(c->loop) + CORE_CONN_CHECK_USEC,
+			   check_conns, c);
+}
+
 /* ---------------------------------------------------------------- certificates */
 
 static void certs_listed(void *u, int err, const char *errmsg, const struct vici_cert *certs,

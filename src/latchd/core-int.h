@@ -20,7 +20,8 @@
 #include "latchd/vici-cmd.h"
 #include "latchd/vici.h"
 
-#define CORE_CAS_MAX CONFIG_MAX_CAS
+#define CORE_CAS_MAX	     CONFIG_MAX_CAS
+#define CORE_CONN_CHECK_USEC 2000000 /* how often charon's connections are compared with ours */
 
 struct pem {
 	char *text; /* PEM as charon takes it inline */
@@ -80,6 +81,7 @@ struct core {
 	bool adopting;		 /* latches of a previous latchd wait for charon's state */
 	int diag_fd;
 	struct ev_source *diag_src;
+	struct ev_source *conn_timer;
 
 	struct pem cert; /* ours; text NULL when not configured */
 	char local_id[IPC_DN_MAX + 1];
@@ -125,6 +127,8 @@ int core_initiate(struct core *c, struct pending *p);
 /* IKE for connection conn_name failed (ike-updown in CONNECTING): fail its latches. */
 void core_conn_failed(struct core *c, const char *conn_name, const char *remote_id);
 void core_charon_up(struct core *c, bool resync);
+/* Start comparing charon's connections with latchd's (an administrator may unload them). */
+int core_watch_conns(struct core *c);
 void core_list_certs(struct core *c);
 
 /* core-req.c */

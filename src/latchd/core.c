@@ -845,6 +845,8 @@ static int open_parts(struct core *c)
 	if (r == 0)
 		readopt(c); /* needs the VICI client: listeners' connections are loaded again */
 	if (r == 0)
+		r = core_watch_conns(c);
+	if (r == 0)
 		r = control_new(c->loop, &cc, &ctl_ops, c, &c->ctl);
 	return r;
 }
@@ -878,6 +880,7 @@ void core_free(struct core *c, bool keep)
 		core_pending_free(c, c->pending);
 	vici_client_free(c->vici);
 	ev_source_free(c->diag_src);
+	ev_source_free(c->conn_timer);
 	if (c->diag_fd >= 0)
 		close(c->diag_fd);
 	core_attach_close(c);
