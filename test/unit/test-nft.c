@@ -158,7 +158,7 @@ static void test_elems_invalid(void **state)
 	op.kind = ENFORCE_LISTEN_ADD;
 	op.listen = (struct flow3){ .family = AF_UNSPEC, .proto = IPPROTO_UDP, .port = 53 };
 	assert_int_equal(enforce_elems_build(&b, "latch", &op, 1), 0);
-	assert_int_equal(b.msgs, 2); /* listenany4 and listenany6 */
+	assert_int_equal(b.msgs, 2);  /* listenany4 and listenany6 */
 	op.kind = ENFORCE_ATTACH_ADD; /* an attached socket: the same keys, the attach sets */
 	assert_int_equal(enforce_elems_build(&b, "latch", &op, 1), 0);
 	assert_int_equal(b.msgs, 4);
