@@ -9,7 +9,7 @@
 /* The exported channel binding starts with its RFC 5056 label and a colon. */
 #define CB_PREFIX_LEN (sizeof("ipsec-end-point-sha256:") - 1)
 
-static void ident_decode(const struct wire_attrs *a, uint16_t type, struct ctl_ident *ret)
+void ctl_ident_decode(const struct wire_attrs *a, uint16_t type, struct ctl_ident *ret)
 {
 	struct wire_attrs n;
 	size_t len;
@@ -38,15 +38,13 @@ static void addr_decode(const struct wire_attrs *t, uint16_t type, int af, char 
 		snprintf(out, cap, "*");
 }
 
-static void tuple_decode(const struct wire_attrs *a, struct ctl_latch *l)
+void ctl_latch_decode_tuple(const struct wire_attrs *tup, struct ctl_latch *l)
 {
-	struct wire_attrs t;
+	const struct wire_attrs t = *tup;
 	uint8_t fam = 0;
 	bool dummy;
 	int af;
 
-	if (wire_get_nested(a, IPC_A_TUPLE, &t) < 0)
-		return;
 	wire_get_u8(&t, IPC_A_TUPLE_FAMILY, &fam);
 	af = fam == IPC_FAMILY_INET6 ? AF_INET6 : AF_INET;
 	l->family = (uint8_t)af;
@@ -74,6 +72,27 @@ static void sa_decode(const struct wire_attrs *a, struct ctl_latch *l)
 	wire_get_u8(&s, IPC_A_SA_MODE, &l->mode);
 }
 
+static void history_decode(const struct wire_attrs *a, struct ctl_latch *l)
+{
+	struct wire_attr at;
+	size_t cur = 0;
+
+	while (l->n_hist < sizeof(l->hist) / sizeof(l->hist[0]) &&
+	       wire_next(a, IPC_A_HISTORY, &cur, &at) == 1) {
+		struct wire_attrs h = { at.val, at.len };
+
+		wire_get_u8(&h, IPC_A_STATE, &l->hist[l->n_hist].state);
+		wire_get_u16(&h, IPC_A_REASON, &l->hist[l->n_hist].reason);
+		wire_get_u64(&h, IPC_A_VALUE, &l->hist[l->n_hist].ms_ago);
+		l->n_hist++;
+	}
+}
+
+uint64_t ctl_latch_age_s(const struct ctl_latch *l)
+{
+	return l->n_hist ? l->hist[0].ms_ago / 1000 : 0;
+}
+
 int ctl_latch_decode(const struct wire_attrs *a, struct ctl_latch *ret)
 {
 	struct ctl_latch l = { 0 };
@@ -82,18 +101,21 @@ int ctl_latch_decode(const struct wire_attrs *a, struct ctl_latch *ret)
 	if (wire_get_u64(a, IPC_A_LATCH_ID, &l.id) < 0 || wire_get_u8(a, IPC_A_STATE, &l.state) < 0)
 		return -EINVAL;
 	wire_get_u16(a, IPC_A_REASON, &l.reason);
-	tuple_decode(a, &l);
+	if (wire_get_nested(a, IPC_A_TUPLE, &n) == 0)
+		ctl_latch_decode_tuple(&n, &l);
 	if (wire_get_nested(a, IPC_A_OWNER, &n) == 0) {
 		wire_get_u32(&n, IPC_A_OWNER_PID, &l.pid);
 		wire_get_u32(&n, IPC_A_OWNER_UID, &l.uid);
+		wire_get_str(&n, IPC_A_NAME, &l.program);
 	}
+	history_decode(a, &l);
 	if (wire_get_nested(a, IPC_A_PROTECTION, &n) == 0) {
 		wire_get_u8(&n, IPC_A_PROT_ENCRYPT, &l.encrypt);
 		wire_get_u8(&n, IPC_A_PROT_ON_BREAK, &l.on_break);
 		wire_get_u8(&n, IPC_A_PROT_EXACT, &l.exact);
 	}
-	ident_decode(a, IPC_A_LOCAL_IDENTITY, &l.local);
-	ident_decode(a, IPC_A_REMOTE_IDENTITY, &l.remote);
+	ctl_ident_decode(a, IPC_A_LOCAL_IDENTITY, &l.local);
+	ctl_ident_decode(a, IPC_A_REMOTE_IDENTITY, &l.remote);
 	sa_decode(a, &l);
 	if (wire_get_bytes(a, IPC_A_CHANNEL_BINDING, &l.cb, &l.cb_len) < 0)
 		l.cb = NULL;
@@ -142,13 +164,13 @@ static void endpoint(char *out, size_t cap, const char *addr, uint16_t port, int
 
 void ctl_latch_row_header(FILE *f)
 {
-	fprintf(f, "%-6s %-11s %-7s %-5s %-26s %-26s %-28s %s\n", "ID", "STATE", "UID", "PROTO",
-		"LOCAL", "REMOTE", "PEER", "SA");
+	fprintf(f, "%-6s %-11s %-14s %-5s %-26s %-26s %-24s %-14s %s\n", "ID", "STATE", "OWNER",
+		"PROTO", "LOCAL", "REMOTE", "PEER", "SA", "AGE");
 }
 
 void ctl_latch_row(FILE *f, const struct ctl_latch *l, bool color)
 {
-	char loc[64], rem[64], sa[32] = "-";
+	char loc[64], rem[64], sa[32] = "-", owner[24];
 	const char *on = "", *off = "";
 
 	endpoint(loc, sizeof(loc), l->laddr, l->lport, l->family);
@@ -164,9 +186,11 @@ void ctl_latch_row(FILE *f, const struct ctl_latch *l, bool color)
 							 : "\033[36m";
 		off = "\033[0m";
 	}
-	fprintf(f, "%-6llu %s%-11s%s %-7u %-5s %-26s %-26s %-28.28s %s\n",
-		(unsigned long long)l->id, on, ctl_state_name(l->state), off, l->uid,
-		proto_name(l->proto), loc, rem, l->remote.id ? l->remote.id : "-", sa);
+	snprintf(owner, sizeof(owner), "%u/%.8s", l->uid, l->program ? l->program : "?");
+	fprintf(f, "%-6llu %s%-11s%s %-14s %-5s %-26s %-26s %-24.24s %-14s %llus\n",
+		(unsigned long long)l->id, on, ctl_state_name(l->state), off, owner,
+		proto_name(l->proto), loc, rem, l->remote.id ? l->remote.id : "-", sa,
+		(unsigned long long)ctl_latch_age_s(l));
 }
 
 static void hex_line(FILE *f, const char *label, const uint8_t *p, size_t n)
@@ -198,9 +222,10 @@ void ctl_latch_show(FILE *f, const struct ctl_latch *l)
 	endpoint(loc, sizeof(loc), l->laddr, l->lport, l->family);
 	if (l->has_remote)
 		endpoint(rem, sizeof(rem), l->raddr, l->rport, l->family);
-	fprintf(f, "latch %llu: %s (%s)\n  %-18s %s %s -> %s\n  %-18s pid %u uid %u\n",
+	fprintf(f, "latch %llu: %s (%s)\n  %-18s %s %s -> %s\n  %-18s pid %u uid %u (%s)\n",
 		(unsigned long long)l->id, ctl_state_name(l->state), ctl_reason_name(l->reason),
-		"flow", proto_name(l->proto), loc, rem, "owner", l->pid, l->uid);
+		"flow", proto_name(l->proto), loc, rem, "owner", l->pid, l->uid,
+		l->program ? l->program : "?");
 	fprintf(f, "  %-18s %s, on break: %s\n", "protection",
 		l->exact ? "own SA (exact)" : "peer's SA (shared)",
 		l->on_break == IPC_ON_BREAK_WAIT ? "wait" : "reset");
@@ -219,6 +244,10 @@ void ctl_latch_show(FILE *f, const struct ctl_latch *l)
 			(const char *)l->cb);
 	if (l->cb && l->cb_len > CB_PREFIX_LEN)
 		hex_line(f, "value", l->cb + CB_PREFIX_LEN, l->cb_len - CB_PREFIX_LEN);
+	fprintf(f, "history\n");
+	for (unsigned i = 0; i < l->n_hist; i++)
+		fprintf(f, "  %8.3fs ago       %-11s (%s)\n", (double)l->hist[i].ms_ago / 1000,
+			ctl_state_name(l->hist[i].state), ctl_reason_name(l->hist[i].reason));
 }
 
 void json_str(FILE *f, const char *s)
@@ -245,7 +274,7 @@ void json_hex(FILE *f, const uint8_t *p, size_t n)
 	fputc('"', f);
 }
 
-static void ident_json(FILE *f, const char *key, const struct ctl_ident *id)
+void ctl_ident_json(FILE *f, const char *key, const struct ctl_ident *id)
 {
 	fprintf(f, ",\"%s\":", key);
 	if (!id->present) {
@@ -271,17 +300,18 @@ void ctl_latch_json(FILE *f, const struct ctl_latch *l)
 	json_str(f, ctl_state_name(l->state));
 	fputs(",\"reason\":", f);
 	json_str(f, ctl_reason_name(l->reason));
-	fprintf(f,
-		",\"owner\":{\"pid\":%u,\"uid\":%u},\"flow\":{\"proto\":\"%s\",\"local\":", l->pid,
-		l->uid, proto_name(l->proto));
+	fprintf(f, ",\"owner\":{\"pid\":%u,\"uid\":%u,\"program\":", l->pid, l->uid);
+	json_str(f, l->program ? l->program : "");
+	fprintf(f, "},\"age_s\":%llu,\"flow\":{\"proto\":\"%s\",\"local\":",
+		(unsigned long long)ctl_latch_age_s(l), proto_name(l->proto));
 	json_str(f, l->laddr);
 	fprintf(f, ",\"local_port\":%u,\"remote\":", l->lport);
 	l->has_remote ? json_str(f, l->raddr) : (void)fputs("null", f);
 	fprintf(f, ",\"remote_port\":%u}", l->rport);
 	fprintf(f, ",\"exact\":%s,\"on_break\":\"%s\"", l->exact ? "true" : "false",
 		l->on_break == IPC_ON_BREAK_WAIT ? "wait" : "reset");
-	ident_json(f, "remote_identity", &l->remote);
-	ident_json(f, "local_identity", &l->local);
+	ctl_ident_json(f, "remote_identity", &l->remote);
+	ctl_ident_json(f, "local_identity", &l->local);
 	fputs(",\"sa\":", f);
 	if (l->has_sa) {
 		fprintf(f,
@@ -294,7 +324,12 @@ void ctl_latch_json(FILE *f, const struct ctl_latch *l)
 	} else {
 		fputs("null", f);
 	}
-	fputs(",\"channel_binding\":", f);
+	fputs(",\"history\":[", f);
+	for (unsigned i = 0; i < l->n_hist; i++)
+		fprintf(f, "%s{\"state\":\"%s\",\"reason\":\"%s\",\"ms_ago\":%llu}", i ? "," : "",
+			ctl_state_name(l->hist[i].state), ctl_reason_name(l->hist[i].reason),
+			(unsigned long long)l->hist[i].ms_ago);
+	fputs("],\"channel_binding\":", f);
 	l->cb && l->cb_len > CB_PREFIX_LEN
 		? json_hex(f, l->cb + CB_PREFIX_LEN, l->cb_len - CB_PREFIX_LEN)
 		: (void)fputs("null", f);

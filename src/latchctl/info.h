@@ -34,10 +34,22 @@ struct ctl_latch {
 	uint8_t encrypt, on_break, exact;
 	const uint8_t *cb;
 	size_t cb_len;
+	const char *program;
+	struct {
+		uint8_t state;
+		uint16_t reason;
+		uint64_t ms_ago;
+	} hist[16];
+	unsigned n_hist;
 };
 
+/* The flow of a TUPLE (also a peer's addresses). */
+void ctl_latch_decode_tuple(const struct wire_attrs *tup, struct ctl_latch *l);
 /* Decode; strings borrow the message. 0 or -EINVAL. */
 int ctl_latch_decode(const struct wire_attrs *a, struct ctl_latch *ret);
+
+/* Seconds since the latch was made (its first history entry), 0 when unknown. */
+uint64_t ctl_latch_age_s(const struct ctl_latch *l);
 
 const char *ctl_state_name(uint8_t state);
 const char *ctl_reason_name(uint16_t reason);
@@ -53,5 +65,7 @@ void ctl_latch_json(FILE *f, const struct ctl_latch *l);
 /* JSON helpers. */
 void json_str(FILE *f, const char *s);
 void json_hex(FILE *f, const uint8_t *p, size_t n);
+void ctl_ident_decode(const struct wire_attrs *a, uint16_t type, struct ctl_ident *ret);
+void ctl_ident_json(FILE *f, const char *key, const struct ctl_ident *id);
 
 #endif

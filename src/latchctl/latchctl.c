@@ -27,6 +27,10 @@ struct opts {
 	bool color;
 	uint8_t state;
 	long uid;
+	const char *peer; /* list: only latches whose peer identity contains this */
+	long port;	  /* list: only latches with this local or remote port */
+	long limit;	  /* list: at most this many rows (0: all) */
+	bool help;
 	int count; /* watch: stop after this many events; 0: never */
 	int timeout_ms;
 };
@@ -111,17 +115,28 @@ static int cmd_status(struct ctl_client *c, struct opts *o, int argc, char **arg
 
 struct lister {
 	struct opts *o;
-	unsigned n;
+	unsigned n, more;
 	bool show;
 };
+
+static bool wanted(const struct opts *o, const struct ctl_latch *l)
+{
+	if (o->peer && (!l->remote.id || !strstr(l->remote.id, o->peer)))
+		return false;
+	return o->port < 0 || l->lport == o->port || l->rport == o->port;
+}
 
 static int list_entry(void *u, const struct wire_msg *m)
 {
 	struct lister *ls = u;
 	struct ctl_latch l;
 
-	if (ctl_latch_decode(&m->attrs, &l) < 0)
+	if (ctl_latch_decode(&m->attrs, &l) < 0 || !wanted(ls->o, &l))
 		return 0;
+	if (ls->o->limit > 0 && ls->n >= (unsigned long)ls->o->limit) {
+		ls->more++; /* counted, not printed: a terminal is no place for 10,000 rows */
+		return 0;
+	}
 	if (ls->o->json) {
 		printf("%s", ls->n ? ",\n " : "");
 		ctl_latch_json(stdout, &l);
@@ -138,7 +153,7 @@ static int list_entry(void *u, const struct wire_msg *m)
 
 static int cmd_list(struct ctl_client *c, struct opts *o, int argc, char **argv)
 {
-	struct lister ls = { o, 0, false };
+	struct lister ls = { .o = o };
 	struct buf b;
 	size_t n;
 	int r;
@@ -159,6 +174,10 @@ static int cmd_list(struct ctl_client *c, struct opts *o, int argc, char **argv)
 		printf("]\n");
 	else if (r == 0 && !ls.n)
 		printf("no latches\n");
+	if (!o->json && ls.more)
+		printf("... and %u more (narrow with --state, --peer, --port, --uid, or raise "
+		       "--limit)\n",
+		       ls.more);
 	return r < 0 ? refused(c, r) : 0;
 }
 
@@ -175,7 +194,7 @@ static int parse_id(const char *s, uint64_t *id)
 
 static int by_id(struct ctl_client *c, struct opts *o, int argc, char **argv, uint16_t type)
 {
-	struct lister ls = { o, 0, true };
+	struct lister ls = { .o = o, .show = true };
 	struct buf b;
 	uint64_t id;
 	int r;
@@ -257,21 +276,100 @@ static int cmd_watch(struct ctl_client *c, struct opts *o, int argc, char **argv
 	return 0;
 }
 
+/* ---------------------------------------------------------------- peers */
+
+static uint64_t counter(const struct wire_attrs *a, const char *name)
+{
+	struct wire_attr at;
+	size_t cur = 0;
+
+	while (wire_next(a, IPC_A_COUNTER, &cur, &at) == 1) {
+		struct wire_attrs n = { at.val, at.len };
+		const char *key = NULL;
+		uint64_t v = 0;
+
+		wire_get_str(&n, IPC_A_NAME, &key);
+		wire_get_u64(&n, IPC_A_VALUE, &v);
+		if (key && !strcmp(key, name))
+			return v;
+	}
+	return 0;
+}
+
+static int peer_entry(void *u, const struct wire_msg *m)
+{
+	struct lister *ls = u;
+	struct ctl_ident remote, local;
+	struct ctl_latch t = { 0 };
+	struct wire_attrs tup;
+
+	ctl_ident_decode(&m->attrs, IPC_A_REMOTE_IDENTITY, &remote);
+	ctl_ident_decode(&m->attrs, IPC_A_LOCAL_IDENTITY, &local);
+	if (wire_get_nested(&m->attrs, IPC_A_TUPLE, &tup) == 0)
+		ctl_latch_decode_tuple(&tup, &t);
+	if (ls->o->json) {
+		printf("%s{\"ike_sa\":%llu,\"address\":", ls->n ? ",\n " : "",
+		       (unsigned long long)counter(&m->attrs, "ike_sa"));
+		json_str(stdout, t.raddr);
+		printf(",\"latches\":%llu,\"child_sas\":%llu",
+		       (unsigned long long)counter(&m->attrs, "latches"),
+		       (unsigned long long)counter(&m->attrs, "child_sas"));
+		ctl_ident_json(stdout, "remote_identity", &remote);
+		ctl_ident_json(stdout, "local_identity", &local);
+		printf("}");
+	} else {
+		if (!ls->n)
+			printf("%-6s %-22s %-26s %-13s %-8s %-8s %s\n", "IKE_SA", "ADDRESS", "PEER",
+			       "METHOD", "LATCHES", "CHILDREN", "CERTIFICATE");
+		printf("#%-5llu %-22s %-26.26s %-13s %-8llu %-8llu %s\n",
+		       (unsigned long long)counter(&m->attrs, "ike_sa"), t.raddr,
+		       remote.id ? remote.id : "-", ctl_auth_name(remote.auth),
+		       (unsigned long long)counter(&m->attrs, "latches"),
+		       (unsigned long long)counter(&m->attrs, "child_sas"),
+		       remote.subject ? remote.subject : "-");
+	}
+	ls->n++;
+	return 0;
+}
+
+static int cmd_peers(struct ctl_client *c, struct opts *o, int argc, char **argv)
+{
+	struct lister ls = { .o = o };
+	struct buf b;
+	int r;
+
+	ctl_begin(c, &b, IPC_MSG_PEER_LIST);
+	if (o->json)
+		printf("[");
+	r = ctl_call(c, &b, peer_entry, &ls);
+	buf_free(&b);
+	if (o->json)
+		printf("]\n");
+	else if (r == 0 && !ls.n)
+		printf("no IKE peers\n");
+	return r < 0 ? refused(c, r) : 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const struct cmd cmds[] = {
 	{ "status", "", "latchd and charon reachable, counts by state, limits", cmd_status },
-	{ "list", "[--state S] [--uid U]", "one line per latch", cmd_list },
+	{ "list", "[--state S] [--uid U] [--peer ID] [--port P] [--limit N]",
+	  "one line per latch: owner, flow, peer, SA, age", cmd_list },
 	{ "show", "ID", "everything about one latch", cmd_show },
 	{ "close", "ID", "close a latch; its owner's connection is reset", cmd_close },
 	{ "watch", "[--count N] [--timeout MS]", "stream latch events", cmd_watch },
+	{ "peers", "", "IKE peers: identity, method, certificate, latches and child SAs",
+	  cmd_peers },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: latchctl [--json] [--socket PATH] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-7s %-28s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+		fprintf(f, "  %-7s %s\n          %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+	fprintf(f,
+		"\n'latchctl COMMAND --help' for one command; latchctl(8) for the JSON schema\n");
 	fprintf(f, "\nexit: 0 done, 1 refused or not found, 2 usage, 3 latchd unreachable\n");
 }
 
@@ -293,6 +391,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "uid", required_argument, NULL, 'u' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "peer", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "limit", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -320,9 +421,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 't':
 			o->timeout_ms = atoi(optarg);
 			break;
+		case 'p':
+			o->peer = optarg;
+			break;
+		case 'P':
+			o->port = strtol(optarg, NULL, 10);
+			break;
+		case 'l':
+			o->limit = strtol(optarg, NULL, 10);
+			break;
 		case 'h':
-			usage(stdout);
-			exit(0);
+			o->help = true;
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -332,15 +442,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .uid = -1, .color = isatty(STDOUT_FILENO) };
+	struct opts o = { .uid = -1, .port = -1, .color = isatty(STDOUT_FILENO) };
 	struct ctl_client c = { .fd = -1 };
 	const struct cmd *cmd = NULL;
 	int r;
 
 	o.socket = getenv("LATCH_SOCKET") ? getenv("LATCH_SOCKET") : "/run/latch/latchd.sock";
-	if (parse_opts(argc, argv, &o) < 0 || optind >= argc) {
+	if (parse_opts(argc, argv, &o) < 0 || (optind >= argc && !o.help)) {
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (optind >= argc) {
+		usage(stdout);
+		return 0;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (!strcmp(argv[optind], cmds[i].name))
@@ -360,6 +474,11 @@ int main(int argc, char **argv)
 	}
 	argc -= optind - 1;
 	argv += optind - 1;
+	if (o.help) {
+		printf("usage: latchctl [--json] [--socket PATH] %s %s\n  %s\n", cmd->name,
+		       cmd->args, cmd->help);
+		return 0;
+	}
 	if (ctl_connect(&c, o.socket) < 0) {
 		fprintf(stderr, "latchctl: %s\n", c.error);
 		return EXIT_UNREACHABLE;

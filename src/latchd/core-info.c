@@ -49,6 +49,11 @@ static void put_ident(struct buf *b, uint16_t type, const struct latch_ident *id
 	wire_nest_end(b, n);
 }
 
+void core_put_ident(struct buf *b, uint16_t type, const struct latch_ident *id)
+{
+	put_ident(b, type, id);
+}
+
 static void put_sa(struct buf *b, const struct latch_sa *sa)
 {
 	size_t n;
@@ -93,7 +98,23 @@ static void put_owner(struct buf *b, const struct latch *l)
 	wire_put_u32(b, IPC_A_OWNER_PID, (uint32_t)l->owner.pid);
 	wire_put_u32(b, IPC_A_OWNER_UID, (uint32_t)l->owner.uid);
 	wire_put_u32(b, IPC_A_OWNER_GID, (uint32_t)l->owner.gid);
+	if (l->comm[0])
+		wire_put_str(b, IPC_A_NAME, l->comm);
 	wire_nest_end(b, n);
+}
+
+/* The latch's state changes, as milliseconds before now. */
+static void put_history(struct buf *b, const struct latch *l, uint64_t now)
+{
+	for (unsigned i = 0; i < l->n_hist; i++) {
+		size_t n = wire_nest_begin(b, IPC_A_HISTORY);
+
+		wire_put_u8(b, IPC_A_STATE, l->hist[i].state);
+		wire_put_u16(b, IPC_A_REASON, l->hist[i].reason);
+		wire_put_u64(b, IPC_A_VALUE,
+			     now > l->hist[i].usec ? (now - l->hist[i].usec) / 1000 : 0);
+		wire_nest_end(b, n);
+	}
 }
 
 void core_put_latch(const struct core *c, struct buf *b, const struct latch *l)
@@ -114,6 +135,22 @@ void core_put_latch(const struct core *c, struct buf *b, const struct latch *l)
 		wire_put_bytes(b, IPC_A_CHANNEL_BINDING, cb, cblen);
 	}
 	put_owner(b, l);
+	put_history(b, l, ev_now(c->loop));
+}
+
+void core_put_child(struct buf *b, uint32_t ike_id, const struct sa_child *ch)
+{
+	struct latch_sa sa = {
+		.ike_id = ike_id,
+		.child_id = ch->id,
+		.spi_in = ch->spi_in,
+		.spi_out = ch->spi_out,
+		.tunnel = ch->tunnel,
+	};
+
+	snprintf(sa.encr, sizeof(sa.encr), "%s", ch->encr);
+	snprintf(sa.integ, sizeof(sa.integ), "%s", ch->integ);
+	put_sa(b, &sa);
 }
 
 void core_put_alert(struct buf *b, const struct latch *l, const char *why)

@@ -157,6 +157,10 @@ void core_attach_client_gone(struct core *c, struct client *cl);
 /* core-info.c */
 void core_put_latch(const struct core *c, struct buf *b, const struct latch *l);
 void core_put_alert(struct buf *b, const struct latch *l, const char *why);
+void core_put_ident(struct buf *b, uint16_t type, const struct latch_ident *id);
+void core_put_child(struct buf *b, uint32_t ike_id, const struct sa_child *ch);
+/* The identity of an IKE_SA's peer as latches report it. */
+void core_ike_remote(const struct core *c, const struct sa_ike *ike, struct latch_ident *ret);
 int core_get_policy(const struct wire_attrs *a, struct latch_policy *ret, char *err, size_t el);
 
 #endif

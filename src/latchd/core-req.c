@@ -721,6 +721,100 @@ static int req_list(struct core *c, struct request *req, char *err, size_t el)
 	return control_reply_send(req);
 }
 
+/* ---- PEER_LIST: the IKE peers, with how many of the caller's latches each carries */
+
+struct peer_count {
+	uint32_t ike_id;
+	uid_t uid;
+	bool all;
+	unsigned n;
+};
+
+static bool count_on_ike(void *u, struct latch *l)
+{
+	struct peer_count *pc = u;
+
+	if (!l->listener && l->sa.ike_id == pc->ike_id && l->state != IPC_STATE_CLOSED &&
+	    (pc->all || l->owner.uid == pc->uid))
+		pc->n++;
+	return false;
+}
+
+struct peer_lister {
+	struct core *c;
+	struct request *req;
+	bool admin;
+	struct buf *b;
+	unsigned children;
+};
+
+static void put_child(void *u, const struct sa_child *ch)
+{
+	struct peer_lister *pl = u;
+
+	core_put_child(pl->b, ch->ike_id, ch);
+	pl->children++;
+}
+
+static void put_peer_tuple(struct buf *b, const struct sa_ike *ike)
+{
+	uint8_t la[16], ra[16];
+	int fam = strchr(ike->remote_host, ':') ? AF_INET6 : AF_INET;
+	size_t alen = fam == AF_INET6 ? 16 : 4, n;
+
+	if (inet_pton(fam, ike->remote_host, ra) != 1 || inet_pton(fam, ike->local_host, la) != 1)
+		return;
+	n = wire_nest_begin(b, IPC_A_TUPLE);
+	wire_put_u8(b, IPC_A_TUPLE_FAMILY, fam == AF_INET6 ? IPC_FAMILY_INET6 : IPC_FAMILY_INET);
+	wire_put_bytes(b, IPC_A_TUPLE_LOCAL_ADDR, la, alen);
+	wire_put_bytes(b, IPC_A_TUPLE_REMOTE_ADDR, ra, alen);
+	wire_nest_end(b, n);
+}
+
+static void list_peer(void *u, const struct sa_ike *ike)
+{
+	struct peer_lister *pl = u;
+	struct peer_count pc = { ike->id, pl->req->cred.uid, pl->admin, 0 };
+	struct latch_ident remote, local = { 0 };
+	size_t n;
+
+	latchdb_each(pl->c->db, count_on_ike, &pc);
+	if (!pl->req->client || (!pl->admin && !pc.n))
+		return; /* a user sees the peers of its own latches */
+	core_ike_remote(pl->c, ike, &remote);
+	snprintf(local.id, sizeof(local.id), "%s", ike->local_id);
+	pl->b = control_reply_begin(pl->req, IPC_F_MORE);
+	core_put_ident(pl->b, IPC_A_REMOTE_IDENTITY, &remote);
+	core_put_ident(pl->b, IPC_A_LOCAL_IDENTITY, &local);
+	put_peer_tuple(pl->b, ike);
+	pl->children = 0;
+	sacache_each_child(pl->c->sa, ike->id, put_child, pl);
+	n = wire_nest_begin(pl->b, IPC_A_COUNTER);
+	wire_put_str(pl->b, IPC_A_NAME, "latches");
+	wire_put_u64(pl->b, IPC_A_VALUE, pc.n);
+	wire_nest_end(pl->b, n);
+	n = wire_nest_begin(pl->b, IPC_A_COUNTER);
+	wire_put_str(pl->b, IPC_A_NAME, "child_sas");
+	wire_put_u64(pl->b, IPC_A_VALUE, pl->children);
+	wire_nest_end(pl->b, n);
+	n = wire_nest_begin(pl->b, IPC_A_COUNTER);
+	wire_put_str(pl->b, IPC_A_NAME, "ike_sa");
+	wire_put_u64(pl->b, IPC_A_VALUE, ike->id);
+	wire_nest_end(pl->b, n);
+	control_reply_send(pl->req);
+}
+
+static int req_peer_list(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct peer_lister pl = { c, req, control_is_admin(c->ctl, &req->cred), NULL, 0 };
+
+	sacache_each_ike(c->sa, list_peer, &pl);
+	if (!req->client)
+		return 0;
+	control_reply_begin(req, 0);
+	return control_reply_send(req);
+}
+
 int core_handle(void *core, struct request *req, char *err, size_t el)
 {
 	struct core *c = core;
@@ -749,6 +843,8 @@ int core_handle(void *core, struct request *req, char *err, size_t el)
 		return req_status(c, req, err, el);
 	case IPC_MSG_LIST:
 		return req_list(c, req, err, el);
+	case IPC_MSG_PEER_LIST:
+		return req_peer_list(c, req, err, el);
 	case IPC_MSG_BYE:
 		control_reply_begin(req, 0);
 		return control_reply_send(req);

@@ -167,6 +167,12 @@ static void fill_remote(struct latch_ident *r, const struct sa_ike *ike, const s
 	memcpy(r->spki, id->cert.spki_sha256, IPC_SHA256_LEN);
 }
 
+void core_ike_remote(const struct core *c, const struct sa_ike *ike, struct latch_ident *ret)
+{
+	*ret = (struct latch_ident){ 0 };
+	fill_remote(ret, ike, core_ident(c, ike->id));
+}
+
 static void fill_local(const struct core *c, struct latch_ident *me, const struct sa_ike *ike)
 {
 	snprintf(me->id, sizeof(me->id), "%s", ike->local_id);

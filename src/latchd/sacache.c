@@ -615,6 +615,15 @@ unsigned sacache_count_children(const struct sacache *c)
 	return (unsigned)c->n_children;
 }
 
+void sacache_each_child(const struct sacache *c, uint32_t ike_id,
+			void (*fn)(void *u, const struct sa_child *ch), void *u)
+{
+	for (size_t i = 0; i < c->n_children; i++) {
+		if (c->children[i].ike_id == ike_id && c->children[i].installed)
+			fn(u, &c->children[i]);
+	}
+}
+
 void sacache_each_ike(const struct sacache *c, void (*fn)(void *u, const struct sa_ike *ike),
 		      void *u)
 {

@@ -110,6 +110,10 @@ bool sacache_child_is_exact(const struct sa_child *c, const struct flow *f);
 unsigned sacache_count_ike(const struct sacache *c);
 unsigned sacache_count_children(const struct sacache *c);
 
+/* Visit every installed child of an IKE_SA. */
+void sacache_each_child(const struct sacache *c, uint32_t ike_id,
+			void (*fn)(void *u, const struct sa_child *ch), void *u);
+
 /* Visit every established IKE_SA (latchctl peers). */
 void sacache_each_ike(const struct sacache *c, void (*fn)(void *u, const struct sa_ike *ike),
 		      void *u);

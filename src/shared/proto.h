@@ -99,6 +99,8 @@ enum ipc_attr {
 	IPC_A_SA = 22,		    /* [nest SA_*] the child SA carrying a flow */
 	IPC_A_COUNTER = 23,	    /* [nest NAME, VALUE] a counter, repeated */
 	IPC_A_LIMIT = 24,	    /* [nest NAME, VALUE] a limit, repeated */
+	IPC_A_HISTORY =
+		25, /* [nest STATE, REASON, VALUE] a state change, VALUE ms ago; oldest first */
 
 	/* 32–47: inside PROTECTION */
 	IPC_A_PROT_ENCRYPT = 32,	 /* [u8 enum ipc_want] confidentiality */
@@ -139,6 +141,7 @@ enum ipc_attr {
 	IPC_A_OWNER_PID = 96, /* [u32] */
 	IPC_A_OWNER_UID = 97, /* [u32] */
 	IPC_A_OWNER_GID = 98, /* [u32] */
+	/* (the owner's program name travels as NAME inside OWNER) */
 
 	/* 112–127: inside SA */
 	IPC_A_SA_CHILD_ID = 112,  /* [u32] charon's child SA unique id, required in every SA */

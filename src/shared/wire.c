@@ -49,6 +49,7 @@ enum set_id {
 	SET_C_OWNER,
 	SET_C_SA,
 	SET_C_ITEM,
+	SET_C_HISTORY,
 	SET_COUNT,
 };
 
@@ -109,6 +110,7 @@ static const struct attr_policy policies[IPC_A_MAX + 1] = {
 	[IPC_A_SA] = N("SA", SET_C_SA),
 	[IPC_A_COUNTER] = N("COUNTER", SET_C_ITEM),
 	[IPC_A_LIMIT] = N("LIMIT", SET_C_ITEM),
+	[IPC_A_HISTORY] = N("HISTORY", SET_C_HISTORY),
 
 	[IPC_A_PROT_ENCRYPT] = U("PROT_ENCRYPT", WIRE_U8, IPC_WANT_ANY, IPC_WANT_YES),
 	[IPC_A_PROT_INTEGRITY] = U("PROT_INTEGRITY", WIRE_U8, IPC_WANT_ANY, IPC_WANT_YES),
@@ -178,13 +180,13 @@ static const struct attr_set sets[SET_COUNT] = {
 		[IPC_A_LATCH_ID] = Q, [IPC_A_STATE] = Q, [IPC_A_REASON] = O,
 		[IPC_A_MESSAGE] = O, [IPC_A_TUPLE] = O, [IPC_A_PROTECTION] = O,
 		[IPC_A_LOCAL_IDENTITY] = O, [IPC_A_REMOTE_IDENTITY] = O, [IPC_A_SA] = O,
-		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O } },
+		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O, [IPC_A_HISTORY] = M } },
 	/* As LATCH_INFO, but a connection accepted unlatched (R33) has no latch. */
 	[SET_ACCEPT_INFO] = { {
 		[IPC_A_LATCH_ID] = O, [IPC_A_STATE] = O, [IPC_A_REASON] = O,
 		[IPC_A_MESSAGE] = O, [IPC_A_TUPLE] = O, [IPC_A_PROTECTION] = O,
 		[IPC_A_LOCAL_IDENTITY] = O, [IPC_A_REMOTE_IDENTITY] = O, [IPC_A_SA] = O,
-		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O } },
+		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O, [IPC_A_HISTORY] = M } },
 	[SET_PEER_ENTRY] = { {
 		[IPC_A_REMOTE_IDENTITY] = Q, [IPC_A_LOCAL_IDENTITY] = O, [IPC_A_TUPLE] = O,
 		[IPC_A_SA] = M, [IPC_A_COUNTER] = M } },
@@ -215,12 +217,15 @@ static const struct attr_set sets[SET_COUNT] = {
 		[IPC_A_TUPLE_FAMILY] = Q, [IPC_A_TUPLE_PROTO] = O,
 		[IPC_A_TUPLE_LOCAL_ADDR] = O, [IPC_A_TUPLE_LOCAL_PORT] = O,
 		[IPC_A_TUPLE_REMOTE_ADDR] = O, [IPC_A_TUPLE_REMOTE_PORT] = O } },
-	[SET_C_OWNER] = { { [IPC_A_OWNER_PID] = O, [IPC_A_OWNER_UID] = O, [IPC_A_OWNER_GID] = O } },
+	[SET_C_OWNER] = { {
+		[IPC_A_OWNER_PID] = O, [IPC_A_OWNER_UID] = O, [IPC_A_OWNER_GID] = O,
+		[IPC_A_NAME] = O } },
 	[SET_C_SA] = { {
 		[IPC_A_SA_CHILD_ID] = Q, [IPC_A_SA_IKE_ID] = O, [IPC_A_SA_SPI_IN] = O,
 		[IPC_A_SA_SPI_OUT] = O, [IPC_A_SA_ENCR_ALG] = O, [IPC_A_SA_INTEG_ALG] = O,
 		[IPC_A_SA_SHARED] = O, [IPC_A_SA_MODE] = O } },
 	[SET_C_ITEM] = { { [IPC_A_NAME] = Q, [IPC_A_VALUE] = Q } },
+	[SET_C_HISTORY] = { { [IPC_A_STATE] = Q, [IPC_A_REASON] = Q, [IPC_A_VALUE] = Q } },
 };
 /* clang-format on */
 #undef O
