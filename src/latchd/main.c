@@ -90,6 +90,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_PATH_DEFAULT;
+	bool explicit_path = false; /* a file named on the command line must exist */
 	char err[512], *sets[64];
 	int n_sets = 0, o;
 
@@ -97,6 +98,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 		switch (o) {
 		case 'c':
 			path = optarg;
+			explicit_path = true;
 			break;
 		case 'o':
 			if (n_sets == 64)
@@ -125,8 +127,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 		return -EINVAL;
 	}
 	config_defaults(cfg);
-	if (config_load(cfg, path, path != (const char *)CONFIG_PATH_DEFAULT, err, sizeof(err)) <
-	    0) {
+	if (config_load(cfg, path, explicit_path, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return -EINVAL;
 	}
