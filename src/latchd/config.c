@@ -24,6 +24,9 @@ void config_defaults(struct config *c)
 	};
 	snprintf(c->socket, sizeof(c->socket), "/run/latch/latchd.sock");
 	snprintf(c->state_dir, sizeof(c->state_dir), "/run/latch");
+	snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/latch");
+	snprintf(c->btns_anchor, sizeof(c->btns_anchor), "/etc/latch/btns/anchor.pem");
+	snprintf(c->btns_anchor_key, sizeof(c->btns_anchor_key), "/etc/latch/btns/anchor.key");
 	snprintf(c->vici_socket, sizeof(c->vici_socket), "/run/charon.vici");
 	snprintf(c->tun, sizeof(c->tun), "ipsec0");
 	snprintf(c->nft_table, sizeof(c->nft_table), "latch");
@@ -137,6 +140,9 @@ static const struct {
 } str_keys[] = {
 	STR("socket", socket),
 	STR("state_dir", state_dir),
+	STR("data_dir", data_dir),
+	STR("btns_anchor", btns_anchor),
+	STR("btns_anchor_key", btns_anchor_key),
 	STR("vici_socket", vici_socket),
 	STR("tun", tun),
 	STR("nft_table", nft_table),

@@ -27,7 +27,10 @@ enum data_plane {
 struct config {
 	char socket[108];      /* the control socket (UNIX path) */
 	char state_dir[256];   /* latch database for re-adoption; /run, so a reboot clears it */
-	char vici_socket[256]; /* charon's VICI socket */
+	char data_dir[256];    /* what must survive a reboot: the BTNS key, leap-of-faith pins */
+	char btns_anchor[256]; /* the BTNS trust anchor (PEM) and its public private key; */
+	char btns_anchor_key[256]; /* either missing: no BTNS (docs/btns.md) */
+	char vici_socket[256];	   /* charon's VICI socket */
 	enum data_plane data_plane;
 	char tun[16];  /* libipsec's TUN device */
 	uint32_t mark; /* routes latched flows into the data plane */

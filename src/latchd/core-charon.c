@@ -250,6 +250,7 @@ static int load_initiator(struct core *c, struct conn *conn)
 		.n_children = 1,
 	};
 
+	core_btns_conn_cfg(c, conn, &vc);
 	return conn_load(c, conn, &vc);
 }
 
@@ -262,6 +263,8 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
 	addr_text(&l->flow, false, addr, sizeof(addr));
 	if (l->pol.exact) /* charon reuses the peer's IKE_SA: one CREATE_CHILD_SA per flow */
 		snprintf(name, sizeof(name), "latch-x-%llu", (unsigned long long)l->id);
+	else if (core_btns_wanted(c, &l->pol)) /* one BTNS connection per peer address */
+		snprintf(name, sizeof(name), "latch-ib-%s", addr);
 	else
 		snprintf(name, sizeof(name), "latch-i-%s-%08x", addr, policy_hash(&l->pol));
 	conn = conn_get(c, name, false);
@@ -270,6 +273,7 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
 	conn->pol = l->pol;
 	conn->flow = l->flow;
 	conn->exact = l->pol.exact;
+	conn->btns = core_btns_wanted(c, &l->pol);
 	if (!conn->loaded && !conn->loading)
 		r = load_initiator(c, conn);
 	if (r < 0)
@@ -325,6 +329,7 @@ static int load_responder(struct core *c, struct conn *conn)
 		.n_children = 1,
 	};
 
+	core_btns_conn_cfg(c, conn, &vc);
 	return conn_load(c, conn, &vc);
 }
 
@@ -335,13 +340,19 @@ int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret
 	char name[64];
 	int r = 0;
 
-	if (pick_cas(c, &l->pol, cas) == 0)
+	bool btns = core_btns_wanted(c, &l->pol);
+
+	if (!btns && pick_cas(c, &l->pol, cas) == 0)
 		return -ENOENT; /* no CA to pin: refuse rather than admit anyone */
-	snprintf(name, sizeof(name), "latch-r-%08x", policy_hash(&l->pol));
+	if (btns) /* one BTNS responder for all: the anchor is its pin */
+		snprintf(name, sizeof(name), "latch-rb");
+	else
+		snprintf(name, sizeof(name), "latch-r-%08x", policy_hash(&l->pol));
 	conn = conn_get(c, name, true);
 	if (!conn)
 		return -ENOMEM;
 	conn->pol = l->pol;
+	conn->btns = btns;
 	if (!conn->loaded && !conn->loading)
 		r = load_responder(c, conn);
 	if (r < 0)
@@ -481,6 +492,7 @@ void core_charon_up(struct core *c, bool resync)
 	struct vici_node *msg = vici_msg_new();
 
 	load_key(c);
+	core_btns_charon_up(c);
 	/* A restarted charon knows none of latchd's connections: load what is in use again. */
 	for (struct conn *conn = c->conns; conn; conn = conn->next) {
 		conn->loaded = conn->loading = false;
@@ -558,13 +570,18 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct vici
 
 		if (id->ready || !ike)
 			continue;
+		if (!err && core_btns_certs(c, ike, certs, n, id)) {
+			id->ready = true;
+			continue;
+		}
 		for (size_t i = 0; !err && i < n; i++) {
 			struct cert_info info;
 
 			if (certs[i].has_privkey ||
 			    cert_parse_der(certs[i].data.data, certs[i].data.len, &info) < 0)
 				continue;
-			if (!info.is_ca && cert_vouches_for(&info, ike->remote_id)) {
+			if (!info.is_ca && !core_btns_issued(c, &info) &&
+			    cert_vouches_for(&info, ike->remote_id)) {
 				id->cert = info;
 				id->has_cert = true;
 				break;

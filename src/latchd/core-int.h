@@ -47,6 +47,7 @@ struct conn {
 	struct flow flow;	 /* initiator: the addresses it connects */
 	bool loaded;
 	bool loading;
+	bool btns;	/* a BTNS connection: our BTNS key, peers under the anchor (core-btns.c) */
 	unsigned users; /* latches and listeners that rely on it */
 	struct conn *next;
 };
@@ -88,6 +89,7 @@ struct core {
 	struct pem cas[CORE_CAS_MAX];
 	unsigned n_cas;
 
+	struct core_btns *btns; /* core-btns.c: BTNS credentials and leap-of-faith pins */
 	struct ike_ident *idents;
 	struct conn *conns;
 	struct pending *pending;
@@ -153,6 +155,29 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el);
 void core_attach_changed(struct core *c, struct latch *l, uint8_t old);
 void core_attach_gone(struct core *c, uint64_t cookie);
 void core_attach_client_gone(struct core *c, struct client *cl);
+
+/* core-btns.c: BTNS peers and leap-of-faith pins (docs/btns.md) */
+int core_btns_open(struct core *c);
+void core_btns_free(struct core *c);
+void core_btns_charon_up(struct core *c);
+/* Does the token admit BTNS peers (and so get BTNS connections)? */
+bool core_btns_wanted(const struct core *c, const struct latch_policy *p);
+/* A BTNS connection's credentials and peer constraint, over what load_*() filled in. */
+void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct vici_conn_cfg *vc);
+/* core_conn_responder(), plus the BTNS responder for tokens that admit BTNS peers. */
+int core_btns_responder(struct core *c, const struct latch *l, struct conn **ret);
+/* The certificate of a BTNS IKE_SA's peer; false when the IKE_SA is not BTNS. */
+bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici_cert *certs,
+		     size_t n, struct ike_ident *id);
+/* Issued by the BTNS anchor: never the certificate of an authenticated peer. */
+bool core_btns_issued(const struct core *c, const struct cert_info *info);
+bool core_btns_peer(const struct core *c, const struct sa_ike *ike, const struct ike_ident *id);
+/* core_judge() for a BTNS peer: 0 or -EACCES with why. */
+int core_btns_judge(const struct core *c, const struct latch *l, const struct sa_ike *ike,
+		    const struct ike_ident *id, char *why, size_t wl);
+/* core_bind() for a BTNS peer: auth method, our BTNS identity, leap-of-faith pin. */
+void core_btns_bind(struct core *c, struct latch *l, const struct sa_ike *ike);
+int core_req_pins(struct core *c, struct request *req, char *err, size_t el);
 
 /* core-info.c */
 void core_put_latch(const struct core *c, struct buf *b, const struct latch *l);

@@ -501,7 +501,7 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 	r = start_pending(c, req, l, true, false, &p, err, el);
 	if (r < 0)
 		return r;
-	r = core_conn_responder(c, l, &p->conn);
+	r = core_btns_responder(c, l, &p->conn);
 	if (r < 0)
 		core_reply_pending(
 			c, p, r,
@@ -843,6 +843,9 @@ int core_handle(void *core, struct request *req, char *err, size_t el)
 		return req_status(c, req, err, el);
 	case IPC_MSG_LIST:
 		return req_list(c, req, err, el);
+	case IPC_MSG_PIN_LIST:
+	case IPC_MSG_PIN_DELETE:
+		return core_req_pins(c, req, err, el);
 	case IPC_MSG_PEER_LIST:
 		return req_peer_list(c, req, err, el);
 	case IPC_MSG_BYE:

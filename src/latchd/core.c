@@ -141,12 +141,15 @@ int core_judge(const struct core *c, const struct latch *l, const struct sa_ike 
 		snprintf(why, wl, "the peer's certificate is being read");
 		return -EAGAIN;
 	}
-	if (id->has_cert && !is_our_ca(c, id->cert.issuer) && c->n_cas) {
+	if (core_btns_peer(c, ike, id)) { /* never judged as an authenticated peer */
+		if (core_btns_judge(c, l, ike, id, why, wl) < 0)
+			return -EACCES;
+	} else if (id->has_cert && !is_our_ca(c, id->cert.issuer) && c->n_cas) {
 		snprintf(why, wl, "the peer's certificate comes from '%s', no CA of latchd's",
 			 id->cert.issuer);
 		return -EACCES;
 	}
-	if (!peer_acceptable(&l->pol, ike, id, why, wl))
+	if (!core_btns_peer(c, ike, id) && !peer_acceptable(&l->pol, ike, id, why, wl))
 		return -EACCES;
 	if (!protection_acceptable(&l->pol, ch, why, wl))
 		return -EPROTO;
@@ -191,6 +194,7 @@ void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike, const 
 
 	fill_remote(&l->remote, ike, id);
 	fill_local(c, &l->local, ike);
+	core_btns_bind(c, l, ike);
 	l->sa = (struct latch_sa){
 		.ike_id = ike->id,
 		.child_id = ch->id,
@@ -650,7 +654,7 @@ static void adopt_one(void *u, const struct latch *rec)
 	if (!l)
 		return;
 	if (l->listener) {
-		if (core_conn_responder(c, l, &conn) == 0)
+		if (core_btns_responder(c, l, &conn) == 0)
 			l->core = conn;
 	} else {
 		l->sa.child_id = 0; /* bound again once charon's SAs are known */
@@ -837,6 +841,8 @@ static int open_parts(struct core *c)
 
 	r = load_credentials(c);
 	if (r == 0)
+		r = core_btns_open(c);
+	if (r == 0)
 		r = latchdb_new(&db_ops, c, &c->db);
 	if (r == 0)
 		r = sacache_new(&sa_ops, c, &c->sa);
@@ -904,6 +910,7 @@ void core_free(struct core *c, bool keep)
 	}
 	for (unsigned i = 0; i < c->n_cas; i++)
 		free(c->cas[i].text);
+	core_btns_free(c);
 	free(c->cert.text);
 	free(c);
 }

@@ -9,7 +9,8 @@
  * options: --peer-id ID, --peer-ca DN, --pattern P, --spki HEX, --exact, --wait (on break),
  *   --allow-unlatched, --no-connect (UDP: latch the destination, sendto(2) it unconnected),
  *   --udp, --sport P, --marker M, --count N, --interval MS, --out FILE, --accepts N,
- *   --hold MS (keep the connection after the last line, reporting events)
+ *   --hold MS (keep the connection after the last line, reporting events),
+ *   --btns (a BTNS peer is acceptable), --lof (leap of faith: pin the peer's key)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,7 +27,7 @@
 
 struct opts {
 	const char *peer_id, *peer_ca, *pattern, *spki, *marker, *out;
-	bool exact, wait, udp, allow_unlatched, no_connect;
+	bool exact, wait, udp, allow_unlatched, no_connect, btns, lof;
 	int sport, count, interval_ms, accepts, hold_ms;
 };
 
@@ -130,10 +131,12 @@ static int make_token(const struct opts *o, latch_token **ret)
 		r = hexbytes(o->spki, spki);
 	if (r == 0 && o->spki)
 		r = latch_token_add_peer_spki(tok, spki);
-	if (r == 0 && (o->exact || o->allow_unlatched))
+	if (r == 0 && (o->exact || o->allow_unlatched || o->btns || o->lof))
 		r = latch_token_set_flags(
 			tok, (o->exact ? LATCH_TOKEN_EXACT : 0) |
-				     (o->allow_unlatched ? LATCH_TOKEN_ALLOW_UNLATCHED : 0));
+				     (o->allow_unlatched ? LATCH_TOKEN_ALLOW_UNLATCHED : 0) |
+				     (o->btns ? LATCH_TOKEN_PEER_BTNS : 0) |
+				     (o->lof ? LATCH_TOKEN_LEAP_OF_FAITH : 0));
 	if (r == 0 && o->wait)
 		r = latch_token_set_on_break(tok, LATCH_ON_BREAK_WAIT);
 	if (r < 0) {
@@ -363,6 +366,8 @@ int main(int argc, char **argv)
 		{ "allow-unlatched", no_argument, NULL, 'U' },
 		{ "no-connect", no_argument, NULL, 'N' },
 		{ "hold", required_argument, NULL, 'h' },
+		{ "btns", no_argument, NULL, 'B' },
+		{ "lof", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .marker = "PROBE", .count = 1, .interval_ms = 50 };
@@ -418,6 +423,12 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			o.hold_ms = atoi(optarg);
+			break;
+		case 'B':
+			o.btns = true;
+			break;
+		case 'L':
+			o.lof = true;
 			break;
 		default:
 			return 2;

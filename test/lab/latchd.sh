@@ -36,6 +36,9 @@ lab_latchd_conf() {
 	{
 		echo "socket = $dir/latchd.sock"
 		echo "state_dir = $dir/latch"
+		echo "data_dir = $dir/lib"
+		echo "btns_anchor = $LAB_LIB_DIR/../../etc/btns/anchor.pem"
+		echo "btns_anchor_key = $LAB_LIB_DIR/../../etc/btns/anchor.key"
 		echo "vici_socket = $dir/charon.vici"
 		echo "dpd_delay = ${LAB_LATCHD_DPD:-2s}"
 		echo "initiate_timeout = ${LAB_LATCHD_TIMEOUT:-5s}"

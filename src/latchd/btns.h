@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LATCH_LATCHD_BTNS_H
+#define LATCH_LATCHD_BTNS_H
+
+/*
+ * BTNS credentials (DESIGN.md §3.10, docs/btns.md): the host's own
+ * long-lived key (made on first start, kept 0600 in the data directory) and
+ * a certificate for it issued under the BTNS trust anchor, whose private key
+ * is public on purpose. Such a certificate proves possession of the key and
+ * nothing about a name, so BTNS subjects live in a namespace of their own,
+ * "O=BTNS, CN=<first 16 bytes of the SPKI's SHA-256, hex>", which the
+ * anchor's critical name constraints confine every anchor-issued
+ * certificate to (pathlen 0: no intermediate either).
+ *
+ * libcrypto does the keys and signatures; no pki or openssl is run.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "latchd/ident.h"
+
+#define BTNS_ID_PATTERN		"O=BTNS, CN=*" /* the only identities a BTNS connection admits */
+#define BTNS_CN_HEX		32 /* hex digits of the SPKI hash in a latch host's CN */
+#define BTNS_CERT_DAYS		3650
+#define BTNS_KEY_FILE		"btns.key"
+#define BTNS_CERT_FILE		"btns.pem"
+#define BTNS_ANCHOR_DEFAULT	"/etc/latch/btns/anchor.pem"
+#define BTNS_ANCHOR_KEY_DEFAULT "/etc/latch/btns/anchor.key"
+
+struct btns {
+	char *key_pem; /* our private key (PKCS#8 PEM), for charon's load-key */
+	size_t key_len;
+	char *cert_pem; /* our certificate under the anchor (PEM) */
+	size_t cert_len;
+	char *anchor_pem; /* the anchor (PEM), pinned as cacerts of BTNS connections */
+	size_t anchor_len;
+	struct cert_info cert, anchor;
+	char id[IDENT_STR_MAX]; /* our BTNS identity: the certificate's subject */
+};
+
+/*
+ * Load (or make, on first start) the host's key in dir, and issue its
+ * certificate under the anchor (anchor_cert, anchor_key: PEM files). The
+ * anchor must have pathlen 0 and critical name constraints: without them
+ * an anchor-issued certificate could claim any name. 0, or -errno with the
+ * reason in err. Caller frees *ret with btns_free().
+ */
+int btns_open(const char *dir, const char *anchor_cert, const char *anchor_key, struct btns **ret,
+	      char *err, size_t el);
+void btns_free(struct btns *b);
+
+/* Was cert issued by the BTNS anchor (its issuer is the anchor's subject)? */
+bool btns_issued(const struct btns *b, const struct cert_info *cert);
+
+/* Is id (an identity, a pattern or a DN) inside the BTNS namespace "O=BTNS, CN=…"? */
+bool btns_namespace(const char *id);
+
+/*
+ * May cert stand for a BTNS peer: a subject in the BTNS namespace, and, when
+ * its CN has the form latch hosts use (BTNS_CN_HEX hex digits), that CN is
+ * its own key's hash, so that nobody can present a certificate under another
+ * host's name.
+ */
+bool btns_name_ok(const struct cert_info *cert);
+
+/* "O=BTNS, CN=<hex>" for a key whose SPKI hash is spki. */
+void btns_id_for(const uint8_t spki[IPC_SHA256_LEN], char *out, size_t len);
+
+#endif
