@@ -46,11 +46,8 @@ echo "a = $(lab_ip a) (a.example)   b = $(lab_ip b) (b.example)   c = $(lab_ip c
 echo "one CA: $(openssl x509 -in "$LAB_DIR/pki/ca.pem" -noout -subject | sed 's/^subject=//')"
 
 say "b: a server latches its listener (peers of the CA only)"
-ca_dn="C=CH, O=latch-lab, CN=ca CA"
-lab_probe_bg b "$LAB_DIR/server.log" serve 8080 --peer-ca "$ca_dn" --out "$LAB_DIR/recv"
-lab_wait_count 100 1 '^listening' "$LAB_DIR/server.log"
-lab_probe_bg a "$LAB_DIR/a-server.log" serve 9000 --peer-ca "$ca_dn"
-lab_wait_count 100 1 '^listening' "$LAB_DIR/a-server.log"
+lab_latch_server b 8080 "$LAB_DIR/server.log" --out "$LAB_DIR/recv"
+lab_latch_server a 9000 "$LAB_DIR/a-server.log"
 lab_latchctl b list
 
 say "a: a client latches a TCP connection to b, naming b.example, and writes a line every 200 ms"

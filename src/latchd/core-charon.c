@@ -197,34 +197,25 @@ static void addr_text(const struct flow *f, bool local, char *buf, size_t len)
 	inet_ntop(f->family, local ? f->laddr.b : f->raddr.b, buf, (socklen_t)len);
 }
 
-static int load_initiator(struct core *c, struct conn *conn)
+/*
+ * What every connection latchd loads has in common: its credentials, the
+ * pinned CAs, the peer named where the token names one, IKEv2 in UDP (libipsec
+ * in 5.9.8 speaks only ESP in UDP), and one tunnel child.
+ */
+static int load_conn(struct core *c, struct conn *conn, const char *const *laddrs,
+		     const char *const *raddrs, const struct vici_ts *lts,
+		     const struct vici_ts *rts)
 {
-	char me[INET6_ADDRSTRLEN], them[INET6_ADDRSTRLEN], dpd[16];
-	const char *laddrs[] = { me, NULL }, *raddrs[] = { them, NULL };
+	struct vici_blob certs[1] = { { c->cert.text, c->cert.len } }, cas[CORE_CAS_MAX];
 	struct proposals pr;
-	struct vici_blob certs[1], cas[CORE_CAS_MAX];
-	struct vici_ts lts = { 0 }, rts = { 0 };
-	uint8_t proto = conn->exact ? conn->flow.proto : 0;
-	char lnet[INET6_ADDRSTRLEN + 8], rnet[INET6_ADDRSTRLEN + 8];
-	unsigned bits = conn->flow.family == AF_INET6 ? 128 : 32;
+	char dpd[16];
 
-	addr_text(&conn->flow, true, me, sizeof(me));
-	addr_text(&conn->flow, false, them, sizeof(them));
-	snprintf(lnet, sizeof(lnet), "%s/%u", me, bits);
-	snprintf(rnet, sizeof(rnet), "%s/%u", them, bits);
-	lts = (struct vici_ts){ .net = lnet,
-				.proto = proto,
-				.port = conn->exact ? conn->flow.lport : 0 };
-	rts = (struct vici_ts){ .net = rnet,
-				.proto = proto,
-				.port = conn->exact ? conn->flow.rport : 0 };
 	snprintf(dpd, sizeof(dpd), "%us", c->cfg.dpd_delay);
 	proposals_of(c, &pr);
-	certs[0] = (struct vici_blob){ c->cert.text, c->cert.len };
 	struct vici_child_cfg child = {
 		.name = conn->name,
-		.local_ts = &lts,
-		.remote_ts = &rts,
+		.local_ts = lts,
+		.remote_ts = rts,
 		.n_local_ts = 1,
 		.n_remote_ts = 1,
 		.mode = "tunnel",
@@ -254,33 +245,24 @@ static int load_initiator(struct core *c, struct conn *conn)
 	return conn_load(c, conn, &vc);
 }
 
-int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret)
+/* Host to host for a shared connection; exactly the flow's 5-tuple for an exact one. */
+static int load_initiator(struct core *c, struct conn *conn)
 {
-	char name[64], addr[INET6_ADDRSTRLEN];
-	struct conn *conn;
-	int r = 0;
+	char me[INET6_ADDRSTRLEN], them[INET6_ADDRSTRLEN];
+	char lnet[INET6_ADDRSTRLEN + 8], rnet[INET6_ADDRSTRLEN + 8];
+	const char *laddrs[] = { me, NULL }, *raddrs[] = { them, NULL };
+	const struct flow *f = &conn->flow;
+	unsigned bits = f->family == AF_INET6 ? 128 : 32;
+	uint8_t proto = conn->exact ? f->proto : 0;
 
-	addr_text(&l->flow, false, addr, sizeof(addr));
-	if (l->pol.exact) /* charon reuses the peer's IKE_SA: one CREATE_CHILD_SA per flow */
-		snprintf(name, sizeof(name), "latch-x-%llu", (unsigned long long)l->id);
-	else if (core_btns_wanted(c, &l->pol)) /* one BTNS connection per peer address */
-		snprintf(name, sizeof(name), "latch-ib-%s", addr);
-	else
-		snprintf(name, sizeof(name), "latch-i-%s-%08x", addr, policy_hash(&l->pol));
-	conn = conn_get(c, name, false);
-	if (!conn)
-		return -ENOMEM;
-	conn->pol = l->pol;
-	conn->flow = l->flow;
-	conn->exact = l->pol.exact;
-	conn->btns = core_btns_wanted(c, &l->pol);
-	if (!conn->loaded && !conn->loading)
-		r = load_initiator(c, conn);
-	if (r < 0)
-		return r;
-	conn->users++;
-	*ret = conn;
-	return 0;
+	addr_text(f, true, me, sizeof(me));
+	addr_text(f, false, them, sizeof(them));
+	snprintf(lnet, sizeof(lnet), "%s/%u", me, bits);
+	snprintf(rnet, sizeof(rnet), "%s/%u", them, bits);
+	struct vici_ts lts = { .net = lnet, .proto = proto, .port = conn->exact ? f->lport : 0 };
+	struct vici_ts rts = { .net = rnet, .proto = proto, .port = conn->exact ? f->rport : 0 };
+
+	return load_conn(c, conn, laddrs, raddrs, &lts, &rts);
 }
 
 /*
@@ -292,74 +274,60 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
 static int load_responder(struct core *c, struct conn *conn)
 {
 	const char *any[] = { "%any", NULL };
-	struct proposals pr;
-	struct vici_blob certs[1], cas[CORE_CAS_MAX];
 	struct vici_ts dyn = { .net = "dynamic" };
-	char dpd[16];
 
-	snprintf(dpd, sizeof(dpd), "%us", c->cfg.dpd_delay);
-	proposals_of(c, &pr);
-	certs[0] = (struct vici_blob){ c->cert.text, c->cert.len };
-	struct vici_child_cfg child = {
-		.name = conn->name,
-		.local_ts = &dyn,
-		.remote_ts = &dyn,
-		.n_local_ts = 1,
-		.n_remote_ts = 1,
-		.mode = "tunnel",
-		.esp_proposals = pr.esp,
-	};
-	struct vici_conn_cfg vc = {
-		.name = conn->name,
-		.local_addrs = any,
-		.remote_addrs = any,
-		.version = 2,
-		.encap = true,
-		.dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
-		.proposals = pr.ike,
-		.local = { .auth = "pubkey",
-			   .id = c->local_id[0] ? c->local_id : NULL,
-			   .certs = c->cert.text ? certs : NULL,
-			   .n_certs = c->cert.text ? 1 : 0 },
-		.remote = { .auth = "pubkey",
-			    .id = conn->pol.peer_id[0] ? conn->pol.peer_id : "%any",
-			    .cacerts = cas,
-			    .n_cacerts = pick_cas(c, &conn->pol, cas) },
-		.children = &child,
-		.n_children = 1,
-	};
-
-	core_btns_conn_cfg(c, conn, &vc);
-	return conn_load(c, conn, &vc);
+	return load_conn(c, conn, any, any, &dyn, &dyn);
 }
 
-int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret)
+/* Find or make connection name for l, load it unless charon has it, count l as a user. */
+static int conn_use(struct core *c, const char *name, bool responder, const struct latch *l,
+		    struct conn **ret)
 {
-	struct vici_blob cas[CORE_CAS_MAX];
-	struct conn *conn;
-	char name[64];
+	struct conn *conn = conn_get(c, name, responder);
 	int r = 0;
 
-	bool btns = core_btns_wanted(c, &l->pol);
-
-	if (!btns && pick_cas(c, &l->pol, cas) == 0)
-		return -ENOENT; /* no CA to pin: refuse rather than admit anyone */
-	if (btns) /* one BTNS responder for all: the anchor is its pin */
-		snprintf(name, sizeof(name), "latch-rb");
-	else
-		snprintf(name, sizeof(name), "latch-r-%08x", policy_hash(&l->pol));
-	conn = conn_get(c, name, true);
 	if (!conn)
 		return -ENOMEM;
 	conn->pol = l->pol;
-	conn->btns = btns;
+	conn->btns = core_btns_wanted(c, &l->pol);
+	if (!responder) {
+		conn->flow = l->flow;
+		conn->exact = l->pol.exact;
+	}
 	if (!conn->loaded && !conn->loading)
-		r = load_responder(c, conn);
+		r = responder ? load_responder(c, conn) : load_initiator(c, conn);
 	if (r < 0)
 		return r;
 	conn->users++;
 	*ret = conn;
 	return 0;
+}
+
+int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret)
+{
+	char name[64], addr[INET6_ADDRSTRLEN];
+
+	addr_text(&l->flow, false, addr, sizeof(addr));
+	if (l->pol.exact) /* charon reuses the peer's IKE_SA: one CREATE_CHILD_SA per flow */
+		snprintf(name, sizeof(name), "latch-x-%llu", (unsigned long long)l->id);
+	else if (core_btns_wanted(c, &l->pol)) /* one BTNS connection per peer address */
+		snprintf(name, sizeof(name), "latch-ib-%s", addr);
+	else
+		snprintf(name, sizeof(name), "latch-i-%s-%08x", addr, policy_hash(&l->pol));
+	return conn_use(c, name, false, l, ret);
+}
+
+int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret)
+{
+	struct vici_blob cas[CORE_CAS_MAX];
+	char name[64];
+
+	if (core_btns_wanted(c, &l->pol)) /* one BTNS responder for all: the anchor is its pin */
+		return conn_use(c, "latch-rb", true, l, ret);
+	if (pick_cas(c, &l->pol, cas) == 0)
+		return -ENOENT; /* no CA to pin: refuse rather than admit anyone */
+	snprintf(name, sizeof(name), "latch-r-%08x", policy_hash(&l->pol));
+	return conn_use(c, name, true, l, ret);
 }
 
 /* ---------------------------------------------------------------- initiating */

@@ -11,18 +11,8 @@ source "$(dirname "$0")/../lab/lab.sh"
 source "$(dirname "$0")/../lab/tap.sh"
 
 lab_init
-lab_latch_host a 1
-lab_latch_host b 2
-lab_ca ca
-lab_cert a ca a.example
-lab_cert b ca b.example
-for h in a b; do
-	lab_charon_start "$h"
-	lab_latchd_start "$h"
-done
-lab_probe_bg b "$LAB_DIR/server.log" serve 8080 --out "$LAB_DIR/recv" \
-	--peer-ca "C=CH, O=latch-lab, CN=ca CA"
-lab_wait_count 100 1 '^listening' "$LAB_DIR/server.log"
+lab_latch_pair
+lab_latch_server b 8080 "$LAB_DIR/server.log" --out "$LAB_DIR/recv"
 for p in 42001 42002; do
 	lab_probe_bg a "$LAB_DIR/client-$p.log" connect "$(lab_ip b)" 8080 --peer-id b.example \
 		--sport "$p" --marker "C$p" --count 1 --hold 20000

@@ -23,7 +23,7 @@ for h in a b; do
 	lab_latchd_start "$h"
 done
 recv=$LAB_DIR/recv
-lab_probe_bg b "$LAB_DIR/server.log" serve 8080 --out "$recv" --peer-ca "C=CH, O=latch-lab, CN=ca CA"
+lab_probe_bg b "$LAB_DIR/server.log" serve 8080 --out "$recv" --peer-ca "$LAB_CA_DN"
 lab_wait_count 100 1 '^listening' "$LAB_DIR/server.log"
 
 nobody() {

@@ -33,7 +33,7 @@ for h in a b c; do
 done
 
 recv=$LAB_DIR/recv
-lab_probe_bg b "$LAB_DIR/server.log" serve 8080 --out "$recv" --peer-ca "C=CH, O=latch-lab, CN=ca CA"
+lab_probe_bg b "$LAB_DIR/server.log" serve 8080 --out "$recv" --peer-ca "$LAB_CA_DN"
 server=$LAB_PID
 lab_wait 100 grep -q '^listening' "$LAB_DIR/server.log"
 tap_ok "b's server latches its listener (LISTENER)" grep -q '^listening port=8080' "$LAB_DIR/server.log"

@@ -13,18 +13,9 @@ source "$(dirname "$0")/../lab/lab.sh"
 source "$(dirname "$0")/../lab/tap.sh"
 
 lab_init
-lab_latch_host a 1
-lab_latch_host b 2
-lab_ca ca
-lab_cert a ca a.example
-lab_cert b ca b.example
-for h in a b; do
-	lab_charon_start "$h"
-	lab_latchd_start "$h"
-done
+lab_latch_pair
 recv=$LAB_DIR/recv
-lab_probe_bg b "$LAB_DIR/server.log" serve 8080 --out "$recv" --peer-ca "C=CH, O=latch-lab, CN=ca CA"
-lab_wait_count 100 1 '^listening' "$LAB_DIR/server.log"
+lab_latch_server b 8080 "$LAB_DIR/server.log" --out "$recv"
 
 marker="RESTART-$RANDOM$RANDOM"
 wire=$(lab_pcap wire)

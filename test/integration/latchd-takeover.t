@@ -29,12 +29,9 @@ for h in a b; do
 done
 lab_charon_start c
 
-ca_dn="C=CH, O=latch-lab, CN=ca CA"
 # a also serves, admitting any peer of the CA: so c can bring up an SA with a at all.
-lab_probe_bg a "$LAB_DIR/a-server.log" serve 9000 --peer-ca "$ca_dn"
-lab_probe_bg b "$LAB_DIR/b-server.log" serve 8080 --peer-ca "$ca_dn" --out "$LAB_DIR/recv-b"
-lab_wait_count 100 1 '^listening' "$LAB_DIR/a-server.log"
-lab_wait_count 100 1 '^listening' "$LAB_DIR/b-server.log"
+lab_latch_server a 9000 "$LAB_DIR/a-server.log"
+lab_latch_server b 8080 "$LAB_DIR/b-server.log" --out "$LAB_DIR/recv-b"
 lab_bg a "$LAB_DIR/watch.log" "$(lab_latchctl_bin)" --socket "$(lab_latchd_sock a)" watch
 watch=$LAB_PID
 

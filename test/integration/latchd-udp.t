@@ -28,7 +28,7 @@ for h in a b; do
 done
 recv=$LAB_DIR/recv
 lab_probe_bg b "$LAB_DIR/server.log" serve 5353 --udp --out "$recv" \
-	--peer-ca "C=CH, O=latch-lab, CN=ca CA"
+	--peer-ca "$LAB_CA_DN"
 lab_wait_count 100 1 '^listening' "$LAB_DIR/server.log"
 
 # ---- connected UDP

@@ -119,3 +119,33 @@ lab_probe_bg() {
 	shift 2
 	lab_bg "$host" "$log" env LATCH_SOCKET="$(lab_latchd_sock "$host")" "$(lab_probe_bin)" "$@"
 }
+
+# The lab CA's DN, as latchd and the probes name it.
+LAB_CA_DN="C=CH, O=latch-lab, CN=ca CA"
+
+# lab_latch_pair: the usual two latch hosts: a (192.0.2.1, a.example) and
+# b (192.0.2.2, b.example), certificates from one CA "ca", charon and latchd
+# running on both.
+lab_latch_pair() {
+	local h
+	lab_latch_host a 1
+	lab_latch_host b 2
+	lab_ca ca
+	lab_cert a ca a.example
+	lab_cert b ca b.example
+	for h in a b; do
+		lab_charon_start "$h"
+		lab_latchd_start "$h"
+	done
+}
+
+# lab_latch_server HOST PORT LOG [ARGS...]: latch-probe serving PORT on HOST,
+# admitting the lab CA's peers; returns once it listens (PID in LAB_PID).
+lab_latch_server() {
+	local host=$1 port=$2 log=$3 pid
+	shift 3
+	lab_probe_bg "$host" "$log" serve "$port" --peer-ca "$LAB_CA_DN" "$@"
+	pid=$LAB_PID
+	lab_wait_count 100 1 '^listening' "$log" || lab_die "the server on $host did not listen"
+	LAB_PID=$pid
+}
