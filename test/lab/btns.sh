@@ -89,3 +89,17 @@ $(lab_ike_common)
 }
 EOT
 }
+
+# lab_btns_takeover IMPOSTOR VICTIM PEER ID: as lab_takeover (charon.sh), but the
+# impostor speaks BTNS under identity ID (its anchor-issued certificate from
+# lab_btns_cert): it takes VICTIM's address and initiates to PEER.
+lab_btns_takeover() {
+	local imp=$1 victim=$2 peer=$3 id=$4 addr
+	addr=$(lab_ip "$victim")
+	lab_btns_conn "$imp" "$peer" takeover "$id" "$addr"
+	lab_load "$imp" >/dev/null
+	lab_exec "$victim" ip addr del "$addr/24" dev eth0
+	lab_exec "$imp" ip addr add "$addr/24" dev eth0
+	lab_exec "$peer" ip neigh flush dev eth0
+	lab_initiate "$imp" takeover
+}
