@@ -99,6 +99,11 @@ struct core {
 };
 
 /* core.c */
+/* Call act on every latch want accepts (collected first: act may close latches). */
+void core_each_matching(struct core *c, bool (*want)(void *u, struct latch *l), void *u,
+			void (*act)(struct core *c, struct latch *l, void *u));
+/* Bind a latch without an SA (lost, broken, adopted) to a congruent one, if there is. */
+bool core_try_restore(struct core *c, struct latch *l);
 void core_resolve_pending(struct core *c);
 void core_rejudge_all(struct core *c);
 /* charon's state and certificates are known: re-adopted latches are bound or broken. */
@@ -132,6 +137,14 @@ void core_charon_up(struct core *c, bool resync);
 /* Start comparing charon's connections with latchd's (an administrator may unload them). */
 int core_watch_conns(struct core *c);
 void core_list_certs(struct core *c);
+
+/* core-adopt.c: latchd's own restart */
+void core_readopt(struct core *c);
+
+/* core-admin.c: latchctl's requests */
+int core_req_status(struct core *c, struct request *req, char *err, size_t el);
+int core_req_list(struct core *c, struct request *req, char *err, size_t el);
+int core_req_peer_list(struct core *c, struct request *req, char *err, size_t el);
 
 /* core-req.c */
 int core_handle(void *core, struct request *req, char *err, size_t errlen);

@@ -174,6 +174,8 @@ void core_ike_remote(const struct core *c, const struct sa_ike *ike, struct latc
 {
 	*ret = (struct latch_ident){ 0 };
 	fill_remote(ret, ike, core_ident(c, ike->id));
+	if (core_btns_peer(c, ike, core_ident(c, ike->id)))
+		ret->auth = IPC_AUTH_BTNS; /* never reported as authenticated */
 }
 
 static void fill_local(const struct core *c, struct latch_ident *me, const struct sa_ike *ike)
@@ -321,7 +323,7 @@ static void rejudge(struct core *c, struct latch *l)
 	struct rejudge rj = { .c = c, .l = l };
 
 	if (l->state != IPC_STATE_ESTABLISHED)
-		return; /* a BROKEN latch comes back through try_restore() */
+		return; /* a BROKEN latch comes back through core_try_restore() */
 	sacache_covering(c->sa, &l->flow, rejudge_one, &rj);
 	if (rj.conflict) {
 		log_warn("latch %llu: %s", (unsigned long long)l->id, rj.why);
@@ -363,8 +365,8 @@ static bool collect_one(void *u, struct latch *l)
 	return false;
 }
 
-static void each_matching(struct core *c, bool (*want)(void *u, struct latch *l), void *u,
-			  void (*act)(struct core *c, struct latch *l, void *u))
+void core_each_matching(struct core *c, bool (*want)(void *u, struct latch *l), void *u,
+			void (*act)(struct core *c, struct latch *l, void *u))
 {
 	struct collect co = { .want = want, .u = u };
 
@@ -398,8 +400,8 @@ static void act_restore(struct core *c, struct latch *l, void *u);
 /* New certificates are known: the SAs they belong to can be judged now. */
 void core_rejudge_all(struct core *c)
 {
-	each_matching(c, is_established, NULL, act_rejudge);
-	each_matching(c, is_broken, NULL, act_restore);
+	core_each_matching(c, is_established, NULL, act_rejudge);
+	core_each_matching(c, is_broken, NULL, act_restore);
 }
 
 struct restore {
@@ -425,7 +427,7 @@ static bool rebind_one(void *u, const struct sa_ike *ike, const struct sa_child 
  * there, and no conflicting or unjudged one beside it (R22)? Arming beside a
  * conflicting SA would let the data plane carry the flow under it.
  */
-static bool try_restore(struct core *c, struct latch *l)
+bool core_try_restore(struct core *c, struct latch *l)
 {
 	struct restore rs = { c, l, false };
 	struct rejudge rj = { .c = c, .l = l };
@@ -456,7 +458,7 @@ static void act_lost(struct core *c, struct latch *l, void *u)
 	/* Disarm before looking for a successor: nothing may leave meanwhile. */
 	enforce_flow_disarm(c->enf, &l->flow);
 	l->sa.child_id = 0;
-	if (!try_restore(c, l))
+	if (!core_try_restore(c, l))
 		core_break(c, l, IPC_REASON_SA_GONE);
 }
 
@@ -467,15 +469,15 @@ static bool is_broken(void *u, struct latch *l)
 
 static void act_restore(struct core *c, struct latch *l, void *u)
 {
-	try_restore(c, l);
+	core_try_restore(c, l);
 }
 
 static void sa_child_up(void *u, const struct sa_ike *ike, const struct sa_child *ch)
 {
 	struct core *c = u;
 
-	each_matching(c, covered_by, (void *)ch, act_rejudge);
-	each_matching(c, is_broken, NULL, act_restore);
+	core_each_matching(c, covered_by, (void *)ch, act_rejudge);
+	core_each_matching(c, is_broken, NULL, act_restore);
 	core_resolve_pending(c);
 }
 
@@ -484,7 +486,7 @@ static void sa_child_down(void *u, const struct sa_ike *ike, const struct sa_chi
 	struct core *c = u;
 	uint32_t id = ch->id;
 
-	each_matching(c, carried_by, &id, act_lost);
+	core_each_matching(c, carried_by, &id, act_lost);
 }
 
 struct rekey {
@@ -515,7 +517,7 @@ static void sa_child_rekeyed(void *u, uint32_t old_id, const struct sa_ike *ike,
 	struct core *c = u;
 	struct rekey rk = { old_id, ch };
 
-	each_matching(c, carried_by_old, &rk, act_rekeyed);
+	core_each_matching(c, carried_by_old, &rk, act_rekeyed);
 }
 
 static void sa_ike_up(void *u, const struct sa_ike *ike)
@@ -577,7 +579,7 @@ static void vici_down(void *u, int err, const char *why)
 	struct core *c = u;
 
 	log_warn("charon unreachable: %s", why);
-	each_matching(c, is_live, NULL, act_key_manager_gone);
+	core_each_matching(c, is_live, NULL, act_key_manager_gone);
 	sacache_clear(c->sa);
 	for (struct conn *conn = c->conns; conn; conn = conn->next)
 		conn->loaded = conn->loading = false;
@@ -631,131 +633,6 @@ static int on_diag(struct ev_source *s, int fd, uint32_t revents, void *u)
 {
 	sockdiag_monitor_read(fd, socket_gone, u);
 	return 0;
-}
-
-/* ---------------------------------------------------------------- restarts */
-
-static void adopt_one(void *u, const struct latch *rec)
-{
-	struct core *c = u;
-	char text[FLOW_FMT_MAX];
-	struct latch *l;
-	struct conn *conn;
-
-	if (!rec->listener &&
-	    (rec->state != IPC_STATE_ESTABLISHED && rec->state != IPC_STATE_BROKEN))
-		return;
-	if (!rec->listener && sockdiag_exists(&rec->flow, rec->cookie) != 1) {
-		enforce_flow_del(c->enf, &rec->flow); /* its socket is gone: nothing to adopt */
-		persist_del(c->persist, rec->id);
-		return;
-	}
-	l = latchdb_adopt(c->db, rec, ev_now(c->loop));
-	if (!l)
-		return;
-	if (l->listener) {
-		if (core_btns_responder(c, l, &conn) == 0)
-			l->core = conn;
-	} else {
-		l->sa.child_id = 0; /* bound again once charon's SAs are known */
-		c->adopting = true;
-	}
-	log_info("latch %llu %s: re-adopted (%s)", (unsigned long long)l->id,
-		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
-		 latch_state_name(l->state));
-}
-
-/*
- * Flows the kernel still holds for no latch of ours (a latch whose socket went
- * away while latchd did): collected during the dump, removed after it, since
- * the netlink socket cannot take a transaction in the middle of a dump.
- */
-struct sweep {
-	struct core *c;
-	struct enforce_op *ops;
-	size_t n, cap;
-};
-
-/* A wildcard listener element of one family may belong to a dual-stack listener. */
-static bool listener_known(const struct latchdb *db, const struct flow3 *l)
-{
-	static const union flow_addr any;
-	struct flow3 dual = { .family = AF_UNSPEC, .proto = l->proto, .port = l->port };
-
-	return latchdb_listener(db, l) ||
-	       (!memcmp(&l->addr, &any, sizeof(any)) && latchdb_listener(db, &dual));
-}
-
-static int sweep_one(const struct enforce_elem *el, void *u)
-{
-	struct sweep *sw = u;
-	struct enforce_op op;
-
-	if (el->set == ENFORCE_SET_FLOWS && !latchdb_by_flow(sw->c->db, &el->flow))
-		op = (struct enforce_op){ .kind = ENFORCE_FLOW_DEL, .flow = el->flow };
-	else if (el->set == ENFORCE_SET_LISTEN && !listener_known(sw->c->db, &el->listen))
-		op = (struct enforce_op){ .kind = ENFORCE_LISTEN_DEL, .listen = el->listen };
-	else
-		return 0;
-	if (sw->n == sw->cap) {
-		size_t cap = sw->cap ? sw->cap * 2 : 64;
-		struct enforce_op *v = realloc(sw->ops, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		sw->ops = v;
-		sw->cap = cap;
-	}
-	sw->ops[sw->n++] = op;
-	return 0;
-}
-
-static void sweep(struct core *c)
-{
-	struct sweep sw = { .c = c };
-
-	if (enforce_dump(c->enf, sweep_one, &sw) == 0 && sw.n) {
-		log_info("%zu flows and listeners of gone latches no longer enforced", sw.n);
-		for (size_t i = 0; i < sw.n; i += ENFORCE_BATCH_MAX)
-			enforce_apply(c->enf, sw.ops + i,
-				      sw.n - i < ENFORCE_BATCH_MAX ? sw.n - i : ENFORCE_BATCH_MAX);
-	}
-	free(sw.ops);
-}
-
-static void readopt(struct core *c)
-{
-	int r = persist_open(c->cfg.state_dir, &c->persist);
-
-	if (r < 0) {
-		log_warn("state directory %s: %s: latches will not survive a restart",
-			 c->cfg.state_dir, strerror(-r));
-		return;
-	}
-	r = persist_load(c->persist, adopt_one, c);
-	if (r < 0)
-		log_warn("reading %s/latches: %s", c->cfg.state_dir, strerror(-r));
-	sweep(c);
-}
-
-static bool unbound(void *u, struct latch *l)
-{
-	return !l->listener && !l->sa.child_id &&
-	       (l->state == IPC_STATE_ESTABLISHED || l->state == IPC_STATE_BROKEN);
-}
-
-static void act_adopt(struct core *c, struct latch *l, void *u)
-{
-	if (!try_restore(c, l))
-		core_break(c, l, IPC_REASON_DAEMON);
-}
-
-void core_adopt_finish(struct core *c)
-{
-	if (!c->adopting)
-		return;
-	c->adopting = false;
-	each_matching(c, unbound, NULL, act_adopt);
 }
 
 /* ---------------------------------------------------------------- life cycle */
@@ -855,7 +732,8 @@ static int open_parts(struct core *c)
 	if (r == 0)
 		r = vici_client_new(c->loop, &vc, &vici_ops, c, &c->vici);
 	if (r == 0)
-		readopt(c); /* needs the VICI client: listeners' connections are loaded again */
+		core_readopt(
+			c); /* needs the VICI client: listeners' connections are loaded again */
 	if (r == 0)
 		r = core_watch_conns(c);
 	if (r == 0)
