@@ -16,6 +16,7 @@
 
 #include "latchctl/client.h"
 #include "latchctl/info.h"
+#include "latchctl/pins.h"
 
 #define EXIT_REFUSED	 1
 #define EXIT_USAGE	 2
@@ -350,6 +351,11 @@ static int cmd_peers(struct ctl_client *c, struct opts *o, int argc, char **argv
 	return r < 0 ? refused(c, r) : 0;
 }
 
+static int cmd_pins(struct ctl_client *c, struct opts *o, int argc, char **argv)
+{
+	return ctl_pins(c, o->json, argc, argv);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const struct cmd cmds[] = {
@@ -361,6 +367,8 @@ static const struct cmd cmds[] = {
 	{ "watch", "[--count N] [--timeout MS]", "stream latch events", cmd_watch },
 	{ "peers", "", "IKE peers: identity, method, certificate, latches and child SAs",
 	  cmd_peers },
+	{ "pins", "[forget NAME]", "leap-of-faith pins: BTNS peers' keys by name; forget one",
+	  cmd_pins },
 };
 
 static void usage(FILE *f)

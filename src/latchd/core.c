@@ -176,6 +176,8 @@ void core_ike_remote(const struct core *c, const struct sa_ike *ike, struct latc
 	fill_remote(ret, ike, core_ident(c, ike->id));
 	if (core_btns_peer(c, ike, core_ident(c, ike->id)))
 		ret->auth = IPC_AUTH_BTNS; /* never reported as authenticated */
+	if (core_btns_peer(c, ike, core_ident(c, ike->id)))
+		ret->auth = IPC_AUTH_BTNS; /* never reported as authenticated */
 }
 
 static void fill_local(const struct core *c, struct latch_ident *me, const struct sa_ike *ike)

@@ -114,6 +114,7 @@ int persist_format(const struct latch *l, char *buf, size_t len)
 	emit_s(&o, l->sa.integ);
 	emit_u(&o, l->sa.tunnel);
 	emit_u(&o, l->sa.shared);
+	emit_u(&o, (l->pol.btns ? 1u : 0u) | (l->pol.leap_of_faith ? 2u : 0u)); /* BTNS */
 	return o.full ? -ENOSPC : 0;
 }
 
@@ -226,6 +227,7 @@ int persist_parse(const char *line, struct latch *ret)
 	char copy[PERSIST_LINE_MAX];
 	struct latch l = { 0 };
 	struct in in = { 0 };
+	char *t;
 
 	if (strlen(line) >= sizeof(copy))
 		return -EINVAL;
@@ -253,7 +255,13 @@ int persist_parse(const char *line, struct latch *ret)
 	get_s(&in, l.sa.integ, sizeof(l.sa.integ));
 	l.sa.tunnel = get_u(&in, 1);
 	l.sa.shared = get_u(&in, 1);
-	if (in.bad || l.id == 0 || strtok_r(NULL, " ", &in.save))
+	/* BTNS 1, leap of faith 2: absent in records of latchds before BTNS */
+	t = strtok_r(NULL, " ", &in.save);
+	if (t && (t[0] < '0' || t[0] > '3' || t[1]))
+		in.bad = true;
+	l.pol.btns = t && ((t[0] - '0') & 1);
+	l.pol.leap_of_faith = t && ((t[0] - '0') & 2);
+	if (in.bad || l.id == 0 || (t && strtok_r(NULL, " ", &in.save)))
 		return -EINVAL;
 	*ret = l;
 	return 0;
