@@ -17,9 +17,16 @@ lab_pcap() {
 }
 
 # lab_capture_start HOST PCAP [IFACE] [FILTER]: start tcpdump on HOST's link
-# (eth0) into PCAP and wait until it listens.
+# (eth0) into PCAP and wait until it listens. With kernel ESP (LAB_DATAPLANE=
+# kernel) the host's eth0 also shows what the kernel decrypted (tunnel-mode
+# packets are received again on it), so the link is captured at HOST's port on
+# the switch: only what crossed the wire.
 lab_capture_start() {
 	local host=$1 pcap=$2 iface=${3:-eth0} filter=${4:-}
+	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ] && [ "$iface" = eth0 ]; then
+		iface=p$(cat "$(lab_dir "$host")/index")
+		host=sw
+	fi
 	# shellcheck disable=SC2086 # the filter is tcpdump's words
 	lab_bg "$host" "$pcap.log" tcpdump -i "$iface" --immediate-mode -U -n -s 0 -w "$pcap" $filter
 	echo "$LAB_PID" >"$pcap.pid"

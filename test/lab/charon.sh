@@ -10,16 +10,12 @@
 # kernel-libipsec (libipsec before netlink; the fwmark pair keeps IKE traffic out
 # of the routes that lead into ipsec0). LAB_FWMARK and LAB_CHARON_EXTRA (lines
 # added inside charon { }) let a test choose other routing or timers.
+# LAB_DATAPLANE=kernel (the kernel lab, test/kernel-lab/): ESP in the kernel,
+# kernel-netlink alone, none of libipsec's settings (nor the fwmark pair).
 lab_charon_conf() {
-	local host=$1 dir
+	local host=$1 dir libipsec=kernel-libipsec plugins
 	dir=$(lab_dir "$host")
-	cat >"$dir/strongswan.conf" <<EOF
-charon {
-	load = random nonce openssl pem pkcs1 pkcs8 x509 pubkey revocation constraints kdf kernel-libipsec kernel-netlink socket-default vici
-	plugins {
-		vici {
-			socket = unix://$dir/charon.vici
-		}
+	plugins="
 		kernel-libipsec {
 			allow_peer_ts = yes
 		}
@@ -28,7 +24,18 @@ charon {
 		}
 		socket-default {
 			fwmark = 0x42
-		}
+		}"
+	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
+		libipsec=
+		plugins=
+	fi
+	cat >"$dir/strongswan.conf" <<EOF
+charon {
+	load = random nonce openssl pem pkcs1 pkcs8 x509 pubkey revocation constraints kdf $libipsec kernel-netlink socket-default vici
+	plugins {
+		vici {
+			socket = unix://$dir/charon.vici
+		}$plugins
 	}
 	filelog {
 		lab {
@@ -123,11 +130,14 @@ lab_load() {
 }
 
 # Common IKE settings of lab connections: IKEv2, UDP encapsulation (libipsec in
-# 5.9.8 speaks only ESP-in-UDP) and proposals both ends support.
+# 5.9.8 speaks only ESP-in-UDP; the kernel speaks plain ESP unless LAB_ENCAP=yes)
+# and proposals both ends support.
 lab_ike_common() {
+	local encap=yes
+	[ "${LAB_DATAPLANE:-libipsec}" = kernel ] && encap=${LAB_ENCAP:-no}
 	cat <<EOF
 		version = 2
-		encap = yes
+		encap = $encap
 		proposals = aes256gcm16-prfsha256-x25519
 		dpd_delay = ${LAB_DPD_DELAY:-0s}
 EOF
