@@ -103,3 +103,36 @@ lab_btns_takeover() {
 	lab_exec "$peer" ip neigh flush dev eth0
 	lab_initiate "$imp" takeover
 }
+
+# lab_btns_link A B: a second link, a veth pair between hosts A and B only:
+# A 198.51.100.1/24, B 198.51.100.2/24 (interface mb0 on both).
+lab_btns_link() {
+	local a=$1 b=$2
+	ip link add "$LAB_ID-mb" netns "$(lab_ns "$a")" type veth peer name "$LAB_ID-mbp" \
+		netns "$(lab_ns "$b")"
+	lab_exec "$a" ip link set "$LAB_ID-mb" name mb0
+	lab_exec "$b" ip link set "$LAB_ID-mbp" name mb0
+	lab_exec "$a" ip addr add 198.51.100.1/24 dev mb0
+	lab_exec "$b" ip addr add 198.51.100.2/24 dev mb0
+	lab_exec "$a" ip link set mb0 up
+	lab_exec "$b" ip link set mb0 up
+}
+
+# lab_btns_no_sas HOST: terminate every IKE_SA of HOST and wait until none is left.
+lab_btns_no_sas() {
+	local id
+	for id in $(lab_swanctl "$1" --list-sas --raw 2>/dev/null | grep -o 'uniqueid=[0-9]*' |
+		cut -d= -f2 | sort -u); do
+		lab_swanctl "$1" --terminate --ike-id "$id" --force >/dev/null 2>&1
+	done
+	lab_wait 100 sh -c "! STRONGSWAN_CONF=$(lab_dir "$1")/strongswan.conf swanctl --list-sas \
+		--uri $(lab_vici_uri "$1") | grep -q ESTABLISHED"
+}
+
+lab_btns_cb_bin() {
+	echo "$LAB_BUILD/examples/btns-cb"
+}
+
+lab_btns_relay_bin() {
+	echo "$LAB_BUILD/test/integration/btns-relay"
+}
