@@ -21,7 +21,8 @@
 #include "latchd/vici.h"
 
 #define CORE_CAS_MAX	     CONFIG_MAX_CAS
-#define CORE_CONN_CHECK_USEC 2000000 /* how often charon's connections are compared with ours */
+#define CORE_CONN_CHECK_USEC 2000000  /* how often charon's connections are compared with ours */
+#define CORE_LINGER_USEC     60000000 /* a closed latch's flow stays enforced (TIME_WAIT) */
 
 struct pem {
 	char *text; /* PEM as charon takes it inline */
@@ -83,6 +84,8 @@ struct core {
 	int diag_fd;
 	struct ev_source *diag_src;
 	struct ev_source *conn_timer;
+	struct closed_flow *lingering; /* flows of closed latches, still enforced a while */
+	struct ev_source *linger_timer;
 
 	struct pem cert; /* ours; text NULL when not configured */
 	char local_id[IPC_DN_MAX + 1];
@@ -137,6 +140,14 @@ void core_charon_up(struct core *c, bool resync);
 /* Start comparing charon's connections with latchd's (an administrator may unload them). */
 int core_watch_conns(struct core *c);
 void core_list_certs(struct core *c);
+
+/* core-linger.c: closed latches' flows stay enforced a while */
+void core_linger(struct core *c, const struct latch *l);
+void core_linger_forget(struct core *c, const struct flow *f);
+void core_linger_child_down(struct core *c, uint32_t child_id);
+void core_linger_child_up(struct core *c, const struct sa_child *ch);
+int core_linger_start(struct core *c);
+void core_linger_free(struct core *c);
 
 /* core-adopt.c: latchd's own restart */
 void core_readopt(struct core *c);

@@ -147,6 +147,21 @@ static bool judge_carrier(void *u, const struct sa_ike *ike, const struct sa_chi
 	return false; /* every covering SA is judged: one conflict is enough to refuse */
 }
 
+/* Kernel data plane: from now on only this child (its reqid) carries the socket's flow. */
+static int carry_socket(struct core *c, struct pending *p, const struct sa_ike *ike,
+			const struct sa_child *ch)
+{
+	struct enforce_carrier carrier;
+	int r;
+
+	if (enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL || !p->req || p->req->fd < 0)
+		return 0;
+	r = xfrm_carrier_make(&carrier, ike->local_host, ike->remote_host, ch->reqid, ch->tunnel);
+	if (r < 0)
+		return r;
+	return enforce_flow_sock(c->enf, p->req->fd, &p->latch->flow, &carrier);
+}
+
 static void establish(struct core *c, struct pending *p, const struct sa_ike *ike,
 		      const struct sa_child *ch)
 {
@@ -154,7 +169,9 @@ static void establish(struct core *c, struct pending *p, const struct sa_ike *ik
 	int r;
 
 	core_bind(c, l, ike, ch);
-	r = enforce_flow_arm(c->enf, &l->flow);
+	r = carry_socket(c, p, ike, ch);
+	if (r == 0)
+		r = enforce_flow_arm(c->enf, &l->flow);
 	if (r < 0) {
 		core_reply_pending(c, p, r, enforce_last_error(c->enf));
 		return;
@@ -368,7 +385,10 @@ int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
 	l->pol = *pol;
 	owner_from(c, l, req, req->fd);
 	/* Enforcement before anything else: from here nothing of the flow leaves unarmed. */
+	core_linger_forget(c, f);
 	r = enforce_flow_add(c->enf, f);
+	if (r == 0 && req->fd >= 0) /* kernel data plane: the socket's own policy blocks it */
+		r = enforce_flow_sock(c->enf, req->fd, f, NULL);
 	if (r < 0) {
 		snprintf(err, el, "enforcement: %s", enforce_last_error(c->enf));
 		latchdb_remove(c->db, l);

@@ -176,8 +176,6 @@ void core_ike_remote(const struct core *c, const struct sa_ike *ike, struct latc
 	fill_remote(ret, ike, core_ident(c, ike->id));
 	if (core_btns_peer(c, ike, core_ident(c, ike->id)))
 		ret->auth = IPC_AUTH_BTNS; /* never reported as authenticated */
-	if (core_btns_peer(c, ike, core_ident(c, ike->id)))
-		ret->auth = IPC_AUTH_BTNS; /* never reported as authenticated */
 }
 
 static void fill_local(const struct core *c, struct latch_ident *me, const struct sa_ike *ike)
@@ -267,7 +265,7 @@ void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 	if (l->listener)
 		enforce_listen_del(c->enf, &l->listen);
 	else
-		enforce_flow_del(c->enf, &l->flow);
+		core_linger(c, l);
 	for (struct pending *p = c->pending; p; p = p->next) {
 		if (p->latch == l) {
 			p->latch = NULL; /* so that answering it does not close l again */
@@ -478,6 +476,7 @@ static void sa_child_up(void *u, const struct sa_ike *ike, const struct sa_child
 {
 	struct core *c = u;
 
+	core_linger_child_up(c, ch);
 	core_each_matching(c, covered_by, (void *)ch, act_rejudge);
 	core_each_matching(c, is_broken, NULL, act_restore);
 	core_resolve_pending(c);
@@ -488,6 +487,7 @@ static void sa_child_down(void *u, const struct sa_ike *ike, const struct sa_chi
 	struct core *c = u;
 	uint32_t id = ch->id;
 
+	core_linger_child_down(c, id);
 	core_each_matching(c, carried_by, &id, act_lost);
 }
 
@@ -694,6 +694,9 @@ static int open_enforcement(struct core *c)
 	ec.iface = c->cfg.tun;
 	ec.mark = c->cfg.mark;
 	ec.ct_mark = c->cfg.mark;
+	ec.data_plane = c->cfg.data_plane == DATA_PLANE_KERNEL ? ENFORCE_PLANE_KERNEL
+			: c->cfg.data_plane == DATA_PLANE_AUTO ? ENFORCE_PLANE_AUTO
+							       : ENFORCE_PLANE_LIBIPSEC;
 	r = core_attach_open(c, &ec);
 	if (r < 0)
 		return r;
@@ -701,6 +704,10 @@ static int open_enforcement(struct core *c)
 	r = enforce_open(&c->enf, &ec, ENFORCE_ADOPT);
 	if (r < 0)
 		log_err("enforcement: %s", enforce_last_error(c->enf));
+	else
+		log_info("data plane: %s", enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL
+						   ? "kernel (XFRM, per-socket policies)"
+						   : "libipsec (nftables sets, routing mark)");
 	return r;
 }
 
@@ -739,6 +746,8 @@ static int open_parts(struct core *c)
 	if (r == 0)
 		r = core_watch_conns(c);
 	if (r == 0)
+		r = core_linger_start(c);
+	if (r == 0)
 		r = control_new(c->loop, &cc, &ctl_ops, c, &c->ctl);
 	return r;
 }
@@ -773,6 +782,7 @@ void core_free(struct core *c, bool keep)
 	vici_client_free(c->vici);
 	ev_source_free(c->diag_src);
 	ev_source_free(c->conn_timer);
+	core_linger_free(c);
 	if (c->diag_fd >= 0)
 		close(c->diag_fd);
 	core_attach_close(c);
