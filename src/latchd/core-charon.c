@@ -226,7 +226,8 @@ static int load_conn(struct core *c, struct conn *conn, const char *const *laddr
 		.local_addrs = laddrs,
 		.remote_addrs = raddrs,
 		.version = 2,
-		.encap = true,
+		/* the kernel speaks plain ESP; libipsec only ESP in UDP */
+		.encap = enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL,
 		.dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
 		.proposals = pr.ike,
 		.local = { .auth = "pubkey",

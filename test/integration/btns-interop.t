@@ -30,7 +30,7 @@ d_key=$(lab_spki_sha256 "$LAB_DIR/pki/d-btns.key")
 # ---- 1. latch client -> stock server
 recv=$LAB_DIR/recv-d
 lab_bg d "$LAB_DIR/sink.log" python3 "$LAB_LIB_DIR/flow.py" sink 8080 "$recv"
-lab_listening d 8080
+lab_wait 100 lab_listening d 8080
 m1="INTEROP1-$RANDOM$RANDOM"
 pcap=$(lab_pcap i1)
 lab_capture_start a "$pcap"
