@@ -204,7 +204,7 @@ static void addr_text(const struct flow *f, bool local, char *buf, size_t len)
  */
 static int load_conn(struct core *c, struct conn *conn, const char *const *laddrs,
 		     const char *const *raddrs, const struct vici_ts *lts,
-		     const struct vici_ts *rts)
+		     const struct vici_ts *rts, size_t n_ts)
 {
 	struct vici_blob certs[1] = { { c->cert.text, c->cert.len } }, cas[CORE_CAS_MAX];
 	struct proposals pr;
@@ -216,8 +216,8 @@ static int load_conn(struct core *c, struct conn *conn, const char *const *laddr
 		.name = conn->name,
 		.local_ts = lts,
 		.remote_ts = rts,
-		.n_local_ts = 1,
-		.n_remote_ts = 1,
+		.n_local_ts = n_ts,
+		.n_remote_ts = n_ts,
 		.mode = "tunnel",
 		.esp_proposals = pr.esp,
 	};
@@ -246,7 +246,13 @@ static int load_conn(struct core *c, struct conn *conn, const char *const *laddr
 	return conn_load(c, conn, &vc);
 }
 
-/* Host to host for a shared connection; exactly the flow's 5-tuple for an exact one. */
+/*
+ * An exact connection's child covers exactly the flow's 5-tuple. A shared
+ * one's covers TCP and UDP between the two hosts, not "any protocol": libipsec
+ * prefers the more specific policy, so a host-to-host child under another
+ * identity can never carry a shared latch's flow, not even in the moment
+ * before latchd hears of it and breaks the latch.
+ */
 static int load_initiator(struct core *c, struct conn *conn)
 {
 	char me[INET6_ADDRSTRLEN], them[INET6_ADDRSTRLEN];
@@ -254,16 +260,22 @@ static int load_initiator(struct core *c, struct conn *conn)
 	const char *laddrs[] = { me, NULL }, *raddrs[] = { them, NULL };
 	const struct flow *f = &conn->flow;
 	unsigned bits = f->family == AF_INET6 ? 128 : 32;
-	uint8_t proto = conn->exact ? f->proto : 0;
+	struct vici_ts lts[2], rts[2];
 
 	addr_text(f, true, me, sizeof(me));
 	addr_text(f, false, them, sizeof(them));
 	snprintf(lnet, sizeof(lnet), "%s/%u", me, bits);
 	snprintf(rnet, sizeof(rnet), "%s/%u", them, bits);
-	struct vici_ts lts = { .net = lnet, .proto = proto, .port = conn->exact ? f->lport : 0 };
-	struct vici_ts rts = { .net = rnet, .proto = proto, .port = conn->exact ? f->rport : 0 };
-
-	return load_conn(c, conn, laddrs, raddrs, &lts, &rts);
+	if (conn->exact) {
+		lts[0] = (struct vici_ts){ .net = lnet, .proto = f->proto, .port = f->lport };
+		rts[0] = (struct vici_ts){ .net = rnet, .proto = f->proto, .port = f->rport };
+		return load_conn(c, conn, laddrs, raddrs, lts, rts, 1);
+	}
+	lts[0] = (struct vici_ts){ .net = lnet, .proto = IPPROTO_TCP };
+	lts[1] = (struct vici_ts){ .net = lnet, .proto = IPPROTO_UDP };
+	rts[0] = (struct vici_ts){ .net = rnet, .proto = IPPROTO_TCP };
+	rts[1] = (struct vici_ts){ .net = rnet, .proto = IPPROTO_UDP };
+	return load_conn(c, conn, laddrs, raddrs, lts, rts, 2);
 }
 
 /*
@@ -277,7 +289,7 @@ static int load_responder(struct core *c, struct conn *conn)
 	const char *any[] = { "%any", NULL };
 	struct vici_ts dyn = { .net = "dynamic" };
 
-	return load_conn(c, conn, any, any, &dyn, &dyn);
+	return load_conn(c, conn, any, any, &dyn, &dyn, 1);
 }
 
 /* Find or make connection name for l, load it unless charon has it, count l as a user. */

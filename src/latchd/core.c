@@ -111,6 +111,11 @@ static bool congruent(const struct latch *l, const struct sa_ike *ike, const str
 			 l->remote.id);
 		return false;
 	}
+	if (l->local.id[0] && strcmp(l->local.id, ike->local_id)) {
+		snprintf(why, wl, "an SA where we are '%s' covers the flow latched as '%s'",
+			 ike->local_id, l->local.id); /* R3: the local identity is latched too */
+		return false;
+	}
 	if (l->remote.has_spki &&
 	    (!id->has_cert || memcmp(l->remote.spki, id->cert.spki_sha256, IPC_SHA256_LEN))) {
 		snprintf(why, wl, "an SA with another key for '%s' covers the flow",

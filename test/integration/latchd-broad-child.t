@@ -109,20 +109,6 @@ for h in a b; do
 done
 lab_bg a "$LAB_DIR/watch.log" "$(lab_latchctl_bin)" --socket "$(lab_latchd_sock a)" watch
 
-# tap_todo DESC REASON CMD...: a test point that needs a latchd change (TAP
-# TODO: "not ok … # TODO" while it fails; "ok … # TODO" once it passes, which
-# the runner reports as an unexpected pass, so the TODO gets removed).
-tap_todo() {
-	local desc=$1 reason=$2
-	shift 2
-	TAP_N=$((TAP_N + 1))
-	if "$@" >/dev/null 2>&1; then
-		echo "ok $TAP_N - $desc # TODO $reason"
-	else
-		echo "not ok $TAP_N - $desc # TODO $reason"
-	fi
-}
-
 kinds=(shared-reset shared-wait exact-reset exact-wait)
 declare -A port=([shared-reset]=8081 [shared-wait]=8082 [exact-reset]=8083 [exact-wait]=8084)
 declare -A opts=([shared-reset]="" [shared-wait]="--wait" [exact-reset]="--exact" [exact-wait]="--exact --wait")
@@ -229,11 +215,11 @@ tap_is "$(lab_pcap_show "$wire2" "src $ip_a and $LAB_F_ESP" | grep -c "spi=0x$sp
 	"a -> b: with the carrying children gone, the broad SA (out $spi_out) carried the 3 marked datagrams (the path was open) and not one packet of a latched flow"
 tap_is "$(lab_pcap_show "$wire2" "src $ip_b and $LAB_F_ESP" | grep -c "spi=0x$spi_in,")" 0 \
 	"b -> a: the broad SA (in $spi_in) carried nothing"
-# While the broad child is being installed, libipsec may pick it for a shared
-# latch's flow (same selectors as the shared child) in the millisecond before
-# charon's child-updown reaches latchd: counted here, not asserted (racy); the
-# TODO point below is the deterministic form of what would close that window.
-tap_diag "while the broad child came up: a -> b $(lab_pcap_show "$wire" "src $ip_a and $LAB_F_ESP" | grep -c "spi=0x$spi_out,"), b -> a $(lab_pcap_show "$wire" "src $ip_b and $LAB_F_ESP" | grep -c "spi=0x$spi_in,") packet(s) under it"
+# While the broad child is installed and before charon's child-updown reaches
+# latchd, libipsec already prefers the latched flows' own children: the shared
+# child's protocol-specific selectors outrank the broad host-to-host ones.
+tap_is "$(lab_pcap_show "$wire" "src $ip_a and $LAB_F_ESP" | grep -c "spi=0x$spi_out,")/$(lab_pcap_show "$wire" "src $ip_b and $LAB_F_ESP" | grep -c "spi=0x$spi_in,")" 0/0 \
+	"while the broad child came up, not one packet went under it (a -> b / b -> a)"
 tap_is "$(received)" "$seen" "b's servers received nothing more once the latches broke"
 # R22: BROKEN -> ESTABLISHED only once all conflicts are cleared; the broad SA never went
 tap_is "$(grep -c 'BROKEN (sa-conflict)' "$LAB_DIR/watch.log")/$(grep -c 'restored' "$LAB_DIR/watch.log")" 4/0 \
@@ -249,14 +235,11 @@ tap_is "$(lab_pcap_count "$wire" "$f")/$(lab_pcap_count "$wire2" "$f")" 0/0 \
 # flow has just left latchd's sets, so that RST leaves unmarked, in clear.
 f='tcp portrange 8081-8084 and tcp[tcpflags] & tcp-rst != 0'
 tap_diag "bare RSTs of closed latched flows in clear: $(($(lab_pcap_count "$wire" "$f") + $(lab_pcap_count "$wire2" "$f")))"
-# TODO (structural): the peer's shared child has the broad child's selectors
-# (a/32 <-> b/32), so nothing makes libipsec prefer it while both exist; with
-# protocol-specific selectors (a/32[tcp] and [udp]) it would outrank any
-# host-to-host child, as an exact child does.
+# The peer's shared child has protocol-specific selectors (a/32[tcp], [udp]),
+# so it outranks any host-to-host child in libipsec, as an exact child does:
+# the broad child cannot carry a shared flow even before latchd hears of it.
 shared_child_narrow() {
 	lab_swanctl a --list-conns 2>/dev/null | grep -A12 '^latch-i-' | grep -q "local: *$ip_a/32\["
 }
-tap_todo "the shared child's selectors are narrower than a host-to-host child's" \
-	"latchd's shared child is host-to-host: a broad child under another identity can carry a shared flow until latchd hears of it" \
-	shared_child_narrow
+tap_ok "the shared child's selectors are narrower than a host-to-host child's" shared_child_narrow
 tap_done
