@@ -25,6 +25,7 @@ struct enforce {
 	char table[TABLE_MAX], iface[16];
 	struct nft_sock *nft;
 	bool rule;
+	enum enforce_plane plane;
 	char err[256];
 };
 
@@ -147,6 +148,32 @@ static int copy_config(struct enforce *e, const struct enforce_config *cfg)
 	return 0;
 }
 
+static enum enforce_plane resolve_plane(enum enforce_plane want)
+{
+	const char *how = "";
+
+	if (want != ENFORCE_PLANE_AUTO)
+		return want;
+	return xfrm_probe_esp(&how) == 1 ? ENFORCE_PLANE_KERNEL : ENFORCE_PLANE_LIBIPSEC;
+}
+
+enum enforce_plane enforce_data_plane(const struct enforce *e)
+{
+	return e->plane;
+}
+
+int enforce_flow_sock(struct enforce *e, int fd, const struct flow *f,
+		      const struct enforce_carrier *c)
+{
+	int r;
+
+	e->err[0] = '\0';
+	if (e->plane != ENFORCE_PLANE_KERNEL)
+		return 0;
+	r = c ? xfrm_sock_carry(fd, f, c) : xfrm_sock_block(fd, f);
+	return r < 0 ? fail(e, r, c ? "socket policy (carry)" : "socket policy (block)") : 0;
+}
+
 int enforce_open(struct enforce **ret, const struct enforce_config *cfg, unsigned flags)
 {
 	struct enforce *e;
@@ -158,6 +185,12 @@ int enforce_open(struct enforce **ret, const struct enforce_config *cfg, unsigne
 	if (!e)
 		return -ENOMEM;
 	r = copy_config(e, cfg);
+	if (r == 0)
+		e->plane = resolve_plane(cfg->data_plane);
+	if (r == 0 && e->plane == ENFORCE_PLANE_KERNEL) {
+		*ret = e; /* the kernel's XFRM enforces: no table, no rule */
+		return 0;
+	}
 	if (r == 0)
 		r = nft_sock_open(&e->nft);
 	/* The rule first: a marked packet must never find no route and no blackhole. */
@@ -217,6 +250,12 @@ int enforce_apply(struct enforce *e, const struct enforce_op *ops, size_t n)
 	e->err[0] = '\0';
 	if (n > ENFORCE_BATCH_MAX)
 		return fail(e, -E2BIG, "batch");
+	if (e->plane == ENFORCE_PLANE_KERNEL) {
+		for (size_t i = 0; i < n; i++)
+			if (ops[i].kind == ENFORCE_ATTACH_ADD)
+				return fail(e, -EOPNOTSUPP, "attach on the kernel data plane");
+		return 0; /* the sockets' own policies enforce */
+	}
 	r = nft_batch_init(&b, nft_sock_seq(e->nft));
 	if (r == 0)
 		r = enforce_elems_build(&b, e->table, ops, n);
@@ -359,6 +398,8 @@ int enforce_dump(struct enforce *e, enforce_dump_fn cb, void *arg)
 	int r = 0;
 
 	e->err[0] = '\0';
+	if (e->plane == ENFORCE_PLANE_KERNEL)
+		return 0; /* nothing in sets: the policies live with the sockets */
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]) && r == 0; i++) {
 		struct dump_ctx d = { sets[i].kind, sets[i].family, cb, arg };
 
@@ -401,6 +442,11 @@ int enforce_counters(struct enforce *e, struct enforce_counters *ret)
 	int r;
 
 	e->err[0] = '\0';
+	if (e->plane == ENFORCE_PLANE_KERNEL) {
+		nftnl_obj_free(o);
+		*ret = (struct enforce_counters){ 0 };
+		return 0;
+	}
 	if (!o)
 		return -ENOMEM;
 	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, e->table);

@@ -56,6 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "latchd/enforce-xfrm.h"
 #include "latchd/flow.h"
 
 struct enforce;
@@ -68,6 +69,13 @@ struct enforce_config {
 	uint32_t rule_priority; /* blackhole ip rule; 221 (charon's table 220 rule + 1) */
 	bool hold;		/* the hold rule for attached sockets (below) */
 	uint16_t hold_queue;	/* its NFQUEUE number */
+	/*
+	 * Which data plane (enforce-xfrm.h). KERNEL: none of the above is made;
+	 * flows are enforced by per-socket XFRM policies (enforce_flow_sock), the
+	 * set operations succeed doing nothing, attach is -EOPNOTSUPP, dump and
+	 * counters are empty. AUTO: KERNEL when the kernel has ESP.
+	 */
+	enum enforce_plane data_plane;
 };
 
 #define ENFORCE_CONFIG_DEFAULT                                                        \
@@ -133,6 +141,18 @@ int enforce_listen_del(struct enforce *e, const struct flow3 *l);
 /* An attached socket (bound, not yet connected): its unarmed packets are held (NFQUEUE). */
 int enforce_attach_add(struct enforce *e, const struct flow3 *l);
 int enforce_attach_del(struct enforce *e, const struct flow3 *l);
+
+/* The data plane this handle enforces (AUTO resolved by enforce_open). */
+enum enforce_plane enforce_data_plane(const struct enforce *e);
+
+/*
+ * The kernel data plane's hold on a latched flow's socket (fd borrowed, the
+ * passed socket): c NULL blocks the flow in both directions (from
+ * enforce_flow_add on); c names the child SA that alone may carry it (when
+ * the latch is armed). libipsec: does nothing (its sets do it).
+ */
+int enforce_flow_sock(struct enforce *e, int fd, const struct flow *f,
+		      const struct enforce_carrier *c);
 
 enum enforce_set_kind {
 	ENFORCE_SET_FLOWS,
