@@ -11,7 +11,7 @@ FUZZ_RUNS  ?= 20000
 DESTDIR    ?=
 PREFIX     ?= /usr/local
 
-.PHONY: all setup build check demo install fuzz format format-check clean
+.PHONY: all setup build check demo install fuzz format format-check clean bench
 
 all: build
 
@@ -30,6 +30,11 @@ demo: build
 
 install: build
 	@meson install -C $(BUILD) --destdir "$(DESTDIR)"
+
+# Benchmarks on the lab (docs/performance.md); QUICK=1 for a smoke run.
+bench: build
+	@$(MAKE) -s -C bench BUILD=$(abspath $(BUILD))
+	@bench/run.sh $(BUILD) $(if $(QUICK),--quick)
 
 fuzz: setup
 	@scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_RUNS)
