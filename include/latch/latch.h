@@ -409,7 +409,12 @@ LATCH_WUR int latch_socket_query(latch_ctx *ctx, int fd, latch_info **ret);
  */
 LATCH_WUR int latch_socket_query_peer(latch_ctx *ctx, int fd, const struct sockaddr *addr,
 				      socklen_t addrlen, latch_info **ret);
-/* Release the socket's latch (CLOSED). The socket itself is not touched. */
+/*
+ * Release the socket's latch (CLOSED). A latch lives as long as its
+ * connection: releasing a connected socket's latch also resets the
+ * connection (it never goes on in clear); a listener's release only ends the
+ * listener latch.
+ */
 LATCH_WUR int latch_socket_release(latch_ctx *ctx, int fd);
 /* The same by latch id. */
 LATCH_WUR int latch_query(latch_ctx *ctx, uint64_t latch_id, latch_info **ret);

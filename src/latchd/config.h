@@ -5,7 +5,7 @@
 /*
  * latchd's configuration: /etc/latch/latchd.conf, "key = value" lines, '#'
  * comments. Every key has a default that works with a stock strongSwan
- * (docs/latchd.conf.5 and the shipped example list them). Unknown keys and
+ * (docs/man/latchd.conf.5 and the shipped example list them). Unknown keys and
  * bad values are errors naming the line: a typo must not silently weaken a
  * security setting.
  */
@@ -15,7 +15,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CONFIG_PATH_DEFAULT "/etc/latch/latchd.conf"
+#ifndef LATCH_SYSCONFDIR
+#define LATCH_SYSCONFDIR "/etc"
+#endif
+#define CONFIG_PATH_DEFAULT LATCH_SYSCONFDIR "/latch/latchd.conf"
 #define CONFIG_MAX_CAS	    16
 
 enum data_plane {

@@ -57,9 +57,35 @@ static struct req_impl *impl_of(struct request *req)
 	return (struct req_impl *)((char *)req - offsetof(struct req_impl, pub));
 }
 
+/* Is gid among pid's supplementary groups (/proc/PID/status "Groups:")? */
+static bool in_groups(pid_t pid, gid_t gid)
+{
+	char path[64], line[1024];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *save = NULL;
+
+		if (strncmp(line, "Groups:", 7))
+			continue;
+		for (char *t = strtok_r(line + 7, " \t\n", &save); t && !found;
+		     t = strtok_r(NULL, " \t\n", &save))
+			found = strtoul(t, NULL, 10) == gid;
+	}
+	fclose(f);
+	return found;
+}
+
 bool control_is_admin(const struct control *c, const struct ucred *cred)
 {
-	return cred->uid == 0 || (c->cfg.admin_gid != (gid_t)-1 && cred->gid == c->cfg.admin_gid);
+	gid_t g = c->cfg.admin_gid;
+
+	return cred->uid == 0 || (g != (gid_t)-1 && (cred->gid == g || in_groups(cred->pid, g)));
 }
 
 static unsigned clients_of_uid(const struct control *c, uid_t uid)

@@ -319,7 +319,11 @@ static int conn_use(struct core *c, const char *name, bool responder, const stru
 int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret)
 {
 	char name[64], addr[INET6_ADDRSTRLEN];
+	struct vici_blob cas[CORE_CAS_MAX];
 
+	/* A connection without a pinned CA would trust any CA charon has: refuse instead. */
+	if (!core_btns_wanted(c, &l->pol) && pick_cas(c, &l->pol, cas) == 0)
+		return -ENOENT;
 	addr_text(&l->flow, false, addr, sizeof(addr));
 	if (l->pol.exact) /* charon reuses the peer's IKE_SA: one CREATE_CHILD_SA per flow */
 		snprintf(name, sizeof(name), "latch-x-%llu", (unsigned long long)l->id);

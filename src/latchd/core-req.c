@@ -191,7 +191,11 @@ static void need_sa(struct core *c, struct pending *p)
 		r = core_conn_initiator(c, p->latch, &p->conn);
 	if (r == 0 && p->conn->loaded)
 		r = core_initiate(c, p);
-	if (r < 0)
+	if (r == -ENOENT)
+		core_reply_pending(
+			c, p, -EACCES,
+			"no trust anchor to pin for that peer: latchd has no such CA (ca = …)");
+	else if (r < 0)
 		core_reply_pending(c, p, r, "charon could not be asked for an SA");
 }
 
@@ -239,7 +243,7 @@ static void owner_from(struct core *c, struct latch *l, const struct request *re
 	ssize_t n;
 	int cfd;
 
-	l->owner = req->cred;
+	latchdb_set_owner(c->db, l, &req->cred);
 	l->client = req->client;
 	if (fd >= 0 && sockdiag_cookie(fd, &cookie) == 0)
 		latchdb_set_cookie(c->db, l, cookie);
@@ -405,8 +409,8 @@ static int start_pending(struct core *c, struct request *req, struct latch *l, b
 
 	if (!p) {
 		core_close(c, l, IPC_REASON_OWNER, false);
-		return FAIL(-EAGAIN, "too many requests waiting for uid %u",
-			    (unsigned)req->cred.uid);
+		return FAIL(-EAGAIN, "too many requests of this connection wait for charon "
+				     "(max_pending_per_uid)");
 	}
 	p->responder = responder;
 	p->connected = connected;
@@ -511,7 +515,7 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 	if (!l)
 		return -ENOMEM;
 	l->pol = pol;
-	owner_from(c, l, req, -1);
+	owner_from(c, l, req, req->fd); /* its cookie: the listener ends when its socket does */
 	r = enforce_listen_add(c->enf, &l3);
 	if (r < 0) {
 		snprintf(err, el, "enforcement: %s", enforce_last_error(c->enf));

@@ -8,6 +8,13 @@
 
 #define BUCKETS_MIN 256
 
+struct uid_count {
+	uid_t uid;
+	unsigned n;
+};
+
+static void uncount(struct latchdb *db, struct latch *l);
+
 struct latchdb {
 	const struct latchdb_ops *ops;
 	void *u;
@@ -15,6 +22,8 @@ struct latchdb {
 	size_t n, n_buckets;
 	struct latch **by_id, **by_flow, **by_cookie;
 	struct latch *listeners; /* few: a list */
+	struct uid_count *uids;	 /* live latches per owner uid, for the per-uid limit */
+	size_t n_uids;
 	uint8_t hash_key[16];
 	unsigned count[IPC_STATE_PENDING + 1];
 };
@@ -58,6 +67,7 @@ void latchdb_free(struct latchdb *db)
 	free(db->by_id);
 	free(db->by_flow);
 	free(db->by_cookie);
+	free(db->uids);
 	free(db);
 }
 
@@ -170,6 +180,7 @@ struct latch *latchdb_adopt(struct latchdb *db, const struct latch *rec, uint64_
 		return NULL;
 	*l = *rec;
 	l->cookie = 0; /* linked below */
+	l->counted = false;
 	l->client = l->core = NULL;
 	maybe_grow(db);
 	if (rec->id >= db->next_id)
@@ -181,6 +192,7 @@ struct latch *latchdb_adopt(struct latchdb *db, const struct latch *rec, uint64_
 	db->n++;
 	db->count[l->state]++;
 	latchdb_set_cookie(db, l, rec->cookie);
+	latchdb_set_owner(db, l, &rec->owner);
 	return l;
 }
 
@@ -242,6 +254,7 @@ struct latch *latchdb_by_cookie(const struct latchdb *db, uint64_t cookie)
 
 void latchdb_remove(struct latchdb *db, struct latch *l)
 {
+	uncount(db, l);
 	unlink_cookie(db, l);
 	unlink_from(&db->by_id[id_bucket(db, l->id)], l, true);
 	unlink_from(l->listener ? &db->listeners : &db->by_flow[flow_bucket(db, &l->flow)], l,
@@ -277,6 +290,8 @@ int latchdb_set_state(struct latchdb *db, struct latch *l, uint8_t state, uint16
 		return -EINVAL;
 	db->count[old]--;
 	db->count[state]++;
+	if (state == IPC_STATE_CLOSED)
+		uncount(db, l);
 	l->state = state;
 	l->reason = reason;
 	record(l, now);
@@ -342,26 +357,49 @@ unsigned latchdb_count(const struct latchdb *db, uint8_t state)
 	return state <= IPC_STATE_PENDING ? db->count[state] : 0;
 }
 
-struct uid_count {
-	uid_t uid;
-	unsigned n;
-};
-
-static bool count_uid(void *u, struct latch *l)
+/* Few distinct uids own latches: a short array, searched linearly. */
+static struct uid_count *uid_slot(struct latchdb *db, uid_t uid, bool make)
 {
-	struct uid_count *c = u;
+	struct uid_count *v;
 
-	if (l->owner.uid == c->uid && l->state != IPC_STATE_CLOSED)
-		c->n++;
-	return false;
+	for (size_t i = 0; i < db->n_uids; i++) {
+		if (db->uids[i].uid == uid)
+			return &db->uids[i];
+	}
+	if (!make || !(v = realloc(db->uids, (db->n_uids + 1) * sizeof(*v))))
+		return NULL;
+	db->uids = v;
+	v[db->n_uids] = (struct uid_count){ uid, 0 };
+	return &v[db->n_uids++];
+}
+
+static void uncount(struct latchdb *db, struct latch *l)
+{
+	struct uid_count *u = l->counted ? uid_slot(db, l->owner.uid, false) : NULL;
+
+	if (u && u->n)
+		u->n--;
+	l->counted = false;
+}
+
+void latchdb_set_owner(struct latchdb *db, struct latch *l, const struct ucred *owner)
+{
+	struct uid_count *u;
+
+	uncount(db, l);
+	l->owner = *owner;
+	u = uid_slot(db, owner->uid, true);
+	if (u) {
+		u->n++;
+		l->counted = true;
+	}
 }
 
 unsigned latchdb_count_uid(const struct latchdb *db, uid_t uid)
 {
-	struct uid_count c = { uid, 0 };
+	struct uid_count *u = uid_slot((struct latchdb *)db, uid, false);
 
-	latchdb_each(db, count_uid, &c);
-	return c.n;
+	return u ? u->n : 0;
 }
 
 void latchdb_each(const struct latchdb *db, bool (*fn)(void *u, struct latch *l), void *u)

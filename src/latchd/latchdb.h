@@ -83,6 +83,7 @@ struct latch {
 		uint64_t usec;
 	} hist[LATCH_HIST_MAX];
 	unsigned n_hist;
+	bool counted; /* in its owner's per-uid count */
 	void *client; /* the control connection that made it, while it lasts */
 	void *core;   /* the daemon core's: the charon connection it keeps in use */
 
@@ -132,6 +133,8 @@ struct latch *latchdb_listener(const struct latchdb *db, const struct flow3 *l);
 struct latch *latchdb_listener_for(const struct latchdb *db, const struct flow *f);
 
 unsigned latchdb_count(const struct latchdb *db, uint8_t state);
+/* Set (or change) a latch's owner; the database counts live latches per uid. */
+void latchdb_set_owner(struct latchdb *db, struct latch *l, const struct ucred *owner);
 unsigned latchdb_count_uid(const struct latchdb *db, uid_t uid);
 
 /* Visit every latch; fn may not add or remove latches. Stops when fn returns true. */

@@ -158,6 +158,7 @@ int main(int argc, char **argv)
 	if (do_cleanup)
 		return cleanup(&cfg) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN); /* nothing is reloaded: restart latchd, it re-adopts its latches */
 	r = ev_loop_new(&loop);
 	if (r == 0)
 		r = ev_add_signal(loop, NULL, SIGTERM, on_signal, NULL);

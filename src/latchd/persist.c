@@ -275,7 +275,8 @@ int persist_open(const char *dir, struct persist **ret)
 
 	if (!p)
 		return -ENOMEM;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	/* 0755: the control socket may live here too; the journal itself is 0600. */
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		free(p);
 		return -errno;
 	}

@@ -88,8 +88,8 @@ static void print_info(const char *what, const latch_info *info)
 	uint8_t cb[LATCH_CB_LEN];
 	uint32_t child, in, out;
 
-	printf("%s id=%llu state=%d", what, (unsigned long long)latch_info_get_id(info),
-	       latch_info_get_state(info));
+	printf("%s id=%llu state=%d reason=%d", what, (unsigned long long)latch_info_get_id(info),
+	       latch_info_get_state(info), latch_info_get_reason(info));
 	print_ident("peer", latch_info_get_remote(info));
 	print_ident("local", latch_info_get_local(info));
 	if (latch_ident_get_channel_binding(latch_info_get_remote(info), 0, cb, sizeof(cb)) > 0)

@@ -42,9 +42,10 @@ tap_ok "b's server latches its listener (LISTENER)" grep -q '^listening port=808
 m1="LATCH1-$RANDOM$RANDOM"
 pcap=$(lab_pcap s1)
 lab_capture_start a "$pcap"
-# The client holds its connection open after its 5 lines, so latchctl can see it.
+# The client holds its connection open after its 5 lines, so latchctl can see it
+# (longer in the kernel lab: each latchctl takes a second or two under emulation).
 lab_probe_bg a "$LAB_DIR/client1.log" connect "$(lab_ip b)" 8080 --peer-id b.example \
-	--marker "$m1" --count 5 --interval 20 --hold 3000
+	--marker "$m1" --count 5 --interval 20 --hold "${LAB_HOLD_MS:-3000}"
 client=$LAB_PID
 lab_wait_count 100 5 "$m1" "$recv"
 list_b=$(lab_latchctl b --json list)

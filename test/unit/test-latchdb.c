@@ -98,7 +98,7 @@ static void indexes_hold_at_scale(void **state)
 		l = latchdb_add(db, &f, i);
 		assert_non_null(l);
 		latchdb_set_cookie(db, l, 0x1000 + i);
-		l->owner.uid = i % 3;
+		latchdb_set_owner(db, l, &(struct ucred){ .uid = i % 3 });
 	}
 	f = mkflow(10000 + 4321);
 	l = latchdb_by_flow(db, &f);
@@ -108,7 +108,9 @@ static void indexes_hold_at_scale(void **state)
 	assert_ptr_equal(latchdb_by_cookie(db, 0x1000 + 4321), l);
 	assert_int_equal(latchdb_count(db, IPC_STATE_PENDING), 5000);
 	assert_int_equal(latchdb_count_uid(db, 1), 1667);
+	assert_int_equal(l->owner.uid, 4321 % 3);
 	latchdb_remove(db, l);
+	assert_int_equal(latchdb_count_uid(db, 4321 % 3), 1666); /* its owner's count went down */
 	assert_null(latchdb_by_flow(db, &f));
 	assert_null(latchdb_by_cookie(db, 0x1000 + 4321));
 	assert_int_equal(latchdb_count(db, IPC_STATE_PENDING), 4999);
