@@ -22,15 +22,18 @@ lab_pcap() {
 # packets are received again on it), so the link is captured at HOST's port on
 # the switch: only what crossed the wire.
 lab_capture_start() {
-	local host=$1 pcap=$2 iface=${3:-eth0} filter=${4:-}
-	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ] && [ "$iface" = eth0 ]; then
-		iface=p$(cat "$(lab_dir "$host")/index")
-		host=sw
+	local host=$1 pcap=$2 iface=${3:-eth0} filter=${4:-} wait=100
+	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
+		wait=300 # tcpdump starts in seconds under emulation, more on a busy machine
+		if [ "$iface" = eth0 ]; then
+			iface=p$(cat "$(lab_dir "$host")/index")
+			host=sw
+		fi
 	fi
 	# shellcheck disable=SC2086 # the filter is tcpdump's words
 	lab_bg "$host" "$pcap.log" tcpdump -i "$iface" --immediate-mode -U -n -s 0 -w "$pcap" $filter
 	echo "$LAB_PID" >"$pcap.pid"
-	lab_wait 100 grep -q 'listening on' "$pcap.log" || lab_die "tcpdump on $host did not start"
+	lab_wait "$wait" grep -q 'listening on' "$pcap.log" || lab_die "tcpdump on $host did not start"
 }
 
 # lab_capture_stop PCAP: stop the capture; the file is complete afterwards.
