@@ -517,6 +517,8 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 	l->pol = pol;
 	owner_from(c, l, req, req->fd); /* its cookie: the listener ends when its socket does */
 	r = enforce_listen_add(c->enf, &l3);
+	if (r == 0) /* kernel data plane: only what ESP carried reaches the socket */
+		r = enforce_listen_sock(c->enf, req->fd, &l3);
 	if (r < 0) {
 		snprintf(err, el, "enforcement: %s", enforce_last_error(c->enf));
 		latchdb_remove(c->db, l);

@@ -157,6 +157,34 @@ int xfrm_sock_carry(int fd, const struct flow *f, const struct enforce_carrier *
 	return r;
 }
 
+int xfrm_sock_listen(int fd, const struct flow3 *l)
+{
+	uint8_t family = l->family == AF_INET ? AF_INET : AF_INET6;
+	static const union flow_addr any;
+	struct sockpol p;
+
+	memset(&p, 0, sizeof(p));
+	p.info.sel.family = family;
+	if (memcmp(&l->addr, &any, sizeof(any))) {
+		addr_copy(&p.info.sel.daddr, family, &l->addr);
+		p.info.sel.prefixlen_d = family == AF_INET ? 32 : 128;
+	}
+	p.info.sel.dport = htons(l->port);
+	p.info.sel.dport_mask = 0xffff;
+	p.info.sel.proto = l->proto;
+	p.info.lft.soft_byte_limit = p.info.lft.hard_byte_limit = XFRM_INF;
+	p.info.lft.soft_packet_limit = p.info.lft.hard_packet_limit = XFRM_INF;
+	p.info.dir = XFRM_POLICY_IN;
+	p.info.action = XFRM_POLICY_ALLOW;
+	p.info.share = XFRM_SHARE_ANY;
+	p.tmpl.family = family;
+	p.tmpl.id.proto = IPPROTO_ESP;
+	p.tmpl.mode = XFRM_MODE_TUNNEL; /* latchd's children are tunnels; reqid 0: any */
+	p.tmpl.share = XFRM_SHARE_ANY;
+	p.tmpl.aalgos = p.tmpl.ealgos = p.tmpl.calgos = ~0u;
+	return set_policy(fd, &p, sizeof(p));
+}
+
 int xfrm_sock_clear(int fd)
 {
 	int level, opt, r = sock_level(fd, &level, &opt);

@@ -50,6 +50,13 @@ int xfrm_carrier_make(struct enforce_carrier *ret, const char *local_host, const
 
 int xfrm_sock_block(int fd, const struct flow *f);
 int xfrm_sock_carry(int fd, const struct flow *f, const struct enforce_carrier *c);
+/*
+ * A latched listener (or bound UDP server socket): inbound, only what an ESP
+ * tunnel state decrypted reaches it, from any peer (which peer is judged at
+ * ACCEPT). No outbound policy: a TCP listener's SYN-ACKs are routed with it.
+ * A dual-stack wildcard gets the IPv6 policy only.
+ */
+int xfrm_sock_listen(int fd, const struct flow3 *l);
 /* Remove the socket's policies (both directions). */
 int xfrm_sock_clear(int fd);
 

@@ -174,6 +174,17 @@ int enforce_flow_sock(struct enforce *e, int fd, const struct flow *f,
 	return r < 0 ? fail(e, r, c ? "socket policy (carry)" : "socket policy (block)") : 0;
 }
 
+int enforce_listen_sock(struct enforce *e, int fd, const struct flow3 *l)
+{
+	int r;
+
+	e->err[0] = '\0';
+	if (e->plane != ENFORCE_PLANE_KERNEL)
+		return 0;
+	r = xfrm_sock_listen(fd, l);
+	return r < 0 ? fail(e, r, "socket policy (listener)") : 0;
+}
+
 int enforce_open(struct enforce **ret, const struct enforce_config *cfg, unsigned flags)
 {
 	struct enforce *e;

@@ -137,6 +137,40 @@ static void test_selector_is_the_flow(void **state)
 	pair_close(&p);
 }
 
+/* A listener's policy: clear text does not reach it; cleared, it does. */
+static void test_listener(void **state)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	socklen_t len = sizeof(to);
+	struct flow3 l = { .family = AF_INET, .proto = IPPROTO_UDP };
+	char buf[8];
+	int srv, cli;
+
+	if (!can_set_policies()) {
+		skip();
+		return;
+	}
+	srv = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	cli = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(srv >= 0 && cli >= 0);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(srv, (struct sockaddr *)&to, sizeof(to)), 0);
+	assert_int_equal(getsockname(srv, (struct sockaddr *)&to, &len), 0);
+	l.addr.v4 = to.sin_addr;
+	l.port = ntohs(to.sin_port);
+	assert_int_equal(xfrm_sock_listen(srv, &l), 0);
+	assert_int_equal(sendto(cli, "clear", 5, 0, (struct sockaddr *)&to, sizeof(to)), 5);
+	usleep(20000);
+	assert_int_equal(recv(srv, buf, sizeof(buf), 0), -1);
+	assert_int_equal(errno, EAGAIN); /* dropped by the inbound policy check */
+	assert_int_equal(xfrm_sock_clear(srv), 0);
+	assert_int_equal(sendto(cli, "clear", 5, 0, (struct sockaddr *)&to, sizeof(to)), 5);
+	usleep(20000);
+	assert_int_equal(recv(srv, buf, sizeof(buf), 0), 5);
+	close(cli);
+	close(srv);
+}
+
 static void test_probe(void **state)
 {
 	const char *how = NULL;
@@ -153,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_carrier_make),
 		cmocka_unit_test(test_block_carry_clear),
 		cmocka_unit_test(test_selector_is_the_flow),
+		cmocka_unit_test(test_listener),
 		cmocka_unit_test(test_probe),
 	};
 
