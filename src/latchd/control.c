@@ -18,6 +18,12 @@
 
 /* Packets up to this size are read whole, so oversized ones get a proper -EMSGSIZE reply. */
 #define RECV_MAX (4 * IPC_MSG_MAX)
+/*
+ * What a client may leave unread before it is dropped: a dump of 10,000
+ * latches is about 10 MB; a client that does not read at all must not make
+ * latchd hold its memory for ever.
+ */
+#define OUTQ_MAX (64u << 20)
 
 struct req_impl {
 	struct request pub;
@@ -37,7 +43,15 @@ struct client {
 	uint64_t watch_id;
 	unsigned n_held;
 	struct req_impl *held;
+	struct outmsg *outq, **outq_tail; /* replies and events the socket had no room for */
+	size_t outq_bytes;
 	struct client *next;
+};
+
+struct outmsg {
+	struct outmsg *next;
+	size_t len;
+	uint8_t data[];
 };
 
 struct control {
@@ -138,14 +152,61 @@ struct buf *control_reply_begin(struct request *req, uint16_t flags)
 
 static void client_drop(struct client *cl, const char *why);
 
+/* Keep a message for when the client's socket has room again (EPOLLOUT). */
+static int enqueue(struct client *cl, const uint8_t *p, size_t n)
+{
+	struct outmsg *m;
+
+	if (cl->outq_bytes + n > OUTQ_MAX) {
+		client_drop(cl, "not reading its replies");
+		return -ENOBUFS;
+	}
+	m = malloc(sizeof(*m) + n);
+	if (!m) {
+		client_drop(cl, "out of memory for its replies");
+		return -ENOMEM;
+	}
+	m->next = NULL;
+	m->len = n;
+	memcpy(m->data, p, n);
+	if (!cl->outq) {
+		cl->outq_tail = &cl->outq;
+		ev_io_set_events(cl->src, EPOLLIN | EPOLLOUT);
+	}
+	*cl->outq_tail = m;
+	cl->outq_tail = &m->next;
+	cl->outq_bytes += n;
+	return 0;
+}
+
+/* Send what waits, in order; 0 when all went, -EAGAIN when the socket is full again. */
+static int flush(struct client *cl)
+{
+	while (cl->outq) {
+		struct outmsg *m = cl->outq;
+		int r = fdpass_send(cl->fd, m->data, m->len, -1);
+
+		if (r < 0)
+			return r;
+		cl->outq = m->next;
+		cl->outq_bytes -= m->len;
+		free(m);
+	}
+	ev_io_set_events(cl->src, EPOLLIN);
+	return 0;
+}
+
 static int send_buf(struct client *cl, const struct buf *b)
 {
 	int r = wire_end(b);
 
-	if (r == 0)
-		r = fdpass_send(cl->fd, b->data, b->len, -1);
-	if (r == -EAGAIN || r == -EPIPE || r == -ECONNRESET)
-		client_drop(cl, r == -EAGAIN ? "not reading its replies" : "gone");
+	if (r < 0)
+		return r;
+	r = cl->outq ? -EAGAIN : fdpass_send(cl->fd, b->data, b->len, -1);
+	if (r == -EAGAIN)
+		return enqueue(cl, b->data, b->len);
+	if (r == -EPIPE || r == -ECONNRESET)
+		client_drop(cl, "gone");
 	return r;
 }
 
@@ -259,6 +320,12 @@ static void client_drop(struct client *cl, const char *why)
 	}
 	if (c->ops.client_gone)
 		c->ops.client_gone(c->core, cl);
+	while (cl->outq) {
+		struct outmsg *m = cl->outq;
+
+		cl->outq = m->next;
+		free(m);
+	}
 	log_debug("client pid %d uid %u: closed (%s)", (int)cl->cred.pid, (unsigned)cl->cred.uid,
 		  why);
 	ev_source_free(cl->src);
@@ -371,6 +438,15 @@ static int client_read(struct ev_source *s, int fd, uint32_t revents, void *user
 	struct wire_msg m;
 	int n, pfd = -1, r;
 
+	if (revents & EPOLLOUT) {
+		r = flush(cl);
+		if (r < 0 && r != -EAGAIN) {
+			client_drop(cl, "gone");
+			return 0;
+		}
+	}
+	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return 0;
 	n = fdpass_recv(fd, c->rbuf, sizeof(c->rbuf), &pfd);
 	if (n == -EAGAIN || n == -EINTR)
 		return 0;

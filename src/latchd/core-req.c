@@ -216,8 +216,7 @@ static void resolve_one(struct core *c, struct pending *p)
 	else if (v.waiting)
 		return;
 	else if (p->responder)
-		core_reply_pending(c, p, -ECONNREFUSED,
-				   "the connection arrived without an SA of an admitted peer");
+		return; /* it came through the data plane: its SA's up event is on its way */
 	else if (!p->initiated)
 		need_sa(c, p);
 }
@@ -371,6 +370,26 @@ static int connect_flow(int fd, const struct wire_attrs *a, struct flow *ret, ch
 	return 0;
 }
 
+/*
+ * A flow latched already: by this very socket (-EEXIST), or by one the kernel
+ * has destroyed whose destroy event latchd has not read yet (a port reused at
+ * once): that latch is over, end it (0).
+ */
+static int stale_latch_gone(struct core *c, const struct request *req, const struct flow *f)
+{
+	struct latch *old = latchdb_by_flow(c->db, f);
+	uint64_t cookie = 0;
+
+	if (!old)
+		return 0;
+	if (req->fd >= 0)
+		sockdiag_cookie(req->fd, &cookie);
+	if (!old->cookie || old->cookie == cookie || sockdiag_exists(f, old->cookie) != 0)
+		return -EEXIST;
+	core_close(c, old, IPC_REASON_OWNER, false);
+	return 0;
+}
+
 int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
 		   const struct latch_policy *pol, struct latch **ret, char *err, size_t el)
 {
@@ -378,8 +397,9 @@ int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
 	struct latch *l;
 	int r;
 
-	if (latchdb_by_flow(c->db, f))
-		return FAIL(-EEXIST, "%s is latched already", flow_format(text, sizeof(text), f));
+	r = stale_latch_gone(c, req, f);
+	if (r < 0)
+		return FAIL(r, "%s is latched already", flow_format(text, sizeof(text), f));
 	r = check_quota(c, req, err, el);
 	if (r < 0)
 		return r;

@@ -636,9 +636,29 @@ static void socket_gone(const struct flow *f, uint64_t cookie, void *u)
 	core_attach_gone(c, cookie);
 }
 
+static bool socket_lost(void *u, struct latch *l)
+{
+	return l->cookie && l->state != IPC_STATE_CLOSED &&
+	       (l->listener ? false : sockdiag_exists(&l->flow, l->cookie) == 0);
+}
+
+static void act_socket_lost(struct core *c, struct latch *l, void *u)
+{
+	core_close(c, l, IPC_REASON_OWNER, false);
+}
+
+/*
+ * The kernel dropped destroy events (ENOBUFS: thousands of sockets closed at
+ * once): ask it which latched sockets are still there.
+ */
 static int on_diag(struct ev_source *s, int fd, uint32_t revents, void *u)
 {
-	sockdiag_monitor_read(fd, socket_gone, u);
+	struct core *c = u;
+
+	if (sockdiag_monitor_read(fd, socket_gone, u) == -ENOBUFS) {
+		log_warn("socket destroy events were lost: checking every latched socket");
+		core_each_matching(c, socket_lost, NULL, act_socket_lost);
+	}
 	return 0;
 }
 

@@ -151,10 +151,13 @@ int sockdiag_monitor_open(int *fd)
 			     1u << (SKNLGRP_INET6_TCP_DESTROY - 1) |
 			     1u << (SKNLGRP_INET6_UDP_DESTROY - 1),
 	};
-	int s = diag_socket(SOCK_NONBLOCK);
+	int s = diag_socket(SOCK_NONBLOCK), big = 8 << 20;
 
 	if (s < 0)
 		return s;
+	/* Room for a burst of closes (thousands of latched sockets at once); root may force it. */
+	if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int err = -errno;
 
