@@ -159,7 +159,8 @@ int xfrm_sock_carry(int fd, const struct flow *f, const struct enforce_carrier *
 
 int xfrm_sock_listen(int fd, const struct flow3 *l)
 {
-	uint8_t family = l->family == AF_INET ? AF_INET : AF_INET6;
+	/* a dual-stack wildcard (AF_UNSPEC): the kernel matches a socket policy of one family */
+	uint8_t family = l->family == AF_INET6 ? AF_INET6 : AF_INET;
 	static const union flow_addr any;
 	struct sockpol p;
 

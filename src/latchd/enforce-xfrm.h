@@ -54,7 +54,8 @@ int xfrm_sock_carry(int fd, const struct flow *f, const struct enforce_carrier *
  * A latched listener (or bound UDP server socket): inbound, only what an ESP
  * tunnel state decrypted reaches it, from any peer (which peer is judged at
  * ACCEPT). No outbound policy: a TCP listener's SYN-ACKs are routed with it.
- * A dual-stack wildcard gets the IPv6 policy only.
+ * A socket holds one inbound policy, of one family: a dual-stack wildcard
+ * (AF_UNSPEC) gets the IPv4 one, so its IPv6 peers are not covered.
  */
 int xfrm_sock_listen(int fd, const struct flow3 *l);
 /* Remove the socket's policies (both directions). */
