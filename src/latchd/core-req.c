@@ -522,6 +522,11 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 	r = core_get_policy(&req->msg.attrs, &pol, err, el);
 	if (r == 0)
 		r = check_policy_rights(c, req, &pol, err, el);
+	/* R33 is kept by refusal; admitting unlatched connections is not served (yet). */
+	if (r == 0 && pol.allow_unlatched)
+		r = FAIL(-EOPNOTSUPP,
+			 "a listener that admits unlatched connections is not served: "
+			 "connections without an admitted peer's SA are refused (R33)");
 	if (r == 0)
 		r = check_quota(c, req, err, el);
 	if (r < 0)
