@@ -143,16 +143,26 @@ lab_ike_common() {
 EOF
 }
 
-# lab_conn_host2host HOST PEER PEER_ID [NAME]: a certificate-authenticated
-# host-to-host tunnel HOST/32 <-> PEER/32, CA pinned with cacerts, peer named by
-# its identity. Needs lab_cert for both. Child and connection are both NAME.
-lab_conn_host2host() {
-	local host=$1 peer=$2 peer_id=$3 name=${4:-$2} fam=${LAB_FAMILY:-4}
-	local me them my_id ca
-	me=$(lab_ip "$host" "$fam")
-	them=$(lab_ip "$peer" "$fam")
-	my_id=$(cat "$(lab_dir "$host")/id")
-	ca=$(cat "$(lab_dir "$host")/ca")
+# lab_child NAME LOCAL_TS REMOTE_TS [LINES]: one child section, for lab_conn_cert.
+lab_child() {
+	cat <<EOF
+			$1 {
+				local_ts = $2
+				remote_ts = $3
+				mode = tunnel
+				esp_proposals = aes256gcm16
+${4:-}
+			}
+EOF
+}
+
+# lab_conn_cert HOST NAME LOCAL_ADDR REMOTE_ADDR PEER_ID: a certificate-
+# authenticated connection NAME (HOST's certificate from lab_cert, its CA
+# pinned with cacerts, the peer named by its identity) whose children are the
+# text on stdin (lab_child).
+lab_conn_cert() {
+	local host=$1 name=$2 me=$3 them=$4 peer_id=$5 children
+	children=$(cat)
 	lab_conn "$host" "$name" <<EOF
 connections {
 	$name {
@@ -162,105 +172,56 @@ $(lab_ike_common)
 		local {
 			auth = pubkey
 			certs = $host.pem
-			id = $my_id
+			id = $(cat "$(lab_dir "$host")/id")
 		}
 		remote {
 			auth = pubkey
 			id = $peer_id
-			cacerts = $ca.pem
+			cacerts = $(cat "$(lab_dir "$host")/ca").pem
 		}
 		children {
-			$name {
-				local_ts = $me/$([ "$fam" = 6 ] && echo 128 || echo 32)
-				remote_ts = $them/$([ "$fam" = 6 ] && echo 128 || echo 32)
-				mode = tunnel
-				esp_proposals = aes256gcm16
-				start_action = ${LAB_START_ACTION:-none}
-			}
+$children
 		}
 	}
 }
 EOF
 }
 
-# lab_conn_narrow HOST PEER PEER_ID NAME PROTO LPORT RPORT...: a connection NAME
-# with one child per "LPORT:RPORT" pair (selectors exactly that 5-tuple), named
-# NAME-LPORT. The responder side uses lab_conn_narrow_responder.
+# lab_conn_host2host HOST PEER PEER_ID [NAME]: a certificate-authenticated
+# host-to-host tunnel HOST/32 <-> PEER/32, CA pinned with cacerts, peer named by
+# its identity. Needs lab_cert for both. Child and connection are both NAME.
+lab_conn_host2host() {
+	local host=$1 peer=$2 peer_id=$3 name=${4:-$2} fam=${LAB_FAMILY:-4} me them bits=32
+	me=$(lab_ip "$host" "$fam")
+	them=$(lab_ip "$peer" "$fam")
+	[ "$fam" = 6 ] && bits=128
+	lab_child "$name" "$me/$bits" "$them/$bits" \
+		"				start_action = ${LAB_START_ACTION:-none}" |
+		lab_conn_cert "$host" "$name" "$me" "$them" "$peer_id"
+}
+
+# lab_conn_narrow HOST PEER PEER_ID NAME PROTO LPORT:RPORT...: a connection NAME
+# with one child per pair (selectors exactly that 5-tuple), named NAME-LPORT.
+# The responder side uses lab_conn_narrow_responder.
 lab_conn_narrow() {
-	local host=$1 peer=$2 peer_id=$3 name=$4 proto=$5 me them my_id ca pair children=
+	local host=$1 peer=$2 peer_id=$3 name=$4 proto=$5 me them pair
 	shift 5
 	me=$(lab_ip "$host")
 	them=$(lab_ip "$peer")
-	my_id=$(cat "$(lab_dir "$host")/id")
-	ca=$(cat "$(lab_dir "$host")/ca")
 	for pair in "$@"; do
-		children+="			$name-${pair%%:*} {
-				local_ts = $me/32[$proto/${pair%%:*}]
-				remote_ts = $them/32[$proto/${pair##*:}]
-				mode = tunnel
-				esp_proposals = aes256gcm16
-			}
-"
-	done
-	lab_conn "$host" "$name" <<EOF
-connections {
-	$name {
-		local_addrs = $me
-		remote_addrs = $them
-$(lab_ike_common)
-		local {
-			auth = pubkey
-			certs = $host.pem
-			id = $my_id
-		}
-		remote {
-			auth = pubkey
-			id = $peer_id
-			cacerts = $ca.pem
-		}
-		children {
-$children		}
-	}
-}
-EOF
+		lab_child "$name-${pair%%:*}" "$me/32[$proto/${pair%%:*}]" "$them/32[$proto/${pair##*:}]"
+	done | lab_conn_cert "$host" "$name" "$me" "$them" "$peer_id"
 }
 
 # lab_conn_narrow_responder HOST PEER PEER_ID NAME PROTO: one broad child
 # HOST/32[PROTO] <-> PEER/32[PROTO] that charon narrows to whatever 5-tuple the
 # initiator proposes, so one responder connection serves every narrow child.
 lab_conn_narrow_responder() {
-	local host=$1 peer=$2 peer_id=$3 name=$4 proto=$5 me them my_id ca
+	local host=$1 peer=$2 peer_id=$3 name=$4 proto=$5 me them
 	me=$(lab_ip "$host")
 	them=$(lab_ip "$peer")
-	my_id=$(cat "$(lab_dir "$host")/id")
-	ca=$(cat "$(lab_dir "$host")/ca")
-	lab_conn "$host" "$name" <<EOF
-connections {
-	$name {
-		local_addrs = $me
-		remote_addrs = $them
-$(lab_ike_common)
-		local {
-			auth = pubkey
-			certs = $host.pem
-			id = $my_id
-		}
-		remote {
-			auth = pubkey
-			id = $peer_id
-			cacerts = $ca.pem
-		}
-		children {
-			$name {
-				local_ts = $me/32[$proto]
-				remote_ts = $them/32[$proto]
-				mode = tunnel
-				esp_proposals = aes256gcm16
-			}
-		}
-	}
-}
-EOF
+	lab_child "$name" "$me/32[$proto]" "$them/32[$proto]" |
+		lab_conn_cert "$host" "$name" "$me" "$them" "$peer_id"
 }
 
 # lab_conn_route_holder HOST PEER: a drop shunt HOST/32 <-> PEER/32 in a
