@@ -14,8 +14,9 @@
 #include "latchd/log.h"
 #include "latchd/sockdiag.h"
 
-static void adopt_one(void *u, const struct latch *rec)
+static void adopt_one(void *u, const struct persist_rec *r)
 {
+	const struct latch *rec = &r->l;
 	struct core *c = u;
 	char text[FLOW_FMT_MAX];
 	struct latch *l;
@@ -32,6 +33,16 @@ static void adopt_one(void *u, const struct latch *rec)
 	l = latchdb_adopt(c->db, rec, ev_now(c->loop));
 	if (!l)
 		return;
+	if (latchdb_set_policy(c->db, l, &r->pol) < 0 ||
+	    latchdb_set_ident(c->db, l, true, &r->remote) < 0) {
+		/* ENOMEM: without its policy the latch cannot be bound again. */
+		log_warn("latch %llu: out of memory re-adopting it", (unsigned long long)l->id);
+		if (l->listener)
+			latchdb_remove(c->db, l);
+		else
+			core_break(c, l, IPC_REASON_DAEMON);
+		return;
+	}
 	if (l->listener) {
 		if (core_btns_responder(c, l, &conn) == 0)
 			l->core = conn;

@@ -377,18 +377,20 @@ static int attach_new(struct core *c, struct request *req, const struct flow3 *l
 /* STATE PENDING, the attachment's id and the socket's local end. */
 static int reply(struct core *c, struct request *req, const struct attach *a)
 {
-	struct latch *tmp = calloc(1, sizeof(*tmp));
+	static const struct latch_ident none;
+	/* A reply's temporary: it borrows its values, it is never in the database. */
+	struct latch tmp = {
+		.id = a->id,
+		.state = IPC_STATE_PENDING,
+		.listener = true, /* only the local half of the tuple is known */
+		.listen = a->local,
+		.pol = &a->pol,
+		.local = &none,
+		.remote = &none,
+		.owner = a->owner,
+	};
 
-	if (!tmp)
-		return -ENOMEM;
-	tmp->id = a->id;
-	tmp->state = IPC_STATE_PENDING;
-	tmp->listener = true; /* only the local half of the tuple is known */
-	tmp->listen = a->local;
-	tmp->pol = a->pol;
-	tmp->owner = a->owner;
-	core_put_latch(c, control_reply_begin(req, 0), tmp);
-	free(tmp);
+	core_put_latch(c, control_reply_begin(req, 0), &tmp);
 	return control_reply_send(req);
 }
 

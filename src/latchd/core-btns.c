@@ -142,16 +142,19 @@ int core_btns_responder(struct core *c, const struct latch *l, struct conn **ret
 	struct latch *auth;
 	struct conn *conn;
 
-	if (!core_btns_wanted(c, &l->pol))
+	if (!core_btns_wanted(c, l->pol))
 		return core_conn_responder(c, l, ret);
 	if (c->n_cas) {
 		auth = malloc(sizeof(*auth));
 		if (!auth)
 			return -ENOMEM;
+		struct latch_policy ap = *l->pol;
+
+		ap.btns = false;
+		if (ap.leap_of_faith)
+			ap.peer_id[0] = '\0'; /* a pin's name, not an IKE identity */
 		*auth = *l;
-		auth->pol.btns = false;
-		if (auth->pol.leap_of_faith)
-			auth->pol.peer_id[0] = '\0'; /* a pin's name, not an IKE identity */
+		auth->pol = &ap; /* a temporary: it borrows, it is never in the database */
 		if (core_conn_responder(c, auth, &conn) < 0)
 			log_warn("listener %llu: no responder for authenticated peers",
 				 (unsigned long long)l->id);
@@ -213,8 +216,8 @@ bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici
 /* The name a leap-of-faith pin is kept under: the token's peer id, else the address. */
 static void pin_name(const struct latch *l, char *out, size_t len)
 {
-	if (l->pol.peer_id[0])
-		snprintf(out, len, "%s", l->pol.peer_id);
+	if (l->pol->peer_id[0])
+		snprintf(out, len, "%s", l->pol->peer_id);
 	else if (!inet_ntop(l->flow.family, l->flow.raddr.b, out, (socklen_t)len))
 		snprintf(out, len, "?");
 }
@@ -225,7 +228,7 @@ static int judge_pin(const struct core *c, const struct latch *l, const uint8_t 
 	char name[PINS_NAME_MAX + 1], got[17], want[17];
 	const struct pin *pin;
 
-	if (!l->pol.leap_of_faith)
+	if (!l->pol->leap_of_faith)
 		return 0;
 	if (!c->btns->pins) {
 		snprintf(why, wl, "leap of faith needs a pin store (data_dir), and there is none");
@@ -260,7 +263,7 @@ static bool spki_listed(const struct latch_policy *p, const uint8_t *spki)
 int core_btns_judge(const struct core *c, const struct latch *l, const struct sa_ike *ike,
 		    const struct ike_ident *id, char *why, size_t wl)
 {
-	const struct latch_policy *p = &l->pol;
+	const struct latch_policy *p = l->pol;
 
 	if (!core_btns_wanted(c, p)) {
 		snprintf(why, wl,
@@ -302,42 +305,43 @@ static void bind_local(const struct btns *b, struct latch_ident *me)
 }
 
 /* First contact pins the key; a later one that matches is reported LEAPOFFAITH. */
-static void bind_pin(struct core *c, struct latch *l)
+static void bind_pin(struct core *c, const struct latch *l, struct latch_ident *remote)
 {
 	char name[PINS_NAME_MAX + 1], h[17];
 	const struct pin *pin;
 	int r;
 
-	if (!l->pol.leap_of_faith || !l->remote.has_spki || !c->btns->pins)
+	if (!l->pol->leap_of_faith || !remote->has_spki || !c->btns->pins)
 		return;
 	pin_name(l, name, sizeof(name));
 	pin = pins_find(c->btns->pins, name);
-	if (pin && !memcmp(pin->spki, l->remote.spki, IPC_SHA256_LEN)) {
-		l->remote.auth = IPC_AUTH_LEAP_OF_FAITH;
+	if (pin && !memcmp(pin->spki, remote->spki, IPC_SHA256_LEN)) {
+		remote->auth = IPC_AUTH_LEAP_OF_FAITH;
 		return;
 	}
 	if (pin)
 		return; /* judged a conflict already; never re-pinned silently */
-	r = pins_add(c->btns->pins, name, l->remote.spki, (uint64_t)time(NULL));
-	hex8(l->remote.spki, h);
+	r = pins_add(c->btns->pins, name, remote->spki, (uint64_t)time(NULL));
+	hex8(remote->spki, h);
 	if (r < 0)
 		log_warn("leap of faith: pinning '%s': %s", name, strerror(-r));
 	else
 		log_info("leap of faith: '%s' pinned to pubKeyID %s… (first contact)", name, h);
 }
 
-/* After core_bind filled both identities as for an authenticated peer. */
-void core_btns_bind(struct core *c, struct latch *l, const struct sa_ike *ike)
+/* core_bind filled both identities as for an authenticated peer: BTNS ones are told so. */
+void core_btns_bind(struct core *c, const struct latch *l, const struct sa_ike *ike,
+		    struct latch_ident *remote, struct latch_ident *local)
 {
 	const struct ike_ident *id = core_ident(c, ike->id);
 	const struct btns *b = cred(c);
 
 	if (!core_btns_peer(c, ike, id))
 		return;
-	l->remote.auth = IPC_AUTH_BTNS;
+	remote->auth = IPC_AUTH_BTNS;
 	if (b && dn_equal(ike->local_id, b->id))
-		bind_local(b, &l->local);
-	bind_pin(c, l);
+		bind_local(b, local);
+	bind_pin(c, l, remote);
 }
 
 /* ---------------------------------------------------------------- PIN_LIST, PIN_DELETE */

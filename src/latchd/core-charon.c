@@ -301,11 +301,11 @@ static int conn_use(struct core *c, const char *name, bool responder, const stru
 
 	if (!conn)
 		return -ENOMEM;
-	conn->pol = l->pol;
-	conn->btns = core_btns_wanted(c, &l->pol);
+	conn->pol = *l->pol;
+	conn->btns = core_btns_wanted(c, l->pol);
 	if (!responder) {
 		conn->flow = l->flow;
-		conn->exact = l->pol.exact;
+		conn->exact = l->pol->exact;
 	}
 	if (!conn->loaded && !conn->loading)
 		r = responder ? load_responder(c, conn) : load_initiator(c, conn);
@@ -322,15 +322,15 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
 	struct vici_blob cas[CORE_CAS_MAX];
 
 	/* A connection without a pinned CA would trust any CA charon has: refuse instead. */
-	if (!core_btns_wanted(c, &l->pol) && pick_cas(c, &l->pol, cas) == 0)
+	if (!core_btns_wanted(c, l->pol) && pick_cas(c, l->pol, cas) == 0)
 		return -ENOENT;
 	addr_text(&l->flow, false, addr, sizeof(addr));
-	if (l->pol.exact) /* charon reuses the peer's IKE_SA: one CREATE_CHILD_SA per flow */
+	if (l->pol->exact) /* charon reuses the peer's IKE_SA: one CREATE_CHILD_SA per flow */
 		snprintf(name, sizeof(name), "latch-x-%llu", (unsigned long long)l->id);
-	else if (core_btns_wanted(c, &l->pol)) /* one BTNS connection per peer address */
+	else if (core_btns_wanted(c, l->pol)) /* one BTNS connection per peer address */
 		snprintf(name, sizeof(name), "latch-ib-%s", addr);
 	else
-		snprintf(name, sizeof(name), "latch-i-%s-%08x", addr, policy_hash(&l->pol));
+		snprintf(name, sizeof(name), "latch-i-%s-%08x", addr, policy_hash(l->pol));
 	return conn_use(c, name, false, l, ret);
 }
 
@@ -339,11 +339,11 @@ int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret
 	struct vici_blob cas[CORE_CAS_MAX];
 	char name[64];
 
-	if (core_btns_wanted(c, &l->pol)) /* one BTNS responder for all: the anchor is its pin */
+	if (core_btns_wanted(c, l->pol)) /* one BTNS responder for all: the anchor is its pin */
 		return conn_use(c, "latch-rb", true, l, ret);
-	if (pick_cas(c, &l->pol, cas) == 0)
+	if (pick_cas(c, l->pol, cas) == 0)
 		return -ENOENT; /* no CA to pin: refuse rather than admit anyone */
-	snprintf(name, sizeof(name), "latch-r-%08x", policy_hash(&l->pol));
+	snprintf(name, sizeof(name), "latch-r-%08x", policy_hash(l->pol));
 	return conn_use(c, name, true, l, ret);
 }
 

@@ -126,9 +126,9 @@ void core_put_latch(const struct core *c, struct buf *b, const struct latch *l)
 	wire_put_u8(b, IPC_A_STATE, l->state);
 	wire_put_u16(b, IPC_A_REASON, l->reason);
 	put_tuple(b, l);
-	put_protection(b, &l->pol);
-	put_ident(b, IPC_A_LOCAL_IDENTITY, &l->local);
-	put_ident(b, IPC_A_REMOTE_IDENTITY, &l->remote);
+	put_protection(b, l->pol);
+	put_ident(b, IPC_A_LOCAL_IDENTITY, l->local);
+	put_ident(b, IPC_A_REMOTE_IDENTITY, l->remote);
 	put_sa(b, &l->sa);
 	if (l->has_cb) {
 		cblen = ident_channel_binding_export(l->cb, cb);

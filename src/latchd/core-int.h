@@ -200,7 +200,8 @@ bool core_btns_peer(const struct core *c, const struct sa_ike *ike, const struct
 int core_btns_judge(const struct core *c, const struct latch *l, const struct sa_ike *ike,
 		    const struct ike_ident *id, char *why, size_t wl);
 /* core_bind() for a BTNS peer: auth method, our BTNS identity, leap-of-faith pin. */
-void core_btns_bind(struct core *c, struct latch *l, const struct sa_ike *ike);
+void core_btns_bind(struct core *c, const struct latch *l, const struct sa_ike *ike,
+		    struct latch_ident *remote, struct latch_ident *local);
 int core_req_pins(struct core *c, struct request *req, char *err, size_t el);
 
 /* core-info.c */

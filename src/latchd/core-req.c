@@ -138,7 +138,7 @@ static bool judge_carrier(void *u, const struct sa_ike *ike, const struct sa_chi
 	} else if (r < 0) {
 		v->conflict = true;
 		snprintf(v->why, sizeof(v->why), "%s", why);
-	} else if (v->latch->pol.exact && !sacache_child_is_exact(ch, &v->latch->flow)) {
+	} else if (v->latch->pol->exact && !sacache_child_is_exact(ch, &v->latch->flow)) {
 		/* congruent, but shared: an exact latch waits for its own SA (R19) */
 	} else if (!v->ok) {
 		v->ok = ch;
@@ -406,7 +406,10 @@ int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
 	l = latchdb_add(c->db, f, ev_now(c->loop));
 	if (!l)
 		return -ENOMEM;
-	l->pol = *pol;
+	if (latchdb_set_policy(c->db, l, pol) < 0) {
+		latchdb_remove(c->db, l);
+		return -ENOMEM;
+	}
 	owner_from(c, l, req, req->fd);
 	/* Enforcement before anything else: from here nothing of the flow leaves unarmed. */
 	core_linger_forget(c, f);
@@ -505,7 +508,7 @@ static int req_accept(struct core *c, struct request *req, char *err, size_t el)
 			    flow_format(text, sizeof(text), &f));
 	if (lst->owner.uid != req->cred.uid && !control_is_admin(c->ctl, &req->cred))
 		return FAIL(-EPERM, "the listener belongs to uid %u", (unsigned)lst->owner.uid);
-	r = new_flow_latch(c, req, &f, &lst->pol, &l, err, el);
+	r = new_flow_latch(c, req, &f, lst->pol, &l, err, el);
 	if (r < 0)
 		return r;
 	return start_resolving(c, req, l, true, true, err, el);
@@ -539,7 +542,10 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 	l = latchdb_add_listener(c->db, &l3, ev_now(c->loop));
 	if (!l)
 		return -ENOMEM;
-	l->pol = pol;
+	if (latchdb_set_policy(c->db, l, &pol) < 0) {
+		latchdb_remove(c->db, l);
+		return -ENOMEM;
+	}
 	owner_from(c, l, req, req->fd); /* its cookie: the listener ends when its socket does */
 	r = enforce_listen_add(c->enf, &l3);
 	if (r == 0) /* kernel data plane: only what ESP carried reaches the socket */
@@ -639,14 +645,17 @@ static int req_query_peer(struct core *c, struct request *req, char *err, size_t
 		l = latchdb_listener_for(c->db, &f);
 	if (!l || l->state == IPC_STATE_PENDING)
 		return FAIL(-ENOENT, "the socket has no latch for that remote end");
-	pv.view = *l;
+	latchdb_view(c->db, l, &pv.view);
 	pv.view.flow = f;
 	pv.view.state = IPC_STATE_PENDING; /* judged against the policy, not a latched peer */
 	sacache_covering(c->sa, &f, view_carrier, &pv);
+	if (pv.found) {
+		pv.view.state = l->state;
+		core_put_latch(c, control_reply_begin(req, 0), &pv.view);
+	}
+	latchdb_view_done(c->db, &pv.view);
 	if (!pv.found)
 		return FAIL(-ENOENT, "no SA of an admitted peer carries datagrams from there");
-	pv.view.state = l->state;
-	core_put_latch(c, control_reply_begin(req, 0), &pv.view);
 	return control_reply_send(req);
 }
 

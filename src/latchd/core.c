@@ -106,18 +106,18 @@ static bool protection_acceptable(const struct latch_policy *p, const struct sa_
 static bool congruent(const struct latch *l, const struct sa_ike *ike, const struct sa_child *ch,
 		      const struct ike_ident *id, char *why, size_t wl)
 {
-	if (strcmp(l->remote.id, ike->remote_id)) {
+	if (strcmp(l->remote->id, ike->remote_id)) {
 		snprintf(why, wl, "an SA with '%s' covers the flow latched to '%s'", ike->remote_id,
-			 l->remote.id);
+			 l->remote->id);
 		return false;
 	}
-	if (l->local.id[0] && strcmp(l->local.id, ike->local_id)) {
+	if (l->local->id[0] && strcmp(l->local->id, ike->local_id)) {
 		snprintf(why, wl, "an SA where we are '%s' covers the flow latched as '%s'",
-			 ike->local_id, l->local.id); /* R3: the local identity is latched too */
+			 ike->local_id, l->local->id); /* R3: the local identity is latched too */
 		return false;
 	}
-	if (l->remote.has_spki &&
-	    (!id->has_cert || memcmp(l->remote.spki, id->cert.spki_sha256, IPC_SHA256_LEN))) {
+	if (l->remote->has_spki &&
+	    (!id->has_cert || memcmp(l->remote->spki, id->cert.spki_sha256, IPC_SHA256_LEN))) {
 		snprintf(why, wl, "an SA with another key for '%s' covers the flow",
 			 ike->remote_id);
 		return false;
@@ -137,9 +137,9 @@ int core_judge(const struct core *c, const struct latch *l, const struct sa_ike 
 	bool latched = l->state == IPC_STATE_ESTABLISHED || l->state == IPC_STATE_BROKEN;
 
 	/* Another identity needs no certificate to be judged a conflict: at once. */
-	if (latched && strcmp(l->remote.id, ike->remote_id)) {
+	if (latched && strcmp(l->remote->id, ike->remote_id)) {
 		snprintf(why, wl, "an SA with '%s' covers the flow latched to '%s'", ike->remote_id,
-			 l->remote.id);
+			 l->remote->id);
 		return -EACCES;
 	}
 	if (!id || !id->ready) {
@@ -154,9 +154,9 @@ int core_judge(const struct core *c, const struct latch *l, const struct sa_ike 
 			 id->cert.issuer);
 		return -EACCES;
 	}
-	if (!core_btns_peer(c, ike, id) && !peer_acceptable(&l->pol, ike, id, why, wl))
+	if (!core_btns_peer(c, ike, id) && !peer_acceptable(l->pol, ike, id, why, wl))
 		return -EACCES;
-	if (!protection_acceptable(&l->pol, ch, why, wl))
+	if (!protection_acceptable(l->pol, ch, why, wl))
 		return -EPROTO;
 	if (latched && !congruent(l, ike, ch, id, why, wl))
 		return -EACCES;
@@ -198,10 +198,13 @@ static void fill_local(const struct core *c, struct latch_ident *me, const struc
 void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike, const struct sa_child *ch)
 {
 	const struct ike_ident *id = core_ident(c, ike->id);
+	struct latch_ident remote = { 0 }, local = { 0 };
 
-	fill_remote(&l->remote, ike, id);
-	fill_local(c, &l->local, ike);
-	core_btns_bind(c, l, ike);
+	fill_remote(&remote, ike, id);
+	fill_local(c, &local, ike);
+	core_btns_bind(c, l, ike, &remote, &local);
+	latchdb_set_ident(c->db, l, true, &remote);
+	latchdb_set_ident(c->db, l, false, &local);
 	l->sa = (struct latch_sa){
 		.ike_id = ike->id,
 		.child_id = ch->id,
@@ -212,10 +215,10 @@ void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike, const 
 	};
 	snprintf(l->sa.encr, sizeof(l->sa.encr), "%s", ch->encr);
 	snprintf(l->sa.integ, sizeof(l->sa.integ), "%s", ch->integ);
-	l->has_cb = l->remote.has_spki && l->local.has_spki;
+	l->has_cb = l->remote->has_spki && l->local->has_spki;
 	if (l->has_cb)
-		ident_channel_binding(ike->initiator ? l->local.spki : l->remote.spki,
-				      ike->initiator ? l->remote.spki : l->local.spki, l->cb);
+		ident_channel_binding(ike->initiator ? l->local->spki : l->remote->spki,
+				      ike->initiator ? l->remote->spki : l->local->spki, l->cb);
 }
 
 /* ---------------------------------------------------------------- breaking */
@@ -265,7 +268,7 @@ void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 				 flow_format(text, sizeof(text), &l->flow), strerror(-r));
 	}
 	/* An exact latch's own SA ends with it (R28), after the reset went through it. */
-	if (!l->listener && l->pol.exact && l->sa.child_id && !l->sa.shared)
+	if (!l->listener && l->pol->exact && l->sa.child_id && !l->sa.shared)
 		core_terminate_child(c, l->sa.child_id);
 	if (l->listener)
 		enforce_listen_del(c->enf, &l->listen);
@@ -289,7 +292,7 @@ void core_break(struct core *c, struct latch *l, uint16_t reason)
 	enforce_flow_disarm(c->enf, &l->flow);
 	if (l->state == IPC_STATE_ESTABLISHED)
 		latchdb_set_state(c->db, l, IPC_STATE_BROKEN, reason, ev_now(c->loop));
-	if (l->pol.on_break != IPC_ON_BREAK_WAIT)
+	if (l->pol->on_break != IPC_ON_BREAK_WAIT)
 		core_close(c, l, reason, true);
 }
 

@@ -8,6 +8,26 @@
 
 #define BUCKETS_MIN 256
 
+/*
+ * Interned values: a chain per hash bucket; the value follows the header.
+ * Equal means equal bytes, so values are built zeroed (= { 0 }) before use.
+ */
+struct interned {
+	struct interned *next;
+	uint64_t hash;
+	unsigned refs;
+	size_t size;
+	union {
+		struct latch_policy pol;
+		struct latch_ident ident;
+	} v;
+};
+
+#define INTERN_BUCKETS 1024
+
+static const struct latch_policy no_policy;
+static const struct latch_ident no_ident;
+
 struct uid_count {
 	uid_t uid;
 	unsigned n;
@@ -23,10 +43,121 @@ struct latchdb {
 	struct latch **by_id, **by_flow, **by_cookie;
 	struct latch *listeners; /* few: a list */
 	struct uid_count *uids;	 /* live latches per owner uid, for the per-uid limit */
+	struct interned *interned[INTERN_BUCKETS];
 	size_t n_uids;
 	uint8_t hash_key[16];
 	unsigned count[IPC_STATE_PENDING + 1];
 };
+
+static uint64_t bytes_hash(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h;
+}
+
+static const void *intern(struct latchdb *db, const void *v, size_t size)
+{
+	uint64_t h = bytes_hash(v, size);
+	struct interned **head = &db->interned[h % INTERN_BUCKETS], *e;
+
+	for (e = *head; e; e = e->next) {
+		if (e->hash == h && e->size == size && !memcmp(&e->v, v, size)) {
+			e->refs++;
+			return &e->v;
+		}
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->hash = h;
+	e->size = size;
+	e->refs = 1;
+	memcpy(&e->v, v, size);
+	e->next = *head;
+	*head = e;
+	return &e->v;
+}
+
+static void unintern(struct latchdb *db, const void *v)
+{
+	struct interned **pp, *e;
+	size_t size;
+
+	if (v == &no_policy || v == &no_ident || !v)
+		return;
+	e = (struct interned *)((const char *)v - offsetof(struct interned, v));
+	if (--e->refs)
+		return;
+	size = e->size;
+	for (pp = &db->interned[bytes_hash(v, size) % INTERN_BUCKETS]; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	}
+	free(e);
+}
+
+static const void *ref(const void *v)
+{
+	struct interned *e;
+
+	if (v == &no_policy || v == &no_ident || !v)
+		return v;
+	e = (struct interned *)((const char *)v - offsetof(struct interned, v));
+	e->refs++;
+	return v;
+}
+
+int latchdb_set_policy(struct latchdb *db, struct latch *l, const struct latch_policy *p)
+{
+	const struct latch_policy *v = intern(db, p, sizeof(*p));
+
+	if (!v)
+		return -ENOMEM;
+	unintern(db, l->pol);
+	l->pol = v;
+	return 0;
+}
+
+int latchdb_set_ident(struct latchdb *db, struct latch *l, bool remote,
+		      const struct latch_ident *id)
+{
+	const struct latch_ident *v = intern(db, id, sizeof(*id));
+	const struct latch_ident **slot = remote ? &l->remote : &l->local;
+
+	if (!v)
+		return -ENOMEM;
+	unintern(db, *slot);
+	*slot = v;
+	return 0;
+}
+
+static void release_values(struct latchdb *db, struct latch *l)
+{
+	unintern(db, l->pol);
+	unintern(db, l->local);
+	unintern(db, l->remote);
+	l->pol = &no_policy;
+	l->local = l->remote = &no_ident;
+}
+
+void latchdb_view(struct latchdb *db, const struct latch *l, struct latch *view)
+{
+	*view = *l;
+	ref(view->pol);
+	ref(view->local);
+	ref(view->remote);
+}
+
+void latchdb_view_done(struct latchdb *db, struct latch *view)
+{
+	release_values(db, view);
+}
 
 int latchdb_new(const struct latchdb_ops *ops, void *userdata, struct latchdb **ret)
 {
@@ -68,6 +199,12 @@ void latchdb_free(struct latchdb *db)
 	free(db->by_flow);
 	free(db->by_cookie);
 	free(db->uids);
+	for (size_t b = 0; b < INTERN_BUCKETS; b++) {
+		for (struct interned *e = db->interned[b], *next; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
 	free(db);
 }
 
@@ -151,6 +288,8 @@ static void record(struct latch *l, uint64_t now)
 
 static struct latch *add(struct latchdb *db, struct latch *l, uint64_t now)
 {
+	l->pol = &no_policy;
+	l->local = l->remote = &no_ident;
 	maybe_grow(db);
 	l->id = db->next_id++;
 	l->state = l->listener ? IPC_STATE_LISTENER : IPC_STATE_PENDING;
@@ -181,6 +320,8 @@ struct latch *latchdb_adopt(struct latchdb *db, const struct latch *rec, uint64_
 	*l = *rec;
 	l->cookie = 0; /* linked below */
 	l->counted = false;
+	l->pol = &no_policy; /* the caller sets the values (latchdb_set_*) */
+	l->local = l->remote = &no_ident;
 	l->client = l->core = NULL;
 	maybe_grow(db);
 	if (rec->id >= db->next_id)
@@ -254,6 +395,7 @@ struct latch *latchdb_by_cookie(const struct latchdb *db, uint64_t cookie)
 
 void latchdb_remove(struct latchdb *db, struct latch *l)
 {
+	release_values(db, l);
 	uncount(db, l);
 	unlink_cookie(db, l);
 	unlink_from(&db->by_id[id_bucket(db, l->id)], l, true);

@@ -71,8 +71,13 @@ struct latch {
 	uint64_t cookie;     /* SO_COOKIE of the owner's socket */
 	struct ucred owner;
 	char comm[16];
-	struct latch_policy pol;
-	struct latch_ident local, remote;
+	/*
+	 * Interned: one copy of each distinct value, shared by every latch that
+	 * holds it (10,000 latches to one peer share one remote identity). Set
+	 * them only through latchdb_set_policy()/latchdb_set_ident(); never NULL.
+	 */
+	const struct latch_policy *pol;
+	const struct latch_ident *local, *remote;
 	uint8_t cb[IPC_SHA256_LEN];
 	bool has_cb;
 	struct latch_sa sa;
@@ -105,6 +110,17 @@ void latchdb_free(struct latchdb *db);
 struct latch *latchdb_add(struct latchdb *db, const struct flow *f, uint64_t now);
 /* A new LISTENER latch. */
 struct latch *latchdb_add_listener(struct latchdb *db, const struct flow3 *l, uint64_t now);
+/* Give l (in the database, or a view) the value p / id, interned. 0 or -ENOMEM. */
+int latchdb_set_policy(struct latchdb *db, struct latch *l, const struct latch_policy *p);
+int latchdb_set_ident(struct latchdb *db, struct latch *l, bool remote,
+		      const struct latch_ident *id);
+/*
+ * A view: a copy of l that holds its own references, for answers computed
+ * from a latch without changing it. latchdb_view_done() drops them.
+ */
+void latchdb_view(struct latchdb *db, const struct latch *l, struct latch *view);
+void latchdb_view_done(struct latchdb *db, struct latch *view);
+
 /* Insert a copy of a latch remembered across a restart, with its own id. */
 struct latch *latchdb_adopt(struct latchdb *db, const struct latch *rec, uint64_t now);
 /* Unlink and free (after CLOSED was reported). */

@@ -102,19 +102,19 @@ int persist_format(const struct latch *l, char *buf, size_t len)
 	emit_u(&o, l->owner.uid);
 	emit_u(&o, l->owner.gid);
 	emit_u(&o, (uint64_t)l->owner.pid);
-	emit_u(&o, l->pol.on_break);
-	emit_u(&o, l->pol.exact);
-	emit_u(&o, l->pol.allow_unlatched);
-	emit_u(&o, l->pol.encrypt);
-	emit_s(&o, l->pol.peer_id);
-	emit_s(&o, l->pol.peer_ca);
-	emit_s(&o, l->remote.id);
-	emit_hex(&o, l->remote.spki, sizeof(l->remote.spki), l->remote.has_spki);
+	emit_u(&o, l->pol->on_break);
+	emit_u(&o, l->pol->exact);
+	emit_u(&o, l->pol->allow_unlatched);
+	emit_u(&o, l->pol->encrypt);
+	emit_s(&o, l->pol->peer_id);
+	emit_s(&o, l->pol->peer_ca);
+	emit_s(&o, l->remote->id);
+	emit_hex(&o, l->remote->spki, sizeof(l->remote->spki), l->remote->has_spki);
 	emit_s(&o, l->sa.encr);
 	emit_s(&o, l->sa.integ);
 	emit_u(&o, l->sa.tunnel);
 	emit_u(&o, l->sa.shared);
-	emit_u(&o, (l->pol.btns ? 1u : 0u) | (l->pol.leap_of_faith ? 2u : 0u)); /* BTNS */
+	emit_u(&o, (l->pol->btns ? 1u : 0u) | (l->pol->leap_of_faith ? 2u : 0u)); /* BTNS */
 	return o.full ? -ENOSPC : 0;
 }
 
@@ -222,9 +222,12 @@ static void parse_ends(struct in *in, struct latch *l)
 	l->flow.lport = lport;
 }
 
-int persist_parse(const char *line, struct latch *ret)
+int persist_parse(const char *line, struct persist_rec *ret)
 {
 	char copy[PERSIST_LINE_MAX];
+	struct persist_rec rec = { 0 };
+	struct latch_policy *pol = &rec.pol;
+	struct latch_ident *remote = &rec.remote;
 	struct latch l = { 0 };
 	struct in in = { 0 };
 	char *t;
@@ -242,15 +245,15 @@ int persist_parse(const char *line, struct latch *ret)
 	l.owner.uid = (uid_t)get_u(&in, UINT32_MAX);
 	l.owner.gid = (gid_t)get_u(&in, UINT32_MAX);
 	l.owner.pid = (pid_t)get_u(&in, INT32_MAX);
-	l.pol.on_break = (uint8_t)get_u(&in, IPC_ON_BREAK_WAIT);
-	l.pol.exact = get_u(&in, 1);
-	l.pol.allow_unlatched = get_u(&in, 1);
-	l.pol.encrypt = (uint8_t)get_u(&in, IPC_WANT_YES);
-	l.pol.integrity = IPC_WANT_YES;
-	get_s(&in, l.pol.peer_id, sizeof(l.pol.peer_id));
-	get_s(&in, l.pol.peer_ca, sizeof(l.pol.peer_ca));
-	get_s(&in, l.remote.id, sizeof(l.remote.id));
-	l.remote.has_spki = get_hex(&in, l.remote.spki, sizeof(l.remote.spki));
+	pol->on_break = (uint8_t)get_u(&in, IPC_ON_BREAK_WAIT);
+	pol->exact = get_u(&in, 1);
+	pol->allow_unlatched = get_u(&in, 1);
+	pol->encrypt = (uint8_t)get_u(&in, IPC_WANT_YES);
+	pol->integrity = IPC_WANT_YES;
+	get_s(&in, pol->peer_id, sizeof(pol->peer_id));
+	get_s(&in, pol->peer_ca, sizeof(pol->peer_ca));
+	get_s(&in, remote->id, sizeof(remote->id));
+	remote->has_spki = get_hex(&in, remote->spki, sizeof(remote->spki));
 	get_s(&in, l.sa.encr, sizeof(l.sa.encr));
 	get_s(&in, l.sa.integ, sizeof(l.sa.integ));
 	l.sa.tunnel = get_u(&in, 1);
@@ -259,11 +262,15 @@ int persist_parse(const char *line, struct latch *ret)
 	t = strtok_r(NULL, " ", &in.save);
 	if (t && (t[0] < '0' || t[0] > '3' || t[1]))
 		in.bad = true;
-	l.pol.btns = t && ((t[0] - '0') & 1);
-	l.pol.leap_of_faith = t && ((t[0] - '0') & 2);
+	pol->btns = t && ((t[0] - '0') & 1);
+	pol->leap_of_faith = t && ((t[0] - '0') & 2);
 	if (in.bad || l.id == 0 || (t && strtok_r(NULL, " ", &in.save)))
 		return -EINVAL;
-	*ret = l;
+	*ret = rec;
+	ret->l = l;
+	ret->l.pol = &ret->pol;
+	ret->l.remote = &ret->remote;
+	ret->l.local = &ret->local;
 	return 0;
 }
 
@@ -360,7 +367,7 @@ static int read_journal(const char *path, struct entry **v, size_t *n)
 {
 	char line[PERSIST_LINE_MAX + 8];
 	size_t cap = 0;
-	struct latch l;
+	struct persist_rec rec;
 	FILE *f = fopen(path, "re");
 
 	if (!f)
@@ -369,26 +376,26 @@ static int read_journal(const char *path, struct entry **v, size_t *n)
 		line[strcspn(line, "\n")] = '\0';
 		if (line[0] == '-' && line[1] == ' ')
 			remember(v, n, &cap, strtoull(line + 2, NULL, 10), NULL);
-		else if (line[0] == '+' && line[1] == ' ' && persist_parse(line + 2, &l) == 0)
-			remember(v, n, &cap, l.id, line);
+		else if (line[0] == '+' && line[1] == ' ' && persist_parse(line + 2, &rec) == 0)
+			remember(v, n, &cap, rec.l.id, line);
 	}
 	fclose(f);
 	return 0;
 }
 
-int persist_load(struct persist *p, void (*fn)(void *u, const struct latch *l), void *u)
+int persist_load(struct persist *p, void (*fn)(void *u, const struct persist_rec *rec), void *u)
 {
 	struct entry *v = NULL;
 	size_t n = 0;
 	int fd, count = 0, r = read_journal(p->path, &v, &n);
-	struct latch l;
+	struct persist_rec rec;
 
 	fd = r == 0 ? open(p->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
 	if (r == 0 && fd < 0)
 		r = -errno;
 	for (size_t i = 0; i < n; i++) {
-		if (r == 0 && v[i].line && persist_parse(v[i].line + 2, &l) == 0) {
-			fn(u, &l);
+		if (r == 0 && v[i].line && persist_parse(v[i].line + 2, &rec) == 0) {
+			fn(u, &rec);
 			count++;
 			put_line(fd, v[i].line);
 			put_line(fd, "\n");

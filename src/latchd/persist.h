@@ -28,11 +28,18 @@
 int persist_format(const struct latch *l, char *buf, size_t len);
 
 /*
- * Parse a record into a zeroed latch (id, state, flow or listener, cookie,
- * owner, policy parts, remote identity, latched protection). -EINVAL on
- * anything malformed; ret untouched then.
+ * A parsed record: the latch (id, state, flow or listener, cookie, owner,
+ * latched protection) with the policy parts and remote identity it points to
+ * beside it (l.pol, l.remote, l.local point into the record; local is empty).
  */
-int persist_parse(const char *line, struct latch *ret);
+struct persist_rec {
+	struct latch l;
+	struct latch_policy pol;
+	struct latch_ident remote, local;
+};
+
+/* Parse a record. -EINVAL on anything malformed; ret untouched then. */
+int persist_parse(const char *line, struct persist_rec *ret);
 
 struct persist;
 
@@ -49,6 +56,6 @@ int persist_del(struct persist *p, uint64_t id);
  * journal's own format can read), then rewrite it with just those. Returns
  * the number of records, or -errno.
  */
-int persist_load(struct persist *p, void (*fn)(void *u, const struct latch *l), void *u);
+int persist_load(struct persist *p, void (*fn)(void *u, const struct persist_rec *r), void *u);
 
 #endif

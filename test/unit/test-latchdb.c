@@ -117,6 +117,53 @@ static void indexes_hold_at_scale(void **state)
 	latchdb_free(db);
 }
 
+/* Equal policies and identities are held once; each latch keeps its own value. */
+static void values_are_shared_and_kept_apart(void **state)
+{
+	struct latch_policy p1 = { .on_break = IPC_ON_BREAK_RESET }, p2 = p1;
+	struct latch_ident peer = { 0 }, other = { 0 };
+	struct latch *a, *b, *c, view;
+	struct latchdb *db;
+	struct flow f;
+
+	strcpy(peer.id, "b.example");
+	strcpy(other.id, "c.example");
+	strcpy(p2.peer_id, "c.example");
+	assert_int_equal(latchdb_new(NULL, NULL, &db), 0);
+	f = mkflow(1);
+	a = latchdb_add(db, &f, 0);
+	f = mkflow(2);
+	b = latchdb_add(db, &f, 0);
+	f = mkflow(3);
+	c = latchdb_add(db, &f, 0);
+	assert_string_equal(a->remote->id, ""); /* a new latch has empty values, never NULL */
+	assert_int_equal(a->pol->on_break, 0);
+	assert_int_equal(latchdb_set_policy(db, a, &p1), 0);
+	assert_int_equal(latchdb_set_policy(db, b, &p1), 0);
+	assert_int_equal(latchdb_set_policy(db, c, &p2), 0);
+	assert_ptr_equal(a->pol, b->pol);
+	assert_ptr_not_equal(a->pol, c->pol);
+	assert_string_equal(c->pol->peer_id, "c.example");
+	assert_int_equal(latchdb_set_ident(db, a, true, &peer), 0);
+	assert_int_equal(latchdb_set_ident(db, b, true, &peer), 0);
+	assert_int_equal(latchdb_set_ident(db, b, false, &other), 0);
+	assert_ptr_equal(a->remote, b->remote);
+	assert_string_equal(b->local->id, "c.example");
+	/* a view outlives the latch it was taken from */
+	latchdb_view(db, a, &view);
+	latchdb_remove(db, a);
+	assert_string_equal(view.remote->id, "b.example");
+	assert_int_equal(view.pol->on_break, IPC_ON_BREAK_RESET);
+	latchdb_view_done(db, &view);
+	/* changing one latch's value leaves the other's alone */
+	assert_int_equal(latchdb_set_ident(db, b, true, &other), 0);
+	assert_string_equal(b->remote->id, "c.example");
+	assert_ptr_equal(b->remote, b->local);
+	assert_int_equal(latchdb_set_policy(db, b, &p2), 0);
+	assert_ptr_equal(b->pol, c->pol);
+	latchdb_free(db); /* frees what is still held (the sanitizer build checks) */
+}
+
 static void config_reads_every_kind_of_key(void **state)
 {
 	char path[] = "/tmp/latch-test-conf-XXXXXX", err[256];
@@ -169,6 +216,7 @@ int main(void)
 		cmocka_unit_test(state_machine_of_rfc5660),
 		cmocka_unit_test(listener_only_closes),
 		cmocka_unit_test(indexes_hold_at_scale),
+		cmocka_unit_test(values_are_shared_and_kept_apart),
 		cmocka_unit_test(config_reads_every_kind_of_key),
 		cmocka_unit_test(config_refuses_what_it_does_not_know),
 	};
