@@ -82,18 +82,21 @@ static const void *intern(struct latchdb *db, const void *v, size_t size)
 	return &e->v;
 }
 
+/* The table entry holding v; NULL for the empty defaults, which are not counted. */
+static struct interned *entry_of(const void *v)
+{
+	if (v == &no_policy || v == &no_ident || !v)
+		return NULL;
+	return (struct interned *)((const char *)v - offsetof(struct interned, v));
+}
+
 static void unintern(struct latchdb *db, const void *v)
 {
-	struct interned **pp, *e;
-	size_t size;
+	struct interned **pp, *e = entry_of(v);
 
-	if (v == &no_policy || v == &no_ident || !v)
+	if (!e || --e->refs)
 		return;
-	e = (struct interned *)((const char *)v - offsetof(struct interned, v));
-	if (--e->refs)
-		return;
-	size = e->size;
-	for (pp = &db->interned[bytes_hash(v, size) % INTERN_BUCKETS]; *pp; pp = &(*pp)->next) {
+	for (pp = &db->interned[e->hash % INTERN_BUCKETS]; *pp; pp = &(*pp)->next) {
 		if (*pp == e) {
 			*pp = e->next;
 			break;
@@ -104,12 +107,10 @@ static void unintern(struct latchdb *db, const void *v)
 
 static const void *ref(const void *v)
 {
-	struct interned *e;
+	struct interned *e = entry_of(v);
 
-	if (v == &no_policy || v == &no_ident || !v)
-		return v;
-	e = (struct interned *)((const char *)v - offsetof(struct interned, v));
-	e->refs++;
+	if (e)
+		e->refs++;
 	return v;
 }
 
@@ -286,19 +287,25 @@ static void record(struct latch *l, uint64_t now)
 	l->changed_usec = now;
 }
 
-static struct latch *add(struct latchdb *db, struct latch *l, uint64_t now)
+/* Link a new latch in, with empty values and its history starting now. */
+static struct latch *insert(struct latchdb *db, struct latch *l, uint64_t now)
 {
 	l->pol = &no_policy;
 	l->local = l->remote = &no_ident;
 	maybe_grow(db);
-	l->id = db->next_id++;
-	l->state = l->listener ? IPC_STATE_LISTENER : IPC_STATE_PENDING;
 	l->created_usec = now;
 	record(l, now);
 	link_latch(db, l);
 	db->n++;
 	db->count[l->state]++;
 	return l;
+}
+
+static struct latch *add(struct latchdb *db, struct latch *l, uint64_t now)
+{
+	l->id = db->next_id++;
+	l->state = l->listener ? IPC_STATE_LISTENER : IPC_STATE_PENDING;
+	return insert(db, l, now);
 }
 
 struct latch *latchdb_add(struct latchdb *db, const struct flow *f, uint64_t now)
@@ -320,18 +327,11 @@ struct latch *latchdb_adopt(struct latchdb *db, const struct latch *rec, uint64_
 	*l = *rec;
 	l->cookie = 0; /* linked below */
 	l->counted = false;
-	l->pol = &no_policy; /* the caller sets the values (latchdb_set_*) */
-	l->local = l->remote = &no_ident;
 	l->client = l->core = NULL;
-	maybe_grow(db);
+	l->n_hist = 0;
 	if (rec->id >= db->next_id)
 		db->next_id = rec->id + 1;
-	l->created_usec = now;
-	l->n_hist = 0;
-	record(l, now);
-	link_latch(db, l);
-	db->n++;
-	db->count[l->state]++;
+	insert(db, l, now); /* the caller sets the values (latchdb_set_*) */
 	latchdb_set_cookie(db, l, rec->cookie);
 	latchdb_set_owner(db, l, &rec->owner);
 	return l;

@@ -228,7 +228,7 @@ int persist_parse(const char *line, struct persist_rec *ret)
 	struct persist_rec rec = { 0 };
 	struct latch_policy *pol = &rec.pol;
 	struct latch_ident *remote = &rec.remote;
-	struct latch l = { 0 };
+	struct latch *l = &rec.l;
 	struct in in = { 0 };
 	char *t;
 
@@ -237,14 +237,14 @@ int persist_parse(const char *line, struct persist_rec *ret)
 	strcpy(copy, line);
 	if (strcmp(field(&in, copy), VERSION))
 		return -EINVAL;
-	l.id = get_u(&in, UINT64_MAX);
-	l.state = (uint8_t)get_u(&in, IPC_STATE_PENDING);
-	l.listener = get_u(&in, 1);
-	parse_ends(&in, &l);
-	l.cookie = get_u(&in, UINT64_MAX);
-	l.owner.uid = (uid_t)get_u(&in, UINT32_MAX);
-	l.owner.gid = (gid_t)get_u(&in, UINT32_MAX);
-	l.owner.pid = (pid_t)get_u(&in, INT32_MAX);
+	l->id = get_u(&in, UINT64_MAX);
+	l->state = (uint8_t)get_u(&in, IPC_STATE_PENDING);
+	l->listener = get_u(&in, 1);
+	parse_ends(&in, l);
+	l->cookie = get_u(&in, UINT64_MAX);
+	l->owner.uid = (uid_t)get_u(&in, UINT32_MAX);
+	l->owner.gid = (gid_t)get_u(&in, UINT32_MAX);
+	l->owner.pid = (pid_t)get_u(&in, INT32_MAX);
 	pol->on_break = (uint8_t)get_u(&in, IPC_ON_BREAK_WAIT);
 	pol->exact = get_u(&in, 1);
 	pol->allow_unlatched = get_u(&in, 1);
@@ -254,20 +254,19 @@ int persist_parse(const char *line, struct persist_rec *ret)
 	get_s(&in, pol->peer_ca, sizeof(pol->peer_ca));
 	get_s(&in, remote->id, sizeof(remote->id));
 	remote->has_spki = get_hex(&in, remote->spki, sizeof(remote->spki));
-	get_s(&in, l.sa.encr, sizeof(l.sa.encr));
-	get_s(&in, l.sa.integ, sizeof(l.sa.integ));
-	l.sa.tunnel = get_u(&in, 1);
-	l.sa.shared = get_u(&in, 1);
+	get_s(&in, l->sa.encr, sizeof(l->sa.encr));
+	get_s(&in, l->sa.integ, sizeof(l->sa.integ));
+	l->sa.tunnel = get_u(&in, 1);
+	l->sa.shared = get_u(&in, 1);
 	/* BTNS 1, leap of faith 2: absent in records of latchds before BTNS */
 	t = strtok_r(NULL, " ", &in.save);
 	if (t && (t[0] < '0' || t[0] > '3' || t[1]))
 		in.bad = true;
 	pol->btns = t && ((t[0] - '0') & 1);
 	pol->leap_of_faith = t && ((t[0] - '0') & 2);
-	if (in.bad || l.id == 0 || (t && strtok_r(NULL, " ", &in.save)))
+	if (in.bad || l->id == 0 || (t && strtok_r(NULL, " ", &in.save)))
 		return -EINVAL;
-	*ret = rec;
-	ret->l = l;
+	*ret = rec; /* then its pointers into itself */
 	ret->l.pol = &ret->pol;
 	ret->l.remote = &ret->remote;
 	ret->l.local = &ret->local;
