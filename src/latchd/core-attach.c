@@ -16,10 +16,12 @@
  * gets a latch before its first datagram leaves.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "latchd/core-int.h"
 #include "latchd/log.h"
@@ -40,6 +42,7 @@ struct attach {
 	uint64_t cookie, id;
 	struct ucred owner;
 	struct client *client; /* NULL once gone */
+	int fd;		       /* kernel data plane: the socket, for its policies; else -1 */
 	struct latch_policy pol;
 	struct attach *next;
 };
@@ -108,6 +111,8 @@ static void forget(struct core *c, struct attach *a)
 		}
 	}
 	enforce_attach_del(c->enf, &a->local);
+	if (a->fd >= 0)
+		close(a->fd);
 	free(a);
 }
 
@@ -152,38 +157,11 @@ static unsigned release(struct core *c, uint64_t latch_id, bool accept)
 
 /* ---------------------------------------------------------------- latches */
 
-static int pending_timeout(struct ev_source *s, uint64_t usec, void *u)
-{
-	struct pending *p = u;
-
-	core_reply_pending(p->core, p, -ETIMEDOUT, "no SA with an acceptable peer came up in time");
-	return 0;
-}
-
-/* A pending latch with no request to answer: its outcome is the held packets' verdict. */
-static struct pending *pending_new(struct core *c, struct latch *l)
-{
-	struct pending *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	if (ev_add_time(c->loop, &p->timer, 0, pending_timeout, p) < 0) {
-		free(p);
-		return NULL;
-	}
-	ev_time_set_in(p->timer, (uint64_t)(c->cfg.initiate_timeout + 1) * 1000000u);
-	p->core = c;
-	p->latch = l;
-	p->connected = true; /* a failure destroys the socket: connect(2) fails at once */
-	p->next = c->pending;
-	c->pending = p;
-	return p;
-}
-
 /* The latch of the flow f of an attached socket, as CONNECT makes it (new_flow_latch). */
 static int make_latch(struct core *c, struct attach *a, const struct flow *f, struct latch **ret)
 {
-	struct request req = { .client = a->client, .cred = a->owner, .fd = -1 };
+	struct request req = { .client = a->client, .cred = a->owner, .fd = a->fd };
+	struct pending *p;
 	char err[256] = "", text[FLOW_FMT_MAX];
 	struct latch *l;
 	int r = new_flow_latch(c, &req, f, &a->pol, &l, err, sizeof(err));
@@ -193,10 +171,12 @@ static int make_latch(struct core *c, struct attach *a, const struct flow *f, st
 		return r;
 	}
 	latchdb_set_cookie(c->db, l, a->cookie);
-	if (!pending_new(c, l)) {
+	p = core_pending_new(c, l, NULL, a->fd);
+	if (!p) {
 		core_close(c, l, IPC_REASON_OWNER, false);
 		return -ENOMEM;
 	}
+	p->connected = true; /* a failure destroys the socket: connect(2) fails at once */
 	log_info("latch %llu %s: made for an attached socket, its first packet held",
 		 (unsigned long long)l->id, flow_format(text, sizeof(text), f));
 	*ret = l;
@@ -225,7 +205,8 @@ static void on_packet(const struct nfq_packet *pkt, void *u)
 		hold(c, pkt->id, l->id); /* a retransmission: goes with the first */
 		return;
 	}
-	if (make_latch(c, a, &f, &l) < 0) {
+	if ((a->fd < 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL) ||
+	    make_latch(c, a, &f, &l) < 0) {
 		verdict(c, pkt->id, false);
 		sockdiag_destroy(&f, a->cookie);
 		forget(c, a);
@@ -270,11 +251,23 @@ void core_attach_gone(struct core *c, uint64_t cookie)
 		forget(c, a);
 }
 
+/*
+ * An attachment outlives its client: the socket may still be connected, and
+ * its first packet is held as ever. On the kernel data plane latchd holds the
+ * socket itself, which would keep it open after its owner closed it: that
+ * reference goes now (the socket's destroy event forgets the attachment), and
+ * a first packet that comes later cannot get its socket policies: the socket
+ * is reset (on_packet).
+ */
 void core_attach_client_gone(struct core *c, struct client *cl)
 {
 	for (struct attach *a = c->att ? c->att->list : NULL; a; a = a->next) {
-		if (a->client == cl)
-			a->client = NULL;
+		if (a->client != cl)
+			continue;
+		a->client = NULL;
+		if (a->fd >= 0)
+			close(a->fd);
+		a->fd = -1;
 	}
 }
 
@@ -313,6 +306,8 @@ void core_attach_close(struct core *c)
 	while (at->list) {
 		struct attach *next = at->list->next;
 
+		if (at->list->fd >= 0)
+			close(at->list->fd);
 		free(at->list);
 		at->list = next;
 	}
@@ -323,7 +318,8 @@ void core_attach_close(struct core *c)
 /* ---------------------------------------------------------------- ATTACH */
 
 /* A bound, unconnected, not listening TCP or UDP socket: its local end and cookie. */
-static int attach_socket(int fd, struct flow3 *l3, uint64_t *cookie, char *err, size_t el)
+static int attach_socket(int fd, bool kernel, struct flow3 *l3, uint64_t *cookie, char *err,
+			 size_t el)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -337,6 +333,10 @@ static int attach_socket(int fd, struct flow3 *l3, uint64_t *cookie, char *err, 
 	r = flow3_from_fd(fd, l3);
 	if (r < 0)
 		return FAIL(r, "the socket passed is no TCP or UDP socket");
+	if (kernel && l3->proto != IPPROTO_TCP)
+		return FAIL(-EOPNOTSUPP,
+			    "on the kernel data plane a socket holds one policy, for one "
+			    "destination: connect(2) the UDP socket and latch it with LATCH");
 	if (l3->port == 0)
 		return FAIL(-EINVAL, "bind the socket to a local port first (liblatch does)");
 	r = sockdiag_cookie(fd, cookie);
@@ -360,8 +360,16 @@ static int attach_new(struct core *c, struct request *req, const struct flow3 *l
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	a->fd = -1;
+	if (enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL &&
+	    (a->fd = fcntl(req->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(a);
+		return FAIL(-errno, "keeping the socket: %s", strerror(errno));
+	}
 	r = enforce_attach_add(c->enf, l3);
 	if (r < 0) {
+		if (a->fd >= 0)
+			close(a->fd);
 		free(a);
 		return FAIL(r, "enforcement: %s", enforce_last_error(c->enf));
 	}
@@ -409,7 +417,8 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el)
 	if (r == 0)
 		r = check_policy_rights(c, req, &pol, err, el);
 	if (r == 0)
-		r = attach_socket(req->fd, &l3, &cookie, err, el);
+		r = attach_socket(req->fd, enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL, &l3,
+				  &cookie, err, el);
 	if (r < 0)
 		return r;
 	a = by_cookie(c->att, cookie); /* a second token for the same socket replaces the first */

@@ -62,6 +62,7 @@ struct pending {
 	struct core *core;
 	struct latch *latch;
 	struct request *req; /* the request to answer; NULL once its client is gone */
+	int sock;	     /* kernel data plane: the latch's socket (our dup), else -1 */
 	struct conn *conn;
 	bool responder; /* never initiates: the peer brought the SA (ACCEPT) */
 	bool initiated; /* an initiate was sent */
@@ -114,6 +115,12 @@ void core_adopt_finish(struct core *c);
 void core_break(struct core *c, struct latch *l, uint16_t reason);
 void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset);
 const struct ike_ident *core_ident(const struct core *c, uint32_t ike_id);
+/*
+ * A latch waiting for its SA, answering req (NULL: none, an attached
+ * socket's); sock: the latch's socket, kept (dup) for the kernel data
+ * plane's policies, -1 when there is none. NULL when out of memory or fds.
+ */
+struct pending *core_pending_new(struct core *c, struct latch *l, struct request *req, int sock);
 void core_pending_free(struct core *c, struct pending *p);
 
 /*

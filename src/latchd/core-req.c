@@ -44,14 +44,21 @@ static void pending_cancel(struct request *req)
 	core_reply_pending(p->core, p, -ECANCELED, "the client went away");
 }
 
-static struct pending *pending_new(struct core *c, struct latch *l, struct request *req)
+struct pending *core_pending_new(struct core *c, struct latch *l, struct request *req, int sock)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
-	if (control_request_hold(req) < 0 ||
+	/* The kernel data plane sets the socket's policies when its SA is up: keep it till then. */
+	p->sock = -1;
+	if (sock >= 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL)
+		p->sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+	if ((sock >= 0 && p->sock < 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL) ||
+	    (req && control_request_hold(req) < 0) ||
 	    ev_add_time(c->loop, &p->timer, 0, pending_timeout, p) < 0) {
+		if (p->sock >= 0)
+			close(p->sock);
 		free(p);
 		return NULL;
 	}
@@ -59,8 +66,10 @@ static struct pending *pending_new(struct core *c, struct latch *l, struct reque
 	p->core = c;
 	p->latch = l;
 	p->req = req;
-	req->data = p;
-	req->cancel = pending_cancel;
+	if (req) {
+		req->data = p;
+		req->cancel = pending_cancel;
+	}
 	p->next = c->pending;
 	c->pending = p;
 	return p;
@@ -84,6 +93,8 @@ void core_pending_free(struct core *c, struct pending *p)
 	}
 	ev_source_free(p->timer);
 	core_conn_put(c, p->conn);
+	if (p->sock >= 0)
+		close(p->sock);
 	free(p);
 }
 
@@ -154,12 +165,12 @@ static int carry_socket(struct core *c, struct pending *p, const struct sa_ike *
 	struct enforce_carrier carrier;
 	int r;
 
-	if (enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL || !p->req || p->req->fd < 0)
+	if (enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL || p->sock < 0)
 		return 0;
 	r = xfrm_carrier_make(&carrier, ike->local_host, ike->remote_host, ch->reqid, ch->tunnel);
 	if (r < 0)
 		return r;
-	return enforce_flow_sock(c->enf, p->req->fd, &p->latch->flow, &carrier);
+	return enforce_flow_sock(c->enf, p->sock, &p->latch->flow, &carrier);
 }
 
 static void establish(struct core *c, struct pending *p, const struct sa_ike *ike,
@@ -428,7 +439,7 @@ int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
 static int start_pending(struct core *c, struct request *req, struct latch *l, bool responder,
 			 bool connected, struct pending **ret, char *err, size_t el)
 {
-	struct pending *p = pending_new(c, l, req);
+	struct pending *p = core_pending_new(c, l, req, req->fd);
 
 	if (!p) {
 		core_close(c, l, IPC_REASON_OWNER, false);

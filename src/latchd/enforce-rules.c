@@ -39,6 +39,8 @@
  *                                   <out key> != @armed4 counter queue num QUEUE (xt NFQUEUE)
  *
  * The raw-priority check runs before conntrack and after defrag (-400).
+ * On the kernel data plane (cfg.data_plane KERNEL) the table has the sets and
+ * the hold chain only.
  */
 
 const char *const enforce_counter_names[7] = {
@@ -612,6 +614,16 @@ static void hold_fn(struct rb *rb, const struct enforce_config *cfg, const void 
 	build_hold(rb, cfg, ((const int *)arg)[0], ((const int *)arg)[1]); /* family, wildcard */
 }
 
+/*
+ * The kernel data plane enforces with socket policies; its table is the hold
+ * alone (the sets, whose armed ones stay empty, and the hold chain): what
+ * ATTACH needs to see an attached socket's first packet.
+ */
+static bool hold_only(const struct enforce_config *cfg)
+{
+	return cfg->data_plane == ENFORCE_PLANE_KERNEL;
+}
+
 static int build_objects(struct nft_batch *b, const struct enforce_config *cfg)
 {
 	uint32_t id = 1;
@@ -626,9 +638,11 @@ static int build_objects(struct nft_batch *b, const struct enforce_config *cfg)
 	for (int i = 0; i < 4 && !err; i++)
 		err = elem_msg(b, cfg->table, i & 1 ? "attachany" : "attach", i < 2 ? 4 : 6,
 			       NFT_MSG_DELSETELEM, NULL, 0);
-	for (size_t i = 0; i < 7 && !err; i++)
+	for (size_t i = 0; i < 7 && !err && !hold_only(cfg); i++)
 		err = counter_msg(b, cfg, enforce_counter_names[i]);
 	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]) && !err; i++) {
+		if (hold_only(cfg) && strcmp(chains[i].name, "hold"))
+			continue;
 		err = chain_msg(b, cfg, &chains[i]);
 		if (!err)
 			err = flush_chain(b, cfg, chains[i].name);
@@ -638,20 +652,21 @@ static int build_objects(struct nft_batch *b, const struct enforce_config *cfg)
 
 static int build_rules(struct nft_batch *b, const struct enforce_config *cfg)
 {
+	size_t n_fam = hold_only(cfg) ? 0 : sizeof(family_rules) / sizeof(family_rules[0]);
 	int err = 0;
 
-	for (size_t i = 0; i < sizeof(family_rules) / sizeof(family_rules[0]) && !err; i++) {
+	for (size_t i = 0; i < n_fam && !err; i++) {
 		struct fam_rule v4 = { 4, &family_rules[i] }, v6 = { 6, &family_rules[i] };
 
 		err = add_rule(b, cfg, family_rules[i].chain, fam_rule_fn, &v4);
 		if (!err)
 			err = add_rule(b, cfg, family_rules[i].chain, fam_rule_fn, &v6);
 	}
-	if (!err)
+	if (!err && n_fam)
 		err = add_rule(b, cfg, "prect", icmp_fn, NULL);
-	if (!err)
+	if (!err && n_fam)
 		err = add_rule(b, cfg, "steer", steer_fn, NULL);
-	if (!err)
+	if (!err && n_fam)
 		err = add_rule(b, cfg, "post", mss_fn, NULL);
 	for (int i = 0; i < 4 && cfg->hold && !err; i++) {
 		int v[2] = { i < 2 ? 4 : 6, i & 1 };
@@ -679,8 +694,11 @@ int enforce_rules_build(struct nft_batch *b, const struct enforce_config *cfg, b
 
 /* ---------------------------------------------------------------- elements */
 
-static int elem_msg(struct nft_batch *b, const char *table, const char *set, int fam, uint16_t type,
-		    const uint8_t *key, size_t klen)
+/* Not a message type: elem_msg's idempotent delete. */
+#define ELEM_DESTROY 0xffff
+
+static int elem_msg_one(struct nft_batch *b, const char *table, const char *set, int fam,
+			uint16_t type, const uint8_t *key, size_t klen)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_set_elem *el = nftnl_set_elem_alloc();
@@ -710,6 +728,23 @@ static int elem_msg(struct nft_batch *b, const char *table, const char *set, int
 	return 0;
 }
 
+/*
+ * ELEM_DESTROY: a delete that succeeds whether the element is there or not,
+ * on every kernel: an add (no EXCL: there or not, it is there now) and a
+ * delete in the same transaction. Kernel 6.3's DESTROYSETELEM does it in
+ * one message; Debian 12's 6.1 rejects that message.
+ */
+static int elem_msg(struct nft_batch *b, const char *table, const char *set, int fam, uint16_t type,
+		    const uint8_t *key, size_t klen)
+{
+	int err;
+
+	if (type != ELEM_DESTROY)
+		return elem_msg_one(b, table, set, fam, type, key, klen);
+	err = elem_msg_one(b, table, set, fam, NFT_MSG_NEWSETELEM, key, klen);
+	return err ? err : elem_msg_one(b, table, set, fam, NFT_MSG_DELSETELEM, key, klen);
+}
+
 static bool valid_proto(uint8_t proto)
 {
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
@@ -734,11 +769,10 @@ static int flow_op(struct nft_batch *b, const char *table, const struct enforce_
 	case ENFORCE_FLOW_ARM:
 		return elem_msg(b, table, "armed", fam, NFT_MSG_NEWSETELEM, key, klen);
 	case ENFORCE_FLOW_DISARM:
-		return elem_msg(b, table, "armed", fam, NFT_MSG_DESTROYSETELEM, key, klen);
+		return elem_msg(b, table, "armed", fam, ELEM_DESTROY, key, klen);
 	case ENFORCE_FLOW_DEL:
-		err = elem_msg(b, table, "armed", fam, NFT_MSG_DESTROYSETELEM, key, klen);
-		return err ? err
-			   : elem_msg(b, table, "flows", fam, NFT_MSG_DESTROYSETELEM, key, klen);
+		err = elem_msg(b, table, "armed", fam, ELEM_DESTROY, key, klen);
+		return err ? err : elem_msg(b, table, "flows", fam, ELEM_DESTROY, key, klen);
 	default:
 		return -EINVAL;
 	}
@@ -758,7 +792,7 @@ static int listen_op(struct nft_batch *b, const char *table, const struct enforc
 	bool add = op->kind == ENFORCE_LISTEN_ADD || op->kind == ENFORCE_ATTACH_ADD;
 	bool att = op->kind == ENFORCE_ATTACH_ADD || op->kind == ENFORCE_ATTACH_DEL;
 	const char *set = att ? "attach" : "listen", *any = att ? "attachany" : "listenany";
-	uint16_t type = add ? NFT_MSG_NEWSETELEM : NFT_MSG_DESTROYSETELEM;
+	uint16_t type = add ? NFT_MSG_NEWSETELEM : ELEM_DESTROY;
 	uint8_t key[NFT_KEY_MAX];
 	size_t klen;
 	int err;

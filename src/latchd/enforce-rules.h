@@ -33,9 +33,4 @@ int enforce_rules_build_delete(struct nft_batch *b, const struct enforce_config 
 int enforce_elems_build(struct nft_batch *b, const char *table, const struct enforce_op *ops,
 			size_t n);
 
-/* Kernel 6.3's "destroy": a delete that does not fail when the element is absent. */
-#ifndef NFT_MSG_DESTROYSETELEM
-#define NFT_MSG_DESTROYSETELEM 30
-#endif
-
 #endif

@@ -197,15 +197,15 @@ int enforce_open(struct enforce **ret, const struct enforce_config *cfg, unsigne
 		return -ENOMEM;
 	r = copy_config(e, cfg);
 	if (r == 0)
-		e->plane = resolve_plane(cfg->data_plane);
-	if (r == 0 && e->plane == ENFORCE_PLANE_KERNEL) {
+		e->cfg.data_plane = e->plane = resolve_plane(cfg->data_plane);
+	if (r == 0 && e->plane == ENFORCE_PLANE_KERNEL && !cfg->hold) {
 		*ret = e; /* the kernel's XFRM enforces: no table, no rule */
 		return 0;
 	}
 	if (r == 0)
 		r = nft_sock_open(&e->nft);
 	/* The rule first: a marked packet must never find no route and no blackhole. */
-	if (r == 0 && !(flags & ENFORCE_NORULE)) {
+	if (r == 0 && !(flags & ENFORCE_NORULE) && e->plane == ENFORCE_PLANE_LIBIPSEC) {
 		r = iprule(e, true);
 		e->rule = r == 0;
 	}
@@ -253,21 +253,11 @@ int enforce_close(struct enforce *e, bool keep)
 
 /* ------------------------------------------------------------- elements */
 
-int enforce_apply(struct enforce *e, const struct enforce_op *ops, size_t n)
+static int apply_elems(struct enforce *e, const struct enforce_op *ops, size_t n)
 {
 	struct nft_batch b;
-	int r;
+	int r = nft_batch_init(&b, nft_sock_seq(e->nft));
 
-	e->err[0] = '\0';
-	if (n > ENFORCE_BATCH_MAX)
-		return fail(e, -E2BIG, "batch");
-	if (e->plane == ENFORCE_PLANE_KERNEL) {
-		for (size_t i = 0; i < n; i++)
-			if (ops[i].kind == ENFORCE_ATTACH_ADD)
-				return fail(e, -EOPNOTSUPP, "attach on the kernel data plane");
-		return 0; /* the sockets' own policies enforce */
-	}
-	r = nft_batch_init(&b, nft_sock_seq(e->nft));
 	if (r == 0)
 		r = enforce_elems_build(&b, e->table, ops, n);
 	if (r < 0) {
@@ -275,6 +265,37 @@ int enforce_apply(struct enforce *e, const struct enforce_op *ops, size_t n)
 		return fail(e, r, r == -EINVAL ? "bad flow (family or protocol)" : "building");
 	}
 	return commit(e, &b);
+}
+
+/*
+ * The kernel data plane: the sockets' own policies enforce flows and
+ * listeners; the attach sets (the hold table's, when there is one) are all
+ * that is left to do.
+ */
+static int apply_kernel(struct enforce *e, const struct enforce_op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool attach =
+			ops[i].kind == ENFORCE_ATTACH_ADD || ops[i].kind == ENFORCE_ATTACH_DEL;
+		int r;
+
+		if (!attach)
+			continue;
+		if (!e->nft)
+			return fail(e, -EOPNOTSUPP, "attach without the hold table");
+		r = apply_elems(e, &ops[i], 1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int enforce_apply(struct enforce *e, const struct enforce_op *ops, size_t n)
+{
+	e->err[0] = '\0';
+	if (n > ENFORCE_BATCH_MAX)
+		return fail(e, -E2BIG, "batch");
+	return e->plane == ENFORCE_PLANE_KERNEL ? apply_kernel(e, ops, n) : apply_elems(e, ops, n);
 }
 
 static int apply_flow(struct enforce *e, enum enforce_op_kind kind, const struct flow *f)

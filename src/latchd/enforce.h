@@ -70,10 +70,12 @@ struct enforce_config {
 	bool hold;		/* the hold rule for attached sockets (below) */
 	uint16_t hold_queue;	/* its NFQUEUE number */
 	/*
-	 * Which data plane (enforce-xfrm.h). KERNEL: none of the above is made;
-	 * flows are enforced by per-socket XFRM policies (enforce_flow_sock), the
-	 * set operations succeed doing nothing, attach is -EOPNOTSUPP, dump and
-	 * counters are empty. AUTO: KERNEL when the kernel has ESP.
+	 * Which data plane (enforce-xfrm.h). KERNEL: flows are enforced by
+	 * per-socket XFRM policies (enforce_flow_sock); the table has only the
+	 * attach sets and the hold rule (with hold; without it there is no
+	 * table and attach is -EOPNOTSUPP), no ip rule; the other set operations
+	 * succeed doing nothing; dump and counters are empty. AUTO: KERNEL when
+	 * the kernel has ESP.
 	 */
 	enum enforce_plane data_plane;
 };

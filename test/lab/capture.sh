@@ -20,7 +20,9 @@ lab_pcap() {
 # (eth0) into PCAP and wait until it listens. With kernel ESP (LAB_DATAPLANE=
 # kernel) the host's eth0 also shows what the kernel decrypted (tunnel-mode
 # packets are received again on it), so the link is captured at HOST's port on
-# the switch: only what crossed the wire.
+# the switch: only what crossed the wire. IFACE "inner": what the data plane
+# decrypted for HOST, on either data plane: ipsec0 on libipsec (both
+# directions), HOST's own eth0 on the kernel (inbound only).
 lab_capture_start() {
 	local host=$1 pcap=$2 iface=${3:-eth0} filter=${4:-} wait=100
 	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
@@ -28,7 +30,11 @@ lab_capture_start() {
 		if [ "$iface" = eth0 ]; then
 			iface=p$(cat "$(lab_dir "$host")/index")
 			host=sw
+		elif [ "$iface" = inner ]; then
+			iface=eth0
 		fi
+	elif [ "$iface" = inner ]; then
+		iface=ipsec0
 	fi
 	# shellcheck disable=SC2086 # the filter is tcpdump's words
 	lab_bg "$host" "$pcap.log" tcpdump -i "$iface" --immediate-mode -U -n -s 0 -w "$pcap" $filter
