@@ -731,7 +731,7 @@ static int open_enforcement(struct core *c)
 	/* Adopt: what a previous latchd left keeps its flows fail-closed until judged. */
 	r = enforce_open(&c->enf, &ec, ENFORCE_ADOPT);
 	if (r < 0)
-		log_err("enforcement: %s", enforce_last_error(c->enf));
+		log_err("enforcement: %s", enforce_last_error(NULL));
 	else
 		log_info("data plane: %s", enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL
 						   ? "kernel (XFRM, per-socket policies)"

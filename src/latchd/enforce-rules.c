@@ -39,8 +39,9 @@
  *                                   <out key> != @armed4 counter queue num QUEUE (xt NFQUEUE)
  *
  * The raw-priority check runs before conntrack and after defrag (-400).
- * On the kernel data plane (cfg.data_plane KERNEL) the table has the sets and
- * the hold chain only.
+ * On the kernel data plane (cfg.data_plane KERNEL) the table has the sets, the
+ * counters, the pre chain with one rule per listener set (dropping what has no
+ * secpath: "meta secpath missing", not decrypted by XFRM) and the hold chain.
  */
 
 const char *const enforce_counter_names[7] = {
@@ -63,6 +64,7 @@ static const enum field key_in2[] = { F_PROTO, F_DPORT };
 static const enum field key_out2[] = { F_PROTO, F_SPORT };
 
 enum action {
+	A_DROP_CLEAR, /* not decrypted by the kernel's XFRM (no secpath) */
 	A_DROP_IIF,
 	A_DROP_OIF,
 	A_DROP_UNARMED,
@@ -92,6 +94,16 @@ static const struct rule_spec family_rules[] = {
 	{ "post", KEY(key_out3), "listen", A_DROP_OIF, "out_listen" },
 	{ "post", KEY(key_out2), "listenany", A_DROP_OIF, "out_listen" },
 	{ "post", KEY(key_out5), "flows", A_DROP_UNARMED, "unarmed" },
+};
+
+/*
+ * The kernel data plane's: a latched listener's socket policy covers one
+ * family (a dual-stack socket holds one inbound policy); these drop what was
+ * not decrypted by the kernel, in both.
+ */
+static const struct rule_spec kernel_rules[] = {
+	{ "pre", KEY(key_in3), "listen", A_DROP_CLEAR, "in_listen" },
+	{ "pre", KEY(key_in2), "listenany", A_DROP_CLEAR, "in_listen" },
 };
 
 struct chain_spec {
@@ -298,8 +310,14 @@ static void e_match(struct rb *rb, int fam, const enum field *key, unsigned nkey
 
 static void build_spec(struct rb *rb, int fam, const struct rule_spec *s, const char *iface)
 {
+	static const uint8_t none;
+
 	e_match(rb, fam, s->key, s->nkey, s->set, false, true);
 	switch (s->action) {
+	case A_DROP_CLEAR:
+		e_meta_load(rb, NFT_META_SECPATH, NFT_REG32_00);
+		e_cmp(rb, NFT_CMP_EQ, &none, 1);
+		break;
 	case A_DROP_IIF:
 		e_ifname_ne(rb, NFT_META_IIFNAME, iface);
 		break;
@@ -615,11 +633,12 @@ static void hold_fn(struct rb *rb, const struct enforce_config *cfg, const void 
 }
 
 /*
- * The kernel data plane enforces with socket policies; its table is the hold
- * alone (the sets, whose armed ones stay empty, and the hold chain): what
- * ATTACH needs to see an attached socket's first packet.
+ * The kernel data plane enforces flows with socket policies; its table has the
+ * sets (flows and armed stay empty), the listeners' clear-text drops
+ * (kernel_rules) and the hold: what ATTACH needs to see an attached socket's
+ * first packet.
  */
-static bool hold_only(const struct enforce_config *cfg)
+static bool kernel_table(const struct enforce_config *cfg)
 {
 	return cfg->data_plane == ENFORCE_PLANE_KERNEL;
 }
@@ -638,10 +657,11 @@ static int build_objects(struct nft_batch *b, const struct enforce_config *cfg)
 	for (int i = 0; i < 4 && !err; i++)
 		err = elem_msg(b, cfg->table, i & 1 ? "attachany" : "attach", i < 2 ? 4 : 6,
 			       NFT_MSG_DELSETELEM, NULL, 0);
-	for (size_t i = 0; i < 7 && !err && !hold_only(cfg); i++)
+	for (size_t i = 0; i < 7 && !err; i++)
 		err = counter_msg(b, cfg, enforce_counter_names[i]);
 	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]) && !err; i++) {
-		if (hold_only(cfg) && strcmp(chains[i].name, "hold"))
+		if (kernel_table(cfg) && strcmp(chains[i].name, "pre") &&
+		    strcmp(chains[i].name, "hold"))
 			continue;
 		err = chain_msg(b, cfg, &chains[i]);
 		if (!err)
@@ -652,21 +672,24 @@ static int build_objects(struct nft_batch *b, const struct enforce_config *cfg)
 
 static int build_rules(struct nft_batch *b, const struct enforce_config *cfg)
 {
-	size_t n_fam = hold_only(cfg) ? 0 : sizeof(family_rules) / sizeof(family_rules[0]);
+	bool kernel = kernel_table(cfg);
+	const struct rule_spec *rules = kernel ? kernel_rules : family_rules;
+	size_t n = kernel ? sizeof(kernel_rules) / sizeof(kernel_rules[0])
+			  : sizeof(family_rules) / sizeof(family_rules[0]);
 	int err = 0;
 
-	for (size_t i = 0; i < n_fam && !err; i++) {
-		struct fam_rule v4 = { 4, &family_rules[i] }, v6 = { 6, &family_rules[i] };
+	for (size_t i = 0; i < n && !err; i++) {
+		struct fam_rule v4 = { 4, &rules[i] }, v6 = { 6, &rules[i] };
 
-		err = add_rule(b, cfg, family_rules[i].chain, fam_rule_fn, &v4);
+		err = add_rule(b, cfg, rules[i].chain, fam_rule_fn, &v4);
 		if (!err)
-			err = add_rule(b, cfg, family_rules[i].chain, fam_rule_fn, &v6);
+			err = add_rule(b, cfg, rules[i].chain, fam_rule_fn, &v6);
 	}
-	if (!err && n_fam)
+	if (!err && !kernel)
 		err = add_rule(b, cfg, "prect", icmp_fn, NULL);
-	if (!err && n_fam)
+	if (!err && !kernel)
 		err = add_rule(b, cfg, "steer", steer_fn, NULL);
-	if (!err && n_fam)
+	if (!err && !kernel)
 		err = add_rule(b, cfg, "post", mss_fn, NULL);
 	for (int i = 0; i < 4 && cfg->hold && !err; i++) {
 		int v[2] = { i < 2 ? 4 : 6, i & 1 };

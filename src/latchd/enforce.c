@@ -29,9 +29,12 @@ struct enforce {
 	char err[256];
 };
 
+/* The text of the last enforce_open that failed: its handle is gone. */
+static char open_err[256];
+
 const char *enforce_last_error(const struct enforce *e)
 {
-	return e->err;
+	return e ? e->err : open_err;
 }
 
 static int fail(struct enforce *e, int code, const char *what)
@@ -198,10 +201,6 @@ int enforce_open(struct enforce **ret, const struct enforce_config *cfg, unsigne
 	r = copy_config(e, cfg);
 	if (r == 0)
 		e->cfg.data_plane = e->plane = resolve_plane(cfg->data_plane);
-	if (r == 0 && e->plane == ENFORCE_PLANE_KERNEL && !cfg->hold) {
-		*ret = e; /* the kernel's XFRM enforces: no table, no rule */
-		return 0;
-	}
 	if (r == 0)
 		r = nft_sock_open(&e->nft);
 	/* The rule first: a marked packet must never find no route and no blackhole. */
@@ -212,6 +211,7 @@ int enforce_open(struct enforce **ret, const struct enforce_config *cfg, unsigne
 	if (r == 0)
 		r = install(e, !(flags & ENFORCE_ADOPT));
 	if (r < 0) {
+		snprintf(open_err, sizeof(open_err), "%s", e->err[0] ? e->err : strerror(-r));
 		enforce_close(e, !e->rule);
 		return r;
 	}
@@ -268,22 +268,16 @@ static int apply_elems(struct enforce *e, const struct enforce_op *ops, size_t n
 }
 
 /*
- * The kernel data plane: the sockets' own policies enforce flows and
- * listeners; the attach sets (the hold table's, when there is one) are all
- * that is left to do.
+ * The kernel data plane: the sockets' own policies enforce flows; listeners
+ * (both families: a socket's inbound policy covers one) and attached sockets
+ * are left for the table.
  */
 static int apply_kernel(struct enforce *e, const struct enforce_op *ops, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		bool attach =
-			ops[i].kind == ENFORCE_ATTACH_ADD || ops[i].kind == ENFORCE_ATTACH_DEL;
-		int r;
+		bool flow = ops[i].kind <= ENFORCE_FLOW_DISARM;
+		int r = flow ? 0 : apply_elems(e, &ops[i], 1);
 
-		if (!attach)
-			continue;
-		if (!e->nft)
-			return fail(e, -EOPNOTSUPP, "attach without the hold table");
-		r = apply_elems(e, &ops[i], 1);
 		if (r < 0)
 			return r;
 	}
@@ -430,8 +424,6 @@ int enforce_dump(struct enforce *e, enforce_dump_fn cb, void *arg)
 	int r = 0;
 
 	e->err[0] = '\0';
-	if (e->plane == ENFORCE_PLANE_KERNEL)
-		return 0; /* nothing in sets: the policies live with the sockets */
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]) && r == 0; i++) {
 		struct dump_ctx d = { sets[i].kind, sets[i].family, cb, arg };
 
@@ -474,11 +466,6 @@ int enforce_counters(struct enforce *e, struct enforce_counters *ret)
 	int r;
 
 	e->err[0] = '\0';
-	if (e->plane == ENFORCE_PLANE_KERNEL) {
-		nftnl_obj_free(o);
-		*ret = (struct enforce_counters){ 0 };
-		return 0;
-	}
 	if (!o)
 		return -ENOMEM;
 	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, e->table);

@@ -71,11 +71,10 @@ struct enforce_config {
 	uint16_t hold_queue;	/* its NFQUEUE number */
 	/*
 	 * Which data plane (enforce-xfrm.h). KERNEL: flows are enforced by
-	 * per-socket XFRM policies (enforce_flow_sock); the table has only the
-	 * attach sets and the hold rule (with hold; without it there is no
-	 * table and attach is -EOPNOTSUPP), no ip rule; the other set operations
-	 * succeed doing nothing; dump and counters are empty. AUTO: KERNEL when
-	 * the kernel has ESP.
+	 * per-socket XFRM policies (enforce_flow_sock); the table has the sets,
+	 * the listeners' drop of what XFRM did not decrypt and the hold, no ip
+	 * rule; the flow operations succeed doing nothing (flows and armed stay
+	 * empty). AUTO: KERNEL when the kernel has ESP.
 	 */
 	enum enforce_plane data_plane;
 };
@@ -104,7 +103,10 @@ int enforce_open(struct enforce **ret, const struct enforce_config *cfg, unsigne
  */
 int enforce_close(struct enforce *e, bool keep);
 
-/* The last error's text ("" after success). Valid until the next call. */
+/*
+ * The last error's text ("" after success). Valid until the next call. e
+ * NULL: the last failed enforce_open's (it leaves no handle).
+ */
 const char *enforce_last_error(const struct enforce *e);
 
 enum enforce_op_kind {

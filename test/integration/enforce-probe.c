@@ -54,7 +54,7 @@ static int open_table(struct enforce **e, unsigned flags)
 	int r = enforce_open(e, &cfg, flags | ENFORCE_NORULE);
 
 	if (r < 0)
-		fprintf(stderr, "enforce_open: %s\n", strerror(-r));
+		fprintf(stderr, "enforce_open: %s (%s)\n", strerror(-r), enforce_last_error(NULL));
 	return r;
 }
 
@@ -171,7 +171,7 @@ static int cmd_init(unsigned flags)
 	int r = enforce_open(&e, &cfg, flags);
 
 	if (r < 0) {
-		fprintf(stderr, "enforce_open: %s\n", strerror(-r));
+		fprintf(stderr, "enforce_open: %s (%s)\n", strerror(-r), enforce_last_error(NULL));
 		return r;
 	}
 	enforce_close(e, true);

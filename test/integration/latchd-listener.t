@@ -3,7 +3,12 @@
 #
 # Listener latches (RFC 5660 R35):
 #  - a listener latch ends with its socket: after the server exits it is gone
-#    and a new server latches the same port (R35).
+#    and a new server latches the same port (R35);
+#  - a latched dual-stack wildcard listener ([::], IPV6_V6ONLY off) takes
+#    nothing in clear, over IPv4 or IPv6: a plain connect from a crosses the
+#    wire in clear and never reaches the server (on the kernel data plane the
+#    socket's inbound policy covers one family; the table's listener rules
+#    cover both).
 #
 #   a 192.0.2.1 a.example   b 192.0.2.2 b.example (servers)
 set -u
@@ -22,4 +27,23 @@ tap_ok "once its socket is gone the listener latch is gone (R35)" \
 	lab_wait 50 eval "! lab_latchctl b list | grep -q ':9200 '"
 lab_latch_server b 9200 "$LAB_DIR/third.log"
 tap_ok "a new server latches the port again" grep -q '^listening port=9200' "$LAB_DIR/third.log"
+
+# ---- clear text to a latched dual-stack listener
+recv=$LAB_DIR/clear.recv
+lab_latch_server b 9300 "$LAB_DIR/clear.log" --out "$recv"
+wire=$(lab_pcap clear)
+lab_capture_start b "$wire"
+for v in 4 6; do
+	out=$(lab_exec a python3 "$LAB_LIB_DIR/flow.py" send "$(lab_ip b $v)" 9300 "CLEAR$v-$RANDOM" \
+		--connect-timeout 3 2>&1)
+	tap_ok "IPv$v: a plain connect to b's latched dual-stack listener fails ($out)" \
+		grep -q '^error' <<<"$out"
+done
+lab_capture_stop "$wire"
+tap_cmp "$(lab_pcap_count "$wire" "ip and tcp dst port 9300")" -ge 1 \
+	"IPv4: a's SYNs crossed the wire in clear (no SA protected them)"
+tap_cmp "$(lab_pcap_count "$wire" "ip6 and tcp dst port 9300")" -ge 1 \
+	"IPv6: a's SYNs crossed the wire in clear (no SA protected them)"
+tap_is "$(lab_pcap_count "$wire" "tcp src port 9300")" 0 "b answered none of them"
+tap_is "$(grep -c CLEAR "$recv" 2>/dev/null)" 0 "the server received nothing"
 tap_done

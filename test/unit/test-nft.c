@@ -199,6 +199,20 @@ static void test_ruleset(void **state)
 	assert_int_equal(enforce_rules_build(&b, &cfg, false), 0);
 	assert_int_equal(count_msgs(&b, NFT_MSG_DELTABLE, &last), 0);
 	nft_batch_release(&b);
+	/*
+	 * The kernel data plane: the same sets and counters, two chains (pre and
+	 * hold), the listeners' secpath drops (listen, listenany; v4, v6) and the
+	 * hold rules; nothing that routes or marks.
+	 */
+	cfg.data_plane = ENFORCE_PLANE_KERNEL;
+	assert_int_equal(nft_batch_init(&b, 7), 0);
+	assert_int_equal(enforce_rules_build(&b, &cfg, true), 0);
+	assert_int_equal(nft_batch_finish(&b), 0);
+	assert_int_equal(count_msgs(&b, NFT_MSG_NEWSET, &last), 12);
+	assert_int_equal(count_msgs(&b, NFT_MSG_NEWOBJ, &last), 7);
+	assert_int_equal(count_msgs(&b, NFT_MSG_NEWCHAIN, &last), 2);
+	assert_int_equal(count_msgs(&b, NFT_MSG_NEWRULE, &last), 8);
+	nft_batch_release(&b);
 }
 
 /* An NLMSG_ERROR as the kernel sends it with NETLINK_EXT_ACK and NETLINK_CAP_ACK. */
