@@ -11,7 +11,7 @@ FUZZ_RUNS  ?= 20000
 DESTDIR    ?=
 PREFIX     ?= /usr/local
 
-.PHONY: all setup build check demo install fuzz format format-check clean bench
+.PHONY: all setup build check check-native demo install fuzz format format-check clean bench
 
 all: build
 
@@ -24,6 +24,10 @@ build: setup
 
 check: setup
 	@scripts/check.sh $(BUILD) $(BUILD_SAN)
+
+# The same without the kernel lab (its qemu runs take most of check's time).
+check-native: setup
+	@LATCH_CHECK_KERNEL=0 scripts/check.sh $(BUILD) $(BUILD_SAN)
 
 demo: build
 	@scripts/demo.sh $(BUILD)
