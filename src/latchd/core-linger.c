@@ -7,6 +7,13 @@
  * flows set for CORE_LINGER_USEC (Linux's TIME_WAIT is 60 s): still armed while
  * the SA it was carried by lasts, disarmed (dropped) the moment that SA goes or
  * another SA covers it, removed when the time is up or a new latch takes it.
+ *
+ * Except behind a latched listener: there a disarmed flow would also drop the
+ * SYN-ACK of a new connection that reuses the 5-tuple (the client's kernel may
+ * pick the port again at once after a reset), and the client's connect would
+ * wait out its SYN retransmissions (68 s: docs/performance.md). Such a flow is
+ * removed instead of disarmed; the listener's rules keep its packets out of
+ * clear text (steered into the data plane, dropped on any other interface).
  */
 #include <stdlib.h>
 
@@ -19,10 +26,19 @@ struct closed_flow {
 	struct closed_flow *next;
 };
 
+/* Its packets may no longer leave: disarmed, or behind a latched listener removed. */
+static void drop(struct core *c, const struct flow *f)
+{
+	if (latchdb_listener_for(c->db, f))
+		enforce_flow_del(c->enf, f);
+	else
+		enforce_flow_disarm(c->enf, f);
+}
+
 static void disarm(struct core *c, struct closed_flow *lg)
 {
 	if (lg->child_id)
-		enforce_flow_disarm(c->enf, &lg->flow);
+		drop(c, &lg->flow);
 	lg->child_id = 0;
 }
 
@@ -39,7 +55,7 @@ void core_linger(struct core *c, const struct latch *l)
 	lg->child_id = armed ? l->sa.child_id : 0;
 	lg->expire = ev_now(c->loop) + CORE_LINGER_USEC;
 	if (!armed)
-		enforce_flow_disarm(c->enf, &l->flow);
+		drop(c, &l->flow);
 	lg->next = c->lingering;
 	c->lingering = lg;
 }

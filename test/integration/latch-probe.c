@@ -10,6 +10,7 @@
  *   --allow-unlatched, --no-connect (UDP: latch the destination, sendto(2) it unconnected),
  *   --udp, --sport P, --marker M, --count N, --interval MS, --out FILE, --accepts N,
  *   --hold MS (keep the connection after the last line, reporting events),
+ *   --reset (close with a reset, SO_LINGER 0: no TIME_WAIT, the port is free at once),
  *   --btns (a BTNS peer is acceptable), --lof (leap of faith: pin the peer's key)
  */
 #include <arpa/inet.h>
@@ -27,7 +28,7 @@
 
 struct opts {
 	const char *peer_id, *peer_ca, *pattern, *spki, *marker, *out;
-	bool exact, wait, udp, allow_unlatched, no_connect, btns, lof;
+	bool exact, wait, udp, allow_unlatched, no_connect, btns, lof, reset;
 	int sport, count, interval_ms, accepts, hold_ms;
 };
 
@@ -255,6 +256,9 @@ static int do_connect(latch_ctx *ctx, const char *addr, int port, const struct o
 			printf("after-hold error %s\n", errname(errno));
 	}
 	fflush(stdout);
+	if (o->reset)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 },
+			   sizeof(struct linger));
 	close(fd);
 	return r;
 }
@@ -365,6 +369,7 @@ int main(int argc, char **argv)
 		{ "accepts", required_argument, NULL, 'a' },
 		{ "allow-unlatched", no_argument, NULL, 'U' },
 		{ "no-connect", no_argument, NULL, 'N' },
+		{ "reset", no_argument, NULL, 'R' },
 		{ "hold", required_argument, NULL, 'h' },
 		{ "btns", no_argument, NULL, 'B' },
 		{ "lof", no_argument, NULL, 'L' },
@@ -390,6 +395,9 @@ int main(int argc, char **argv)
 			break;
 		case 'U':
 			o.allow_unlatched = true;
+			break;
+		case 'R':
+			o.reset = true;
 			break;
 		case 'N':
 			o.no_connect = true;

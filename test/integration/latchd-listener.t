@@ -8,12 +8,18 @@
 #    nothing in clear, over IPv4 or IPv6: a plain connect from a crosses the
 #    wire in clear and never reaches the server (on the kernel data plane the
 #    socket's inbound policy covers one family; the table's listener rules
-#    cover both).
+#    cover both);
+#  - a connection that reuses a closed one's 5-tuple at once (the client
+#    reset the first: no TIME_WAIT) connects, also after the SA that carried
+#    the first went away: behind a latched listener a closed latch's lingering
+#    flow is removed, not disarmed, when its SA goes (a disarmed one dropped the
+#    new connection's SYN-ACKs until the linger ended: 68 s connects).
 #
 #   a 192.0.2.1 a.example   b 192.0.2.2 b.example (servers)
 set -u
 source "$(dirname "$0")/../lab/lab.sh"
 source "$(dirname "$0")/../lab/tap.sh"
+source "$(dirname "$0")/../lab/btns.sh" # lab_btns_no_sas
 
 lab_init
 lab_latch_pair
@@ -46,4 +52,19 @@ tap_cmp "$(lab_pcap_count "$wire" "ip6 and tcp dst port 9300")" -ge 1 \
 	"IPv6: a's SYNs crossed the wire in clear (no SA protected them)"
 tap_is "$(lab_pcap_count "$wire" "tcp src port 9300")" 0 "b answered none of them"
 tap_is "$(grep -c CLEAR "$recv" 2>/dev/null)" 0 "the server received nothing"
+
+# ---- a reused 5-tuple after the SA of the closed connection went
+recv=$LAB_DIR/reuse.recv
+lab_latch_server b 9400 "$LAB_DIR/reuse.log" --out "$recv"
+out=$(lab_probe a connect "$(lab_ip b)" 9400 --peer-id b.example --sport 45000 --marker REUSE1 --reset)
+tap_ok "the first connection from port 45000 latches" grep -q '^latched' <<<"$out"
+lab_wait 50 grep -q REUSE1 "$recv"
+lab_btns_no_sas a
+tap_ok "its SA is gone" eval "! lab_swanctl a --list-sas | grep -q ESTABLISHED"
+# a new IKE_SA and child, then the SYN from the same port: bounded well below a 60 s linger
+out=$(lab_as_latch a timeout 25 "$(lab_probe_bin)" connect "$(lab_ip b)" 9400 --peer-id b.example \
+	--sport 45000 --marker REUSE2 --reset)
+tap_ok "a second connection from port 45000 latches and connects ($out)" grep -q '^latched' <<<"$out"
+lab_wait 50 grep -q REUSE2 "$recv"
+tap_is "$(grep -c REUSE2 "$recv")" 1 "the server received its marker"
 tap_done
