@@ -219,6 +219,7 @@ static int load_conn(struct core *c, struct conn *conn, const char *const *laddr
 		.n_local_ts = n_ts,
 		.n_remote_ts = n_ts,
 		.mode = "tunnel",
+		.reqid = conn->reqid,
 		.esp_proposals = pr.esp,
 	};
 	struct vici_conn_cfg vc = {
@@ -292,6 +293,77 @@ static int load_responder(struct core *c, struct conn *conn)
 	return load_conn(c, conn, any, any, &dyn, &dyn, 1);
 }
 
+/*
+ * Reqids. On the kernel data plane a latched socket's policy names the reqid
+ * of the child that carries it, so no other child may ever hold that reqid.
+ * charon 5.9.8 allocates a child's reqid in kernel_interface.c alloc_reqid()
+ * by its selectors and marks: a child whose selectors equal another's gets
+ * the other's reqid, even under another connection and another peer, and then
+ * the kernel would carry the latched flow under whichever state is newest. A
+ * child whose config names a static reqid never goes through alloc_reqid()
+ * (child_sa.c: static_reqid), keeps it through rekeys and re-establishment,
+ * and is never found by another child's selectors; dynamic reqids count up
+ * from 1 (released ones first), so they stay far below CORE_REQID_BASE.
+ * Only an administrator's connection configured with a reqid in latchd's
+ * range could share one (latchd(8) reserves it).
+ *
+ * So each initiator connection gets a reqid of its own, not held by another
+ * connection of latchd's nor by any child charon has. A shared connection's
+ * child that charon still has from before latchd restarted keeps its reqid
+ * (the name says peer address and constraint, so it is the same connection):
+ * adopted sockets name it. An exact connection never takes one over: its name
+ * is a latch id, which may have named another flow before the restart.
+ * Responder connections keep charon's reqids: one static reqid would be
+ * shared by every child the connection narrows to, and an exact flow could
+ * then travel under another exact child of the same peer.
+ */
+struct reqid_probe {
+	const char *name;
+	uint32_t reqid;
+};
+
+static bool reqid_ours(uint32_t reqid)
+{
+	return reqid - CORE_REQID_BASE < CORE_REQID_SPAN;
+}
+
+static bool same_conn(const void *u, const struct sa_child *ch)
+{
+	const struct reqid_probe *p = u;
+
+	return reqid_ours(ch->reqid) && !strcmp(ch->name, p->name);
+}
+
+static bool holds(const void *u, const struct sa_child *ch)
+{
+	return ch->reqid == ((const struct reqid_probe *)u)->reqid;
+}
+
+static bool reqid_taken(const struct core *c, const struct reqid_probe *p)
+{
+	for (const struct conn *conn = c->conns; conn; conn = conn->next) {
+		if (conn->reqid == p->reqid)
+			return true;
+	}
+	return sacache_child_with(c->sa, holds, p) != NULL;
+}
+
+/* conn's reqid, or 0 when latchd's range is exhausted. */
+static uint32_t reqid_pick(struct core *c, const struct conn *conn)
+{
+	struct reqid_probe p = { .name = conn->name };
+	const struct sa_child *ch = conn->exact ? NULL : sacache_child_with(c->sa, same_conn, &p);
+
+	if (ch)
+		return ch->reqid;
+	for (uint32_t i = 0; i < CORE_REQID_SPAN; i++) {
+		p.reqid = CORE_REQID_BASE + c->reqid_next++ % CORE_REQID_SPAN;
+		if (!reqid_taken(c, &p))
+			return p.reqid;
+	}
+	return 0;
+}
+
 /* Find or make connection name for l, load it unless charon has it, count l as a user. */
 static int conn_use(struct core *c, const char *name, bool responder, const struct latch *l,
 		    struct conn **ret)
@@ -307,6 +379,10 @@ static int conn_use(struct core *c, const char *name, bool responder, const stru
 		conn->flow = l->flow;
 		conn->exact = l->pol->exact;
 	}
+	if (!responder && !conn->reqid)
+		conn->reqid = reqid_pick(c, conn);
+	if (!responder && !conn->reqid)
+		return -ENOSPC;
 	if (!conn->loaded && !conn->loading)
 		r = responder ? load_responder(c, conn) : load_initiator(c, conn);
 	if (r < 0)
