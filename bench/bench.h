@@ -61,11 +61,12 @@ struct bench {
 	pid_t latchd_a, latchd_b, charon_a, charon_b;
 	const char *latchctl;
 	const char *peer_id, *peer_ca;
-	struct sockaddr_in a, b; /* a's address; b's latched listener */
-	uint16_t port;		 /* b's latched listener */
-	latch_ctx *ca, *cb;	 /* a's and b's latchd */
-	int lfd;		 /* b's listening socket, latched */
-	struct vsync *va, *vb;	 /* a's and b's charon */
+	const char *ca_file, *cert_file; /* PEM: the lab CA (latchd's pin) and a's certificate */
+	struct sockaddr_in a, b;	 /* a's address; b's latched listener */
+	uint16_t port;			 /* b's latched listener */
+	latch_ctx *ca, *cb;		 /* a's and b's latchd */
+	int lfd;			 /* b's listening socket, latched */
+	struct vsync *va, *vb;		 /* a's and b's charon */
 };
 
 /* Make the calling thread's next sockets in this namespace. */
@@ -103,6 +104,7 @@ void bench_load(struct bench *B);
 void bench_scale(struct bench *B, const unsigned *sizes, size_t n);
 void bench_exact_scale(struct bench *B, const unsigned *sizes, size_t n);
 int bench_takeover(struct bench *B, const char *ready_file);
+void bench_load_conn(struct bench *B);
 
 /* ---- VICI, blocking ---- */
 
@@ -126,6 +128,9 @@ void vsync_finish_async(struct vsync *v);
  */
 int vsync_wait_reset(struct vsync *v, int fd, unsigned count0, uint64_t timeout_usec,
 		     uint64_t *ret_event, uint64_t *ret_reset);
+struct vici_conn_cfg;
+int vsync_load_conn(struct vsync *v, const struct vici_conn_cfg *cfg);
+int vsync_unload_conn(struct vsync *v, const char *name);
 /* list-sas filtered by child unique id; *n gets the number of children listed. */
 int vsync_list_child(struct vsync *v, uint64_t child_id, size_t *n);
 

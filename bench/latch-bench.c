@@ -4,12 +4,13 @@
  *
  *	latch-bench [options] PHASE...
  *
- * phases: setup (shared), setup-exact, query, break, load, scale, exact-scale,
+ * phases: setup (shared), setup-exact, load-conn (charon's part of an exact
+ *	   setup), query, break, load, scale, exact-scale,
  *	   takeover READY_FILE (latch one connection, create READY_FILE, wait
  *	   for the reset that run.sh's takeover causes)
  * options: --ns-a/--ns-b PATH, --latchd-a/--latchd-b SOCK, --vici-a/--vici-b
  *	   SOCK, --pid-latchd-a/-b, --pid-charon-a/-b PID, --latchctl BIN,
- *	   --peer-id ID, --peer-ca DN, --quick
+ *	   --peer-id ID, --peer-ca DN, --ca-file PEM, --cert-file PEM, --quick
  *
  * Every figure is printed as a Markdown table row: latch's median / p99, the
  * baseline's, their ratio, the target and whether it is met.
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "latchd/vici-cmd.h"
 
 /* Charon's CPU per filtered list-sas, from the query phase: the load phase's baseline. */
 static double charon_us_per_list = -1;
@@ -86,6 +88,88 @@ static void settle(struct bench *B, unsigned ms)
 		vsync_pump(B->va, 2000);
 		vsync_pump(B->vb, 0);
 	}
+}
+
+/* A file's contents (the caller frees them), or NULL. */
+static char *file_text(const char *path, size_t *len)
+{
+	FILE *f = path ? fopen(path, "re") : NULL;
+	char *buf = f ? malloc(65536) : NULL;
+
+	*len = buf ? fread(buf, 1, 65536, f) : 0;
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/*
+ * What an exact latch's load-conn costs charon: a connection shaped like
+ * latchd's exact ones (one 5-tuple child, the peer named, pubkey auth), loaded
+ * under a new name and unloaded again (not timed), as latchd does per flow:
+ * with the pinned CA inline (what latchd sends), with our certificate inline
+ * too (what it sent before it loaded the certificate once), and with neither
+ * (the rest: the round trip, building and merging the config).
+ */
+void bench_load_conn(struct bench *B)
+{
+	static const char *const la[] = { "192.0.2.1", NULL }, *const ra[] = { "192.0.2.2", NULL };
+	static const char *const esp[] = { "aes256gcm16", NULL };
+	const struct vici_ts lts = { "192.0.2.1/32", IPPROTO_TCP, 19999, 0 },
+			     rts = { "192.0.2.2/32", IPPROTO_TCP, 8080, 0 };
+	size_t ca_len, cert_len;
+	char *ca = file_text(B->ca_file, &ca_len), *cert = file_text(B->cert_file, &cert_len);
+	struct vici_blob cab = { ca, ca_len }, certb = { cert, cert_len };
+	char name[32];
+	struct vici_child_cfg child = { .name = name,
+					.local_ts = &lts,
+					.n_local_ts = 1,
+					.remote_ts = &rts,
+					.n_remote_ts = 1,
+					.esp_proposals = esp };
+	struct vici_conn_cfg cfg = { .name = name,
+				     .local_addrs = la,
+				     .remote_addrs = ra,
+				     .version = 2,
+				     .encap = true,
+				     .local = { .auth = "pubkey", .id = "a.example" },
+				     .remote = { .auth = "pubkey", .id = B->peer_id },
+				     .children = &child,
+				     .n_children = 1 };
+	struct stats st[3] = { 0 };
+	unsigned reps = B->quick ? 10 : 60;
+
+	for (unsigned i = 0; ca && cert && i < reps; i++) {
+		for (unsigned k = 0; k < 3; k++) {
+			double t0 = now_ms();
+
+			cfg.remote.cacerts = k < 2 ? &cab : NULL;
+			cfg.remote.n_cacerts = k < 2;
+			cfg.local.certs = k == 1 ? &certb : NULL;
+			cfg.local.n_certs = k == 1;
+			snprintf(name, sizeof(name), "bl-%u-%u", i, k);
+			if (vsync_load_conn(B->va, &cfg) == 0)
+				st_add(&st[k], now_ms() - t0);
+			vsync_unload_conn(B->va, name);
+		}
+	}
+	if (st[0].n && st[1].n && st[2].n) {
+		row_stats("1. setup, exact: load-conn per flow, CA inline (latchd now) vs neither",
+			  "ms", &st[0], &st[2], "-", "-");
+		row_stats("1. setup, exact: load-conn per flow, CA and our certificate inline "
+			  "(before) "
+			  "vs neither",
+			  "ms", &st[1], &st[2], "-", "-");
+		note("load-conn: %zu+%zu+%zu samples on a's charon; the CA costs %.3f ms, our "
+		     "certificate %.3f ms at the median",
+		     st[0].n, st[1].n, st[2].n, st_med(&st[0]) - st_med(&st[2]),
+		     st_med(&st[1]) - st_med(&st[0]));
+	} else {
+		fprintf(stderr, "load-conn: no samples (--ca-file, --cert-file?)\n");
+	}
+	for (unsigned k = 0; k < 3; k++)
+		st_free(&st[k]);
+	free(ca);
+	free(cert);
 }
 
 /* One latched connect (latch_connect, or attach then connect(2)); ms, or < 0. */
@@ -475,6 +559,8 @@ int main(int argc, char **argv)
 		{ "latchctl", required_argument, NULL, 'c' },
 		{ "peer-id", required_argument, NULL, 'i' },
 		{ "peer-ca", required_argument, NULL, 'C' },
+		{ "ca-file", required_argument, NULL, 'f' },
+		{ "cert-file", required_argument, NULL, 'g' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -524,6 +610,12 @@ int main(int argc, char **argv)
 		case 'C':
 			B.peer_ca = optarg;
 			break;
+		case 'f':
+			B.ca_file = optarg;
+			break;
+		case 'g':
+			B.cert_file = optarg;
+			break;
 		case 'q':
 			B.quick = true;
 			break;
@@ -545,6 +637,8 @@ int main(int argc, char **argv)
 			bench_setup(&B, false);
 		else if (!strcmp(p, "setup-exact"))
 			bench_setup(&B, true);
+		else if (!strcmp(p, "load-conn"))
+			bench_load_conn(&B);
 		else if (!strcmp(p, "query"))
 			bench_query(&B);
 		else if (!strcmp(p, "break"))

@@ -6,11 +6,15 @@
 # host c (c.example) for the takeover. latch-bench runs once on a and holds
 # sockets in both hosts; it prints the table's rows. See docs/performance.md.
 #
-#	bench/run.sh BUILD_DIR [--quick]
+#	bench/run.sh BUILD_DIR [--quick] [PHASE...]
+#
+# PHASEs: only these of latch-bench's (setup-exact, …; takeover only last); all by default.
 set -u
-build=$(cd "${1:?usage: run.sh BUILD_DIR [--quick]}" && pwd)
+build=$(cd "${1:?usage: run.sh BUILD_DIR [--quick] [PHASE...]}" && pwd)
+shift
 quick=
-[ "${2:-}" = --quick ] && quick=--quick
+[ "${1:-}" = --quick ] && quick=--quick && shift
+phases=("$@")
 export LATCH_BUILD_ROOT=$build
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$build/bench/latch-bench
@@ -59,6 +63,7 @@ args=(--ns-a "/run/netns/$(lab_ns a)" --ns-b "/run/netns/$(lab_ns b)"
 	--pid-latchd-a "$(lab_latchd_pid a)" --pid-latchd-b "$(lab_latchd_pid b)"
 	--pid-charon-a "$(lab_charon_pid a)" --pid-charon-b "$(lab_charon_pid b)"
 	--latchctl "$(lab_latchctl_bin)" --peer-id b.example
+	--ca-file "$(lab_dir a)/swanctl/x509ca/ca.pem" --cert-file "$(lab_dir a)/swanctl/x509/a.pem"
 	--peer-ca "C=CH, O=latch-lab, CN=ca CA" $quick)
 
 echo "latch benchmarks${quick:+ (quick)}: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
@@ -69,17 +74,21 @@ out=$LAB_DIR/bench.out
 : >"$out"
 tail -n +1 -f "$out" --pid=$$ 2>/dev/null | grep --line-buffered '^|' &
 tailer=$!
-lab_bg a "$out" "$bin" "${args[@]}" setup setup-exact query break load scale exact-scale
+[ ${#phases[@]} -gt 0 ] || phases=(setup setup-exact load-conn query break load scale exact-scale takeover)
+[ "${phases[-1]}" = takeover ] && unset 'phases[-1]' && takeover=1
+lab_bg a "$out" "$bin" "${args[@]}" "${phases[@]}"
 lab_wait_gone "$LAB_PID" 9000 || echo "latch-bench did not finish" >&2
 
 # The takeover last: c keeps b's address afterwards.
-ready=$LAB_DIR/ready
-lab_bg a "$out" "$bin" "${args[@]}" takeover "$ready"
-bench=$LAB_PID
-if lab_wait 300 test -e "$ready"; then
-	lab_takeover c b a >/dev/null || echo "takeover: IKE between c and a failed" >&2
+if [ -n "${takeover:-}" ]; then
+	ready=$LAB_DIR/ready
+	lab_bg a "$out" "$bin" "${args[@]}" takeover "$ready"
+	bench=$LAB_PID
+	if lab_wait 300 test -e "$ready"; then
+		lab_takeover c b a >/dev/null || echo "takeover: IKE between c and a failed" >&2
+	fi
+	lab_wait_gone "$bench" 400 || echo "takeover: no reset within 40 s" >&2
 fi
-lab_wait_gone "$bench" 400 || echo "takeover: no reset within 40 s" >&2
 sleep 0.5
 kill "$tailer" 2>/dev/null
 wait "$tailer" 2>/dev/null

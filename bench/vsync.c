@@ -118,6 +118,22 @@ int vsync_initiate(struct vsync *v, const char *ike, const char *child)
 	return r < 0 ? r : wait_for(v, &w);
 }
 
+int vsync_load_conn(struct vsync *v, const struct vici_conn_cfg *cfg)
+{
+	struct waiter w = { 0 };
+	int r = vici_load_conn(v->vc, cfg, done, &w);
+
+	return r < 0 ? r : wait_for(v, &w);
+}
+
+int vsync_unload_conn(struct vsync *v, const char *name)
+{
+	struct waiter w = { 0 };
+	int r = vici_unload_conn(v->vc, name, done, &w);
+
+	return r < 0 ? r : wait_for(v, &w);
+}
+
 int vsync_terminate_child(struct vsync *v, uint64_t child_id)
 {
 	struct waiter w = { 0 };

@@ -80,19 +80,22 @@ void core_btns_free(struct core *c)
 	c->btns = NULL;
 }
 
-static void key_loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
+static void cred_loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
 {
 	if (err)
-		log_err("charon refused latchd's BTNS key: %s", errmsg);
+		log_err("charon refused latchd's BTNS %s: %s", (const char *)u, errmsg);
 }
 
 void core_btns_charon_up(struct core *c)
 {
 	const struct btns *b = cred(c);
 
-	if (b)
-		vici_load_key(c->vici, "any", (struct vici_blob){ b->key_pem, b->key_len },
-			      key_loaded, c);
+	if (!b)
+		return;
+	/* once, like our other certificate (core-charon.c load_creds): found by the BTNS id */
+	vici_load_cert(c->vici, "X509", "NONE", c->btns->cert, cred_loaded, "certificate");
+	vici_load_key(c->vici, "any", (struct vici_blob){ b->key_pem, b->key_len }, cred_loaded,
+		      "key");
 }
 
 /* ---------------------------------------------------------------- connections */
@@ -112,9 +115,9 @@ bool core_btns_wanted(const struct core *c, const struct latch_policy *p)
 }
 
 /*
- * A BTNS connection: our BTNS certificate and identity; the peer must be in
- * the BTNS namespace and chain to the anchor (pinned: cacerts); unique =
- * never, so that a BTNS peer's INITIAL_CONTACT tears down no other SA.
+ * A BTNS connection: our BTNS identity (charon has its certificate); the peer
+ * must be in the BTNS namespace and chain to the anchor (pinned: cacerts);
+ * unique = never, so that a BTNS peer's INITIAL_CONTACT tears down no other SA.
  */
 void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct vici_conn_cfg *vc)
 {
@@ -123,8 +126,6 @@ void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct vici_con
 	if (!conn->btns || !cb || !cb->b)
 		return;
 	vc->local.id = cb->b->id;
-	vc->local.certs = &cb->cert;
-	vc->local.n_certs = 1;
 	vc->remote.id = BTNS_ID_PATTERN;
 	vc->remote.cacerts = &cb->anchor;
 	vc->remote.n_cacerts = 1;

@@ -198,15 +198,16 @@ static void addr_text(const struct flow *f, bool local, char *buf, size_t len)
 }
 
 /*
- * What every connection latchd loads has in common: its credentials, the
- * pinned CAs, the peer named where the token names one, IKEv2 in UDP (libipsec
- * in 5.9.8 speaks only ESP in UDP), and one tunnel child.
+ * What every connection latchd loads has in common: our identity, the pinned
+ * CAs (inline: a pin by name, ca_id, would pass a look-alike intermediate),
+ * the peer named where the token names one, IKEv2 in UDP (libipsec in 5.9.8
+ * speaks only ESP in UDP), and one tunnel child.
  */
 static int load_conn(struct core *c, struct conn *conn, const char *const *laddrs,
 		     const char *const *raddrs, const struct vici_ts *lts,
 		     const struct vici_ts *rts, size_t n_ts)
 {
-	struct vici_blob certs[1] = { { c->cert.text, c->cert.len } }, cas[CORE_CAS_MAX];
+	struct vici_blob cas[CORE_CAS_MAX];
 	struct proposals pr;
 	char dpd[16];
 
@@ -219,6 +220,7 @@ static int load_conn(struct core *c, struct conn *conn, const char *const *laddr
 		.n_local_ts = n_ts,
 		.n_remote_ts = n_ts,
 		.mode = "tunnel",
+		.reqid = conn->reqid,
 		.esp_proposals = pr.esp,
 	};
 	struct vici_conn_cfg vc = {
@@ -230,10 +232,8 @@ static int load_conn(struct core *c, struct conn *conn, const char *const *laddr
 		.encap = enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL,
 		.dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
 		.proposals = pr.ike,
-		.local = { .auth = "pubkey",
-			   .id = c->local_id[0] ? c->local_id : NULL,
-			   .certs = c->cert.text ? certs : NULL,
-			   .n_certs = c->cert.text ? 1 : 0 },
+		/* our certificate is loaded once (load_creds): charon finds it by this id */
+		.local = { .auth = "pubkey", .id = c->local_id[0] ? c->local_id : NULL },
 		.remote = { .auth = "pubkey",
 			    .id = conn->pol.peer_id[0] ? conn->pol.peer_id : "%any",
 			    .cacerts = cas,
@@ -292,6 +292,77 @@ static int load_responder(struct core *c, struct conn *conn)
 	return load_conn(c, conn, any, any, &dyn, &dyn, 1);
 }
 
+/*
+ * Reqids. On the kernel data plane a latched socket's policy names the reqid
+ * of the child that carries it, so no other child may ever hold that reqid.
+ * charon 5.9.8 allocates a child's reqid in kernel_interface.c alloc_reqid()
+ * by its selectors and marks: a child whose selectors equal another's gets
+ * the other's reqid, even under another connection and another peer, and then
+ * the kernel would carry the latched flow under whichever state is newest. A
+ * child whose config names a static reqid never goes through alloc_reqid()
+ * (child_sa.c: static_reqid), keeps it through rekeys and re-establishment,
+ * and is never found by another child's selectors; dynamic reqids count up
+ * from 1 (released ones first), so they stay far below CORE_REQID_BASE.
+ * Only an administrator's connection configured with a reqid in latchd's
+ * range could share one (latchd(8) reserves it).
+ *
+ * So each initiator connection gets a reqid of its own, not held by another
+ * connection of latchd's nor by any child charon has. A shared connection's
+ * child that charon still has from before latchd restarted keeps its reqid
+ * (the name says peer address and constraint, so it is the same connection):
+ * adopted sockets name it. An exact connection never takes one over: its name
+ * is a latch id, which may have named another flow before the restart.
+ * Responder connections keep charon's reqids: one static reqid would be
+ * shared by every child the connection narrows to, and an exact flow could
+ * then travel under another exact child of the same peer.
+ */
+struct reqid_probe {
+	const char *name;
+	uint32_t reqid;
+};
+
+static bool reqid_ours(uint32_t reqid)
+{
+	return reqid - CORE_REQID_BASE < CORE_REQID_SPAN;
+}
+
+static bool same_conn(const void *u, const struct sa_child *ch)
+{
+	const struct reqid_probe *p = u;
+
+	return reqid_ours(ch->reqid) && !strcmp(ch->name, p->name);
+}
+
+static bool holds(const void *u, const struct sa_child *ch)
+{
+	return ch->reqid == ((const struct reqid_probe *)u)->reqid;
+}
+
+static bool reqid_taken(const struct core *c, const struct reqid_probe *p)
+{
+	for (const struct conn *conn = c->conns; conn; conn = conn->next) {
+		if (conn->reqid == p->reqid)
+			return true;
+	}
+	return sacache_child_with(c->sa, holds, p) != NULL;
+}
+
+/* conn's reqid, or 0 when latchd's range is exhausted. */
+static uint32_t reqid_pick(struct core *c, const struct conn *conn)
+{
+	struct reqid_probe p = { .name = conn->name };
+	const struct sa_child *ch = conn->exact ? NULL : sacache_child_with(c->sa, same_conn, &p);
+
+	if (ch)
+		return ch->reqid;
+	for (uint32_t i = 0; i < CORE_REQID_SPAN; i++) {
+		p.reqid = CORE_REQID_BASE + c->reqid_next++ % CORE_REQID_SPAN;
+		if (!reqid_taken(c, &p))
+			return p.reqid;
+	}
+	return 0;
+}
+
 /* Find or make connection name for l, load it unless charon has it, count l as a user. */
 static int conn_use(struct core *c, const char *name, bool responder, const struct latch *l,
 		    struct conn **ret)
@@ -307,6 +378,10 @@ static int conn_use(struct core *c, const char *name, bool responder, const stru
 		conn->flow = l->flow;
 		conn->exact = l->pol->exact;
 	}
+	if (!responder && !conn->reqid)
+		conn->reqid = reqid_pick(c, conn);
+	if (!responder && !conn->reqid)
+		return -ENOSPC;
 	if (!conn->loaded && !conn->loading)
 		r = responder ? load_responder(c, conn) : load_initiator(c, conn);
 	if (r < 0)
@@ -449,18 +524,27 @@ static void listed_raw(void *u, const struct vici_result *res)
 	listed_sas(c, 0, "", NULL, 0);
 }
 
-static void key_loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
+static void cred_loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
 {
 	if (err)
-		log_err("charon refused latchd's private key: %s", errmsg);
+		log_err("charon refused latchd's %s: %s", (const char *)u, errmsg);
 }
 
-static void load_key(struct core *c)
+/*
+ * Our key, and our certificate once rather than inline in every connection:
+ * charon parses an inline certificate on every load-conn (0.7-1.5 ms here, one
+ * load-conn per exact flow), and finds a loaded one by the local identity.
+ */
+static void load_creds(struct core *c)
 {
 	char *pem;
 	size_t len;
 	int r;
 
+	if (c->cert.text)
+		vici_load_cert(c->vici, "X509", "NONE",
+			       (struct vici_blob){ c->cert.text, c->cert.len }, cred_loaded,
+			       "certificate");
 	if (!c->cfg.key[0])
 		return;
 	r = file_read(c->cfg.key, &pem, &len, 1 << 20);
@@ -468,7 +552,7 @@ static void load_key(struct core *c)
 		log_err("key %s: %s", c->cfg.key, strerror(-r));
 		return;
 	}
-	vici_load_key(c->vici, "any", (struct vici_blob){ pem, len }, key_loaded, c);
+	vici_load_key(c->vici, "any", (struct vici_blob){ pem, len }, cred_loaded, "private key");
 	free(pem);
 }
 
@@ -476,7 +560,7 @@ void core_charon_up(struct core *c, bool resync)
 {
 	struct vici_node *msg = vici_msg_new();
 
-	load_key(c);
+	load_creds(c);
 	core_btns_charon_up(c);
 	/* A restarted charon knows none of latchd's connections: load what is in use again. */
 	for (struct conn *conn = c->conns; conn; conn = conn->next) {

@@ -24,6 +24,13 @@
 #define CORE_CONN_CHECK_USEC 2000000  /* how often charon's connections are compared with ours */
 #define CORE_LINGER_USEC     60000000 /* a closed latch's flow stays enforced (TIME_WAIT) */
 
+/*
+ * The reqids of latchd's initiator children: static, one per connection, from
+ * a range of latchd's own (core-charon.c says why these cannot be shared).
+ */
+#define CORE_REQID_BASE 0x4c000000u
+#define CORE_REQID_SPAN 0x01000000u
+
 struct pem {
 	char *text; /* PEM as charon takes it inline */
 	size_t len;
@@ -46,6 +53,7 @@ struct conn {
 	bool exact; /* initiator: one child whose selectors are exactly conn->flow (R19) */
 	struct latch_policy pol; /* what it admits (peer id, CA) */
 	struct flow flow;	 /* initiator: the addresses it connects */
+	uint32_t reqid;		 /* initiator: its children's, CORE_REQID_*; responder: 0 */
 	bool loaded;
 	bool loading;
 	bool btns;	/* a BTNS connection: our BTNS key, peers under the anchor (core-btns.c) */
@@ -96,6 +104,7 @@ struct core {
 	struct core_btns *btns; /* core-btns.c: BTNS credentials and leap-of-faith pins */
 	struct ike_ident *idents;
 	struct conn *conns;
+	uint32_t reqid_next; /* where the search for a free reqid starts */
 	struct pending *pending;
 	bool certs_listing; /* a list-certs is under way */
 	bool certs_again;   /* another IKE_SA came up meanwhile: list again */

@@ -624,6 +624,17 @@ void sacache_each_child(const struct sacache *c, uint32_t ike_id,
 	}
 }
 
+const struct sa_child *sacache_child_with(const struct sacache *c,
+					  bool (*want)(const void *u, const struct sa_child *ch),
+					  const void *u)
+{
+	for (size_t i = 0; i < c->n_children; i++) {
+		if (want(u, &c->children[i]))
+			return &c->children[i];
+	}
+	return NULL;
+}
+
 void sacache_each_ike(const struct sacache *c, void (*fn)(void *u, const struct sa_ike *ike),
 		      void *u)
 {

@@ -114,6 +114,11 @@ unsigned sacache_count_children(const struct sacache *c);
 void sacache_each_child(const struct sacache *c, uint32_t ike_id,
 			void (*fn)(void *u, const struct sa_child *ch), void *u);
 
+/* The first child in the cache that want accepts; NULL if none. */
+const struct sa_child *sacache_child_with(const struct sacache *c,
+					  bool (*want)(const void *u, const struct sa_child *ch),
+					  const void *u);
+
 /* Visit every established IKE_SA (latchctl peers). */
 void sacache_each_ike(const struct sacache *c, void (*fn)(void *u, const struct sa_ike *ike),
 		      void *u);

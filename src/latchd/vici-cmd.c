@@ -196,6 +196,8 @@ static void add_child(struct vici_node *children, const struct vici_child_cfg *c
 	add_ts(s, "local_ts", ch->local_ts, ch->n_local_ts);
 	add_ts(s, "remote_ts", ch->remote_ts, ch->n_remote_ts);
 	vici_add_kv(s, "mode", ch->mode ? ch->mode : "tunnel");
+	if (ch->reqid)
+		vici_add_kvf(s, "reqid", "%u", (unsigned)ch->reqid);
 	add_opt(s, "start_action", ch->start_action);
 	add_opt(s, "close_action", ch->close_action);
 	add_opt(s, "dpd_action", ch->dpd_action);

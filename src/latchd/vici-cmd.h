@@ -70,6 +70,7 @@ struct vici_child_cfg {
 	const struct vici_ts *local_ts, *remote_ts;
 	size_t n_local_ts, n_remote_ts;
 	const char *mode;	  /* "tunnel", "transport", "pass", "drop"; NULL: tunnel */
+	uint32_t reqid;		  /* static reqid; 0: charon allocates one (not sent) */
 	const char *start_action; /* "none", "trap", "start"; NULL: not sent (none) */
 	const char *close_action, *dpd_action;
 	const char *const *esp_proposals; /* NULL-terminated; NULL: charon's default */

@@ -261,6 +261,11 @@ lab_child_state() {
 		grep -o 'state=[A-Z_]*' | tail -n 1 | cut -d= -f2
 }
 
+# lab_children HOST: HOST's child SAs, one line each (sas.py says the fields).
+lab_children() {
+	lab_swanctl "$1" --list-sas --raw 2>/dev/null | python3 "$LAB_LIB_DIR/sas.py"
+}
+
 lab_child_installed() {
 	[ "$(lab_child_state "$1" "$2")" = INSTALLED ]
 }
@@ -272,11 +277,12 @@ lab_initiate() {
 	lab_swanctl "$1" "${args[@]}" >/dev/null
 }
 
-# lab_takeover IMPOSTOR VICTIM PEER: IMPOSTOR (a plain charon host with its own
-# certificate) takes over VICTIM's address and brings up IPsec with PEER under
-# its own identity: VICTIM leaves the link, IMPOSTOR answers for its address,
-# PEER's neighbour entry is flushed (what the network converges to), then
-# IMPOSTOR initiates. Fails if IKE does.
+# lab_takeover IMPOSTOR VICTIM PEER [LOCAL_TS REMOTE_TS]: IMPOSTOR (a plain
+# charon host with its own certificate) takes over VICTIM's address and brings
+# up IPsec with PEER under its own identity: VICTIM leaves the link, IMPOSTOR
+# answers for its address, PEER's neighbour entry is flushed (what the network
+# converges to), then IMPOSTOR initiates. Its child's selectors are host to
+# host unless given (swanctl's lists). Fails if IKE does.
 lab_takeover() {
 	local imp=$1 victim=$2 peer=$3 addr
 	addr=$(lab_ip "$victim")
@@ -297,8 +303,8 @@ $(lab_ike_common)
 		}
 		children {
 			takeover {
-				local_ts = $addr/32
-				remote_ts = $(lab_ip "$peer")/32
+				local_ts = ${4:-$addr/32}
+				remote_ts = ${5:-$(lab_ip "$peer")/32}
 				esp_proposals = aes256gcm16
 			}
 		}

@@ -130,6 +130,31 @@ static void list_sa_from_charon(void **state)
 	sacache_free(sc);
 }
 
+static bool named(const void *u, const struct sa_child *c)
+{
+	return !strcmp(c->name, u);
+}
+
+/* latchd finds its own children by name (and by reqid) when it picks a reqid. */
+static void child_with_finds_the_wanted_child(void **state)
+{
+	struct vici_node *msg = golden_event(GOLDEN_LIST_SA_EVENT);
+	const struct sa_child *c;
+	struct seen seen = { 0 };
+	struct sacache *sc;
+
+	assert_int_equal(sacache_new(&ops, &seen, &sc), 0);
+	assert_int_equal(sacache_feed(sc, "list-sa", msg), 0);
+	c = sacache_child_with(sc, named, "f5353");
+	assert_non_null(c);
+	assert_int_equal(c->id, 3);
+	assert_int_not_equal(c->reqid, 0);
+	assert_int_not_equal(c->reqid, sacache_child(sc, 1)->reqid);
+	assert_null(sacache_child_with(sc, named, "f5354"));
+	sacache_free(sc);
+	vici_node_free(msg);
+}
+
 static void child_updown_from_charon(void **state)
 {
 	struct vici_node *up = golden_event(GOLDEN_CHILD_UPDOWN_EVENT);
@@ -289,6 +314,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(list_sa_from_charon),
+		cmocka_unit_test(child_with_finds_the_wanted_child),
 		cmocka_unit_test(child_updown_from_charon),
 		cmocka_unit_test(auth_failure_is_never_up),
 		cmocka_unit_test(host_to_host_child_covers_every_port),

@@ -74,6 +74,29 @@ static void test_conn_msg_rejects_bad_ts(void **state)
 	assert_null(msg);
 }
 
+/* A static reqid goes into the child's section; none leaves the key out (charon allocates). */
+static void test_conn_msg_reqid(void **state)
+{
+	const struct vici_ts ts = { "192.0.2.1/32", 6, 0, 0 };
+	struct vici_child_cfg child = {
+		.name = "c", .local_ts = &ts, .n_local_ts = 1, .reqid = 0x4c000001u
+	};
+	const struct vici_conn_cfg cfg = { .name = "x", .children = &child, .n_children = 1 };
+	const struct vici_node *sec;
+	struct vici_node *msg;
+
+	assert_int_equal(vici_conn_msg(&cfg, &msg), 0);
+	sec = vici_get_section(vici_get_section(vici_get_section(msg, "x"), "children"), "c");
+	assert_non_null(sec);
+	assert_string_equal(vici_get_str(sec, "reqid"), "1275068417");
+	vici_node_free(msg);
+	child.reqid = 0;
+	assert_int_equal(vici_conn_msg(&cfg, &msg), 0);
+	sec = vici_get_section(vici_get_section(vici_get_section(msg, "x"), "children"), "c");
+	assert_null(vici_get(sec, "reqid"));
+	vici_node_free(msg);
+}
+
 static void test_ts_format(void **state)
 {
 	const struct vici_ts any = { "10.0.0.0/8", 0, 0, 0 }, proto = { "10.0.0.1/32", 132, 0, 0 };
@@ -229,6 +252,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conn_msg_matches_swanctl),
 		cmocka_unit_test(test_conn_msg_rejects_bad_ts),
+		cmocka_unit_test(test_conn_msg_reqid),
 		cmocka_unit_test(test_ts_format),
 		cmocka_unit_test(test_ts_parse),
 		cmocka_unit_test(test_sas_from_list_sa),
