@@ -6,8 +6,8 @@
 
 #include "lib/internal.h"
 
-static int addr_parts(const struct sockaddr *sa, socklen_t len, uint8_t *family, const void **addr,
-		      size_t *alen, uint16_t *port)
+int addr_parts(const struct sockaddr *sa, socklen_t len, uint8_t *family, const void **addr,
+	       size_t *alen, uint16_t *port)
 {
 	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
@@ -141,7 +141,10 @@ static int encode_tuple(int fd, const struct sockaddr *dst, socklen_t len, struc
 	return 0;
 }
 
-/* Send the request begun in ctx->out with fd, and decode the latch it answers. */
+/*
+ * Send the request begun in ctx->out with fd, and decode the latch it
+ * answers; a latch of this ctx's that latchd numbered is kept for queries.
+ */
 static int call_info(latch_ctx *ctx, int fd, latch_info **ret)
 {
 	latch_info *info = NULL;
@@ -153,6 +156,8 @@ static int call_info(latch_ctx *ctx, int fd, latch_info **ret)
 	r = info_decode(&ctx->reply, &info);
 	if (r < 0)
 		return ctx_fail(ctx, r, "out of memory");
+	if (fd >= 0)
+		cache_keep(ctx, fd, info);
 	if (ret)
 		*ret = info;
 	else
@@ -292,8 +297,17 @@ LATCH_EXPORT int latch_accept(latch_ctx *ctx, int lfd, struct sockaddr *addr, so
 
 LATCH_EXPORT int latch_socket_query(latch_ctx *ctx, int fd, latch_info **ret)
 {
+	int r;
+
 	if (!ctx || fd < 0 || !ret)
 		return ret_errno(-EINVAL);
+	r = cache_answer(ctx, fd, ret);
+	if (r < 0)
+		return ctx_fail(ctx, r, "out of memory");
+	if (r > 0) {
+		ctx->error[0] = 0;
+		return 0;
+	}
 	ctx_begin(ctx, IPC_MSG_QUERY);
 	return call_info(ctx, fd, ret);
 }
