@@ -143,9 +143,10 @@ static int encode_tuple(int fd, const struct sockaddr *dst, socklen_t len, struc
 
 /*
  * Send the request begun in ctx->out with fd, and decode the latch it
- * answers; a latch of this ctx's that latchd numbered is kept for queries.
+ * answers. keep: the answer is fd's latch, which later queries may be
+ * answered with (when latchd numbered it: cache.c).
  */
-static int call_info(latch_ctx *ctx, int fd, latch_info **ret)
+static int call_info(latch_ctx *ctx, int fd, bool keep, latch_info **ret)
 {
 	latch_info *info = NULL;
 	int r;
@@ -156,7 +157,7 @@ static int call_info(latch_ctx *ctx, int fd, latch_info **ret)
 	r = info_decode(&ctx->reply, &info);
 	if (r < 0)
 		return ctx_fail(ctx, r, "out of memory");
-	if (fd >= 0)
+	if (keep)
 		cache_keep(ctx, fd, info);
 	if (ret)
 		*ret = info;
@@ -204,7 +205,7 @@ LATCH_EXPORT int latch_connect(latch_ctx *ctx, int fd, const struct sockaddr *ad
 	if (r < 0)
 		return ctx_fail(ctx, r, "cannot describe the destination: %s", strerror(-r));
 	token_encode(tok, &ctx->out);
-	r = call_info(ctx, fd, &info);
+	r = call_info(ctx, fd, true, &info);
 	if (r < 0)
 		return r;
 	if (!(flags & LATCH_CONNECT_NO_CONNECT))
@@ -227,7 +228,8 @@ static int policy_request(latch_ctx *ctx, uint16_t type, int fd, const latch_tok
 		return ret_errno(-EINVAL);
 	ctx_begin(ctx, type);
 	token_encode(tok, &ctx->out);
-	return call_info(ctx, fd, ret);
+	/* An ATTACH answers for the attachment, not for a latch of the socket's. */
+	return call_info(ctx, fd, type != IPC_MSG_ATTACH, ret);
 }
 
 LATCH_EXPORT int latch_listen(latch_ctx *ctx, int fd, const latch_token *tok, unsigned flags,
@@ -262,7 +264,7 @@ int socket_accepted(latch_ctx *ctx, int fd, latch_info **ret)
 	int r;
 
 	ctx_begin(ctx, IPC_MSG_ACCEPT);
-	r = call_info(ctx, fd, &info);
+	r = call_info(ctx, fd, true, &info);
 	if (r < 0)
 		return r;
 	if (!info->state)
@@ -309,7 +311,7 @@ LATCH_EXPORT int latch_socket_query(latch_ctx *ctx, int fd, latch_info **ret)
 		return 0;
 	}
 	ctx_begin(ctx, IPC_MSG_QUERY);
-	return call_info(ctx, fd, ret);
+	return call_info(ctx, fd, true, ret);
 }
 
 LATCH_EXPORT int latch_socket_query_peer(latch_ctx *ctx, int fd, const struct sockaddr *addr,
@@ -323,7 +325,7 @@ LATCH_EXPORT int latch_socket_query_peer(latch_ctx *ctx, int fd, const struct so
 	r = encode_tuple(fd, addr, addrlen, &ctx->out);
 	if (r < 0)
 		return ctx_fail(ctx, r, "cannot describe the peer: %s", strerror(-r));
-	return call_info(ctx, fd, ret);
+	return call_info(ctx, fd, false, ret);
 }
 
 LATCH_EXPORT int latch_query(latch_ctx *ctx, uint64_t latch_id, latch_info **ret)
@@ -332,7 +334,7 @@ LATCH_EXPORT int latch_query(latch_ctx *ctx, uint64_t latch_id, latch_info **ret
 		return ret_errno(-EINVAL);
 	ctx_begin(ctx, IPC_MSG_QUERY);
 	wire_put_u64(&ctx->out, IPC_A_LATCH_ID, latch_id);
-	return call_info(ctx, -1, ret);
+	return call_info(ctx, -1, false, ret);
 }
 
 LATCH_EXPORT int latch_socket_release(latch_ctx *ctx, int fd)
