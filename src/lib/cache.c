@@ -73,7 +73,11 @@ static struct cached **find(latch_ctx *ctx, uint64_t cookie)
 	return pp;
 }
 
-/* Full: forget every entry that is no longer current (closed latches among them). */
+/*
+ * Forget every entry that is no longer current (closed latches among them),
+ * whenever the entries have doubled since the last sweep: amortised, and
+ * never more than twice the live ones.
+ */
 static void sweep(latch_ctx *ctx)
 {
 	for (unsigned i = 0; i < CACHE_BUCKETS; i++) {
@@ -84,6 +88,7 @@ static void sweep(latch_ctx *ctx)
 				pp = &(*pp)->next;
 		}
 	}
+	ctx->sweep_at = 2 * ctx->n_cached > CACHE_SWEEP ? 2 * ctx->n_cached : CACHE_SWEEP;
 }
 
 void cache_keep(latch_ctx *ctx, int fd, const latch_info *info)
@@ -94,14 +99,18 @@ void cache_keep(latch_ctx *ctx, int fd, const latch_info *info)
 	if (!ctx->gen || wire_get_u64(&ctx->reply.attrs, IPC_A_GENERATION, &gen) < 0 || !info->id ||
 	    cookie_of(fd, &cookie) < 0)
 		return;
-	if (!ctx->cache && !(ctx->cache = calloc(CACHE_BUCKETS, sizeof(*ctx->cache))))
+	if (!ctx->cache) {
+		ctx->cache = calloc(CACHE_BUCKETS, sizeof(*ctx->cache));
+		ctx->sweep_at = CACHE_SWEEP;
+	}
+	if (!ctx->cache)
 		return;
 	pp = find(ctx, cookie);
 	if (*pp)
 		drop(ctx, pp);
-	if (ctx->n_cached == CACHE_MAX)
+	if (ctx->n_cached >= ctx->sweep_at)
 		sweep(ctx);
-	if (ctx->n_cached == CACHE_MAX || !(e = calloc(1, sizeof(*e))))
+	if (ctx->n_cached >= CACHE_MAX || !(e = calloc(1, sizeof(*e))))
 		return;
 	if (info_dup(info, &e->info) < 0) {
 		free(e);

@@ -77,8 +77,9 @@ struct cached {
 	latch_info *info;
 };
 
-#define CACHE_BUCKETS 1024
-#define CACHE_MAX     4096
+#define CACHE_BUCKETS 4096
+#define CACHE_MAX     65536 /* latches answered locally at most */
+#define CACHE_SWEEP   256   /* entries before the first sweep of stale ones */
 
 struct latch_ctx {
 	int fd;
@@ -95,7 +96,7 @@ struct latch_ctx {
 	int reply_fd;	       /* a descriptor that came with it (HELLO's page), or -1 */
 	const uint64_t *gen;   /* latchd's generation page (IPC_FEATURE_GEN_PAGE), or NULL */
 	struct cached **cache; /* CACHE_BUCKETS chains by cookie, made on first use */
-	unsigned n_cached;
+	unsigned n_cached, sweep_at;
 };
 
 /* ctx.c */

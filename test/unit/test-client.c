@@ -409,6 +409,26 @@ static void query_without_page_asks(void **state)
 	latch_ctx_free(ctx);
 }
 
+static void cache_forgets_stale(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	uint64_t id;
+	int fd;
+
+	/* Latches that changed (closed, say) while their sockets went away... */
+	for (unsigned i = 0; i < CACHE_SWEEP; i++) {
+		fd = latched_udp(ctx, 9, 0, &id);
+		fake_bump(fake, id);
+		close(fd);
+	}
+	assert_int_equal(ctx->n_cached, CACHE_SWEEP);
+	/* ...are forgotten when the entries reach the sweep mark. */
+	fd = latched_udp(ctx, 9, 0, &id);
+	assert_int_equal(ctx->n_cached, 1);
+	close(fd);
+	latch_ctx_free(ctx);
+}
+
 struct seen {
 	int calls;
 	uint64_t id;
@@ -502,6 +522,7 @@ int main(void)
 		cmocka_unit_test_setup(query_moved_socket_asks, fake_reset_test),
 		cmocka_unit_test_setup(query_daemon_gone_not_answered, fake_reset_test),
 		cmocka_unit_test_setup(query_without_page_asks, fake_reset_test),
+		cmocka_unit_test_setup(cache_forgets_stale, fake_reset_test),
 	};
 
 	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
