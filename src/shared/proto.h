@@ -172,7 +172,7 @@ enum ipc_attr {
  */
 #define IPC_FEATURE_GEN_PAGE (1ull << 0)
 #define IPC_FEATURES_ALL     IPC_FEATURE_GEN_PAGE
-#define IPC_GEN_SLOTS	     512
+#define IPC_GEN_SLOTS	     8192 /* 64 KiB: a client's latches seldom share a slot */
 #define IPC_GEN_PAGE_SIZE    (IPC_GEN_SLOTS * 8)
 
 /* String and byte limits quoted above, for encoders that want to truncate first. */
