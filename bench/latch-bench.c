@@ -78,16 +78,6 @@ static uint64_t child_up(struct vsync *v, unsigned count0)
 	return vsync_last(v)->up ? vsync_last(v)->child_id : 0;
 }
 
-static void settle(struct bench *B, unsigned ms)
-{
-	uint64_t end = now_usec() + ms * 1000u;
-
-	while (now_usec() < end) {
-		vsync_pump(B->va, 2000);
-		vsync_pump(B->vb, 0);
-	}
-}
-
 /* One latched connect (latch_connect, or attach then connect(2)); ms, or < 0. */
 static double one_latched(struct bench *B, bool exact, bool attach)
 {
@@ -372,23 +362,6 @@ void bench_load(struct bench *B)
 
 /* ---- takeover: samples on a quiet daemon, driven by run.sh ---- */
 
-/*
- * Wait until a's latchd and charon are idle (under 1 % of a CPU over 200 ms),
- * at most max_ms: the exact phase leaves a thousand children to tear down.
- */
-static double quiet_a(struct bench *B, double max_ms)
-{
-	double t0 = now_ms();
-	uint64_t c0;
-
-	do {
-		c0 = cpu_usec(B->latchd_a) + cpu_usec(B->charon_a);
-		settle(B, 200);
-	} while (cpu_usec(B->latchd_a) + cpu_usec(B->charon_a) - c0 > 2000 &&
-		 now_ms() - t0 < max_ms);
-	return now_ms() - t0;
-}
-
 /* Steps with run.sh: files DIR/NAME.I, made by one side, awaited by the other. */
 static void signal_step(const char *dir, const char *name, unsigned i)
 {
@@ -455,7 +428,7 @@ int bench_takeover(struct bench *B, const char *dir)
 	for (i = 1; i <= samples && r == 0; i++) {
 		unsigned count0;
 
-		waited += quiet_a(B, 60000);
+		waited += bench_quiet(B, 60000);
 		fd = latched_pair(B, false, &afd);
 		if (fd < 0)
 			break;
@@ -479,7 +452,8 @@ int bench_takeover(struct bench *B, const char *dir)
 	}
 	row("4. break (takeover, quiet daemon): conflicting child-updown (up) → ECONNABORTED", "ms",
 	    st_med(&lat), st_p99(&lat), NAN, NAN, "< 10 ms", yes(lat.n && st_p99(&lat) < 10));
-	note("takeover: %zu samples; %.1f s in all waiting for a's latchd and charon to be idle",
+	note("takeover: %zu samples; %.1f s in all waiting for both hosts' latchd and charon to "
+	     "be idle",
 	     lat.n, waited / 1000);
 	st_free(&lat);
 	close(lfd);
