@@ -94,6 +94,14 @@ latch_token *token(struct bench *B, bool exact);
 long rss_kib(pid_t pid);
 /* utime + stime in microseconds. */
 uint64_t cpu_usec(pid_t pid);
+/* Pump both charons' events for ms. */
+void settle(struct bench *B, unsigned ms);
+/*
+ * Wait until both hosts' latchd and charon are idle (under 1 % of a CPU
+ * over 200 ms), at most max_ms; the ms waited. Tearing down thousands of
+ * latches or children keeps them busy for seconds after the sockets closed.
+ */
+double bench_quiet(struct bench *B, double max_ms);
 
 /* ---- phases ---- */
 

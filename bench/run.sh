@@ -79,15 +79,26 @@ tailer=$!
 lab_bg a "$out" "$bin" "${args[@]}" "${phases[@]}"
 lab_wait_gone "$LAB_PID" 9000 || echo "latch-bench did not finish" >&2
 
-# The takeover last: c keeps b's address afterwards.
+# The takeover last, on a quiet daemon (latch-bench waits for a to be idle),
+# several times: after each, b gets its address back and c's SA goes.
 if [ -n "${takeover:-}" ]; then
-	ready=$LAB_DIR/ready
-	lab_bg a "$out" "$bin" "${args[@]}" takeover "$ready"
+	steps=$LAB_DIR/takeover
+	mkdir -p "$steps"
+	takeovers=5
+	[ -n "$quick" ] && takeovers=2
+	lab_bg a "$out" "$bin" "${args[@]}" takeover "$steps"
 	bench=$LAB_PID
-	if lab_wait 300 test -e "$ready"; then
-		lab_takeover c b a >/dev/null || echo "takeover: IKE between c and a failed" >&2
-	fi
-	lab_wait_gone "$bench" 400 || echo "takeover: no reset within 40 s" >&2
+	for ((i = 1; i <= takeovers; i++)); do
+		lab_wait 900 test -e "$steps/ready.$i" || break
+		lab_takeover c b a >/dev/null || echo "takeover $i: IKE between c and a failed" >&2
+		lab_wait 400 test -e "$steps/seen.$i" || break
+		lab_swanctl c --terminate --ike takeover --timeout 10 >/dev/null
+		lab_exec c ip addr del "$(lab_ip b)/24" dev eth0
+		lab_exec b ip addr add "$(lab_ip b)/24" dev eth0
+		lab_exec a ip neigh flush dev eth0
+		touch "$steps/restored.$i"
+	done
+	lab_wait_gone "$bench" 400 || echo "takeover: latch-bench did not end" >&2
 fi
 sleep 0.5
 kill "$tailer" 2>/dev/null

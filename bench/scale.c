@@ -351,9 +351,12 @@ void bench_exact_scale(struct bench *B, const unsigned *sizes, size_t nsizes)
 	unsigned max = sizes[nsizes - 1], have = 0, ceiling = 0;
 	int *fa = calloc(max, sizeof(*fa)), *fb = calloc(max, sizeof(*fb));
 	struct stats first = { 0 };
-	double budget_ms = B->quick ? 20000 : 240000, t_start = now_ms();
+	double budget_ms = B->quick ? 20000 : 240000, t_start, waited = bench_quiet(B, 60000);
 	char fig[128];
 
+	note("exact: began after %.1f s waiting for both hosts' latchd and charon to be idle",
+	     waited / 1000);
+	t_start = now_ms();
 	for (size_t s = 0; s < nsizes && !ceiling; s++) {
 		unsigned n = sizes[s];
 		struct stats st = { 0 };

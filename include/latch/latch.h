@@ -398,7 +398,13 @@ LATCH_WUR int latch_socket_latch(latch_ctx *ctx, int fd, const latch_token *tok,
 LATCH_WUR int latch_socket_attach(latch_ctx *ctx, int fd, const latch_token *tok, unsigned flags,
 				  latch_info **ret);
 
-/* The socket's latch: state, parameters, both identities, SA. -ENOENT if none. */
+/*
+ * The socket's latch: state, parameters, both identities, SA. -ENOENT if none.
+ * A latch made through this ctx is usually answered by the library itself,
+ * from what latchd last said, while latchd's shared counters show it
+ * unchanged and the socket is the same one with the same ends (latch(3),
+ * "Queries"); the answer is the same as asking.
+ */
 LATCH_WUR int latch_socket_query(latch_ctx *ctx, int fd, latch_info **ret);
 /*
  * For datagrams: on an unconnected (listening) socket, who is behind the

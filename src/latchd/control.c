@@ -2,12 +2,14 @@
 #include "latchd/control.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -45,6 +47,7 @@ struct client {
 	struct req_impl *held;
 	struct outmsg *outq, **outq_tail; /* replies and events the socket had no room for */
 	size_t outq_bytes;
+	uint64_t *gen; /* the generation page shared with the client (IPC_FEATURE_GEN_PAGE) */
 	struct client *next;
 };
 
@@ -196,13 +199,18 @@ static int flush(struct client *cl)
 	return 0;
 }
 
-static int send_buf(struct client *cl, const struct buf *b)
+/* A descriptor cannot wait in the queue: only a first reply (HELLO's) carries one. */
+static int send_buf(struct client *cl, const struct buf *b, int fd)
 {
 	int r = wire_end(b);
 
 	if (r < 0)
 		return r;
-	r = cl->outq ? -EAGAIN : fdpass_send(cl->fd, b->data, b->len, -1);
+	r = cl->outq ? -EAGAIN : fdpass_send(cl->fd, b->data, b->len, fd);
+	if (r == -EAGAIN && fd >= 0) {
+		client_drop(cl, "no room for its HELLO reply");
+		return -ENOBUFS;
+	}
 	if (r == -EAGAIN)
 		return enqueue(cl, b->data, b->len);
 	if (r == -EPIPE || r == -ECONNRESET)
@@ -210,14 +218,14 @@ static int send_buf(struct client *cl, const struct buf *b)
 	return r;
 }
 
-int control_reply_send(struct request *req)
+static int reply_send(struct request *req, int fd)
 {
 	struct req_impl *r = impl_of(req);
 	bool more = r->reply.len >= 4 && (r->reply.data[3] & IPC_F_MORE);
 	int ret = 0;
 
 	if (req->client)
-		ret = send_buf(req->client, &r->reply);
+		ret = send_buf(req->client, &r->reply, fd);
 	if (more)
 		return ret;
 	if (r->held) {
@@ -225,6 +233,11 @@ int control_reply_send(struct request *req)
 		req_free(r);
 	}
 	return ret;
+}
+
+int control_reply_send(struct request *req)
+{
+	return reply_send(req, -1);
 }
 
 static void set_status(struct buf *b, int32_t status)
@@ -283,7 +296,7 @@ void control_send_event(struct control *c, struct client *to, uid_t owner_uid, u
 	struct client *cl, *next;
 
 	if (to)
-		send_buf(to, msg);
+		send_buf(to, msg, -1);
 	for (cl = c->clients; cl; cl = next) {
 		next = cl->next; /* send_buf may drop cl */
 		if (cl == to || !cl->watch)
@@ -292,8 +305,53 @@ void control_send_event(struct control *c, struct client *to, uid_t owner_uid, u
 			continue;
 		if (cl->cred.uid != owner_uid && !control_is_admin(c, &cl->cred))
 			continue;
-		send_buf(cl, msg);
+		send_buf(cl, msg, -1);
 	}
+}
+
+/* ---------------------------------------------------------------- generations */
+
+/*
+ * The client's generation page (IPC_FEATURE_GEN_PAGE): a memfd we map
+ * writable, then seal, so that the client can neither shrink it under our
+ * mapping (we would die of SIGBUS) nor map it writable. Returns the memfd
+ * for the HELLO reply, or -errno.
+ */
+static int gen_page_new(struct client *cl)
+{
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL;
+	void *p = MAP_FAILED;
+	int fd, r;
+
+	fd = memfd_create("latch-generations", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, IPC_GEN_PAGE_SIZE) < 0 ||
+	    (p = mmap(NULL, IPC_GEN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
+		    MAP_FAILED ||
+	    fcntl(fd, F_ADD_SEALS, seals) < 0) {
+		r = -errno;
+		if (p != MAP_FAILED)
+			munmap(p, IPC_GEN_PAGE_SIZE);
+		close(fd);
+		return r;
+	}
+	cl->gen = p;
+	return fd;
+}
+
+void control_latch_changed(struct client *cl, uint64_t latch_id)
+{
+	if (cl && cl->gen)
+		__atomic_fetch_add(&cl->gen[latch_id % IPC_GEN_SLOTS], 1, __ATOMIC_RELEASE);
+}
+
+bool control_latch_generation(const struct client *cl, uint64_t latch_id, uint64_t *ret)
+{
+	if (!cl || !cl->gen)
+		return false;
+	*ret = __atomic_load_n(&cl->gen[latch_id % IPC_GEN_SLOTS], __ATOMIC_RELAXED);
+	return true;
 }
 
 /* ---------------------------------------------------------------- clients */
@@ -326,6 +384,8 @@ static void client_drop(struct client *cl, const char *why)
 		cl->outq = m->next;
 		free(m);
 	}
+	if (cl->gen)
+		munmap(cl->gen, IPC_GEN_PAGE_SIZE);
 	log_debug("client pid %d uid %u: closed (%s)", (int)cl->cred.pid, (unsigned)cl->cred.uid,
 		  why);
 	ev_source_free(cl->src);
@@ -333,14 +393,30 @@ static void client_drop(struct client *cl, const char *why)
 	free(cl);
 }
 
-static int reply_hello(struct request *req)
+/* The features asked for that we serve; the generation page once per connection. */
+static int reply_hello(struct client *cl, struct request *req)
 {
 	struct buf *b = control_reply_begin(req, 0);
+	uint64_t asked = 0, features = 0;
+	int fd = -1;
 
+	(void)wire_get_u64(&req->msg.attrs, IPC_A_FEATURES, &asked);
+	if ((asked & IPC_FEATURE_GEN_PAGE) && !cl->gen) {
+		fd = gen_page_new(cl);
+		if (fd < 0)
+			log_warn("client pid %d: no generation page: %s", (int)cl->cred.pid,
+				 strerror(-fd));
+		else
+			features |= IPC_FEATURE_GEN_PAGE;
+	}
 	wire_put_u32(b, IPC_A_VERSION, IPC_VERSION);
-	wire_put_u64(b, IPC_A_FEATURES, 0);
+	wire_put_u64(b, IPC_A_FEATURES, features);
 	wire_put_str(b, IPC_A_NAME, "latchd " LATCH_VERSION);
-	return control_reply_send(req);
+	/* A failed send has dropped the client: nothing is left to answer. */
+	(void)reply_send(req, fd);
+	if (fd >= 0)
+		close(fd);
+	return 0;
 }
 
 /* What the control module answers itself; 1 when the core should handle it. */
@@ -360,7 +436,7 @@ static int handle_session(struct client *cl, struct request *req, char *err, siz
 		if (r < 0)
 			return r;
 		cl->hello = true;
-		return reply_hello(req);
+		return reply_hello(cl, req);
 	}
 	if (!cl->hello) {
 		snprintf(err, el, "the first message must be HELLO");

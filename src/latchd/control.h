@@ -84,6 +84,15 @@ bool control_is_admin(const struct control *c, const struct ucred *cred);
 void control_send_event(struct control *c, struct client *to, uid_t owner_uid, uint64_t latch_id,
 			const struct buf *msg);
 
+/*
+ * Something latch info shows of latch_id changed: count it in the owning
+ * client's generation page, if it has one (IPC_FEATURE_GEN_PAGE); cl may be
+ * NULL. control_latch_generation() gives the slot's value for a reply, false
+ * when the client has no page.
+ */
+void control_latch_changed(struct client *cl, uint64_t latch_id);
+bool control_latch_generation(const struct client *cl, uint64_t latch_id, uint64_t *ret);
+
 /* Make a client a watcher of all latches it may see (latch_id 0) or one latch. */
 void control_client_watch(struct client *cl, bool on, uint64_t latch_id);
 

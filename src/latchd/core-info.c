@@ -138,6 +138,23 @@ void core_put_latch(const struct core *c, struct buf *b, const struct latch *l)
 	put_history(b, l, ev_now(c->loop));
 }
 
+/*
+ * A latch's info as the reply to req. Its own client, when it keeps a
+ * generation page, also gets the slot's value: while the slot holds it, the
+ * client may answer from this reply itself (IPC_FEATURE_GEN_PAGE).
+ */
+int core_reply_latch(const struct core *c, struct request *req, const struct latch *l)
+{
+	struct buf *b = control_reply_begin(req, 0);
+	uint64_t gen;
+
+	core_put_latch(c, b, l);
+	if (req->client && req->client == l->client &&
+	    control_latch_generation(req->client, l->id, &gen))
+		wire_put_u64(b, IPC_A_GENERATION, gen);
+	return control_reply_send(req);
+}
+
 void core_put_child(struct buf *b, uint32_t ike_id, const struct sa_child *ch)
 {
 	struct latch_sa sa = {

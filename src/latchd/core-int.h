@@ -222,6 +222,7 @@ int core_req_pins(struct core *c, struct request *req, char *err, size_t el);
 
 /* core-info.c */
 void core_put_latch(const struct core *c, struct buf *b, const struct latch *l);
+int core_reply_latch(const struct core *c, struct request *req, const struct latch *l);
 void core_put_alert(struct buf *b, const struct latch *l, const char *why);
 void core_put_ident(struct buf *b, uint16_t type, const struct latch_ident *id);
 void core_put_child(struct buf *b, uint32_t ike_id, const struct sa_child *ch);

@@ -118,8 +118,7 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 		if (err) {
 			control_reply_error(req, err, "%s", why);
 		} else {
-			core_put_latch(c, control_reply_begin(req, 0), l);
-			control_reply_send(req);
+			core_reply_latch(c, req, l);
 		}
 	}
 	core_pending_free(c, p);
@@ -681,8 +680,7 @@ static int req_query(struct core *c, struct request *req, char *err, size_t el)
 
 	if (r < 0)
 		return r;
-	core_put_latch(c, control_reply_begin(req, 0), l);
-	return control_reply_send(req);
+	return core_reply_latch(c, req, l);
 }
 
 static int req_release(struct core *c, struct request *req, char *err, size_t el)

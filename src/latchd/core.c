@@ -219,6 +219,7 @@ void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike, const 
 	if (l->has_cb)
 		ident_channel_binding(ike->initiator ? l->local->spki : l->remote->spki,
 				      ike->initiator ? l->remote->spki : l->local->spki, l->cb);
+	control_latch_changed(l->client, l->id);
 }
 
 /* ---------------------------------------------------------------- breaking */
@@ -238,6 +239,7 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
 	struct core *c = u;
 	char text[FLOW_FMT_MAX];
 
+	control_latch_changed(l->client, l->id);
 	log_info("latch %llu %s: %s -> %s (%s)", (unsigned long long)l->id,
 		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
 		 latch_state_name(old), latch_state_name(l->state), latch_reason_name(l->reason));
@@ -466,6 +468,7 @@ static void act_lost(struct core *c, struct latch *l, void *u)
 	/* Disarm before looking for a successor: nothing may leave meanwhile. */
 	enforce_flow_disarm(c->enf, &l->flow);
 	l->sa.child_id = 0;
+	control_latch_changed(l->client, l->id);
 	if (!core_try_restore(c, l))
 		core_break(c, l, IPC_REASON_SA_GONE);
 }
@@ -519,6 +522,7 @@ static void act_rekeyed(struct core *c, struct latch *l, void *u)
 	l->sa.child_id = rk->ch->id;
 	l->sa.spi_in = rk->ch->spi_in;
 	l->sa.spi_out = rk->ch->spi_out;
+	control_latch_changed(l->client, l->id);
 }
 
 static void sa_child_rekeyed(void *u, uint32_t old_id, const struct sa_ike *ike,
@@ -578,6 +582,7 @@ static void act_key_manager_gone(struct core *c, struct latch *l, void *u)
 {
 	enforce_flow_disarm(c->enf, &l->flow);
 	l->sa.child_id = 0;
+	control_latch_changed(l->client, l->id);
 	if (l->state == IPC_STATE_PENDING)
 		return; /* its request fails with the initiate */
 	core_break(c, l, IPC_REASON_KEY_MANAGER);

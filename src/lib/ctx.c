@@ -94,36 +94,49 @@ static void event_keep(latch_ctx *ctx, const struct wire_msg *m)
 /*
  * Read one packet. Returns 1 with ctx->reply set when it is the reply to
  * seq (0: no request waiting), 0 when it was something else (an event,
- * kept; a late reply to a request that timed out, dropped), or -errno.
+ * kept; a late reply to a request that timed out, dropped), or -errno. Only
+ * a reply may bring a descriptor (the codec says which): it goes to
+ * ctx->reply_fd.
  */
 static int read_one(latch_ctx *ctx, uint32_t seq)
 {
 	struct wire_msg m;
 	struct wire_hdr h;
 	char err[256];
-	int n, r;
+	int n, r, fd = -1;
 
-	n = fdpass_recv(ctx->fd, ctx->in, sizeof(ctx->in), NULL);
+	n = fdpass_recv(ctx->fd, ctx->in, sizeof(ctx->in), &fd);
 	if (n == 0)
 		return ctx_fail(ctx, -ECONNRESET, "latchd closed the connection");
 	if (n < 0)
 		return n == -EAGAIN ? n
 				    : ctx_fail(ctx, n, "receiving from latchd: %s", strerror(-n));
-	r = wire_parse(ctx->in, (size_t)n, WIRE_FROM_DAEMON, 0, &m, err, sizeof(err));
+	r = wire_parse(ctx->in, (size_t)n, WIRE_FROM_DAEMON, fd >= 0, &m, err, sizeof(err));
+	if (r == 0 && (m.hdr.flags & IPC_F_REPLY) && seq && m.hdr.seq == seq) {
+		ctx->reply = m;
+		ctx->reply_fd = fd;
+		return 1;
+	}
+	if (fd >= 0)
+		close(fd);
 	if (r < 0) {
 		/* Fail the request it answers; otherwise skip it. */
 		if (seq && wire_peek_hdr(ctx->in, (size_t)n, &h) == 0 && h.seq == seq)
 			return ctx_fail(ctx, r, "bad reply from latchd: %s", err);
 		return 0;
 	}
-	if (!(m.hdr.flags & IPC_F_REPLY)) {
+	if (!(m.hdr.flags & IPC_F_REPLY))
 		event_keep(ctx, &m);
-		return 0;
-	}
-	if (!seq || m.hdr.seq != seq)
-		return 0;
-	ctx->reply = m;
-	return 1;
+	return 0;
+}
+
+int ctx_drain(latch_ctx *ctx)
+{
+	int r;
+
+	while ((r = read_one(ctx, 0)) == 0)
+		;
+	return r == -EAGAIN ? 0 : r;
 }
 
 static int64_t now_ms(void)
@@ -186,19 +199,30 @@ int ctx_call(latch_ctx *ctx, int fd)
 	return 0;
 }
 
+/* HELLO, asking for the generation page (cache.c); a daemon without it just says no. */
 static int hello(latch_ctx *ctx)
 {
+	uint64_t features = 0;
 	char err[256];
-	int r;
+	int r, fd;
 
 	ctx_begin(ctx, IPC_MSG_HELLO);
 	wire_put_u32(&ctx->out, IPC_A_VERSION, IPC_VERSION);
+	wire_put_u64(&ctx->out, IPC_A_FEATURES, IPC_FEATURE_GEN_PAGE);
 	wire_put_str(&ctx->out, IPC_A_NAME, LIB_NAME);
 	r = ctx_call(ctx, -1);
-	if (r < 0)
-		return r;
-	r = wire_hello_check(&ctx->reply, err, sizeof(err));
-	return r < 0 ? ctx_fail(ctx, r, "%s", err) : 0;
+	fd = ctx->reply_fd;
+	ctx->reply_fd = -1;
+	if (r == 0 && (r = wire_hello_check(&ctx->reply, err, sizeof(err))) < 0)
+		r = ctx_fail(ctx, r, "%s", err);
+	if (r == 0 && fd >= 0 && wire_get_u64(&ctx->reply.attrs, IPC_A_FEATURES, &features) == 0 &&
+	    (features & IPC_FEATURE_GEN_PAGE)) {
+		cache_page(ctx, fd);
+		fd = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 static void ctx_free_events(latch_ctx *ctx)
@@ -219,6 +243,7 @@ int ctx_new_fd(int fd, latch_ctx **ret)
 		return -ENOMEM;
 	}
 	ctx->fd = fd;
+	ctx->reply_fd = -1;
 	ctx->timeout_ms = DEFAULT_TIMEOUT_MS;
 	buf_init(&ctx->out, IPC_MSG_MAX);
 	r = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ? -errno : hello(ctx);
@@ -277,6 +302,7 @@ LATCH_EXPORT void latch_ctx_free(latch_ctx *ctx)
 	close(ctx->fd);
 	buf_free(&ctx->out);
 	ctx_free_events(ctx);
+	cache_free(ctx);
 	free(ctx);
 }
 

@@ -41,6 +41,28 @@ LATCH_EXPORT void latch_info_free(latch_info *info)
 	free(info);
 }
 
+int info_dup(const latch_info *info, latch_info **ret)
+{
+	struct latch_info *c = malloc(sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	*c = *info;
+	c->message = c->encr_alg = c->integ_alg = NULL;
+	c->local = c->remote = NULL;
+	c->prot = NULL;
+	if (dup_str(&c->message, info->message) < 0 || dup_str(&c->encr_alg, info->encr_alg) < 0 ||
+	    dup_str(&c->integ_alg, info->integ_alg) < 0 ||
+	    (info->local && latch_ident_dup(info->local, &c->local) < 0) ||
+	    (info->remote && latch_ident_dup(info->remote, &c->remote) < 0) ||
+	    (info->prot && latch_token_dup(info->prot, &c->prot) < 0)) {
+		latch_info_free(c);
+		return -ENOMEM;
+	}
+	*ret = c;
+	return 0;
+}
+
 static void decode_tuple(const struct wire_attrs *t, struct latch_info *info)
 {
 	const uint8_t *p;

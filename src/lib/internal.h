@@ -69,6 +69,18 @@ struct event {
 	char *message;
 };
 
+/* A latch info this ctx may answer itself (cache.c). */
+struct cached {
+	struct cached *next;
+	uint64_t cookie; /* SO_COOKIE of the socket it describes: never reused */
+	uint64_t gen;	 /* its generation slot's value when latchd answered */
+	latch_info *info;
+};
+
+#define CACHE_BUCKETS 4096
+#define CACHE_MAX     65536 /* latches answered locally at most */
+#define CACHE_SWEEP   256   /* entries before the first sweep of stale ones */
+
 struct latch_ctx {
 	int fd;
 	uint32_t seq;
@@ -81,6 +93,10 @@ struct latch_ctx {
 	struct buf out;
 	uint8_t in[IPC_MSG_MAX];
 	struct wire_msg reply; /* the last reply, borrowing in[] */
+	int reply_fd;	       /* a descriptor that came with it (HELLO's page), or -1 */
+	const uint64_t *gen;   /* latchd's generation page (IPC_FEATURE_GEN_PAGE), or NULL */
+	struct cached **cache; /* CACHE_BUCKETS chains by cookie, made on first use */
+	unsigned n_cached, sweep_at;
 };
 
 /* ctx.c */
@@ -90,6 +106,22 @@ int ctx_fail(latch_ctx *ctx, int r, const char *fmt, ...) __attribute__((format(
 void ctx_begin(latch_ctx *ctx, uint16_t type);
 /* Send ctx->out with fd (-1: none), wait for the reply into ctx->reply: 0 or -errno. */
 int ctx_call(latch_ctx *ctx, int fd);
+/* Read what latchd has sent (events are kept) without waiting: 0 or -errno. */
+int ctx_drain(latch_ctx *ctx);
+
+/*
+ * cache.c: latch info answered without asking latchd. latchd counts every
+ * change of a latch this ctx made in a shared page of generations; a reply
+ * about such a latch carries its slot's value, and while the slot still
+ * holds it the reply is still what latchd would answer.
+ */
+/* Map the page that came with HELLO's reply; takes fd. Without it nothing is cached. */
+void cache_page(latch_ctx *ctx, int fd);
+/* Keep the reply in ctx->reply, decoded as info, for the socket fd, if latchd numbered it. */
+void cache_keep(latch_ctx *ctx, int fd, const latch_info *info);
+/* 1 with *ret when the socket's latch info is known and current, 0 to ask latchd, or -errno. */
+int cache_answer(latch_ctx *ctx, int fd, latch_info **ret);
+void cache_free(latch_ctx *ctx);
 
 /* token.c */
 void token_encode(const struct latch_token *tok, struct buf *b);
@@ -98,6 +130,8 @@ void token_init(struct latch_token *tok);
 void token_clear(struct latch_token *tok);
 int str_check(const char *s, size_t max);
 int str_set(char **dst, const char *s, size_t max);
+/* *dst = a copy of src (NULL for NULL): 0 or -ENOMEM. */
+int dup_str(char **dst, const char *src);
 
 /* ident.c */
 int ident_new(struct latch_ident **ret);
@@ -107,9 +141,13 @@ int cb_from_wire(const uint8_t *p, size_t n, uint8_t ret[LATCH_CB_LEN]);
 
 /* socket.c: ACCEPT for a socket accept(2) gave; *ret always written on success. */
 int socket_accepted(latch_ctx *ctx, int fd, latch_info **ret);
+/* A socket address as the wire has it: IPv4-mapped IPv6 addresses are IPv4. */
+int addr_parts(const struct sockaddr *sa, socklen_t len, uint8_t *family, const void **addr,
+	       size_t *alen, uint16_t *port);
 
 /* info.c */
 int info_decode(const struct wire_msg *m, latch_info **ret);
+int info_dup(const latch_info *info, latch_info **ret);
 /* An unlatched accepted connection (R33): no id, state NONE, reason UNLATCHED. */
 int info_unlatched(latch_info **ret);
 

@@ -6,8 +6,8 @@
 
 #include "lib/internal.h"
 
-static int addr_parts(const struct sockaddr *sa, socklen_t len, uint8_t *family, const void **addr,
-		      size_t *alen, uint16_t *port)
+int addr_parts(const struct sockaddr *sa, socklen_t len, uint8_t *family, const void **addr,
+	       size_t *alen, uint16_t *port)
 {
 	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
@@ -141,8 +141,12 @@ static int encode_tuple(int fd, const struct sockaddr *dst, socklen_t len, struc
 	return 0;
 }
 
-/* Send the request begun in ctx->out with fd, and decode the latch it answers. */
-static int call_info(latch_ctx *ctx, int fd, latch_info **ret)
+/*
+ * Send the request begun in ctx->out with fd, and decode the latch it
+ * answers. keep: the answer is fd's latch, which later queries may be
+ * answered with (when latchd numbered it: cache.c).
+ */
+static int call_info(latch_ctx *ctx, int fd, bool keep, latch_info **ret)
 {
 	latch_info *info = NULL;
 	int r;
@@ -153,6 +157,8 @@ static int call_info(latch_ctx *ctx, int fd, latch_info **ret)
 	r = info_decode(&ctx->reply, &info);
 	if (r < 0)
 		return ctx_fail(ctx, r, "out of memory");
+	if (keep)
+		cache_keep(ctx, fd, info);
 	if (ret)
 		*ret = info;
 	else
@@ -199,7 +205,7 @@ LATCH_EXPORT int latch_connect(latch_ctx *ctx, int fd, const struct sockaddr *ad
 	if (r < 0)
 		return ctx_fail(ctx, r, "cannot describe the destination: %s", strerror(-r));
 	token_encode(tok, &ctx->out);
-	r = call_info(ctx, fd, &info);
+	r = call_info(ctx, fd, true, &info);
 	if (r < 0)
 		return r;
 	if (!(flags & LATCH_CONNECT_NO_CONNECT))
@@ -222,7 +228,8 @@ static int policy_request(latch_ctx *ctx, uint16_t type, int fd, const latch_tok
 		return ret_errno(-EINVAL);
 	ctx_begin(ctx, type);
 	token_encode(tok, &ctx->out);
-	return call_info(ctx, fd, ret);
+	/* An ATTACH answers for the attachment, not for a latch of the socket's. */
+	return call_info(ctx, fd, type != IPC_MSG_ATTACH, ret);
 }
 
 LATCH_EXPORT int latch_listen(latch_ctx *ctx, int fd, const latch_token *tok, unsigned flags,
@@ -257,7 +264,7 @@ int socket_accepted(latch_ctx *ctx, int fd, latch_info **ret)
 	int r;
 
 	ctx_begin(ctx, IPC_MSG_ACCEPT);
-	r = call_info(ctx, fd, &info);
+	r = call_info(ctx, fd, true, &info);
 	if (r < 0)
 		return r;
 	if (!info->state)
@@ -292,10 +299,19 @@ LATCH_EXPORT int latch_accept(latch_ctx *ctx, int lfd, struct sockaddr *addr, so
 
 LATCH_EXPORT int latch_socket_query(latch_ctx *ctx, int fd, latch_info **ret)
 {
+	int r;
+
 	if (!ctx || fd < 0 || !ret)
 		return ret_errno(-EINVAL);
+	r = cache_answer(ctx, fd, ret);
+	if (r < 0)
+		return ctx_fail(ctx, r, "out of memory");
+	if (r > 0) {
+		ctx->error[0] = 0;
+		return 0;
+	}
 	ctx_begin(ctx, IPC_MSG_QUERY);
-	return call_info(ctx, fd, ret);
+	return call_info(ctx, fd, true, ret);
 }
 
 LATCH_EXPORT int latch_socket_query_peer(latch_ctx *ctx, int fd, const struct sockaddr *addr,
@@ -309,7 +325,7 @@ LATCH_EXPORT int latch_socket_query_peer(latch_ctx *ctx, int fd, const struct so
 	r = encode_tuple(fd, addr, addrlen, &ctx->out);
 	if (r < 0)
 		return ctx_fail(ctx, r, "cannot describe the peer: %s", strerror(-r));
-	return call_info(ctx, fd, ret);
+	return call_info(ctx, fd, false, ret);
 }
 
 LATCH_EXPORT int latch_query(latch_ctx *ctx, uint64_t latch_id, latch_info **ret)
@@ -318,7 +334,7 @@ LATCH_EXPORT int latch_query(latch_ctx *ctx, uint64_t latch_id, latch_info **ret
 		return ret_errno(-EINVAL);
 	ctx_begin(ctx, IPC_MSG_QUERY);
 	wire_put_u64(&ctx->out, IPC_A_LATCH_ID, latch_id);
-	return call_info(ctx, -1, ret);
+	return call_info(ctx, -1, false, ret);
 }
 
 LATCH_EXPORT int latch_socket_release(latch_ctx *ctx, int fd)

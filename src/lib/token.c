@@ -78,7 +78,7 @@ LATCH_EXPORT void latch_token_free(latch_token *tok)
 	free(tok);
 }
 
-static int dup_str(char **dst, const char *src)
+int dup_str(char **dst, const char *src)
 {
 	*dst = NULL;
 	if (src && !(*dst = strdup(src)))

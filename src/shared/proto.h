@@ -80,7 +80,7 @@ enum ipc_msg {
 enum ipc_attr {
 	/* 1–15: general */
 	IPC_A_VERSION = 1,  /* [u32] protocol version (HELLO) */
-	IPC_A_FEATURES = 2, /* [u64] feature bits, none defined yet */
+	IPC_A_FEATURES = 2, /* [u64] feature bits (IPC_FEATURE_*) */
 	IPC_A_NAME = 3,	    /* [s ≤ 64] software name (HELLO, STATUS); counter/limit name */
 	IPC_A_MESSAGE = 4,  /* [s ≤ 512] human-readable error or reason text */
 	IPC_A_LATCH_ID = 5, /* [u64 ≥ 1] latch handle, unique for the daemon's lifetime */
@@ -88,6 +88,7 @@ enum ipc_attr {
 	IPC_A_REASON = 7,   /* [u16 enum ipc_reason] why the state changed */
 	IPC_A_VALUE = 8,    /* [u64] value of a COUNTER or LIMIT */
 	IPC_A_CHANNEL_BINDING = 9, /* [bytes ≤ 64] RFC 5056 prefix + ipsec-end-point-sha256 */
+	IPC_A_GENERATION = 10,	   /* [u64] the latch's slot in the generation page, when sent */
 
 	/* 16–31: containers (nested, top level only) */
 	IPC_A_PROTECTION = 16,	    /* [nest] protection asked for, or latched */
@@ -155,6 +156,24 @@ enum ipc_attr {
 };
 
 #define IPC_A_MAX 127 /* highest attribute type the schema knows */
+
+/*
+ * FEATURES bits, announced by the client in HELLO; latchd's HELLO reply
+ * repeats those it serves.
+ *
+ * GEN_PAGE: latchd attaches to its HELLO reply (SCM_RIGHTS) a memfd of
+ * IPC_GEN_PAGE_SIZE bytes, sealed against shrinking, growing and new
+ * writable mappings: IPC_GEN_SLOTS counters (uint64_t, host byte order),
+ * one per latch id modulo IPC_GEN_SLOTS, each increased (atomically, with
+ * release order) whenever anything latch info shows of a latch this
+ * connection made changes. Latch info replies to this connection about
+ * its own latches then carry GENERATION, the slot's value when the reply
+ * was made: while the slot still holds it, the reply is still true.
+ */
+#define IPC_FEATURE_GEN_PAGE (1ull << 0)
+#define IPC_FEATURES_ALL     IPC_FEATURE_GEN_PAGE
+#define IPC_GEN_SLOTS	     8192 /* 64 KiB: a client's latches seldom share a slot */
+#define IPC_GEN_PAGE_SIZE    (IPC_GEN_SLOTS * 8)
 
 /* String and byte limits quoted above, for encoders that want to truncate first. */
 #define IPC_NAME_MAX	64

@@ -66,11 +66,12 @@ enum fd_rule {
 struct msg_schema {
 	uint16_t type;
 	const char *name;
-	uint8_t fd;    /* what the request carries */
-	uint8_t req;   /* SET_NONE: clients never send it */
-	uint8_t reply; /* SET_NONE: the daemon never answers it */
-	uint8_t event; /* SET_NONE: not an event */
-	bool dump;     /* replies are a series of IPC_F_MORE entries */
+	uint8_t fd;	  /* what the request carries */
+	uint8_t req;	  /* SET_NONE: clients never send it */
+	uint8_t reply;	  /* SET_NONE: the daemon never answers it */
+	uint8_t event;	  /* SET_NONE: not an event */
+	bool dump;	  /* replies are a series of IPC_F_MORE entries */
+	uint8_t reply_fd; /* what the reply carries */
 };
 
 #define U(n, k, lo, hi)                                    \
@@ -100,6 +101,7 @@ static const struct attr_policy policies[IPC_A_MAX + 1] = {
 	[IPC_A_REASON] = U("REASON", WIRE_U16, IPC_REASON_NONE, IPC_REASON_UNLATCHED),
 	[IPC_A_VALUE] = U("VALUE", WIRE_U64, 0, UINT64_MAX),
 	[IPC_A_CHANNEL_BINDING] = B("CHANNEL_BINDING", 1, IPC_CB_MAX),
+	[IPC_A_GENERATION] = U("GENERATION", WIRE_U64, 0, UINT64_MAX),
 
 	[IPC_A_PROTECTION] = N("PROTECTION", SET_C_PROTECTION),
 	[IPC_A_PEER] = N("PEER", SET_C_PEER),
@@ -180,13 +182,15 @@ static const struct attr_set sets[SET_COUNT] = {
 		[IPC_A_LATCH_ID] = Q, [IPC_A_STATE] = Q, [IPC_A_REASON] = O,
 		[IPC_A_MESSAGE] = O, [IPC_A_TUPLE] = O, [IPC_A_PROTECTION] = O,
 		[IPC_A_LOCAL_IDENTITY] = O, [IPC_A_REMOTE_IDENTITY] = O, [IPC_A_SA] = O,
-		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O, [IPC_A_HISTORY] = M } },
+		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O, [IPC_A_HISTORY] = M,
+		[IPC_A_GENERATION] = O } },
 	/* As LATCH_INFO, but a connection accepted unlatched (R33) has no latch. */
 	[SET_ACCEPT_INFO] = { {
 		[IPC_A_LATCH_ID] = O, [IPC_A_STATE] = O, [IPC_A_REASON] = O,
 		[IPC_A_MESSAGE] = O, [IPC_A_TUPLE] = O, [IPC_A_PROTECTION] = O,
 		[IPC_A_LOCAL_IDENTITY] = O, [IPC_A_REMOTE_IDENTITY] = O, [IPC_A_SA] = O,
-		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O, [IPC_A_HISTORY] = M } },
+		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O, [IPC_A_HISTORY] = M,
+		[IPC_A_GENERATION] = O } },
 	[SET_PEER_ENTRY] = { {
 		[IPC_A_REMOTE_IDENTITY] = Q, [IPC_A_LOCAL_IDENTITY] = O, [IPC_A_TUPLE] = O,
 		[IPC_A_SA] = M, [IPC_A_COUNTER] = M } },
@@ -232,26 +236,30 @@ static const struct attr_set sets[SET_COUNT] = {
 #undef Q
 #undef M
 
+/* One message per line, as the sets above. */
+/* clang-format off */
 static const struct msg_schema schemas[] = {
-	{ IPC_MSG_HELLO, "HELLO", FD_NONE, SET_HELLO, SET_HELLO, SET_NONE, false },
-	{ IPC_MSG_BYE, "BYE", FD_NONE, SET_EMPTY, SET_EMPTY, SET_NONE, false },
-	{ IPC_MSG_CONNECT, "CONNECT", FD_REQ, SET_CONNECT, SET_LATCH_INFO, SET_NONE, false },
-	{ IPC_MSG_LISTEN, "LISTEN", FD_REQ, SET_POLICY, SET_LATCH_INFO, SET_NONE, false },
-	{ IPC_MSG_ACCEPT, "ACCEPT", FD_REQ, SET_BY_LATCH, SET_ACCEPT_INFO, SET_NONE, false },
-	{ IPC_MSG_LATCH, "LATCH", FD_REQ, SET_POLICY, SET_LATCH_INFO, SET_NONE, false },
-	{ IPC_MSG_QUERY, "QUERY", FD_OPT, SET_QUERY, SET_LATCH_INFO, SET_NONE, false },
-	{ IPC_MSG_RELEASE, "RELEASE", FD_OPT, SET_BY_LATCH, SET_EMPTY, SET_NONE, false },
-	{ IPC_MSG_CLOSE, "CLOSE", FD_NONE, SET_CLOSE, SET_EMPTY, SET_NONE, false },
-	{ IPC_MSG_ATTACH, "ATTACH", FD_REQ, SET_POLICY, SET_LATCH_INFO, SET_NONE, false },
-	{ IPC_MSG_PEER_LIST, "PEER_LIST", FD_NONE, SET_EMPTY, SET_PEER_ENTRY, SET_NONE, true },
-	{ IPC_MSG_PIN_LIST, "PIN_LIST", FD_NONE, SET_EMPTY, SET_PIN_ENTRY, SET_NONE, true },
-	{ IPC_MSG_PIN_DELETE, "PIN_DELETE", FD_NONE, SET_PIN_DELETE, SET_EMPTY, SET_NONE, false },
-	{ IPC_MSG_STATUS, "STATUS", FD_NONE, SET_EMPTY, SET_STATUS, SET_NONE, false },
-	{ IPC_MSG_LIST, "LIST", FD_NONE, SET_LIST, SET_LATCH_INFO, SET_NONE, true },
-	{ IPC_MSG_WATCH, "WATCH", FD_NONE, SET_BY_LATCH, SET_EMPTY, SET_NONE, false },
-	{ IPC_MSG_UNWATCH, "UNWATCH", FD_NONE, SET_EMPTY, SET_EMPTY, SET_NONE, false },
-	{ IPC_MSG_ALERT, "ALERT", FD_NONE, SET_NONE, SET_NONE, SET_ALERT, false },
+	/* The reply to a HELLO asking for IPC_FEATURE_GEN_PAGE carries the page. */
+	{ IPC_MSG_HELLO, "HELLO", FD_NONE, SET_HELLO, SET_HELLO, SET_NONE, false, FD_OPT },
+	{ IPC_MSG_BYE, "BYE", FD_NONE, SET_EMPTY, SET_EMPTY, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_CONNECT, "CONNECT", FD_REQ, SET_CONNECT, SET_LATCH_INFO, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_LISTEN, "LISTEN", FD_REQ, SET_POLICY, SET_LATCH_INFO, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_ACCEPT, "ACCEPT", FD_REQ, SET_BY_LATCH, SET_ACCEPT_INFO, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_LATCH, "LATCH", FD_REQ, SET_POLICY, SET_LATCH_INFO, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_QUERY, "QUERY", FD_OPT, SET_QUERY, SET_LATCH_INFO, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_RELEASE, "RELEASE", FD_OPT, SET_BY_LATCH, SET_EMPTY, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_CLOSE, "CLOSE", FD_NONE, SET_CLOSE, SET_EMPTY, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_ATTACH, "ATTACH", FD_REQ, SET_POLICY, SET_LATCH_INFO, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_PEER_LIST, "PEER_LIST", FD_NONE, SET_EMPTY, SET_PEER_ENTRY, SET_NONE, true, FD_NONE },
+	{ IPC_MSG_PIN_LIST, "PIN_LIST", FD_NONE, SET_EMPTY, SET_PIN_ENTRY, SET_NONE, true, FD_NONE },
+	{ IPC_MSG_PIN_DELETE, "PIN_DELETE", FD_NONE, SET_PIN_DELETE, SET_EMPTY, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_STATUS, "STATUS", FD_NONE, SET_EMPTY, SET_STATUS, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_LIST, "LIST", FD_NONE, SET_LIST, SET_LATCH_INFO, SET_NONE, true, FD_NONE },
+	{ IPC_MSG_WATCH, "WATCH", FD_NONE, SET_BY_LATCH, SET_EMPTY, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_UNWATCH, "UNWATCH", FD_NONE, SET_EMPTY, SET_EMPTY, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_ALERT, "ALERT", FD_NONE, SET_NONE, SET_NONE, SET_ALERT, false, FD_NONE },
 };
+/* clang-format on */
 
 /* Where a parse is, so that every rejection can say it. */
 struct perr {
@@ -530,7 +538,9 @@ static int pick_set(struct perr *e, const struct msg_schema *ms, const struct wi
 static int check_fds(struct perr *e, const struct msg_schema *ms, const struct wire_hdr *h,
 		     enum wire_from from, unsigned nfds)
 {
-	uint8_t rule = from == WIRE_FROM_CLIENT && !(h->flags & IPC_F_REPLY) ? ms->fd : FD_NONE;
+	bool request = from == WIRE_FROM_CLIENT && !(h->flags & IPC_F_REPLY);
+	bool reply = from == WIRE_FROM_DAEMON && (h->flags & IPC_F_REPLY);
+	uint8_t rule = request ? ms->fd : reply ? ms->reply_fd : FD_NONE;
 
 	if (rule == FD_REQ && nfds != 1)
 		return fail(e, -EBADF, "needs the socket passed with SCM_RIGHTS (got %u fds)",

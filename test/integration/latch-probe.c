@@ -12,6 +12,9 @@
  *   --hold MS (keep the connection after the last line, reporting events),
  *   --reset (close with a reset, SO_LINGER 0: no TIME_WAIT, the port is free at once),
  *   --btns (a BTNS peer is acceptable), --lof (leap of faith: pin the peer's key)
+ *
+ * A connecting probe also prints what latch_socket_query() says of its connection after
+ * each batch of events ("query ...") and at the end of --hold ("held ...").
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -148,11 +151,34 @@ static int make_token(const struct opts *o, latch_token **ret)
 	return 0;
 }
 
+/* The connected socket whose latch the owner asks about after events and holds, or -1. */
+static int query_fd = -1;
+static bool evented;
+
 static void on_event(latch_ctx *ctx, uint64_t id, int state, int reason, const char *msg, void *u)
 {
 	printf("event id=%llu state=%d reason=%d message=\"%s\"\n", (unsigned long long)id, state,
 	       reason, msg ? msg : "");
 	fflush(stdout);
+	evented = true;
+}
+
+/* What latch_socket_query() says of the connection now, as a line tagged what. */
+static void print_query(latch_ctx *ctx, const char *what)
+{
+	latch_info *info = NULL;
+	int r;
+
+	if (query_fd < 0)
+		return;
+	r = latch_socket_query(ctx, query_fd, &info);
+	if (r < 0) {
+		printf("%s error %s\n", what, errname(-r));
+		fflush(stdout);
+		return;
+	}
+	print_info(what, info);
+	latch_info_free(info);
 }
 
 /* Sleep ms while delivering latch events. */
@@ -176,6 +202,9 @@ static void pause_ms(latch_ctx *ctx, int ms)
 			nanosleep(&ts, NULL);
 			return;
 		}
+		if (evented)
+			print_query(ctx, "query");
+		evented = false;
 	}
 }
 
@@ -249,9 +278,12 @@ static int do_connect(latch_ctx *ctx, const char *addr, int port, const struct o
 	}
 	print_info("latched", info);
 	latch_info_free(info);
+	if (!o->no_connect)
+		query_fd = fd;
 	r = send_lines(ctx, fd, o, o->no_connect ? (struct sockaddr *)&ss : NULL, len);
 	if (r == 0 && o->hold_ms) {
 		pause_ms(ctx, o->hold_ms);
+		print_query(ctx, "held");
 		if (send(fd, "x\n", 2, MSG_NOSIGNAL) < 0)
 			printf("after-hold error %s\n", errname(errno));
 	}

@@ -177,6 +177,8 @@ for k in shared-wait exact-wait; do
 	tap_ok "$k: the latch went BROKEN on the conflict, the owner was alerted" \
 		lab_wait_count 50 1 '^event id=[0-9]* state=3 reason=1' "$LAB_DIR/client-$k.log"
 	tap_is "$(latch_json a "${port[$k]}" state)" BROKEN "$k: latchctl shows it BROKEN, waiting"
+	tap_ok "$k: and so does the owner's own query after the event (never a stale ESTABLISHED)" \
+		lab_wait_count 50 1 '^query id=[0-9]* state=3 reason=1' "$LAB_DIR/client-$k.log"
 done
 seen=$(received)
 tap_is "$(grep -c 'BROKEN (sa-conflict)' "$LAB_DIR/watch.log")" 4 "latchctl watch: each of the 4 latches went BROKEN once"

@@ -115,6 +115,9 @@ out=$(cat "$LAB_DIR/client.log")
 tap_diag "rekeys done in $ms ms; SPIs out of a: $spi0 -> $spi1 -> $spi2; client: $(tail -n 1 <<<"$out")"
 tap_ok "the client wrote every line without an error" grep -qx "sent $count" <<<"$out"
 tap_is "$(grep -c '^event' <<<"$out")" 0 "the client got no latch event (no break, no restore)"
+# liblatch answers its owner's query itself unless latchd counted a change: a rekey is one
+tap_ok "the owner's query after the rekeys shows the latch on the new SA (SPI out $spi2)" \
+	grep -q "^held id=[0-9]* state=2 .* spi_out=$spi2 " <<<"$out"
 tap_is "$(grep -c "$marker" "$recv")" "$count" "the server received all $count lines"
 tap_is "$(grep "$marker" "$recv" | sed "s/^$marker-//" | tr '\n' ' ')" "$(seq -s ' ' 0 $((count - 1))) " \
 	"in order, each once"

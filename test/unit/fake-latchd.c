@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -29,8 +30,13 @@ struct cmd {
 
 static uint64_t next_id = 1;
 
-static void put_tuple(struct buf *b, int fd)
+/* The socket's ends; a socket not connected yet has the remote end the request named. */
+static void put_tuple(struct buf *b, int fd, const struct wire_attrs *req)
 {
+	struct wire_attrs t;
+	const uint8_t *ra;
+	uint16_t rport;
+	size_t rlen;
 	struct sockaddr_storage l, r;
 	socklen_t ll = sizeof(l), rl = sizeof(r);
 	size_t nest = wire_nest_begin(b, IPC_A_TUPLE);
@@ -55,6 +61,11 @@ static void put_tuple(struct buf *b, int fd)
 			       4);
 		wire_put_u16(b, IPC_A_TUPLE_REMOTE_PORT,
 			     ntohs(((struct sockaddr_in *)&r)->sin_port));
+	} else if (wire_get_nested(req, IPC_A_TUPLE, &t) == 0 &&
+		   wire_get_bytes(&t, IPC_A_TUPLE_REMOTE_ADDR, &ra, &rlen) == 0 &&
+		   wire_get_u16(&t, IPC_A_TUPLE_REMOTE_PORT, &rport) == 0) {
+		wire_put_bytes(b, IPC_A_TUPLE_REMOTE_ADDR, ra, rlen);
+		wire_put_u16(b, IPC_A_TUPLE_REMOTE_PORT, rport);
 	}
 	wire_nest_end(b, nest);
 }
@@ -77,17 +88,22 @@ static void put_ident(struct buf *b, uint16_t type, const char *id, uint16_t aut
 }
 
 /* The latch every request gets: built from the socket, like latchd would. */
-static void put_latch(struct buf *b, uint8_t state, int fd)
+static void put_latch(struct fake *f, struct buf *b, uint8_t state, int fd,
+		      const struct wire_attrs *req)
 {
 	uint8_t cb[23 + IPC_SHA256_LEN];
+	uint64_t id = next_id++;
 	size_t nest;
 
 	memcpy(cb, "ipsec-end-point-sha256:", 23);
 	memset(cb + 23, FAKE_CB_BYTE, IPC_SHA256_LEN);
-	wire_put_u64(b, IPC_A_LATCH_ID, next_id++);
+	wire_put_u64(b, IPC_A_LATCH_ID, id);
 	wire_put_u8(b, IPC_A_STATE, state);
+	if (!f->no_gen_page)
+		wire_put_u64(b, IPC_A_GENERATION,
+			     __atomic_load_n(&f->gen[id % IPC_GEN_SLOTS], __ATOMIC_ACQUIRE));
 	if (fd >= 0)
-		put_tuple(b, fd);
+		put_tuple(b, fd, req);
 	nest = wire_nest_begin(b, IPC_A_PROTECTION);
 	wire_put_u8(b, IPC_A_PROT_ENCRYPT, IPC_WANT_YES);
 	wire_put_u8(b, IPC_A_PROT_MODE, IPC_MODE_TUNNEL);
@@ -144,29 +160,43 @@ static void send_alert(int c, uint64_t id, uint8_t state, uint16_t reason)
 	buf_free(&b);
 }
 
+/* 1 when the client asked for the generation page and gets it with this reply. */
+static bool gives_page(struct fake *f, const struct wire_msg *m)
+{
+	uint64_t features = 0;
+
+	return m->hdr.type == IPC_MSG_HELLO && !f->no_gen_page &&
+	       wire_get_u64(&m->attrs, IPC_A_FEATURES, &features) == 0 &&
+	       (features & IPC_FEATURE_GEN_PAGE);
+}
+
 static void answer_ok(struct fake *f, const struct wire_msg *m, int fd, struct buf *b)
 {
 	switch (m->hdr.type) {
 	case IPC_MSG_HELLO:
 		wire_put_u32(b, IPC_A_VERSION, IPC_VERSION);
+		wire_put_u64(b, IPC_A_FEATURES, gives_page(f, m) ? IPC_FEATURE_GEN_PAGE : 0);
 		wire_put_str(b, IPC_A_NAME, "fake-latchd");
 		break;
 	case IPC_MSG_LISTEN:
-		put_latch(b, IPC_STATE_LISTENER, fd);
+		put_latch(f, b, IPC_STATE_LISTENER, fd, &m->attrs);
 		break;
 	case IPC_MSG_ATTACH:
-		put_latch(b, IPC_STATE_PENDING, fd);
+		put_latch(f, b, IPC_STATE_PENDING, fd, &m->attrs);
 		break;
 	case IPC_MSG_ACCEPT:
 		if (f->accept_unlatched)
 			wire_put_u16(b, IPC_A_REASON, IPC_REASON_UNLATCHED);
 		else
-			put_latch(b, IPC_STATE_ESTABLISHED, fd);
+			put_latch(f, b, IPC_STATE_ESTABLISHED, fd, &m->attrs);
 		break;
 	case IPC_MSG_CONNECT:
 	case IPC_MSG_LATCH:
+		put_latch(f, b, IPC_STATE_ESTABLISHED, fd, &m->attrs);
+		break;
 	case IPC_MSG_QUERY:
-		put_latch(b, IPC_STATE_ESTABLISHED, fd);
+		put_latch(f, b, f->query_state ? f->query_state : IPC_STATE_ESTABLISHED, fd,
+			  &m->attrs);
 		break;
 	}
 }
@@ -212,7 +242,7 @@ static int serve(struct fake *f, int c)
 	else
 		answer_ok(f, &m, fd, &b);
 	if (wire_end(&b) == 0)
-		(void)fdpass_send(c, b.data, b.len, -1);
+		(void)fdpass_send(c, b.data, b.len, st == 0 && gives_page(f, &m) ? f->gen_fd : -1);
 	buf_free(&b);
 	if (fd >= 0)
 		close(fd);
@@ -272,6 +302,12 @@ struct fake *fake_start(void)
 	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	assert_int_equal(listen(f->lfd, 8), 0);
 	assert_int_equal(pipe2(f->cmd, O_CLOEXEC), 0);
+	f->gen_fd = memfd_create("fake-generations", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(f->gen_fd >= 0);
+	assert_int_equal(ftruncate(f->gen_fd, IPC_GEN_PAGE_SIZE), 0);
+	f->gen = mmap(NULL, IPC_GEN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->gen_fd, 0);
+	assert_true(f->gen != MAP_FAILED);
+	assert_int_equal(fcntl(f->gen_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
 	assert_int_equal(pthread_create(t, NULL, run, f), 0);
 	f->thread = t;
 	setenv("LATCH_SOCKET", f->path, 1);
@@ -285,6 +321,11 @@ void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason)
 	assert_int_equal(write(f->cmd[1], &c, sizeof(c)), sizeof(c));
 }
 
+void fake_bump(struct fake *f, uint64_t id)
+{
+	__atomic_fetch_add(&f->gen[id % IPC_GEN_SLOTS], 1, __ATOMIC_RELEASE);
+}
+
 void fake_stop(struct fake *f)
 {
 	struct cmd c = { 0 };
@@ -294,6 +335,8 @@ void fake_stop(struct fake *f)
 	close(f->cmd[0]);
 	close(f->cmd[1]);
 	close(f->lfd);
+	munmap(f->gen, IPC_GEN_PAGE_SIZE);
+	close(f->gen_fd);
 	unlink(f->path);
 	rmdir(f->dir);
 	free(f->thread);

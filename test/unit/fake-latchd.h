@@ -27,6 +27,8 @@ struct fake {
 	bool query_enoent;	 /* QUERY by fd finds nothing */
 	bool accept_unlatched;	 /* ACCEPT answers REASON UNLATCHED */
 	int hello_status;	 /* HELLO answered with this status */
+	bool no_gen_page;	 /* HELLO gives no generation page, replies no GENERATION */
+	uint8_t query_state;	 /* the STATE QUERY answers (0: ESTABLISHED) */
 	/* what it saw */
 	unsigned count[FAKE_TYPES];
 	uint16_t last_type;
@@ -39,6 +41,8 @@ struct fake {
 	char dir[64], path[128];
 	int lfd, cmd[2]; /* commands to the thread: alerts, stop */
 	void *thread;
+	int gen_fd;    /* the generation page every client shares */
+	uint64_t *gen; /* its slots, as latchd's: IPC_GEN_SLOTS */
 };
 
 /* The fake of a test program, for cmocka's group and test fixtures below. */
@@ -52,6 +56,8 @@ struct fake *fake_start(void);
 void fake_stop(struct fake *f);
 /* Reset the knobs and records between tests. */
 void fake_reset(struct fake *f);
+/* Count a change of latch id in the generation page, as latchd does. */
+void fake_bump(struct fake *f, uint64_t id);
 /* Push an ALERT to every connected client now. */
 void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason);
 

@@ -259,6 +259,176 @@ static void query_release(void **state)
 	latch_ctx_free(ctx);
 }
 
+/*
+ * Queries answered by liblatch itself (src/lib/cache.c): a connected UDP
+ * socket latched through ctx, its info kept with the generation latchd gave.
+ */
+static int latched_udp(latch_ctx *ctx, uint16_t rport, uint16_t lport, uint64_t *ret_id)
+{
+	struct sockaddr_in r = { .sin_family = AF_INET, .sin_port = htons(rport) };
+	struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(lport) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1;
+	latch_info *info = NULL;
+
+	r.sin_addr.s_addr = l.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&l, sizeof(l)), 0);
+	assert_int_equal(latch_connect(ctx, fd, (struct sockaddr *)&r, sizeof(r), NULL, 0, &info),
+			 0);
+	*ret_id = latch_info_get_id(info);
+	latch_info_free(info);
+	return fd;
+}
+
+static uint16_t local_port(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	return ntohs(sa.sin_port);
+}
+
+/* The state a query gives, and whether it asked latchd. */
+static int query_state(latch_ctx *ctx, int fd, bool *asked)
+{
+	unsigned before = fake->count[IPC_MSG_QUERY - 200];
+	latch_info *info = NULL;
+	int r = latch_socket_query(ctx, fd, &info), st;
+
+	*asked = fake->count[IPC_MSG_QUERY - 200] != before;
+	if (r < 0)
+		return r;
+	st = latch_info_get_state(info);
+	assert_string_equal(latch_ident_get_id(latch_info_get_remote(info)), "b.example");
+	latch_info_free(info);
+	return st;
+}
+
+static void query_answered_until_changed(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	uint64_t id;
+	int fd = latched_udp(ctx, 9, 0, &id);
+	bool asked;
+
+	/* What CONNECT answered, without asking again. */
+	assert_int_equal(query_state(ctx, fd, &asked), LATCH_STATE_ESTABLISHED);
+	assert_false(asked);
+	assert_int_equal(query_state(ctx, fd, &asked), LATCH_STATE_ESTABLISHED);
+	assert_false(asked);
+	/* latchd counted a change (the latch broke): never the old answer. */
+	fake->query_state = IPC_STATE_BROKEN;
+	fake_bump(fake, id);
+	assert_int_equal(query_state(ctx, fd, &asked), LATCH_STATE_BROKEN);
+	assert_true(asked);
+	/* That answer is kept in turn. */
+	assert_int_equal(query_state(ctx, fd, &asked), LATCH_STATE_BROKEN);
+	assert_false(asked);
+	close(fd);
+	latch_ctx_free(ctx);
+}
+
+static void query_reused_fd_asks(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	uint64_t id;
+	int fd = latched_udp(ctx, 9, 0, &id), again, one = 1;
+	struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(local_port(fd)) };
+	struct sockaddr_in r = { .sin_family = AF_INET, .sin_port = htons(9) };
+	bool asked;
+
+	assert_int_equal(query_state(ctx, fd, &asked), LATCH_STATE_ESTABLISHED);
+	assert_false(asked);
+	/* Another socket with the same ends under the same number: not the latch's. */
+	l.sin_addr.s_addr = r.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	again = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(setsockopt(again, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(bind(again, (struct sockaddr *)&l, sizeof(l)), 0);
+	assert_int_equal(connect(again, (struct sockaddr *)&r, sizeof(r)), 0);
+	close(fd);
+	assert_int_equal(dup2(again, fd), fd);
+	close(again);
+	fake->query_enoent = true;
+	assert_int_equal(query_state(ctx, fd, &asked), -ENOENT);
+	assert_true(asked);
+	close(fd);
+	latch_ctx_free(ctx);
+}
+
+static void query_moved_socket_asks(void **state)
+{
+	struct sockaddr_in r = { .sin_family = AF_INET, .sin_port = htons(10) };
+	latch_ctx *ctx = new_ctx();
+	uint64_t id;
+	int fd = latched_udp(ctx, 9, 0, &id);
+	bool asked;
+
+	/* The same socket, connected elsewhere: latchd finds latches by the socket's ends. */
+	r.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&r, sizeof(r)), 0);
+	fake->query_enoent = true;
+	assert_int_equal(query_state(ctx, fd, &asked), -ENOENT);
+	assert_true(asked);
+	close(fd);
+	latch_ctx_free(ctx);
+}
+
+static void query_daemon_gone_not_answered(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	uint64_t id;
+	int fd = latched_udp(ctx, 9, 0, &id);
+	bool asked;
+
+	assert_int_equal(query_state(ctx, fd, &asked), LATCH_STATE_ESTABLISHED);
+	assert_false(asked);
+	/* latchd went away: its page can no longer change, so it vouches for nothing. */
+	fake->close_on_type = IPC_MSG_WATCH;
+	assert_int_equal(latch_ctx_watch(ctx, 0), -ECONNRESET);
+	assert_int_equal(query_state(ctx, fd, &asked), -ECONNRESET);
+	close(fd);
+	latch_ctx_free(ctx);
+}
+
+static void query_without_page_asks(void **state)
+{
+	latch_ctx *ctx;
+	uint64_t id;
+	int fd;
+	bool asked;
+
+	fake->no_gen_page = true; /* a latchd without IPC_FEATURE_GEN_PAGE */
+	ctx = new_ctx();
+	fd = latched_udp(ctx, 9, 0, &id);
+	assert_int_equal(query_state(ctx, fd, &asked), LATCH_STATE_ESTABLISHED);
+	assert_true(asked);
+	assert_int_equal(query_state(ctx, fd, &asked), LATCH_STATE_ESTABLISHED);
+	assert_true(asked);
+	close(fd);
+	latch_ctx_free(ctx);
+}
+
+static void cache_forgets_stale(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	uint64_t id;
+	int fd;
+
+	/* Latches that changed (closed, say) while their sockets went away... */
+	for (unsigned i = 0; i < CACHE_SWEEP; i++) {
+		fd = latched_udp(ctx, 9, 0, &id);
+		fake_bump(fake, id);
+		close(fd);
+	}
+	assert_int_equal(ctx->n_cached, CACHE_SWEEP);
+	/* ...are forgotten when the entries reach the sweep mark. */
+	fd = latched_udp(ctx, 9, 0, &id);
+	assert_int_equal(ctx->n_cached, 1);
+	close(fd);
+	latch_ctx_free(ctx);
+}
+
 struct seen {
 	int calls;
 	uint64_t id;
@@ -347,6 +517,12 @@ int main(void)
 		cmocka_unit_test_setup(events, fake_reset_test),
 		cmocka_unit_test_setup(timeout_then_recover, fake_reset_test),
 		cmocka_unit_test_setup(daemon_goes_away, fake_reset_test),
+		cmocka_unit_test_setup(query_answered_until_changed, fake_reset_test),
+		cmocka_unit_test_setup(query_reused_fd_asks, fake_reset_test),
+		cmocka_unit_test_setup(query_moved_socket_asks, fake_reset_test),
+		cmocka_unit_test_setup(query_daemon_gone_not_answered, fake_reset_test),
+		cmocka_unit_test_setup(query_without_page_asks, fake_reset_test),
+		cmocka_unit_test_setup(cache_forgets_stale, fake_reset_test),
 	};
 
 	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);

@@ -547,6 +547,10 @@ static void reject_fds(void **state)
 	expect_reject("0065 0000 00000001 00000000", CLIENT, 1, -EBADF, "takes no fd");
 	expect_reject("00cc 0000 00000001 00000000", CLIENT, 2, -EBADF, "at most one");
 	expect_reject("0065 0001 00000001 00000000", DAEMON, 1, -EBADF, "takes no fd");
+	/* Only HELLO's reply may bring a descriptor (the generation page), one at most. */
+	expect_reject("0064 0001 00000001 00000000", DAEMON, 2, -EBADF, "at most one");
+	expect_reject("00cc 0001 00000001 00000000", DAEMON, 1, -EBADF, "takes no fd");
+	expect_reject("0384 0000 00000000 00000000", DAEMON, 1, -EBADF, "takes no fd");
 }
 
 static void reject_framing(void **state)
