@@ -27,10 +27,18 @@
  */
 #define OUTQ_MAX (64u << 20)
 
+/*
+ * A client is dropped the moment its socket fails, which may be in the middle
+ * of handling or answering one of its requests (a reply that finds the socket
+ * gone, a queue over OUTQ_MAX). busy counts the frames using a request; a
+ * held request dropped while busy is an orphan, freed by the last of them.
+ */
 struct req_impl {
 	struct request pub;
 	struct buf reply;
 	bool held;
+	bool orphan;
+	unsigned busy;
 	struct req_impl *next; /* in the client's list of held requests */
 };
 
@@ -45,6 +53,7 @@ struct client {
 	uint64_t watch_id;
 	unsigned n_held;
 	struct req_impl *held;
+	struct req_impl *dispatching;	  /* the request being handled, if not held */
 	struct outmsg *outq, **outq_tail; /* replies and events the socket had no room for */
 	size_t outq_bytes;
 	uint64_t *gen; /* the generation page shared with the client (IPC_FEATURE_GEN_PAGE) */
@@ -224,8 +233,13 @@ static int reply_send(struct request *req, int fd)
 	bool more = r->reply.len >= 4 && (r->reply.data[3] & IPC_F_MORE);
 	int ret = 0;
 
+	r->busy++;
 	if (req->client)
 		ret = send_buf(req->client, &r->reply, fd);
+	if (--r->busy == 0 && r->orphan) {
+		req_free(r); /* its client was dropped by that send */
+		return ret;
+	}
 	if (more)
 		return ret;
 	if (r->held) {
@@ -368,13 +382,18 @@ static void client_drop(struct client *cl, const char *why)
 		}
 	}
 	c->n_clients--;
+	if (cl->dispatching)
+		cl->dispatching->pub.client = NULL;
 	for (r = cl->held; r; r = next) {
 		next = r->next;
 		r->pub.client = NULL;
 		r->held = false;
 		if (r->pub.cancel)
 			r->pub.cancel(&r->pub);
-		req_free(r);
+		if (r->busy)
+			r->orphan = true;
+		else
+			req_free(r);
 	}
 	if (c->ops.client_gone)
 		c->ops.client_gone(c->core, cl);
@@ -472,11 +491,20 @@ static void dispatch(struct client *cl, const struct wire_msg *m, int fd)
 			close(fd);
 		return;
 	}
+	/* cl may be dropped from here on: r->pub.client says whether it still lives */
+	cl->dispatching = r;
+	r->busy++;
 	ret = handle_session(cl, &r->pub, err, sizeof(err));
 	if (ret == 1)
 		ret = cl->ctl->ops.handle(cl->ctl->core, &r->pub, err, sizeof(err));
+	if (r->pub.client)
+		cl->dispatching = NULL;
 	if (ret < 0)
 		control_reply_error(&r->pub, ret, "%s", err[0] ? err : strerror(-ret));
+	if (--r->busy == 0 && r->orphan) {
+		req_free(r);
+		return;
+	}
 	if (r->held)
 		return; /* the handler owns it now; the passed fd was taken or closed by it */
 	if (r->pub.type == IPC_MSG_BYE && ret == 0 && r->pub.client) {

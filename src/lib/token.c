@@ -96,6 +96,8 @@ LATCH_EXPORT int latch_token_dup(const latch_token *tok, latch_token **ret)
 	if (!t)
 		return ret_errno(-ENOMEM);
 	*t = *tok;
+	/* none of the source's strings, or freeing a half-made copy would free them */
+	t->policy_name = t->peer_id = t->peer_pattern = t->peer_ca = NULL;
 	if (dup_str(&t->policy_name, tok->policy_name) < 0 ||
 	    dup_str(&t->peer_id, tok->peer_id) < 0 ||
 	    dup_str(&t->peer_pattern, tok->peer_pattern) < 0 ||
