@@ -70,6 +70,7 @@ tap_is "$(lab_pcap_count "$pcap" 'udp port 5353')" 0 "no datagram in clear"
 
 # ---- cleartext datagrams to the latched listener are not delivered
 mx="CLEAR-$RANDOM$RANDOM"
+mismatch=$(lab_xfrm_stat b XfrmInTmplMismatch)
 for i in 1 2 3; do
 	lab_exec c python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'$mx\n', ('$(lab_ip b)', 5353))"
 done
@@ -80,6 +81,13 @@ lab_wait 50 eval "[ \"\$(lab_pcap_clear '$pcap' '$mx')\" -ge 1 ]"
 lab_capture_stop "$pcap"
 tap_is "$(lab_pcap_clear "$pcap" "$mx")" 1 "c's cleartext datagram reached b's link"
 tap_is "$(grep -c "$mx" "$recv")" 0 "but none was delivered to the latched server"
-tap_cmp "$(lab_exec b nft list counter inet latch in_listen | grep -o 'packets [0-9]*' | cut -d' ' -f2)" \
-	-ge 4 "latchd's in_listen counter dropped them"
+if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
+	# the listener's socket policy wants ESP inbound: the kernel drops clear text
+	# before the socket, as a template mismatch (nothing else of b's sees clear text)
+	tap_cmp "$(($(lab_xfrm_stat b XfrmInTmplMismatch) - mismatch))" -ge 4 \
+		"the server socket's inbound policy dropped them (XfrmInTmplMismatch)"
+else
+	tap_cmp "$(lab_exec b nft list counter inet latch in_listen | grep -o 'packets [0-9]*' | cut -d' ' -f2)" \
+		-ge 4 "latchd's in_listen counter dropped them"
+fi
 tap_done
