@@ -132,6 +132,18 @@ lab_flow_held() {
 	fi
 }
 
+# lab_latch_states HOST PORT: the state of each of HOST's latches (listeners
+# aside) whose flow has PORT at either end, one a line.
+lab_latch_states() {
+	lab_latchctl "$1" --json list | python3 -c '
+import json, sys
+p = int(sys.argv[1])
+for l in json.load(sys.stdin):
+    f = l.get("flow", {})
+    if p in (f.get("local_port"), f.get("remote_port")) and l["state"] != "LISTENER":
+        print(l["state"])' "$2"
+}
+
 # The lab CA's DN, as latchd and the probes name it.
 LAB_CA_DN="C=CH, O=latch-lab, CN=ca CA"
 
