@@ -9,6 +9,7 @@
  * options: --peer-id ID, --peer-ca DN, --pattern P, --spki HEX, --exact, --wait (on break),
  *   --allow-unlatched, --no-connect (UDP: latch the destination, sendto(2) it unconnected),
  *   --udp, --sport P, --marker M, --count N, --interval MS, --out FILE, --accepts N,
+ *   --until FILE (go on writing lines, --count at least, until FILE exists),
  *   --hold MS (keep the connection after the last line, reporting events),
  *   --reset (close with a reset, SO_LINGER 0: no TIME_WAIT, the port is free at once),
  *   --btns (a BTNS peer is acceptable), --lof (leap of faith: pin the peer's key)
@@ -30,7 +31,7 @@
 #include <unistd.h>
 
 struct opts {
-	const char *peer_id, *peer_ca, *pattern, *spki, *marker, *out;
+	const char *peer_id, *peer_ca, *pattern, *spki, *marker, *out, *until;
 	bool exact, wait, udp, allow_unlatched, no_connect, btns, lof, reset;
 	int sport, count, interval_ms, accepts, hold_ms;
 };
@@ -223,21 +224,27 @@ static int bind_sport(int fd, int family, int port)
 	return bind(fd, (struct sockaddr *)&ss, sizeof(ss)) < 0 ? -errno : 0;
 }
 
+/* A stream with --until lasts as long as the scenario needs, however slow the machine. */
+static bool more_lines(const struct opts *o, int sent)
+{
+	return sent < o->count || (o->until && access(o->until, F_OK) != 0);
+}
+
 static int send_lines(latch_ctx *ctx, int fd, const struct opts *o, const struct sockaddr *to,
 		      socklen_t tolen)
 {
 	char line[256];
 	int i;
 
-	for (i = 0; i < o->count; i++) {
+	for (i = 0; more_lines(o, i); i++) {
 		int n = snprintf(line, sizeof(line), "%s-%d\n", o->marker, i);
 
+		if (i > 0)
+			pause_ms(ctx, o->interval_ms);
 		if (sendto(fd, line, (size_t)n, MSG_NOSIGNAL, to, to ? tolen : 0) < 0) {
 			printf("error %s after %d\n", errname(errno), i);
 			return 1;
 		}
-		if (i + 1 < o->count)
-			pause_ms(ctx, o->interval_ms);
 	}
 	printf("sent %d\n", i);
 	return 0;
@@ -402,6 +409,7 @@ int main(int argc, char **argv)
 		{ "allow-unlatched", no_argument, NULL, 'U' },
 		{ "no-connect", no_argument, NULL, 'N' },
 		{ "reset", no_argument, NULL, 'R' },
+		{ "until", required_argument, NULL, 'T' },
 		{ "hold", required_argument, NULL, 'h' },
 		{ "btns", no_argument, NULL, 'B' },
 		{ "lof", no_argument, NULL, 'L' },
@@ -460,6 +468,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			o.accepts = atoi(optarg);
+			break;
+		case 'T':
+			o.until = optarg;
 			break;
 		case 'h':
 			o.hold_ms = atoi(optarg);

@@ -36,17 +36,17 @@ nobody_ctl() {
 	nobody "$(lab_latchctl_bin)" --socket "$(lab_latchd_sock a)" "$@"
 }
 
-# root's latch, held open
+# root's latch, held open until the teardown ends it (whatever the pace of the run)
 lab_probe_bg a "$LAB_DIR/root.log" connect "$(lab_ip b)" 8080 --peer-id b.example \
-	--marker ROOT --count 1 --hold 8000
+	--marker ROOT --count 1 --hold 600000
 lab_wait_count 100 1 '^latched' "$LAB_DIR/root.log"
 root_id=$(grep -o '^latched id=[0-9]*' "$LAB_DIR/root.log" | cut -d= -f2)
 
-# two of nobody's, held open
+# two of nobody's, held open likewise
 for i in 1 2; do
 	lab_bg a "$LAB_DIR/nobody$i.log" setpriv --reuid=65534 --regid=65534 --clear-groups \
 		env LATCH_SOCKET="$(lab_latchd_sock a)" "$(lab_probe_bin)" connect "$(lab_ip b)" 8080 \
-		--peer-id b.example --marker "NOBODY$i" --count 1 --hold 8000
+		--peer-id b.example --marker "NOBODY$i" --count 1 --hold 600000
 	lab_wait_count 100 1 '^latched\|^error' "$LAB_DIR/nobody$i.log"
 done
 tap_ok "nobody latches its own socket" grep -q '^latched .*peer_id="b.example"' "$LAB_DIR/nobody1.log"

@@ -38,12 +38,22 @@ slog=$LAB_DIR/server.log
 lab_probe_bg b "$slog" serve 8080 --peer-ca "C=CH, O=latch-lab, CN=ca CA" --out "$recv"
 lab_wait_count 100 1 '^listening' "$slog"
 
-# flow_latches HOST: how many flow latches (not listeners) HOST's latchd has.
-flow_latches() {
-	lab_latchctl "$1" --json list | grep -o '"remote_port":8080' | wc -l
-}
+# How a latch on the restarted side ends, and how the server sees it. On
+# libipsec latchd disarms a broken flow before its reset, so the client's
+# reset stays on a. On the kernel nothing disarms a socket policy: when b's
+# charon deletes the IKE_SA, a's latchd resets the client while the kernel
+# still holds the old SA for a moment, so the reset crosses as ESP (the
+# captures show nothing in clear), resets the server's socket and closes b's
+# latch before b's latchd learns that charon went away.
+ended=BROKEN reset=ECONNABORTED
+if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
+	ended='BROKEN\|CLOSED (owner)' reset='ECONNABORTED\|ECONNRESET'
+fi
+
+# no_flow_latches HOST: HOST's latchd has no latch (listeners aside) on a flow
+# to or from port 8080 (the client's remote port, the server's local one).
 no_flow_latches() {
-	[ "$(flow_latches "$1")" = 0 ]
+	[ -z "$(lab_latch_states "$1" 8080)" ]
 }
 
 # run VARIANT HOST SIGNAL: a transfer from a to b, charon on HOST stopped with
@@ -70,7 +80,8 @@ run() {
 	tap_diag "$v: client ended $ms ms after charon on $host got SIG$sig: $(grep -v '^latched' <<<"$out" | tr '\n' ' ')"
 	tap_ok "$v: the client was alerted: its latch went BROKEN" grep -q '^event id=[0-9]* state=3' <<<"$out"
 	tap_ok "$v: its next write failed (ECONNABORTED)" grep -q '^error ECONNABORTED' <<<"$out"
-	tap_ok "$v: latchctl watch on $host printed the BROKEN" grep -q 'BROKEN' "$LAB_DIR/watch-$v.log"
+	tap_ok "$v: latchctl watch on $host printed the latch's end" \
+		grep -q "$ended" "$LAB_DIR/watch-$v.log"
 	tap_ok "$v: $host's latchd forgot the flow's latch" lab_wait 50 no_flow_latches "$host"
 	tap_is "$(lab_latchctl "$host" status | awk '$1 == "charon_up" { print $2 }')" 0 \
 		"$v: $host's latchd knows charon is gone"
@@ -101,7 +112,7 @@ run() {
 }
 
 run term b TERM
-tap_ok "term: the server saw its connection reset" grep -q '^recv-error ECONNABORTED' "$slog"
+tap_ok "term: the server saw its connection reset" grep -q "^recv-error \($reset\)" "$slog"
 run kill a KILL
 tap_ok "b's server is still serving" lab_listening b 8080
 tap_done

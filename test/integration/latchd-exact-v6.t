@@ -34,7 +34,7 @@ acc=$(grep '^accepted' "$LAB_DIR/server.log" | tail -n 1)
 tap_ok "b accepted it as a.example" grep -q 'peer_id="a.example"' <<<"$acc"
 tap_is "$(field cb "$acc")" "$(field cb "$out")" "both ends have the same channel binding"
 tap_is "$(grep -c "$m6" "$recv")" 5 "b received the 5 lines"
-tap_cmp "$(lab_pcap_count "$pcap" 'ip6 and udp port 4500')" -ge 5 "ESP in UDP over IPv6 on the wire"
+tap_cmp "$(lab_pcap_esp "$pcap" ip6)" -ge 5 "ESP over IPv6 on the wire"
 tap_is "$(lab_pcap_clear "$pcap" "$m6")" 0 "the marker never in clear"
 tap_is "$(lab_pcap_count "$pcap" 'tcp port 8080')" 0 "no TCP segment in clear"
 
@@ -59,9 +59,9 @@ tap_is "$(field shared "$shared")" 1 "the shared latch reports a shared SA"
 spi_x=$(field spi_out "$out")
 spi_s=$(field spi_out "$shared")
 tap_ok "the exact latch has an SA of its own (SPI $spi_x, shared $spi_s)" test "$spi_x" != "$spi_s"
-tap_cmp "$(lab_pcap_count "$pcap" "udp port 4500 and udp[8:4] = 0x$spi_x")" -ge 5 \
+tap_cmp "$(lab_pcap_spi "$pcap" "$spi_x")" -ge 5 \
 	"its packets cross under its own SPI"
-tap_cmp "$(lab_pcap_count "$pcap" "udp port 4500 and udp[8:4] = 0x$spi_s")" -ge 20 \
+tap_cmp "$(lab_pcap_spi "$pcap" "$spi_s")" -ge 20 \
 	"the shared flow's under the shared SPI"
 tap_is "$(lab_pcap_clear "$pcap" "$mx")$(lab_pcap_clear "$pcap" "$ms")" 00 "no marker in clear"
 child_x=$(field child "$out")

@@ -7,8 +7,9 @@
 # makes of the packet; under ESP it cannot.
 
 # Filters for the kinds of packet the tests count. libipsec in 5.9.8 sends ESP
-# only in UDP (port 4500); IKE on 4500 is told apart by its zero non-ESP marker.
-LAB_F_ESP='(udp port 4500 and udp[8:4] != 0) or esp'
+# only in UDP (port 4500); IKE on 4500 is told apart by its zero non-ESP marker
+# (udp[] reads IPv4 only: over IPv6 the marker follows a 40-byte header).
+LAB_F_ESP='(udp port 4500 and udp[8:4] != 0) or (ip6 and udp port 4500 and ip6[48:4] != 0) or esp'
 LAB_F_IKE='udp port 500 or (udp port 4500 and udp[8:4] = 0)'
 
 # lab_pcap NAME: the path of capture NAME (the handle for the other calls).
@@ -53,8 +54,16 @@ lab_pcap_count() {
 	tcpdump -r "$1" -n $2 2>/dev/null | wc -l
 }
 
+# lab_pcap_esp PCAP [FILTER]: how many ESP packets (in UDP 4500 on libipsec,
+# protocol 50 on the kernel) among those matching FILTER (e.g. ip6).
 lab_pcap_esp() {
-	lab_pcap_count "$1" "$LAB_F_ESP"
+	lab_pcap_count "$1" "${2:+$2 and }($LAB_F_ESP)"
+}
+
+# lab_pcap_spi PCAP SPI: how many ESP packets carry SPI (8 hex digits, as
+# latch-probe prints spi_in and spi_out), in UDP or not.
+lab_pcap_spi() {
+	lab_pcap_show "$1" "$LAB_F_ESP" | grep -c "spi=0x$2,"
 }
 
 lab_pcap_ike() {

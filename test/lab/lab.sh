@@ -192,6 +192,13 @@ lab_listening() {
 	lab_exec "$1" ss "$opt" "sport = :$2" | grep -q .
 }
 
+# lab_xfrm_stat HOST COUNTER: COUNTER of HOST's /proc/net/xfrm_stat, the kernel's
+# XFRM errors and drops in HOST's namespace (e.g. XfrmInTmplMismatch: inbound
+# packets a policy wanted under IPsec that arrived without it).
+lab_xfrm_stat() {
+	lab_exec "$1" awk -v c="$2" '$1 == c { print $2 }' /proc/net/xfrm_stat
+}
+
 source "$LAB_LIB_DIR/charon.sh"
 source "$LAB_LIB_DIR/pki.sh"
 source "$LAB_LIB_DIR/capture.sh"

@@ -120,6 +120,30 @@ lab_probe_bg() {
 	lab_bg "$host" "$log" env LATCH_SOCKET="$(lab_latchd_sock "$host")" "$(lab_probe_bin)" "$@"
 }
 
+# lab_flow_held HOST PORT: the kernel on HOST holds a latched IPv4 flow whose
+# local port is PORT, whether latchd runs or not: an element of latchd's nft
+# set flows4 on libipsec, the socket's own outbound XFRM policy on the kernel.
+lab_flow_held() {
+	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
+		lab_exec "$1" ip xfrm policy |
+			awk '/^src/ { sel = $0 } /^\tsocket out/ { print sel }' | grep -q "sport $2 "
+	else
+		lab_exec "$1" nft list set inet latch flows4 | grep -q " \. $2\([ ,]\|$\)"
+	fi
+}
+
+# lab_latch_states HOST PORT: the state of each of HOST's latches (listeners
+# aside) whose flow has PORT at either end, one a line.
+lab_latch_states() {
+	lab_latchctl "$1" --json list | python3 -c '
+import json, sys
+p = int(sys.argv[1])
+for l in json.load(sys.stdin):
+    f = l.get("flow", {})
+    if p in (f.get("local_port"), f.get("remote_port")) and l["state"] != "LISTENER":
+        print(l["state"])' "$2"
+}
+
 # The lab CA's DN, as latchd and the probes name it.
 LAB_CA_DN="C=CH, O=latch-lab, CN=ca CA"
 
