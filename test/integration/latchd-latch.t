@@ -60,7 +60,7 @@ tap_ok "a learns b's identity b.example, authenticated by certificate" \
 tap_ok "a learns b's certificate subject and issuer" \
 	grep -q 'peer_subject="C=CH, O=latch-lab, CN=b.example" peer_issuer="C=CH, O=latch-lab, CN=ca CA"' <<<"$out"
 want_b=$(lab_spki_sha256 "$LAB_DIR/pki/b.pem")
-tap_is "$(grep -o 'peer_pubkey=[0-9a-f]*' <<<"$out" | cut -d= -f2)" "$want_b" \
+tap_is "$(grep -m1 -o 'peer_pubkey=[0-9a-f]*' <<<"$out" | cut -d= -f2)" "$want_b" \
 	"a's pubKeyID of b is the SHA-256 of b's SubjectPublicKeyInfo"
 tap_is "$(grep -c "$m1" "$recv")" 5 "b received the 5 marker lines"
 acc=$(grep '^accepted' "$LAB_DIR/server.log" | tail -n 1)
@@ -68,10 +68,10 @@ tap_diag "server: $acc"
 tap_ok "b's accept latches the connection and learns a.example" \
 	grep -q 'peer_id="a.example" peer_auth=PKIX_TRUSTED' <<<"$acc"
 want_a=$(lab_spki_sha256 "$LAB_DIR/pki/a.pem")
-tap_is "$(grep -o 'peer_pubkey=[0-9a-f]*' <<<"$acc" | cut -d= -f2)" "$want_a" \
+tap_is "$(grep -m1 -o 'peer_pubkey=[0-9a-f]*' <<<"$acc" | cut -d= -f2)" "$want_a" \
 	"b's pubKeyID of a is a's SPKI hash"
-cb_a=$(grep -o ' cb=[0-9a-f]*' <<<"$out" | cut -d= -f2)
-cb_b=$(grep -o ' cb=[0-9a-f]*' <<<"$acc" | cut -d= -f2)
+cb_a=$(grep -m1 -o ' cb=[0-9a-f]*' <<<"$out" | cut -d= -f2)
+cb_b=$(grep -m1 -o ' cb=[0-9a-f]*' <<<"$acc" | cut -d= -f2)
 tap_ok "a has a channel binding" test -n "$cb_a"
 tap_is "$cb_b" "$cb_a" "both ends have the same channel binding"
 tap_cmp "$(lab_pcap_esp "$pcap")" -ge 5 "the connection crossed as ESP"
