@@ -46,7 +46,7 @@ tap_ok "the client's latch to b.example is up and carries data" \
 
 wire=$(lab_pcap wire-a)
 lab_capture_start a "$wire"
-lab_capture_start c "$(lab_pcap c-inner)" ipsec0
+lab_capture_inner c "$(lab_pcap c-inner)"
 tap_ok "c takes b's address and establishes BTNS IPsec with a" \
 	lab_btns_takeover c b a "O=BTNS, CN=b.example"
 lab_wait_gone "$client" 150

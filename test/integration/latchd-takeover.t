@@ -44,7 +44,7 @@ tap_ok "the client's latch to b.example is up and carries data" \
 
 wire=$(lab_pcap wire-a)
 lab_capture_start a "$wire"
-lab_capture_start c "$(lab_pcap c-inner)" ipsec0
+lab_capture_inner c "$(lab_pcap c-inner)"
 tap_ok "c takes b's address and establishes IPsec with a as c.example" lab_takeover c b a
 lab_wait_gone "$client" 150
 lab_capture_stop "$wire"
