@@ -36,8 +36,10 @@ lab_bg a "$LAB_DIR/watch.log" "$(lab_latchctl_bin)" --socket "$(lab_latchd_sock 
 watch=$LAB_PID
 
 marker="TAKEOVER-$RANDOM$RANDOM"
+# a minute of writing at most: the takeover must come while it writes, however
+# slowly the machine (or the emulated kernel) brings it up; the reset ends it
 lab_probe_bg a "$LAB_DIR/client.log" connect "$(lab_ip b)" 8080 --peer-id b.example \
-	--marker "$marker" --count 80 --interval 100
+	--marker "$marker" --count 600 --interval 100
 client=$LAB_PID
 tap_ok "the client's latch to b.example is up and carries data" \
 	lab_wait_count 100 5 "$marker" "$LAB_DIR/recv-b"
