@@ -88,9 +88,10 @@ lab_capture_start b "$bwire" eth0 "tcp"
 cwire=$(lab_pcap a-clear)
 lab_capture_start a "$cwire" eth0 "tcp port 9090"
 # Seconds between two lines of each connection: its injections must land
-# between them (a few python processes; seconds on a busy machine or under
-# emulation).
+# between them (a few python processes: seconds on a busy machine, many
+# under emulation).
 gap=6
+[ "${LAB_DATAPLANE:-libipsec}" = kernel ] && gap=20
 lab_bg a "$LAB_DIR/ctl-data.log" python3 "$flow" send "$ip_b" 9090 CTLDATA --sport 42001 --count 3 --interval $gap
 lab_bg a "$LAB_DIR/ctl-rst.log" python3 "$flow" send "$ip_b" 9090 CTLRST --sport 42002 --count 3 --interval $gap
 lab_wait_count 100 1 CTLDATA-0 "$plain"
