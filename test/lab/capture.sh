@@ -48,8 +48,9 @@ lab_capture_on() {
 	local host=$1 pcap=$2 wait=100
 	# tcpdump starts in seconds under emulation, more on a busy machine
 	[ "${LAB_DATAPLANE:-libipsec}" = kernel ] && wait=300
+	# a ring of 16 MiB: on a busy machine tcpdump runs late, and the default one drops
 	# shellcheck disable=SC2086 # the filter is tcpdump's words
-	lab_bg "$host" "$pcap.log" tcpdump -i "$3" --immediate-mode -U -n -s 0 -w "$pcap" $4
+	lab_bg "$host" "$pcap.log" tcpdump -i "$3" --immediate-mode -B 16384 -U -n -s 0 -w "$pcap" $4
 	echo "$LAB_PID" >"$pcap.pid"
 	lab_wait "$wait" grep -q 'listening on' "$pcap.log" || lab_die "tcpdump on $host did not start"
 }
