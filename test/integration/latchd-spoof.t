@@ -103,11 +103,11 @@ inject 42001 9090 "$seq" "$ack" PA "SPOOFED-CLEAR-DATA"$'\n'
 read -r seq ack <<<"$(next_seq "$cwire" 42002)"
 tap_ok "control: b's unlatched connection from a:42002 is established" b_conn 9090 42002
 inject 42002 9090 "$seq" "$ack" R
+lines=$(grep -c 'CTLDATA-\|CTLRST-' "$plain")
 tap_ok "control: spoofed data in an unlatched connection IS delivered to the application" \
 	lab_wait_count 30 1 SPOOFED-CLEAR-DATA "$plain"
 tap_ok "control: a spoofed RST DOES kill b's unlatched connection" lab_wait 30 b_conn_gone 9090 42002
-tap_is "$(grep -c 'CTLDATA-\|CTLRST-' "$plain")" 2 \
-	"control: the injections carried current sequence numbers (no later line had arrived)"
+tap_is "$lines" 2 "control: the injections carried current sequence numbers (no later line had arrived)"
 
 # ---- latched
 lwire=$(lab_pcap b-inner)
@@ -119,18 +119,18 @@ lab_probe_bg a "$LAB_DIR/client.log" connect "$ip_b" 8080 --peer-id b.example --
 	--marker "$marker" --count 3 --interval $((gap * 1000))
 client=$LAB_PID
 lab_wait_count 100 1 "$marker" "$recv"
-lab_wait 50 has_data "$lwire" 42003
-read -r seq ack <<<"$(next_seq "$lwire" 42003)"
-tap_diag "latched flow a:42003 -> b:8080: next seq $seq, ack $ack"
 tap_ok "latched: b's latch on the connection is ESTABLISHED" \
 	grep -q '"state":"ESTABLISHED".*"remote_port":42003' <<<"$(lab_latchctl b --json list)"
 before=$(clear_drops)
+lab_wait 50 has_data "$lwire" 42003
+read -r seq ack <<<"$(next_seq "$lwire" 42003)"
 inject 42003 8080 "$seq" "$ack" PA "SPOOFED-LATCHED-DATA"$'\n'
 inject 42003 8080 "$seq" "$ack" R
+lines=$(grep -c "$marker" "$recv")
+tap_diag "latched flow a:42003 -> b:8080: next seq $seq, ack $ack"
 tap_ok "latched: both spoofed segments reached b's link in clear" \
 	lab_wait 30 b_saw 2
-tap_is "$(grep -c "$marker" "$recv")" 1 \
-	"latched: the injections carried current sequence numbers (no later line had arrived)"
+tap_is "$lines" 1 "latched: the injections carried current sequence numbers (no later line had arrived)"
 tap_ok "latched: b's connection survives the spoofed RST" b_conn 8080 42003
 lab_wait_gone "$client" $((gap * 40))
 after=$(clear_drops)
