@@ -122,6 +122,13 @@ void core_rejudge_all(struct core *c);
 /* charon's state and certificates are known: re-adopted latches are bound or broken. */
 void core_adopt_finish(struct core *c);
 void core_break(struct core *c, struct latch *l, uint16_t reason);
+/*
+ * Kernel data plane: hold latch l's socket to child ch (its reqid), or block
+ * it (ch NULL). fd is the socket, or -1 once the request that passed it is
+ * over: then a copy of its owner's descriptor (sockdiag_fetch). libipsec: 0.
+ */
+int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike *ike,
+		   const struct sa_child *ch);
 void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset);
 const struct ike_ident *core_ident(const struct core *c, uint32_t ike_id);
 /*

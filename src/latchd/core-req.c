@@ -157,21 +157,6 @@ static bool judge_carrier(void *u, const struct sa_ike *ike, const struct sa_chi
 	return false; /* every covering SA is judged: one conflict is enough to refuse */
 }
 
-/* Kernel data plane: from now on only this child (its reqid) carries the socket's flow. */
-static int carry_socket(struct core *c, struct pending *p, const struct sa_ike *ike,
-			const struct sa_child *ch)
-{
-	struct enforce_carrier carrier;
-	int r;
-
-	if (enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL || p->sock < 0)
-		return 0;
-	r = xfrm_carrier_make(&carrier, ike->local_host, ike->remote_host, ch->reqid, ch->tunnel);
-	if (r < 0)
-		return r;
-	return enforce_flow_sock(c->enf, p->sock, &p->latch->flow, &carrier);
-}
-
 static void establish(struct core *c, struct pending *p, const struct sa_ike *ike,
 		      const struct sa_child *ch)
 {
@@ -179,7 +164,8 @@ static void establish(struct core *c, struct pending *p, const struct sa_ike *ik
 	int r;
 
 	core_bind(c, l, ike, ch);
-	r = carry_socket(c, p, ike, ch);
+	/* kernel data plane: from now on only this child (its reqid) carries the socket's flow */
+	r = p->sock >= 0 ? core_sock_hold(c, l, p->sock, ike, ch) : 0;
 	if (r == 0)
 		r = enforce_flow_arm(c->enf, &l->flow);
 	if (r < 0) {

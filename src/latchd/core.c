@@ -288,13 +288,54 @@ void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 	latchdb_remove(c->db, l);
 }
 
-/* Disarm first: from now on nothing of the flow leaves, under any SA. */
+int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike *ike,
+		   const struct sa_child *ch)
+{
+	struct enforce_carrier carrier;
+	int r;
+
+	if (enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL)
+		return 0;
+	if (ch) {
+		r = xfrm_carrier_make(&carrier, ike->local_host, ike->remote_host, ch->reqid,
+				      ch->tunnel);
+		if (r < 0)
+			return r;
+	}
+	if (fd >= 0)
+		return enforce_flow_sock(c->enf, fd, &l->flow, ch ? &carrier : NULL);
+	fd = sockdiag_fetch(l->owner.pid, l->cookie);
+	if (fd < 0)
+		return fd;
+	r = enforce_flow_sock(c->enf, fd, &l->flow, ch ? &carrier : NULL);
+	close(fd);
+	return r;
+}
+
+/*
+ * Disarm first: from now on nothing of the flow leaves, under any SA. On the
+ * kernel data plane the socket's own policy holds the flow, and it names the
+ * child: a latch that waits while that child may still carry it gets its
+ * socket blocked, or is reset if latchd cannot reach the socket. A child gone
+ * (sa-gone) needs nothing: no state has its reqid, the kernel drops the flow.
+ */
 void core_break(struct core *c, struct latch *l, uint16_t reason)
 {
+	bool wait = l->pol->on_break == IPC_ON_BREAK_WAIT;
+	int r;
+
 	enforce_flow_disarm(c->enf, &l->flow);
+	if (wait && reason != IPC_REASON_SA_GONE) {
+		r = core_sock_hold(c, l, -1, NULL, NULL);
+		if (r < 0) {
+			log_warn("latch %llu: cannot block its socket (%s): reset, not waiting",
+				 (unsigned long long)l->id, strerror(-r));
+			wait = false;
+		}
+	}
 	if (l->state == IPC_STATE_ESTABLISHED)
 		latchdb_set_state(c->db, l, IPC_STATE_BROKEN, reason, ev_now(c->loop));
-	if (l->pol->on_break != IPC_ON_BREAK_WAIT)
+	if (!wait)
 		core_close(c, l, reason, true);
 }
 
@@ -427,6 +468,9 @@ static bool rebind_one(void *u, const struct sa_ike *ike, const struct sa_child 
 
 	if (core_judge(rs->c, rs->l, ike, ch, why, sizeof(why)) < 0)
 		return false;
+	/* kernel: a BROKEN latch's socket is blocked, or names a child now gone */
+	if (rs->l->state == IPC_STATE_BROKEN && core_sock_hold(rs->c, rs->l, -1, ike, ch) < 0)
+		return true; /* it cannot be carried: it stays BROKEN */
 	core_bind(rs->c, rs->l, ike, ch);
 	rs->found = true;
 	return true;

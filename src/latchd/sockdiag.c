@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include "latchd/sockdiag.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -23,6 +27,55 @@ int sockdiag_cookie(int fd, uint64_t *ret)
 		return -errno;
 	*ret = cookie;
 	return 0;
+}
+
+/* Is entry name of a /proc/PID/fd directory a socket? */
+static bool fd_is_socket(DIR *dir, const char *name)
+{
+	char link[16];
+	ssize_t n = readlinkat(dirfd(dir), name, link, sizeof(link));
+
+	return n > 7 && !memcmp(link, "socket:", 7);
+}
+
+int sockdiag_fetch(pid_t pid, uint64_t cookie)
+{
+	int pidfd, r = -ENOENT;
+	struct dirent *de;
+	char path[32];
+	DIR *dir;
+
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir) {
+		r = -errno;
+		goto out;
+	}
+	while (r == -ENOENT && (de = readdir(dir))) {
+		uint64_t ck;
+		int fd;
+
+		if (!fd_is_socket(dir, de->d_name))
+			continue;
+		fd = pidfd_getfd(pidfd, atoi(de->d_name), 0);
+		if (fd < 0) {
+			if (errno == EPERM || errno == ESRCH)
+				r = -errno;
+			continue; /* EBADF: closed meanwhile */
+		}
+		/* a cookie names one socket for as long as the kernel runs */
+		if (sockdiag_cookie(fd, &ck) == 0 && ck == cookie)
+			r = fd;
+		else
+			close(fd);
+	}
+	closedir(dir);
+out:
+	close(pidfd);
+	return r;
 }
 
 struct diag_req {

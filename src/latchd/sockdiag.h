@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "latchd/flow.h"
 
@@ -43,6 +44,16 @@ int sockdiag_destroy(const struct flow *f, uint64_t cookie);
 
 /* 1 if the socket with this flow and cookie exists, 0 if not, or -errno. */
 int sockdiag_exists(const struct flow *f, uint64_t cookie);
+
+/*
+ * A copy (close-on-exec, the caller's to close at once) of process pid's
+ * descriptor of the socket with this cookie, taken with pidfd_getfd: how
+ * the kernel data plane changes the policy of a latch's socket once the
+ * request that passed it is over. -ESRCH the process is gone, -ENOENT it
+ * holds no such socket (closed, or passed on), -EPERM latchd may not take
+ * its descriptors (ptrace rights over it: the same uid, or CAP_SYS_PTRACE).
+ */
+int sockdiag_fetch(pid_t pid, uint64_t cookie);
 
 /*
  * A non-blocking SOCK_CLOEXEC netlink socket subscribed to the TCP and UDP,

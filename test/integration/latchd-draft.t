@@ -47,7 +47,7 @@ draft_run() {
 	wire=$(lab_pcap "$1-wire")
 	tun=$(lab_pcap "$1-tun")
 	lab_capture_start a "$wire"
-	lab_capture_start b "$tun" inner
+	lab_capture_inner b "$tun"
 	out=$(lab_as_latch a timeout 20 "$probe" "$(lab_ip b)" 8080 "$3" "$4" "$2" 2>&1)
 	sleep 0.3 & wait $!
 	lab_capture_stop "$wire"

@@ -36,15 +36,17 @@ lab_bg a "$LAB_DIR/watch.log" "$(lab_latchctl_bin)" --socket "$(lab_latchd_sock 
 watch=$LAB_PID
 
 marker="TAKEOVER-$RANDOM$RANDOM"
+# a minute of writing at most: the takeover must come while it writes, however
+# slowly the machine (or the emulated kernel) brings it up; the reset ends it
 lab_probe_bg a "$LAB_DIR/client.log" connect "$(lab_ip b)" 8080 --peer-id b.example \
-	--marker "$marker" --count 80 --interval 100
+	--marker "$marker" --count 600 --interval 100
 client=$LAB_PID
 tap_ok "the client's latch to b.example is up and carries data" \
 	lab_wait_count 100 5 "$marker" "$LAB_DIR/recv-b"
 
 wire=$(lab_pcap wire-a)
 lab_capture_start a "$wire"
-lab_capture_start c "$(lab_pcap c-inner)" ipsec0
+lab_capture_inner c "$(lab_pcap c-inner)"
 tap_ok "c takes b's address and establishes IPsec with a as c.example" lab_takeover c b a
 lab_wait_gone "$client" 150
 lab_capture_stop "$wire"

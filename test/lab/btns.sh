@@ -104,14 +104,19 @@ lab_btns_takeover() {
 	lab_initiate "$imp" takeover
 }
 
-# lab_btns_link A B: a second link, a veth pair between hosts A and B only:
-# A 198.51.100.1/24, B 198.51.100.2/24 (interface mb0 on both).
+# lab_btns_link A B: a second link between hosts A and B only, through a
+# bridge of its own in the switch namespace: A 198.51.100.1/24, B
+# 198.51.100.2/24 (interface mb0 on both; ports mbN on the switch).
 lab_btns_link() {
-	local a=$1 b=$2
-	ip link add "$LAB_ID-mb" netns "$(lab_ns "$a")" type veth peer name "$LAB_ID-mbp" \
-		netns "$(lab_ns "$b")"
-	lab_exec "$a" ip link set "$LAB_ID-mb" name mb0
-	lab_exec "$b" ip link set "$LAB_ID-mbp" name mb0
+	local a=$1 b=$2 h idx
+	ip -n "$LAB_SW" link add br1 type bridge
+	ip -n "$LAB_SW" link set br1 up
+	for h in "$a" "$b"; do
+		idx=$(cat "$(lab_dir "$h")/index")
+		lab_exec "$h" ip link add mb0 type veth peer name "mb$idx" netns "$LAB_SW"
+		ip -n "$LAB_SW" link set "mb$idx" master br1 up
+		echo "mb0 mb$idx" >>"$(lab_dir "$h")/ports"
+	done
 	lab_exec "$a" ip addr add 198.51.100.1/24 dev mb0
 	lab_exec "$b" ip addr add 198.51.100.2/24 dev mb0
 	lab_exec "$a" ip link set mb0 up

@@ -19,26 +19,39 @@ lab_pcap() {
 
 # lab_capture_start HOST PCAP [IFACE] [FILTER]: start tcpdump on HOST's link
 # (eth0) into PCAP and wait until it listens. With kernel ESP (LAB_DATAPLANE=
-# kernel) the host's eth0 also shows what the kernel decrypted (tunnel-mode
-# packets are received again on it), so the link is captured at HOST's port on
-# the switch: only what crossed the wire. IFACE "inner": what the data plane
-# decrypted for HOST, on either data plane: ipsec0 on libipsec (both
-# directions), HOST's own eth0 on the kernel (inbound only).
+# kernel) the host's own interface also shows what the kernel decrypted
+# (tunnel-mode packets are received again on it), so a link with a port on the
+# switch (eth0, lab_host; mb0, lab_btns_link) is captured at that port: only
+# what crossed the wire.
 lab_capture_start() {
-	local host=$1 pcap=$2 iface=${3:-eth0} filter=${4:-} wait=100
+	local host=$1 iface=${3:-eth0} port
 	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
-		wait=300 # tcpdump starts in seconds under emulation, more on a busy machine
-		if [ "$iface" = eth0 ]; then
-			iface=p$(cat "$(lab_dir "$host")/index")
-			host=sw
-		elif [ "$iface" = inner ]; then
-			iface=eth0
-		fi
-	elif [ "$iface" = inner ]; then
-		iface=ipsec0
+		port=$(awk -v i="$iface" '$1 == i { print $2 }' "$(lab_dir "$host")/ports")
+		[ -n "$port" ] && host=sw iface=$port
 	fi
+	lab_capture_on "$host" "$2" "$iface" "${4:-}"
+}
+
+# lab_capture_inner HOST PCAP [FILTER]: what HOST's data plane received from
+# its tunnels, decrypted. libipsec: HOST's ipsec0 (which also shows what HOST
+# sends into them). Kernel ESP: HOST's own eth0, where the kernel receives
+# each tunnel-mode packet again once decrypted; what HOST sends is ESP before
+# tcpdump sees it there, and clear text that arrived as such is there too, so
+# a count of it is an upper bound of what was decrypted.
+lab_capture_inner() {
+	local iface=ipsec0
+	[ "${LAB_DATAPLANE:-libipsec}" = kernel ] && iface=eth0
+	lab_capture_on "$1" "$2" "$iface" "${3:-}"
+}
+
+# lab_capture_on HOST PCAP IFACE FILTER: tcpdump on IFACE in HOST's namespace.
+lab_capture_on() {
+	local host=$1 pcap=$2 wait=100
+	# tcpdump starts in seconds under emulation, more on a busy machine
+	[ "${LAB_DATAPLANE:-libipsec}" = kernel ] && wait=300
+	# a ring of 16 MiB: on a busy machine tcpdump runs late, and the default one drops
 	# shellcheck disable=SC2086 # the filter is tcpdump's words
-	lab_bg "$host" "$pcap.log" tcpdump -i "$iface" --immediate-mode -U -n -s 0 -w "$pcap" $filter
+	lab_bg "$host" "$pcap.log" tcpdump -i "$3" --immediate-mode -B 16384 -U -n -s 0 -w "$pcap" $4
 	echo "$LAB_PID" >"$pcap.pid"
 	lab_wait "$wait" grep -q 'listening on' "$pcap.log" || lab_die "tcpdump on $host did not start"
 }

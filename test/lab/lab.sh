@@ -124,6 +124,8 @@ lab_host() {
 	ip -n "$ns" link set lo up
 	ip -n "$ns" link add eth0 type veth peer name "p$idx" netns "$LAB_SW"
 	ip -n "$LAB_SW" link set "p$idx" master br0 up
+	# each link of the host and its port on the switch (lab_capture_start)
+	echo "eth0 p$idx" >"$dir/ports"
 	# No duplicate address detection: the link is ours, and DAD delays IPv6 by seconds.
 	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	ip -n "$ns" addr add "$LAB_NET4.$idx/24" dev eth0
@@ -192,11 +194,19 @@ lab_listening() {
 	lab_exec "$1" ss "$opt" "sport = :$2" | grep -q .
 }
 
-# lab_xfrm_stat HOST COUNTER: COUNTER of HOST's /proc/net/xfrm_stat, the kernel's
-# XFRM errors and drops in HOST's namespace (e.g. XfrmInTmplMismatch: inbound
-# packets a policy wanted under IPsec that arrived without it).
-lab_xfrm_stat() {
-	lab_exec "$1" awk -v c="$2" '$1 == c { print $2 }' /proc/net/xfrm_stat
+# lab_counter HOST NAME: the kernel's counter NAME in HOST's namespace: an
+# SNMP one as nstat names it (TcpRetransSegs, TcpExtTCPLossProbes) or one of
+# /proc/net/xfrm_stat (XfrmInTmplMismatch); nothing if there is none.
+lab_counter() {
+	lab_exec "$1" cat /proc/net/snmp /proc/net/netstat /proc/net/xfrm_stat | awk -v want="$2" '
+		NF == 2 && $1 == want { print $2; exit }
+		$1 ~ /:$/ {
+			p = substr($1, 1, length($1) - 1)
+			if (!(p in head)) { head[p] = $0; next }
+			split(head[p], n)
+			for (i = 2; i <= NF; i++) if (p n[i] == want) { print $i; exit }
+			delete head[p]
+		}'
 }
 
 source "$LAB_LIB_DIR/charon.sh"

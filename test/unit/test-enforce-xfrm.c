@@ -6,17 +6,20 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "latchd/enforce-xfrm.h"
 #include "latchd/flow.h"
+#include "latchd/sockdiag.h"
 
 /*
  * The kernel data plane's socket policies on this machine's own kernel, which
  * has XFRM but no ESP: a blocked socket cannot connect (EPERM), a carried
  * one finds no state for its reqid and gets EAGAIN (the kernel asked for an
- * SA instead of sending in clear), and a cleared one connects in clear.
- * Over loopback, as root (setting a socket policy needs CAP_NET_ADMIN).
+ * SA instead of sending in clear), and a cleared one connects in clear; a
+ * socket is found among its owner's descriptors by its cookie. Over
+ * loopback, as root (setting a socket policy needs CAP_NET_ADMIN).
  */
 
 static void test_carrier_make(void **state)
@@ -171,6 +174,41 @@ static void test_listener(void **state)
 	close(srv);
 }
 
+/*
+ * A latch's socket once its request is over: found among its owner's
+ * descriptors by cookie (here this process's own), and blocked through the
+ * copy; none with another cookie, none of a process that is gone.
+ */
+static void test_fetch_by_cookie(void **state)
+{
+	uint64_t cookie, ck;
+	struct pair p;
+	int copy;
+	pid_t gone;
+
+	if (!can_set_policies()) {
+		skip();
+		return;
+	}
+	pair_open(&p);
+	assert_int_equal(sockdiag_cookie(p.fd, &cookie), 0);
+	copy = sockdiag_fetch(getpid(), cookie);
+	assert_true(copy >= 0);
+	assert_true(copy != p.fd);
+	assert_int_equal(sockdiag_cookie(copy, &ck), 0);
+	assert_true(ck == cookie);
+	assert_int_equal(xfrm_sock_block(copy, &p.f), 0);
+	close(copy);
+	assert_int_equal(try_connect(&p), -EPERM); /* the owner's socket is blocked */
+	assert_int_equal(sockdiag_fetch(getpid(), cookie + 1000000), -ENOENT);
+	gone = fork();
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	assert_int_equal(sockdiag_fetch(gone, cookie), -ESRCH);
+	pair_close(&p);
+}
+
 static void test_probe(void **state)
 {
 	const char *how = NULL;
@@ -188,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_block_carry_clear),
 		cmocka_unit_test(test_selector_is_the_flow),
 		cmocka_unit_test(test_listener),
+		cmocka_unit_test(test_fetch_by_cookie),
 		cmocka_unit_test(test_probe),
 	};
 
