@@ -23,13 +23,7 @@ source "$(dirname "$0")/../lab/lab.sh"
 source "$(dirname "$0")/../lab/tap.sh"
 
 lab_init
-lab_latch_host a 1
-lab_latch_host b 2
-lab_host c 3
-lab_ca ca
-lab_cert a ca a.example
-lab_cert b ca b.example
-lab_cert c ca c.example
+lab_latch_trio
 ip_a=$(lab_ip a)
 ip_b=$(lab_ip b)
 # loaded before latchd starts (swanctl --load-all unloads what its files do not name)

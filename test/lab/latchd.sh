@@ -163,6 +163,18 @@ lab_latch_pair() {
 	done
 }
 
+# lab_latch_trio: a takeover's cast, nothing started: the latch hosts a and b
+# of lab_latch_pair and a plain host c (192.0.2.3), each with a certificate
+# (HOST.example) from one CA "ca".
+lab_latch_trio() {
+	local h
+	lab_latch_host a 1
+	lab_latch_host b 2
+	lab_host c 3
+	lab_ca ca
+	for h in a b c; do lab_cert "$h" ca "$h.example"; done
+}
+
 # lab_latch_server HOST PORT LOG [ARGS...]: latch-probe serving PORT on HOST,
 # admitting the lab CA's peers; returns once it listens (PID in LAB_PID).
 lab_latch_server() {
