@@ -32,7 +32,10 @@ for h in a b; do
 done
 tap_ok "latchd chose the kernel data plane by itself (data_plane = auto)" \
 	grep -q 'data plane: kernel' "$(lab_dir a)/latchd.log.tmp"
-tap_not "and made no nftables table" lab_exec a nft list table inet latch
+# its table holds only the listeners' drop and the hold: nothing routes, marks or sets flows
+chains=$(lab_exec a nft list table inet latch 2>/dev/null | grep -o '^	chain [a-z]*' | awk '{print $2}' | sort | tr '\n' ' ')
+tap_is "$chains" "hold pre " "its nftables table has only the pre and hold chains (no routing mark)"
+tap_not "and no blackhole rule for a routing mark" eval "lab_exec a ip rule | grep -q blackhole"
 
 recv=$LAB_DIR/recv
 lab_probe_bg b "$LAB_DIR/server.log" serve 8080 --out "$recv" --peer-id a.example --wait
