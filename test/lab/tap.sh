@@ -24,8 +24,12 @@ tap_fail() {
 	done
 }
 
+# tap_diag TEXT...: a comment line for each line of TEXT (an unprefixed line is not TAP).
 tap_diag() {
-	echo "# $*"
+	local line
+	while IFS= read -r line; do
+		echo "# $line"
+	done <<<"$*"
 }
 
 tap_skip() {
