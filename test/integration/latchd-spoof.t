@@ -58,16 +58,12 @@ has_data() {
 inject() {
 	lab_exec a python3 "$spoof" eth0 "$mac_b" "$ip_a" "$1" "$ip_b" "$2" "$3" "$4" "$5" "${6:-}" >/dev/null
 }
-# clear_drops: b's drops of clear text into latched flows, and what counts them.
-if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
-	dropper="the kernel's XfrmInTmplMismatch"
-	clear_drops() { lab_counter b XfrmInTmplMismatch; }
-else
-	dropper="latchd's in_flow counter"
-	clear_drops() {
-		lab_exec b nft list counter inet latch in_flow | grep -o 'packets [0-9]*' | cut -d' ' -f2
-	}
-fi
+# clear_drops: b's drops of clear text into latched flows; dropper: what counts them.
+clear_drops() {
+	lab_latch_drops b in_flow XfrmInTmplMismatch
+}
+dropper="latchd's in_flow counter"
+[ "${LAB_DATAPLANE:-libipsec}" = kernel ] && dropper="the kernel's XfrmInTmplMismatch"
 # b_conn PORT SPORT: b has an established TCP connection on PORT from a's SPORT.
 b_conn() {
 	lab_exec b ss -Htn state established "( sport = :$1 and dport = :$2 )" | grep -q .
