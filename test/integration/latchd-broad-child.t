@@ -136,17 +136,13 @@ for l in json.load(sys.stdin):
     if l.get("flow", {}).get("remote_port") == int(sys.argv[1]):
         print(l.get(sys.argv[2], (l.get("sa") or {}).get(sys.argv[2], "")))' "$2" "$3"
 }
-# unarmed: a's drops of latched flows that may not leave: latchd's unarmed
-# counter (libipsec), or the kernel's drops by a socket's BLOCK policy.
-if [ -n "$kernel" ]; then
-	dropper="a's kernel's XfrmOutPolBlock"
-	unarmed() { lab_counter a XfrmOutPolBlock; }
-else
-	dropper="latchd's unarmed counter"
-	unarmed() {
-		lab_exec a nft list counter inet latch unarmed | grep -o 'packets [0-9]*' | cut -d' ' -f2
-	}
-fi
+# unarmed: a's drops of latched flows that may not leave (on the kernel: by a
+# socket's BLOCK policy); dropper: what counts them.
+unarmed() {
+	lab_latch_drops a unarmed XfrmOutPolBlock
+}
+dropper="latchd's unarmed counter"
+[ -n "$kernel" ] && dropper="a's kernel's XfrmOutPolBlock"
 unarmed_above() {
 	[ "$(unarmed)" -gt "$1" ]
 }

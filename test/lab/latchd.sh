@@ -88,6 +88,17 @@ lab_latchd_stop() {
 	rm -f "$(lab_dir "$1")/latchd.pid"
 }
 
+# lab_latch_drops HOST NFT KERNEL: the packets of latched flows HOST dropped,
+# as its data plane counts them: latchd's nft counter NFT (libipsec), or the
+# kernel's counter KERNEL (kernel ESP; lab_counter).
+lab_latch_drops() {
+	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
+		lab_counter "$1" "$3"
+	else
+		lab_exec "$1" nft list counter inet latch "$2" | grep -o 'packets [0-9]*' | cut -d' ' -f2
+	fi
+}
+
 # lab_latchctl HOST ARGS...: latchctl against HOST's latchd.
 lab_latchctl() {
 	local host=$1
