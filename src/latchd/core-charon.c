@@ -378,9 +378,7 @@ static int conn_use(struct core *c, const char *name, bool responder, const stru
 		conn->flow = l->flow;
 		conn->exact = l->pol->exact;
 	}
-	if (!responder && !conn->reqid)
-		conn->reqid = reqid_pick(c, conn);
-	if (!responder && !conn->reqid)
+	if (!responder && !conn->reqid && !(conn->reqid = reqid_pick(c, conn)))
 		return -ENOSPC;
 	if (!conn->loaded && !conn->loading)
 		r = responder ? load_responder(c, conn) : load_initiator(c, conn);

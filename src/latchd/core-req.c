@@ -47,15 +47,14 @@ static void pending_cancel(struct request *req)
 struct pending *core_pending_new(struct core *c, struct latch *l, struct request *req, int sock)
 {
 	struct pending *p = calloc(1, sizeof(*p));
+	bool keep;
 
 	if (!p)
 		return NULL;
 	/* The kernel data plane sets the socket's policies when its SA is up: keep it till then. */
-	p->sock = -1;
-	if (sock >= 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL)
-		p->sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-	if ((sock >= 0 && p->sock < 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL) ||
-	    (req && control_request_hold(req) < 0) ||
+	keep = sock >= 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
+	p->sock = keep ? fcntl(sock, F_DUPFD_CLOEXEC, 0) : -1;
+	if ((keep && p->sock < 0) || (req && control_request_hold(req) < 0) ||
 	    ev_add_time(c->loop, &p->timer, 0, pending_timeout, p) < 0) {
 		if (p->sock >= 0)
 			close(p->sock);

@@ -292,6 +292,7 @@ int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike 
 		   const struct sa_child *ch)
 {
 	struct enforce_carrier carrier;
+	bool fetch = fd < 0; /* the request is over: a copy of the owner's descriptor */
 	int r;
 
 	if (enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL)
@@ -302,13 +303,11 @@ int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike 
 		if (r < 0)
 			return r;
 	}
-	if (fd >= 0)
-		return enforce_flow_sock(c->enf, fd, &l->flow, ch ? &carrier : NULL);
-	fd = sockdiag_fetch(l->owner.pid, l->cookie);
-	if (fd < 0)
+	if (fetch && (fd = sockdiag_fetch(l->owner.pid, l->cookie)) < 0)
 		return fd;
 	r = enforce_flow_sock(c->enf, fd, &l->flow, ch ? &carrier : NULL);
-	close(fd);
+	if (fetch)
+		close(fd);
 	return r;
 }
 

@@ -109,6 +109,7 @@ int enforce_close(struct enforce *e, bool keep);
  */
 const char *enforce_last_error(const struct enforce *e);
 
+/* The FLOW_* kinds come first (the kernel data plane skips them: enforce.c). */
 enum enforce_op_kind {
 	ENFORCE_FLOW_ADD,    /* into flows */
 	ENFORCE_FLOW_DEL,    /* out of flows and armed */
