@@ -27,7 +27,7 @@ if configure "$build"; then
 		--suite unit --suite style
 	logs+=("$build/meson-logs/check-unit.json")
 	meson test -C "$build" --no-rebuild --print-errorlogs --logbase check-integration \
-		--suite integration --num-processes 1
+		--suite integration --suite hostile --num-processes 1
 	logs+=("$build/meson-logs/check-integration.json")
 	# the kernel lab: scenarios on kernel ESP under qemu (test/kernel-lab/); make
 	# check-native leaves it out

@@ -117,6 +117,50 @@ lab_probe_bin() {
 	echo "$LAB_BUILD/test/integration/latch-probe"
 }
 
+# lab_user_bin PROGRAM: a copy of the build's PROGRAM (a path under the build
+# tree) that any user can run, wherever the tree lives (a checkout in root's
+# home is mode 0700). The copy keeps its place relative to liblatch, copied
+# beside it, so its runpath finds the library. Prints the copy's path.
+lab_user_bin() {
+	local src=$1 dir=$LAB_DIR/ubin rel
+	rel=${src#"$LAB_BUILD"/}
+	[ "$rel" != "$src" ] || lab_die "lab_user_bin: $src is not in $LAB_BUILD"
+	if [ ! -d "$dir/src/lib" ]; then
+		mkdir -p "$dir/src/lib" || lab_die "lab_user_bin: mkdir $dir"
+		cp -a "$LAB_BUILD"/src/lib/liblatch.so* "$dir/src/lib/"
+	fi
+	if [ ! -x "$dir/$rel" ]; then
+		mkdir -p "$(dirname "$dir/$rel")"
+		cp "$src" "$dir/$rel" || lab_die "lab_user_bin: cannot copy $src"
+	fi
+	chmod -R a+rX "$dir"
+	echo "$dir/$rel"
+}
+
+# lab_as_user HOST UID CMD...: CMD on HOST as user and group UID, without
+# supplementary groups or capabilities, talking to HOST's latchd. CMD's program
+# is run from a copy (lab_user_bin) when it lies in the build tree.
+lab_as_user() {
+	local host=$1 uid=$2 prog=$3
+	shift 3
+	case $prog in
+	"$LAB_BUILD"/*) prog=$(lab_user_bin "$prog") ;;
+	esac
+	lab_exec "$host" setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+		env LATCH_SOCKET="$(lab_latchd_sock "$host")" "$prog" "$@"
+}
+
+# lab_as_user_bg HOST LOG UID CMD...: the same in the background (PID in LAB_PID).
+lab_as_user_bg() {
+	local host=$1 log=$2 uid=$3 prog=$4
+	shift 4
+	case $prog in
+	"$LAB_BUILD"/*) prog=$(lab_user_bin "$prog") ;;
+	esac
+	lab_bg "$host" "$log" setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+		env LATCH_SOCKET="$(lab_latchd_sock "$host")" "$prog" "$@"
+}
+
 # lab_probe HOST ARGS...: the test application on HOST, talking to HOST's latchd.
 lab_probe() {
 	local host=$1
