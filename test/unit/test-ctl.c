@@ -204,6 +204,7 @@ static void error_text_cleaned(void **state)
 	wire_begin(&b, IPC_MSG_QUERY, IPC_F_REPLY, 1, -ENOENT);
 	wire_put_str(&b, IPC_A_MESSAGE, "no latch \x1b]0;owned\x07");
 	assert_int_equal(send(sv[1], b.data, b.len, 0), (ssize_t)b.len);
+	buf_free(&b);
 	ctl_begin(&c, &b, IPC_MSG_QUERY);
 	assert_int_equal(ctl_call(&c, &b, NULL, NULL), -ENOENT);
 	assert_string_equal(c.error, "no latch \\x1b]0;owned\\x07");
