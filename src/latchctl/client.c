@@ -72,9 +72,9 @@ static int status_of(struct ctl_client *c, const struct wire_msg *m)
 
 	if (m->hdr.status >= 0)
 		return 0;
+	/* latchd's words are data: shown cleaned (shared/text.h). */
 	if (wire_get_str(&m->attrs, IPC_A_MESSAGE, &text) == 0)
-		text_clean(c->error, sizeof(c->error), text,
-			   strlen(text)); /* data: shared/text.h */
+		text_clean(c->error, sizeof(c->error), text, strlen(text));
 	else
 		snprintf(c->error, sizeof(c->error), "%s", strerror(-m->hdr.status));
 	return m->hdr.status;

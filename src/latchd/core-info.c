@@ -30,7 +30,7 @@ static void put_tuple(struct buf *b, const struct latch *l)
 
 static void put_ident(struct buf *b, uint16_t type, const struct latch_ident *id)
 {
-	char audit[IPC_MESSAGE_MAX + 1], who[201], ca[201];
+	char audit[IPC_MESSAGE_MAX + 1], who[201], ca[201]; /* 200 bytes each: both fit */
 	const char *issuer = id->issuer[0] ? id->issuer : "-";
 	size_t n;
 

@@ -237,7 +237,7 @@ void core_resolve_pending(struct core *c)
  */
 static void owner_comm(struct latch *l, pid_t pid)
 {
-	char path[64], comm[64]; /* 16 bytes (TASK_COMM_LEN) and a newline, with room to spare */
+	char path[64], comm[64]; /* 15 bytes and the kernel's newline, with room to spare */
 	ssize_t n;
 	int cfd;
 
