@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "shared/fdpass.h"
+#include "shared/text.h"
 
 static int fail(struct ctl_client *c, int r, const char *what)
 {
@@ -17,6 +18,19 @@ static int fail(struct ctl_client *c, int r, const char *what)
 	return r;
 }
 
+/* Is the n bytes in rbuf one item of a stream: an entry of this call's dump, or an ALERT? */
+static bool is_item(const struct ctl_client *c, int n)
+{
+	struct wire_hdr h;
+
+	if (wire_peek_hdr(c->rbuf, (size_t)n, &h) < 0)
+		return false;
+	if (h.type == IPC_MSG_ALERT)
+		return !(h.flags & IPC_F_REPLY);
+	return h.seq == c->seq && (h.flags & IPC_F_ALL) == IPC_F_ALL;
+}
+
+/* 1 and *m; 2: an item that did not parse, skipped (ctl_call); 0 on timeout; -errno. */
 static int recv_msg(struct ctl_client *c, int timeout_ms, struct wire_msg *m)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
@@ -34,6 +48,11 @@ static int recv_msg(struct ctl_client *c, int timeout_ms, struct wire_msg *m)
 	if (n < 0)
 		return fail(c, n, "receiving from latchd");
 	r = wire_parse(c->rbuf, (size_t)n, WIRE_FROM_DAEMON, 0, m, why, sizeof(why));
+	if (r < 0 && is_item(c, n)) {
+		c->skipped++;
+		snprintf(c->skip_why, sizeof(c->skip_why), "%s", why);
+		return 2;
+	}
 	if (r < 0) {
 		snprintf(c->error, sizeof(c->error), "latchd sent a bad message: %.400s", why);
 		return r;
@@ -53,8 +72,9 @@ static int status_of(struct ctl_client *c, const struct wire_msg *m)
 
 	if (m->hdr.status >= 0)
 		return 0;
+	/* latchd's words are data: shown cleaned (shared/text.h). */
 	if (wire_get_str(&m->attrs, IPC_A_MESSAGE, &text) == 0)
-		snprintf(c->error, sizeof(c->error), "%s", text);
+		text_clean(c->error, sizeof(c->error), text, strlen(text));
 	else
 		snprintf(c->error, sizeof(c->error), "%s", strerror(-m->hdr.status));
 	return m->hdr.status;
@@ -75,8 +95,8 @@ int ctl_call(struct ctl_client *c, const struct buf *b, ctl_entry_fn on_entry, v
 			return fail(c, -ETIMEDOUT, "waiting for latchd");
 		if (r < 0)
 			return r;
-		if (!(m.hdr.flags & IPC_F_REPLY) || m.hdr.seq != c->seq)
-			continue; /* an ALERT, or a late answer: not this call's */
+		if (r == 2 || !(m.hdr.flags & IPC_F_REPLY) || m.hdr.seq != c->seq)
+			continue; /* skipped, an ALERT, or a late answer: not this call's */
 		r = status_of(c, &m);
 		if (r < 0)
 			return r;
@@ -93,6 +113,8 @@ int ctl_next_event(struct ctl_client *c, int timeout_ms, struct wire_msg *m)
 	for (;;) {
 		int r = recv_msg(c, timeout_ms, m);
 
+		if (r == 2)
+			continue;
 		if (r <= 0 || m->hdr.type == IPC_MSG_ALERT)
 			return r;
 	}

@@ -19,6 +19,8 @@ struct ctl_client {
 	uint32_t seq;
 	char error[IPC_MESSAGE_MAX + 1]; /* latchd's words for the last failure */
 	uint8_t rbuf[IPC_MSG_MAX];
+	unsigned skipped; /* dump entries and ALERTs that did not parse: the rest are shown */
+	char skip_why[IPC_MESSAGE_MAX + 1];
 };
 
 /* Connect and say HELLO. 0 or -errno (error text in c->error). */
@@ -31,7 +33,9 @@ void ctl_begin(struct ctl_client *c, struct buf *b, uint16_t type);
 /*
  * Send b, then call on_entry for the reply (or for each dump entry) with the
  * parsed message. Returns the reply's status (0 or -errno), or the first
- * non-zero value on_entry returns.
+ * non-zero value on_entry returns. A dump entry (or an ALERT) that does not
+ * parse is counted in c->skipped (why in c->skip_why), not the end of the
+ * listing.
  */
 typedef int (*ctl_entry_fn)(void *u, const struct wire_msg *m);
 int ctl_call(struct ctl_client *c, const struct buf *b, ctl_entry_fn on_entry, void *u);

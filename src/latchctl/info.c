@@ -3,8 +3,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include "shared/text.h"
 
 /* The exported channel binding starts with its RFC 5056 label and a colon. */
 #define CB_PREFIX_LEN (sizeof("ipsec-end-point-sha256:") - 1)
@@ -170,7 +173,7 @@ void ctl_latch_row_header(FILE *f)
 
 void ctl_latch_row(FILE *f, const struct ctl_latch *l, bool color)
 {
-	char loc[64], rem[64], sa[32] = "-", owner[24];
+	char loc[64], rem[64], sa[32] = "-", owner[24], prog[9], peer[25];
 	const char *on = "", *off = "";
 
 	endpoint(loc, sizeof(loc), l->laddr, l->lport, l->family);
@@ -186,10 +189,12 @@ void ctl_latch_row(FILE *f, const struct ctl_latch *l, bool color)
 							 : "\033[36m";
 		off = "\033[0m";
 	}
-	snprintf(owner, sizeof(owner), "%u/%.8s", l->uid, l->program ? l->program : "?");
-	fprintf(f, "%-6llu %s%-11s%s %-14s %-5s %-26s %-26s %-24.24s %-14s %llus\n",
+	/* Columns cut by cleaning: never inside a character or an escape. */
+	snprintf(owner, sizeof(owner), "%u/%s", l->uid,
+		 ctl_text(prog, sizeof(prog), l->program, "?"));
+	fprintf(f, "%-6llu %s%-11s%s %-14s %-5s %-26s %-26s %-24s %-14s %llus\n",
 		(unsigned long long)l->id, on, ctl_state_name(l->state), off, owner,
-		proto_name(l->proto), loc, rem, l->remote.id ? l->remote.id : "-", sa,
+		proto_name(l->proto), loc, rem, ctl_text(peer, sizeof(peer), l->remote.id, "-"), sa,
 		(unsigned long long)ctl_latch_age_s(l));
 }
 
@@ -203,21 +208,23 @@ static void hex_line(FILE *f, const char *label, const uint8_t *p, size_t n)
 
 static void ident_show(FILE *f, const char *title, const struct ctl_ident *id)
 {
+	char t[CTL_TEXT_MAX];
+
 	if (!id->present)
 		return;
-	fprintf(f, "%s\n  %-18s %s\n  %-18s %s\n", title, "id", id->id ? id->id : "-", "method",
-		ctl_auth_name(id->auth));
+	fprintf(f, "%s\n  %-18s %s\n", title, "id", ctl_text(t, sizeof(t), id->id, "-"));
+	fprintf(f, "  %-18s %s\n", "method", ctl_auth_name(id->auth));
 	if (id->subject)
-		fprintf(f, "  %-18s %s\n", "subject", id->subject);
+		fprintf(f, "  %-18s %s\n", "subject", ctl_text(t, sizeof(t), id->subject, NULL));
 	if (id->issuer)
-		fprintf(f, "  %-18s %s\n", "issuer", id->issuer);
+		fprintf(f, "  %-18s %s\n", "issuer", ctl_text(t, sizeof(t), id->issuer, NULL));
 	if (id->spki)
 		hex_line(f, "pubkey sha256", id->spki, 32);
 }
 
 void ctl_latch_show(FILE *f, const struct ctl_latch *l)
 {
-	char loc[64], rem[64] = "*";
+	char loc[64], rem[64] = "*", prog[CTL_TEXT_MAX], encr[CTL_TEXT_MAX], integ[CTL_TEXT_MAX];
 
 	endpoint(loc, sizeof(loc), l->laddr, l->lport, l->family);
 	if (l->has_remote)
@@ -225,7 +232,7 @@ void ctl_latch_show(FILE *f, const struct ctl_latch *l)
 	fprintf(f, "latch %llu: %s (%s)\n  %-18s %s %s -> %s\n  %-18s pid %u uid %u (%s)\n",
 		(unsigned long long)l->id, ctl_state_name(l->state), ctl_reason_name(l->reason),
 		"flow", proto_name(l->proto), loc, rem, "owner", l->pid, l->uid,
-		l->program ? l->program : "?");
+		ctl_text(prog, sizeof(prog), l->program, "?"));
 	fprintf(f, "  %-18s %s, on break: %s\n", "protection",
 		l->exact ? "own SA (exact)" : "peer's SA (shared)",
 		l->on_break == IPC_ON_BREAK_WAIT ? "wait" : "reset");
@@ -233,7 +240,8 @@ void ctl_latch_show(FILE *f, const struct ctl_latch *l)
 		fprintf(f,
 			"  %-18s child #%u on IKE_SA #%u, SPI in %08x out %08x, %s%s%s, %s, %s\n",
 			"SA", l->child_id, l->ike_id, l->spi_in, l->spi_out,
-			l->encr ? l->encr : "?", l->integ ? "/" : "", l->integ ? l->integ : "",
+			ctl_text(encr, sizeof(encr), l->encr, "?"), l->integ ? "/" : "",
+			ctl_text(integ, sizeof(integ), l->integ, ""),
 			l->mode == IPC_MODE_TRANSPORT ? "transport" : "tunnel",
 			l->shared ? "shared" : "exact");
 	ident_show(f, "remote identity", &l->remote);
@@ -250,20 +258,31 @@ void ctl_latch_show(FILE *f, const struct ctl_latch *l)
 			ctl_state_name(l->hist[i].state), ctl_reason_name(l->hist[i].reason));
 }
 
+/*
+ * RFC 8259 of the cleaned text (shared/text.h): what a terminal shows of the
+ * string, as JSON, so valid UTF-8 whatever latchd sent. Cleaned text has no
+ * control characters left: only its quotes and backslashes need escaping.
+ */
 void json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	char *t = text_dup(s ? s : "");
 
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
+	fputc('"', f);
+	for (const char *p = t; p && *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', f);
+		fputc(*p, f);
 	}
 	fputc('"', f);
+	free(t);
+}
+
+const char *ctl_text(char *buf, size_t cap, const char *s, const char *none)
+{
+	if (!s)
+		return none;
+	text_clean(buf, cap, s, strlen(s));
+	return buf;
 }
 
 void json_hex(FILE *f, const uint8_t *p, size_t n)

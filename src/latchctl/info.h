@@ -62,7 +62,15 @@ void ctl_latch_row(FILE *f, const struct ctl_latch *l, bool color);
 void ctl_latch_show(FILE *f, const struct ctl_latch *l);
 void ctl_latch_json(FILE *f, const struct ctl_latch *l);
 
-/* JSON helpers. */
+/*
+ * What latchd sends is data: everything latchctl prints of it is cleaned
+ * (shared/text.h). ctl_text cleans s into buf (cut at cap, never inside a
+ * character or an escape) and returns it, or none when s is NULL.
+ */
+#define CTL_TEXT_MAX (4 * IPC_DN_MAX + 1) /* the longest string, every byte escaped */
+const char *ctl_text(char *buf, size_t cap, const char *s, const char *none);
+
+/* JSON helpers: json_str writes the cleaned s, escaped by RFC 8259 (NULL: ""). */
 void json_str(FILE *f, const char *s);
 void json_hex(FILE *f, const uint8_t *p, size_t n);
 void ctl_ident_decode(const struct wire_attrs *a, uint16_t type, struct ctl_ident *ret);

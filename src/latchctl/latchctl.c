@@ -60,6 +60,7 @@ static int status_entry(void *u, const struct wire_msg *m)
 {
 	struct status *st = u;
 	const char *name = "?";
+	char t[CTL_TEXT_MAX];
 	struct wire_attr at;
 	size_t cur = 0;
 	uint32_t version = 0;
@@ -71,7 +72,8 @@ static int status_entry(void *u, const struct wire_msg *m)
 		json_str(stdout, name);
 		printf(",\"protocol\":%u", version);
 	} else {
-		printf("%-20s %s (protocol %u)\n", "daemon", name, version);
+		printf("%-20s %s (protocol %u)\n", "daemon", ctl_text(t, sizeof(t), name, NULL),
+		       version);
 	}
 	for (uint16_t type = IPC_A_COUNTER; type <= IPC_A_LIMIT; type++) {
 		if (st->o->json)
@@ -89,7 +91,8 @@ static int status_entry(void *u, const struct wire_msg *m)
 				json_str(stdout, key);
 				printf(":%llu", (unsigned long long)v);
 			} else {
-				printf("%-20s %llu\n", key, (unsigned long long)v);
+				printf("%-20s %llu\n", ctl_text(t, sizeof(t), key, NULL),
+				       (unsigned long long)v);
 			}
 		}
 		if (st->o->json)
@@ -231,6 +234,7 @@ static int cmd_close(struct ctl_client *c, struct opts *o, int argc, char **argv
 static void print_event(const struct opts *o, const struct wire_msg *m)
 {
 	const char *why = NULL;
+	char t[CTL_TEXT_MAX];
 	struct ctl_latch l;
 
 	if (ctl_latch_decode(&m->attrs, &l) < 0)
@@ -247,7 +251,8 @@ static void print_event(const struct opts *o, const struct wire_msg *m)
 	} else {
 		printf("latch %llu %s (%s) %s:%u -> %s:%u%s%s\n", (unsigned long long)l.id,
 		       ctl_state_name(l.state), ctl_reason_name(l.reason), l.laddr, l.lport,
-		       l.has_remote ? l.raddr : "*", l.rport, why ? ": " : "", why ? why : "");
+		       l.has_remote ? l.raddr : "*", l.rport, why ? ": " : "",
+		       ctl_text(t, sizeof(t), why, ""));
 	}
 	fflush(stdout);
 }
@@ -302,6 +307,7 @@ static int peer_entry(void *u, const struct wire_msg *m)
 	struct lister *ls = u;
 	struct ctl_ident remote, local;
 	struct ctl_latch t = { 0 };
+	char peer[27], cert[CTL_TEXT_MAX];
 	struct wire_attrs tup;
 
 	ctl_ident_decode(&m->attrs, IPC_A_REMOTE_IDENTITY, &remote);
@@ -322,12 +328,12 @@ static int peer_entry(void *u, const struct wire_msg *m)
 		if (!ls->n)
 			printf("%-6s %-22s %-26s %-13s %-8s %-8s %s\n", "IKE_SA", "ADDRESS", "PEER",
 			       "METHOD", "LATCHES", "CHILDREN", "CERTIFICATE");
-		printf("#%-5llu %-22s %-26.26s %-13s %-8llu %-8llu %s\n",
+		printf("#%-5llu %-22s %-26s %-13s %-8llu %-8llu %s\n",
 		       (unsigned long long)counter(&m->attrs, "ike_sa"), t.raddr,
-		       remote.id ? remote.id : "-", ctl_auth_name(remote.auth),
+		       ctl_text(peer, sizeof(peer), remote.id, "-"), ctl_auth_name(remote.auth),
 		       (unsigned long long)counter(&m->attrs, "latches"),
 		       (unsigned long long)counter(&m->attrs, "child_sas"),
-		       remote.subject ? remote.subject : "-");
+		       ctl_text(cert, sizeof(cert), remote.subject, "-"));
 	}
 	ls->n++;
 	return 0;
@@ -492,6 +498,11 @@ int main(int argc, char **argv)
 		return EXIT_UNREACHABLE;
 	}
 	r = cmd->run(&c, &o, argc, argv);
+	if (c.skipped)
+		fprintf(stderr,
+			"latchctl: %u entries latchd sent could not be read; the rest are shown "
+			"(%s)\n",
+			c.skipped, c.skip_why);
 	ctl_close(&c);
 	return r;
 }

@@ -23,7 +23,7 @@ static int pin_entry(void *u, const struct wire_msg *m)
 	const char *name = "?", *audit = NULL;
 	size_t len = 0;
 	unsigned long long when = 0;
-	char at[32] = "-";
+	char at[32] = "-", shown[CTL_TEXT_MAX];
 
 	if (wire_get_nested(&m->attrs, IPC_A_REMOTE_IDENTITY, &id) < 0)
 		return 0;
@@ -45,7 +45,7 @@ static int pin_entry(void *u, const struct wire_msg *m)
 		if (!pl->n)
 			printf("%-24s %-64s %s\n", "NAME", "PUBKEY (SHA-256 OF THE SPKI)",
 			       "PINNED");
-		printf("%-24s ", name);
+		printf("%-24s ", ctl_text(shown, sizeof(shown), name, NULL));
 		for (size_t i = 0; spki && i < len; i++)
 			printf("%02x", spki[i]);
 		printf(" %s\n", at);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/text.h"
+
 void config_defaults(struct config *c)
 {
 	*c = (struct config){
@@ -192,10 +194,32 @@ static int set_typed(struct config *c, const char *key, const char *value, char 
 	return errf(err, el, -ENOENT, "unknown key '%s'", key);
 }
 
+/*
+ * Keys and values are clean text (shared/text.h): values name files,
+ * identities and proposals, and error messages quote them. Anything else is
+ * a mistake, refused without quoting it.
+ */
+static int check_text(const char *key, const char *value, char *err, size_t el)
+{
+	size_t kn = strlen(key), vn = strlen(value), k = text_clean_prefix(key, kn), v;
+
+	if (k < kn)
+		return errf(err, el, -EINVAL, "a key has a control byte or invalid UTF-8 at %zu",
+			    k);
+	v = text_clean_prefix(value, vn);
+	if (v < vn)
+		return errf(err, el, -EINVAL,
+			    "%s: the value has a control byte or invalid UTF-8 at %zu", key, v);
+	return 0;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t el)
 {
 	unsigned long long n;
-	int r;
+	int r = check_text(key, value, err, el);
+
+	if (r < 0)
+		return r;
 
 	for (size_t i = 0; i < sizeof(str_keys) / sizeof(str_keys[0]); i++) {
 		if (!strcmp(key, str_keys[i].key))

@@ -17,6 +17,7 @@
 
 #include "latchd/log.h"
 #include "shared/fdpass.h"
+#include "shared/text.h"
 
 /* Packets up to this size are read whole, so oversized ones get a proper -EMSGSIZE reply. */
 #define RECV_MAX (4 * IPC_MSG_MAX)
@@ -261,19 +262,17 @@ static void set_status(struct buf *b, int32_t status)
 
 int control_reply_error(struct request *req, int err, const char *fmt, ...)
 {
-	char text[IPC_MESSAGE_MAX + 1];
+	char text[IPC_MESSAGE_MAX + 1], clean[IPC_MESSAGE_MAX + 1];
 	struct buf *b = control_reply_begin(req, 0);
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	for (char *p = text; *p; p++) {
-		if ((unsigned char)*p < 0x20)
-			*p = ' '; /* the codec refuses control characters in strings */
-	}
+	/* Clean text whatever was quoted, and whatever vsnprintf cut: shared/text.h. */
+	text_clean(clean, sizeof(clean), text, strlen(text));
 	set_status(b, err < 0 && err >= IPC_STATUS_MIN ? err : -EINVAL);
-	wire_put_str(b, IPC_A_MESSAGE, text);
+	wire_put_str(b, IPC_A_MESSAGE, clean);
 	return control_reply_send(req);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "latchd/core-int.h"
+#include "shared/text.h"
 
 static void put_tuple(struct buf *b, const struct latch *l)
 {
@@ -29,7 +30,8 @@ static void put_tuple(struct buf *b, const struct latch *l)
 
 static void put_ident(struct buf *b, uint16_t type, const struct latch_ident *id)
 {
-	char audit[IPC_MESSAGE_MAX + 1];
+	char audit[IPC_MESSAGE_MAX + 1], who[201], ca[201]; /* 200 bytes each: both fit */
+	const char *issuer = id->issuer[0] ? id->issuer : "-";
 	size_t n;
 
 	if (!id->id[0])
@@ -43,8 +45,10 @@ static void put_ident(struct buf *b, uint16_t type, const struct latch_ident *id
 		wire_put_str(b, IPC_A_IDENT_CERT_ISSUER, id->issuer);
 	if (id->has_spki)
 		wire_put_bytes(b, IPC_A_IDENT_SPKI_SHA256, id->spki, sizeof(id->spki));
-	snprintf(audit, sizeof(audit), "id=\"%.200s\" issuer=\"%.200s\"", id->id,
-		 id->issuer[0] ? id->issuer : "-");
+	/* Clean text cut by cleaning again: never inside a character. */
+	text_clean(who, sizeof(who), id->id, strlen(id->id));
+	text_clean(ca, sizeof(ca), issuer, strlen(issuer));
+	snprintf(audit, sizeof(audit), "id=\"%s\" issuer=\"%s\"", who, ca);
 	wire_put_str(b, IPC_A_IDENT_AUDIT, audit);
 	wire_nest_end(b, n);
 }

@@ -17,6 +17,7 @@
 #include "latchd/core-int.h"
 #include "latchd/log.h"
 #include "latchd/sockdiag.h"
+#include "shared/text.h"
 
 #define FAIL(r, ...) (snprintf(err, el, __VA_ARGS__), (r))
 
@@ -230,25 +231,39 @@ void core_resolve_pending(struct core *c)
 
 /* ---------------------------------------------------------------- requests */
 
+/*
+ * The owner's program name, cleaned (shared/text.h): its owner chose every
+ * byte of it (prctl, or the name it was run by), newlines and escapes too.
+ */
+static void owner_comm(struct latch *l, pid_t pid)
+{
+	char path[64], comm[64]; /* 15 bytes and the kernel's newline, with room to spare */
+	ssize_t n;
+	int cfd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	cfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (cfd < 0)
+		return;
+	n = read(cfd, comm, sizeof(comm));
+	close(cfd);
+	/* The kernel ends the name with a newline of its own; the name may hold more. */
+	if (n > 0 && comm[n - 1] == '\n')
+		n--;
+	text_clean(l->comm, sizeof(l->comm), comm, n > 0 ? (size_t)n : 0);
+	log_debug("latch %llu: owner pid %d uid %u, program '%s'", (unsigned long long)l->id,
+		  (int)pid, (unsigned)l->owner.uid, l->comm);
+}
+
 static void owner_from(struct core *c, struct latch *l, const struct request *req, int fd)
 {
 	uint64_t cookie;
-	char path[64];
-	ssize_t n;
-	int cfd;
 
 	latchdb_set_owner(c->db, l, &req->cred);
 	l->client = req->client;
 	if (fd >= 0 && sockdiag_cookie(fd, &cookie) == 0)
 		latchdb_set_cookie(c->db, l, cookie);
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)req->cred.pid);
-	cfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (cfd < 0)
-		return;
-	n = read(cfd, l->comm, sizeof(l->comm) - 1);
-	close(cfd);
-	l->comm[n > 0 ? n : 0] = '\0';
-	l->comm[strcspn(l->comm, "\n")] = '\0';
+	owner_comm(l, req->cred.pid);
 }
 
 static int check_quota(struct core *c, const struct request *req, char *err, size_t el)

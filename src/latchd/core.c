@@ -9,6 +9,7 @@
 #include "latchd/core-int.h"
 #include "latchd/log.h"
 #include "latchd/sockdiag.h"
+#include "shared/text.h"
 
 static const char *const vici_events[] = {
 	"ike-updown", "child-updown", "ike-rekey", "child-rekey", "ike-update", NULL,
@@ -646,7 +647,8 @@ static void vici_down(void *u, int err, const char *why)
 /* An IKE_SA that goes down before it was ever up: authentication failed (vici.md §2.4). */
 static void check_auth_failure(struct core *c, const char *name, const struct vici_node *msg)
 {
-	const char *state;
+	const char *state, *rid;
+	char id[SA_ID_MAX];
 
 	if (strcmp(name, "ike-updown") || vici_get_yes(msg, "up"))
 		return;
@@ -654,8 +656,11 @@ static void check_auth_failure(struct core *c, const char *name, const struct vi
 		if (ike->type != VICI_NODE_SECTION || !ike->name)
 			continue;
 		state = vici_get_str(ike, "state");
-		if (state && !strcmp(state, "CONNECTING"))
-			core_conn_failed(c, ike->name, vici_get_str(ike, "remote-id"));
+		if (!state || strcmp(state, "CONNECTING"))
+			continue;
+		rid = vici_get_str(ike, "remote-id"); /* what the peer claimed: cleaned */
+		text_clean(id, sizeof(id), rid ? rid : "", rid ? strlen(rid) : 0);
+		core_conn_failed(c, ike->name, id);
 	}
 }
 

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shared/text.h"
+
 /* DNs the way charon prints them: "C=CH, O=latch-lab, CN=b.example". */
 static int name_to_str(const X509_NAME *n, char *out, size_t cap)
 {
@@ -25,6 +27,7 @@ static int name_to_str(const X509_NAME *n, char *out, size_t cap)
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *p;
 	long len;
+	int r;
 
 	if (!bio)
 		return -ENOMEM;
@@ -33,23 +36,20 @@ static int name_to_str(const X509_NAME *n, char *out, size_t cap)
 		BIO_free(bio);
 		return -EBADMSG;
 	}
+	/* Cleaned (shared/text.h): whoever made the certificate chose its bytes. */
 	len = BIO_get_mem_data(bio, &p);
-	if (len < 0 || (size_t)len >= cap) {
-		BIO_free(bio);
-		return -ENAMETOOLONG;
-	}
-	memcpy(out, p, (size_t)len);
-	out[len] = '\0';
+	r = len < 0 || text_clean(out, cap, p, (size_t)len) >= cap ? -ENAMETOOLONG : 0;
 	BIO_free(bio);
-	return 0;
+	return r;
 }
 
+/* A name with a NUL in it is a forgery ("good.example\0.evil.example"): no name at all. */
 static void san_add(struct cert_info *c, const char *s, size_t len)
 {
-	if (c->n_sans == IDENT_SANS_MAX || len >= sizeof(c->sans[0]) || memchr(s, 0, len))
+	if (c->n_sans == IDENT_SANS_MAX || memchr(s, 0, len))
 		return;
-	memcpy(c->sans[c->n_sans], s, len);
-	c->sans[c->n_sans++][len] = '\0';
+	if (text_clean(c->sans[c->n_sans], sizeof(c->sans[0]), s, len) < sizeof(c->sans[0]))
+		c->n_sans++;
 }
 
 static void san_ip(struct cert_info *c, const ASN1_OCTET_STRING *ip)

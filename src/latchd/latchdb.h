@@ -70,7 +70,7 @@ struct latch {
 	struct flow3 listen; /* a listener's local 3-tuple */
 	uint64_t cookie;     /* SO_COOKIE of the owner's socket */
 	struct ucred owner;
-	char comm[16];
+	char comm[IPC_NAME_MAX + 1]; /* the program, cleaned: 15 bytes escaped fit */
 	/*
 	 * Interned: one copy of each distinct value, shared by every latch that
 	 * holds it (10,000 latches to one peer share one remote identity). Set

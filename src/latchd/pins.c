@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/text.h"
+
 struct pins {
 	char path[512];
 	struct pin *v;
@@ -47,12 +49,9 @@ static int name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > PINS_NAME_MAX)
+	/* Names are listed to administrators: clean text (shared/text.h) or none. */
+	if (n == 0 || n > PINS_NAME_MAX || text_clean_prefix(s, n) < n)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return -EINVAL;
-	}
 	return 0;
 }
 

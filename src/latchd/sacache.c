@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/text.h"
+
 /*
  * Plain arrays searched linearly: in shared mode a host has a handful of
  * IKE_SAs and children; in exact mode thousands of children cost a few
@@ -204,11 +206,12 @@ static void ike_remove(struct sacache *c, struct sa_ike *ike)
 
 /* ---------------------------------------------------------------- parsing */
 
+/* Cleaned (shared/text.h): identities and names are what a peer presented. */
 static void copy_str(char *dst, size_t cap, const struct vici_node *sec, const char *key)
 {
 	const char *v = vici_get_str(sec, key);
 
-	snprintf(dst, cap, "%s", v ? v : "");
+	text_clean(dst, cap, v ? v : "", v ? strlen(v) : 0);
 }
 
 static uint32_t get_u32(const struct vici_node *sec, const char *key, int base)
@@ -261,12 +264,12 @@ static void parse_child_alg(const struct vici_node *sec, struct sa_child *ch)
 {
 	const char *encr = vici_get_str(sec, "encr-alg");
 	const char *bits = vici_get_str(sec, "encr-keysize");
+	char alg[SA_ALG_MAX];
 
 	ch->encr_bits = bits ? (unsigned)strtoul(bits, NULL, 10) : 0;
-	if (encr && bits)
-		snprintf(ch->encr, sizeof(ch->encr), "%s-%s", encr, bits);
-	else
-		copy_str(ch->encr, sizeof(ch->encr), sec, "encr-alg");
+	snprintf(alg, sizeof(alg), "%s%s%s", encr ? encr : "", encr && bits ? "-" : "",
+		 encr && bits ? bits : "");
+	text_clean(ch->encr, sizeof(ch->encr), alg, strlen(alg));
 	copy_str(ch->integ, sizeof(ch->integ), sec, "integ-alg");
 	bits = vici_get_str(sec, "integ-keysize");
 	ch->integ_bits = bits ? (unsigned)strtoul(bits, NULL, 10) : 0;

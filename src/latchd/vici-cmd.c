@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/proto.h"
+#include "shared/text.h"
+
 /* ---- traffic selectors ---- */
 
 static const struct {
@@ -247,7 +250,11 @@ struct call {
 	unsigned flags;
 };
 
-static int outcome(const struct vici_result *res, const char **errmsg)
+/*
+ * charon's refusal, cleaned into msg (shared/text.h): latchd logs it and
+ * relays it to clients, and charon's words may quote what a peer sent.
+ */
+static int outcome(const struct vici_result *res, const char **errmsg, char *msg, size_t cap)
 {
 	const char *m;
 
@@ -257,15 +264,19 @@ static int outcome(const struct vici_result *res, const char **errmsg)
 	if (vici_get_yes(res->reply, "success"))
 		return 0;
 	m = vici_get_str(res->reply, "errmsg");
-	*errmsg = m ? m : "charon refused the command";
+	if (!m)
+		m = "charon refused the command";
+	text_clean(msg, cap, m, strlen(m));
+	*errmsg = msg;
 	return -EREMOTEIO;
 }
 
 static void on_done(void *userdata, const struct vici_result *res)
 {
 	struct call *call = userdata;
+	char msg[IPC_MESSAGE_MAX + 1];
 	const char *errmsg;
-	int err = outcome(res, &errmsg);
+	int err = outcome(res, &errmsg, msg, sizeof(msg));
 
 	call->cb.done(call->userdata, err, errmsg, res->reply);
 	free(call);

@@ -11,6 +11,7 @@
 
 #include "lib/internal.h"
 #include "shared/fdpass.h"
+#include "shared/text.h"
 
 #define LIB_NAME	   "liblatch " LATCH_LIB_VERSION
 #define DEFAULT_TIMEOUT_MS 30000
@@ -85,7 +86,7 @@ static void event_keep(latch_ctx *ctx, const struct wire_msg *m)
 	(void)wire_get_u8(&m->attrs, IPC_A_STATE, &ev.state);
 	(void)wire_get_u16(&m->attrs, IPC_A_REASON, &ev.reason);
 	if (wire_get_str(&m->attrs, IPC_A_MESSAGE, &s) == 0)
-		ev.message = strdup(s); /* without its text the event still counts */
+		ev.message = text_dup(s); /* without its text the event still counts */
 	if (ctx->ev_count == EVENTS_MAX)
 		event_drop_oldest(ctx);
 	ctx->events[(ctx->ev_head + ctx->ev_count++) % EVENTS_MAX] = ev;
@@ -177,6 +178,7 @@ void ctx_begin(latch_ctx *ctx, uint16_t type)
 
 int ctx_call(latch_ctx *ctx, int fd)
 {
+	char words[IPC_MESSAGE_MAX + 1];
 	const char *text = "";
 	int r;
 
@@ -193,8 +195,10 @@ int ctx_call(latch_ctx *ctx, int fd)
 		return r;
 	if (ctx->reply.hdr.status < 0) {
 		(void)wire_get_str(&ctx->reply.attrs, IPC_A_MESSAGE, &text);
-		return ctx_fail(ctx, ctx->reply.hdr.status, "%s",
-				*text ? text : strerror(-ctx->reply.hdr.status));
+		if (!*text)
+			text = strerror(-ctx->reply.hdr.status);
+		text_clean(words, sizeof(words), text, strlen(text)); /* data: shared/text.h */
+		return ctx_fail(ctx, ctx->reply.hdr.status, "%s", words);
 	}
 	return 0;
 }

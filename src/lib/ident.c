@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/internal.h"
+#include "shared/text.h"
 
 _Static_assert((int)LATCH_AUTH_PKIX_OFFLINE == (int)IPC_AUTH_PKIX_OFFLINE, "auth");
 
@@ -161,13 +162,15 @@ LATCH_EXPORT int latch_ident_same_peer(const latch_ident *a, const latch_ident *
 	       (!a->has_spki || !memcmp(a->spki, b->spki, LATCH_SHA256_LEN));
 }
 
+/* What latchd says of a peer is data: cleaned (shared/text.h) before the application sees it. */
 static int decode_str(const struct wire_attrs *a, uint16_t type, char **dst)
 {
 	const char *s;
 
 	if (wire_get_str(a, type, &s) < 0)
 		return 0;
-	return copy_str(dst, s);
+	*dst = text_dup(s);
+	return *dst ? 0 : -ENOMEM;
 }
 
 int ident_decode(const struct wire_attrs *a, struct latch_ident **ret)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/internal.h"
+#include "shared/text.h"
 
 _Static_assert((int)LATCH_STATE_PENDING == (int)IPC_STATE_PENDING, "state");
 _Static_assert((int)LATCH_REASON_UNLATCHED == (int)IPC_REASON_UNLATCHED, "reason");
@@ -98,9 +99,9 @@ static int decode_sa(const struct wire_attrs *sa, struct latch_info *info)
 	if (wire_get_u8(sa, IPC_A_SA_MODE, &v) == 0)
 		info->sa_mode = v;
 	info->has_sa = true;
-	if (wire_get_str(sa, IPC_A_SA_ENCR_ALG, &s) == 0 && !(info->encr_alg = strdup(s)))
+	if (wire_get_str(sa, IPC_A_SA_ENCR_ALG, &s) == 0 && !(info->encr_alg = text_dup(s)))
 		return -ENOMEM;
-	if (wire_get_str(sa, IPC_A_SA_INTEG_ALG, &s) == 0 && !(info->integ_alg = strdup(s)))
+	if (wire_get_str(sa, IPC_A_SA_INTEG_ALG, &s) == 0 && !(info->integ_alg = text_dup(s)))
 		return -ENOMEM;
 	return 0;
 }
@@ -133,7 +134,7 @@ static int decode_parts(const struct wire_attrs *m, struct latch_info *info)
 
 	if (wire_get_bytes(m, IPC_A_CHANNEL_BINDING, &p, &n) == 0 && cb_from_wire(p, n, cb) == 0)
 		cbp = cb;
-	if (wire_get_str(m, IPC_A_MESSAGE, &s) == 0 && !(info->message = strdup(s)))
+	if (wire_get_str(m, IPC_A_MESSAGE, &s) == 0 && !(info->message = text_dup(s)))
 		return -ENOMEM;
 	if (wire_get_nested(m, IPC_A_TUPLE, &a) == 0)
 		decode_tuple(&a, info);

@@ -75,7 +75,8 @@ enum ipc_msg {
 /*
  * Attribute types: one namespace for the whole protocol, in ranges of 16.
  * Kind and limits in brackets; "s" strings are sent with their NUL, which
- * the limit does not count, and may not contain control characters.
+ * the limit does not count, and are clean text (shared/text.h): a client's
+ * are refused otherwise, latchd's are cleaned where they enter latchd.
  */
 enum ipc_attr {
 	/* 1–15: general */

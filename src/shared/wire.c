@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shared/text.h"
+
 /* What each attribute type is, wherever it appears. */
 struct attr_policy {
 	const char *name;
@@ -267,6 +269,7 @@ struct perr {
 	size_t len;
 	const char *msg;   /* "CONNECT request" */
 	const char *inner; /* container being checked, or NULL */
+	bool clean_text;   /* strings must be clean text: a client's message */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(const struct perr *e, int code,
@@ -393,18 +396,30 @@ static size_t kind_size(uint8_t kind)
 	}
 }
 
+/*
+ * A string carries one NUL, its last byte. What a client sends must be clean
+ * text (shared/text.h), taken in as it is. What latchd sends is data its
+ * receiver cleans where it shows it: latchd sends clean text, and should one
+ * value ever not be, that costs the value, not the whole answer.
+ */
 static int check_str(const struct perr *e, const struct attr_policy *pol, const struct wire_attr *a)
 {
-	if (a->len == 0 || a->val[a->len - 1] != 0)
+	const char *s = (const char *)a->val;
+	size_t n = a->len ? a->len - 1u : 0, ok;
+	const char *nul;
+
+	if (a->len == 0 || s[n] != 0)
 		return fail(e, -EINVAL, "%s is not NUL-terminated", pol->name);
-	if ((uint64_t)a->len - 1 > pol->max)
-		return fail(e, -EINVAL, "%s of %u bytes exceeds the limit of %" PRIu64, pol->name,
-			    a->len - 1, pol->max);
-	for (size_t i = 0; i + 1 < a->len; i++) {
-		if (a->val[i] < 0x20 || a->val[i] == 0x7f)
-			return fail(e, -EINVAL, "%s has a NUL or control byte 0x%02x at %zu",
-				    pol->name, a->val[i], i);
-	}
+	if ((uint64_t)n > pol->max)
+		return fail(e, -EINVAL, "%s of %zu bytes exceeds the limit of %" PRIu64, pol->name,
+			    n, pol->max);
+	nul = memchr(s, 0, n);
+	if (nul)
+		return fail(e, -EINVAL, "%s has a NUL byte at %td", pol->name, nul - s);
+	ok = e->clean_text ? text_clean_prefix(s, n) : n;
+	if (ok < n)
+		return fail(e, -EINVAL, "%s has a control byte or invalid UTF-8 at %zu (0x%02x)",
+			    pol->name, ok, a->val[ok]);
 	return 0;
 }
 
@@ -554,7 +569,9 @@ static int check_fds(struct perr *e, const struct msg_schema *ms, const struct w
 int wire_parse(const void *p, size_t n, enum wire_from from, unsigned nfds, struct wire_msg *ret,
 	       char *err, size_t errlen)
 {
-	struct perr e = { .buf = err, .len = errlen, .msg = "message" };
+	struct perr e = {
+		.buf = err, .len = errlen, .msg = "message", .clean_text = from == WIRE_FROM_CLIENT
+	};
 	const struct msg_schema *ms;
 	struct wire_hdr h;
 	uint8_t set = SET_NONE;

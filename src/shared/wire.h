@@ -30,7 +30,10 @@
  *			padding wrong, unknown flag, status out of range
  *	-EOPNOTSUPP	unknown message type, or not one this side may receive
  *	-EINVAL		attribute unknown, misplaced, missing, repeated, of the
- *			wrong size, or with a value out of range
+ *			wrong size, or with a value out of range; a string with
+ *			a NUL inside, or (sent by a client) no clean text
+ *			(shared/text.h): latchd's strings are data to receivers,
+ *			who clean what they show of them
  *	-EBADF		the socket is missing, or came with a message that takes none
  *	-EPROTO		(wire_hello_check) another protocol version
  */

@@ -139,6 +139,31 @@ static void connect_refused(void **state)
 }
 
 /* connect(2) fails after the latch was made: the latch is released. */
+/*
+ * latchd's words are data: an odd byte in them costs nothing of the answer
+ * (its status stands) and reaches the application cleaned (shared/text.h).
+ */
+static void refusal_words_are_data(void **state)
+{
+	struct sockaddr_storage sa;
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = NULL;
+	socklen_t len;
+	int lfd = listener(AF_INET, &sa, &len), fd;
+
+	fake->fail_type = IPC_MSG_CONNECT;
+	fake->fail_status = -EACCES;
+	fake->fail_msg = "peer \x1b[2J\xff\xc2\x9b"
+			 "evil";
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(latch_connect(ctx, fd, (struct sockaddr *)&sa, len, NULL, 0, &info),
+			 -EACCES);
+	assert_string_equal(latch_ctx_last_error(ctx), "peer \\x1b[2J\\xff\\xc2\\x9bevil");
+	close(fd);
+	close(lfd);
+	latch_ctx_free(ctx);
+}
+
 static void connect_fails_releases(void **state)
 {
 	struct sockaddr_storage sa;
@@ -509,6 +534,7 @@ int main(void)
 		cmocka_unit_test_setup(hello_refused, fake_reset_test),
 		cmocka_unit_test_setup(connect_latched, fake_reset_test),
 		cmocka_unit_test_setup(connect_refused, fake_reset_test),
+		cmocka_unit_test_setup(refusal_words_are_data, fake_reset_test),
 		cmocka_unit_test_setup(connect_fails_releases, fake_reset_test),
 		cmocka_unit_test_setup(connect_ipv6_udp, fake_reset_test),
 		cmocka_unit_test_setup(listen_accept, fake_reset_test),

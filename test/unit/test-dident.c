@@ -3,6 +3,9 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +130,76 @@ static void channel_binding_is_symmetric_and_labelled(void **state)
 	assert_memory_equal(out + 23, ab, 32);
 }
 
+static void add_dns(GENERAL_NAMES *names, const char *s, size_t n)
+{
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+	assert_true(g && ia5 && ASN1_STRING_set(ia5, s, (int)n) == 1);
+	GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
+	assert_true(sk_GENERAL_NAME_push(names, g) > 0);
+}
+
+/* A self-signed certificate whose maker chose odd bytes for its names: DER, caller frees. */
+static uint8_t *odd_cert(size_t *len)
+{
+	static const char cn[] = "b\x1b[2J\xc2\x9b\xe2\x80\xae"
+				 "x";
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	GENERAL_NAMES *names = GENERAL_NAMES_new();
+	X509_NAME *n = X509_NAME_new();
+	unsigned char *der = NULL;
+	X509 *x = X509_new();
+	uint8_t *out;
+	int l;
+
+	assert_true(key && names && n && x);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+						    (const unsigned char *)cn, -1, -1, 0),
+			 1);
+	add_dns(names, "b.example", 9);
+	add_dns(names, "evil\x1b[2J.example", 16);
+	add_dns(names, "good.example\0.evil.example", 26); /* a forgery: no name */
+	assert_true(X509_set_version(x, 2) && X509_set_subject_name(x, n) &&
+		    X509_set_issuer_name(x, n) && X509_set_pubkey(x, key) &&
+		    ASN1_INTEGER_set(X509_get_serialNumber(x), 1) &&
+		    X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
+		    X509_gmtime_adj(X509_getm_notAfter(x), 3600) &&
+		    X509_add1_ext_i2d(x, NID_subject_alt_name, names, 0, 0) == 1 &&
+		    X509_sign(x, key, EVP_sha256()) > 0);
+	l = i2d_X509(x, &der);
+	assert_true(l > 0);
+	out = malloc((size_t)l);
+	assert_non_null(out);
+	memcpy(out, der, (size_t)l);
+	*len = (size_t)l;
+	OPENSSL_free(der);
+	GENERAL_NAMES_free(names);
+	X509_NAME_free(n);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return out;
+}
+
+/* Whoever made a certificate chose its bytes: its names enter cleaned (shared/text.h). */
+static void certificate_names_enter_cleaned(void **state)
+{
+	struct cert_info c;
+	size_t len;
+	uint8_t *der = odd_cert(&len);
+
+	assert_int_equal(cert_parse_der(der, len, &c), 0);
+	/* OpenSSL escapes C0 controls in DNs itself (RFC 2253 \1B); the rest is cleaned. */
+	assert_string_equal(c.subject, "CN=b\\1B[2J\\xc2\\x9b\\xe2\\x80\\xaex");
+	assert_string_equal(c.issuer, c.subject);
+	assert_int_equal(c.n_sans, 2);
+	assert_string_equal(c.sans[0], "b.example");
+	assert_string_equal(c.sans[1], "evil\\x1b[2J.example");
+	assert_true(cert_vouches_for(&c, "b.example"));
+	assert_false(cert_vouches_for(&c, "good.example"));
+	free(der);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -135,6 +208,7 @@ int main(void)
 		cmocka_unit_test(certificate_vouches_for_its_names),
 		cmocka_unit_test(dn_and_pattern_matching),
 		cmocka_unit_test(channel_binding_is_symmetric_and_labelled),
+		cmocka_unit_test(certificate_names_enter_cleaned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,6 +204,12 @@ static void config_refuses_what_it_does_not_know(void **state)
 	assert_int_equal(config_set(&c, "mark", "0", err, sizeof(err)), -EINVAL);
 	assert_int_equal(config_set(&c, "dpd_delay", "-3", err, sizeof(err)), -EINVAL);
 	assert_int_equal(config_set(&c, "data_plane", "fast", err, sizeof(err)), -EINVAL);
+	/* Keys and values are clean text (shared/text.h); what is not is refused unquoted. */
+	assert_int_equal(config_set(&c, "local_id", "CN=a\x1b[2J", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "local_id: the value has a control byte or invalid UTF-8 at 4");
+	assert_int_equal(config_set(&c, "m\xffrk", "1", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "a key has a control byte or invalid UTF-8 at 1");
+	assert_int_equal(config_set(&c, "local_id", "CN=Z\xc3\xbcrich", err, sizeof(err)), 0);
 	assert_int_equal(config_load(&c, "/nonexistent/latchd.conf", false, err, sizeof(err)), 0);
 	assert_int_equal(config_load(&c, "/nonexistent/latchd.conf", true, err, sizeof(err)),
 			 -ENOENT);

@@ -249,6 +249,22 @@ static void host_to_host_child_covers_every_port(void **state)
 	sacache_free(sc);
 }
 
+/* What a peer presented is cleaned where it enters (shared/text.h). */
+static void identities_enter_cleaned(void **state)
+{
+	struct vici_node *m = event_tree(true, "ESTABLISHED", 2, "CN=b\x1b[2J\n\xff\xc2\x9b", 9,
+					 "192.0.2.1/32", "192.0.2.2/32");
+	struct seen seen = { 0 };
+	struct sacache *sc;
+
+	assert_int_equal(sacache_new(&ops, &seen, &sc), 0);
+	assert_int_equal(sacache_feed(sc, "child-updown", m), 0);
+	assert_string_equal(sacache_ike(sc, 2)->remote_id, "CN=b\\x1b[2J\\x0a\\xff\\xc2\\x9b");
+	assert_string_equal(sacache_child(sc, 9)->encr, "AES_GCM_16-256");
+	vici_node_free(m);
+	sacache_free(sc);
+}
+
 static void rekey_replaces_the_child(void **state)
 {
 	struct vici_node *m =
@@ -318,6 +334,7 @@ int main(void)
 		cmocka_unit_test(child_updown_from_charon),
 		cmocka_unit_test(auth_failure_is_never_up),
 		cmocka_unit_test(host_to_host_child_covers_every_port),
+		cmocka_unit_test(identities_enter_cleaned),
 		cmocka_unit_test(rekey_replaces_the_child),
 		cmocka_unit_test(selectors_parse),
 	};
