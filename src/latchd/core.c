@@ -676,13 +676,17 @@ static const struct vici_client_ops vici_ops = {
 
 /* ---------------------------------------------------------------- sockets */
 
-/* The kernel destroyed a socket: if it was a latch's, the latch is CLOSED (R35). */
+/*
+ * The kernel destroyed a socket: its latches are CLOSED (R35). A protected
+ * socket may have more than one: a connection that ended without latchd
+ * (the peer's reset) and the one it connected next.
+ */
 static void socket_gone(const struct flow *f, uint64_t cookie, void *u)
 {
 	struct core *c = u;
-	struct latch *l = latchdb_by_cookie(c->db, cookie);
+	struct latch *l;
 
-	if (l)
+	while ((l = latchdb_by_cookie(c->db, cookie)))
 		core_close(c, l, IPC_REASON_OWNER, false);
 	core_attach_gone(c, cookie);
 }
