@@ -52,6 +52,18 @@ run() {
 	tap_diag "$name: $(tr '\n' ' ' <<<"$out")"
 }
 
+# judged NAME SPORT DPORT: what became of the retry from SPORT. libipsec: its first
+# packet was held and a latch made for it (a's latchd says so); kernel: the
+# socket's own policy refused it (connect(2) or sendto(2) failed with EPERM).
+judged() {
+	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
+		tap_ok "$1: refused by the socket's own policy (EPERM)" grep -q '^retry error EPERM' <<<"$out"
+	else
+		tap_ok "$1: held and judged again (a latch made for its first packet)" \
+			grep -q ":$2 -> [0-9.]*:$3: made for an attached socket" < <(lab_latchd_log a)
+	fi
+}
+
 # never_clear NAME RECV: the marker not in clear on the wire, not at the plain service.
 never_clear() {
 	tap_is "$(lab_pcap_clear "$wire" "$m")" 0 "$1: the marker never crosses in clear"
@@ -64,17 +76,20 @@ tap_ok "draft: the first connect(2) fails (wrong peer)" grep -q '^first error' <
 never_clear "draft retry" "$tcp_recv"
 tap_ok "draft: the retry is refused or judged again, never connected in clear" \
 	grep -q '^retry error' <<<"$out"
+judged "draft retry" 43000 9090
 
 # ---- 2: native latch_connect, then a plain connect(2)
 run native native c.example 9090 43001
 tap_ok "native: latch_connect fails (wrong peer)" grep -q '^first error' <<<"$out"
 never_clear "native retry" "$tcp_recv"
 tap_ok "native: the plain connect(2) is refused or judged again" grep -q '^retry error' <<<"$out"
+judged "native retry" 43001 9090
 
 # ---- 3: UDP, the latch failed, sendto(2) to the plain service
 run udp udp c.example 9091 43002
 tap_ok "udp: latch_connect fails (wrong peer)" grep -q '^first error' <<<"$out"
 never_clear "udp sendto" "$udp_recv"
+judged "udp sendto" 43002 9091
 
 # ---- 4: UDP latched to b.example, sendto(2) to another port
 first=5353 run udp-ok udp b.example 9091 43003
@@ -87,12 +102,15 @@ tap_is "$(lab_pcap_count "$wire" 'udp port 9091')" 0 \
 run draft-exec draft c.example 9090 43004 --gone exec
 tap_ok "draft, exec'd: the retry ran" grep -q '^retry' <<<"$out"
 never_clear "draft retry after exec" "$tcp_recv"
+judged "draft retry after exec" 43004 9090
 run native-ctx native c.example 9090 43005 --gone ctx
 tap_ok "native, ctx freed: the retry ran" grep -q '^retry' <<<"$out"
 never_clear "native retry after its ctx is freed" "$tcp_recv"
+judged "native retry after its ctx is freed" 43005 9090
 run udp-exec udp c.example 9091 43006 --gone exec
 tap_ok "udp, exec'd: the datagram was sent or refused" grep -q '^retry' <<<"$out"
 never_clear "udp sendto after exec" "$udp_recv"
+judged "udp sendto after exec" 43006 9091
 
 tap_ok "a's latchd still serves (status)" lab_latchctl a status
 tap_done
