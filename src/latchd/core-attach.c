@@ -170,8 +170,8 @@ static void hold(struct core *c, uint32_t pkt, uint64_t latch_id, const struct a
 {
 	struct attachments *at = c->att;
 
-	if (at->n_held == HELD_MAX || (held_by(at, a->owner.uid) >= HELD_PER_UID &&
-				       !control_is_admin(c->ctl, &a->owner))) {
+	if (at->n_held == HELD_MAX ||
+	    (held_by(at, a->owner.uid) >= HELD_PER_UID && !control_is_admin(c->ctl, &a->owner))) {
 		verdict(c, pkt, false); /* a retransmission comes again */
 		return;
 	}
@@ -305,8 +305,8 @@ void core_attach_gone(struct core *c, uint64_t cookie)
 
 /*
  * An attachment outlives its client: the socket may still be connected, and
- * its packets are held and judged as ever (the latch they get has no client). On the kernel data plane latchd holds the
- * socket itself, which would keep it open after its owner closed it: that
+ * its packets are held and judged as ever (the latch they get has no client). On the kernel data
+ * plane latchd holds the socket itself, which would keep it open after its owner closed it: that
  * reference goes now (the socket's destroy event forgets the attachment), and
  * a first packet that comes later cannot get its socket policies: the socket
  * is reset (on_packet).
@@ -397,9 +397,9 @@ static int attach_socket(int fd, bool kernel, struct flow3 *l3, uint64_t *cookie
 	return r < 0 ? FAIL(r, "SO_COOKIE: %s", strerror(-r)) : 0;
 }
 
-/* Kernel data plane: its local end into the attach sets; latchd keeps the socket for its policies. */
-static int attach_set(struct core *c, struct request *req, const struct flow3 *l3,
-		      struct attach *a)
+/* Kernel data plane: its local end into the attach sets; latchd keeps the socket for its policies.
+ */
+static int attach_set(struct core *c, struct request *req, const struct flow3 *l3, struct attach *a)
 {
 	int r;
 
@@ -453,7 +453,7 @@ static int attach_new(struct core *c, struct request *req, const struct flow3 *l
 		free(a);
 		return FAIL(r, "protecting the socket: %s",
 			    enforce_last_error(c->enf)[0] ? enforce_last_error(c->enf)
-							   : strerror(-r));
+							  : strerror(-r));
 	}
 	a->local = *l3;
 	a->cookie = cookie;

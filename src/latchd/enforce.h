@@ -91,11 +91,15 @@ struct enforce_config {
 	enum enforce_plane data_plane;
 };
 
+/* Protected sockets' marks: 0x4cXXXXXX ('L'), 24 bits for the socket (see enforce_config). */
+#define ENFORCE_SOCK_MARK      0x4c000000u
+#define ENFORCE_SOCK_MARK_MASK 0xff000000u
+
 #define ENFORCE_CONFIG_DEFAULT                                                        \
 	{                                                                             \
 		.table = "latch", .iface = "ipsec0", .mark = 0x100, .ct_mark = 0x100, \
-		.rule_priority = 221, .sock_mark = 0x4c000000u,                       \
-		.sock_mark_mask = 0xff000000u                                         \
+		.rule_priority = 221, .sock_mark = ENFORCE_SOCK_MARK,                 \
+		.sock_mark_mask = ENFORCE_SOCK_MARK_MASK                              \
 	}
 
 /* enforce_open flags */

@@ -36,11 +36,16 @@ static const char *errname(int e)
 		int e;
 		const char *name;
 	} names[] = {
-		{ ECONNABORTED, "ECONNABORTED" }, { ECONNREFUSED, "ECONNREFUSED" },
-		{ ETIMEDOUT, "ETIMEDOUT" },	  { EACCES, "EACCES" },
-		{ EPERM, "EPERM" },		  { EAGAIN, "EAGAIN" },
-		{ ECONNRESET, "ECONNRESET" },	  { EPIPE, "EPIPE" },
-		{ EISCONN, "EISCONN" },		  { EHOSTUNREACH, "EHOSTUNREACH" },
+		{ ECONNABORTED, "ECONNABORTED" },
+		{ ECONNREFUSED, "ECONNREFUSED" },
+		{ ETIMEDOUT, "ETIMEDOUT" },
+		{ EACCES, "EACCES" },
+		{ EPERM, "EPERM" },
+		{ EAGAIN, "EAGAIN" },
+		{ ECONNRESET, "ECONNRESET" },
+		{ EPIPE, "EPIPE" },
+		{ EISCONN, "EISCONN" },
+		{ EHOSTUNREACH, "EHOSTUNREACH" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -111,9 +116,8 @@ static int retry(bool udp, int fd, const struct sockaddr_in *to, const char *mar
 	size_t n = (size_t)snprintf(line, sizeof(line), "%s\n", marker);
 
 	if (udp)
-		return sendto(fd, line, n, 0, (const struct sockaddr *)to, sizeof(*to)) < 0
-			       ? -errno
-			       : 0;
+		return sendto(fd, line, n, 0, (const struct sockaddr *)to, sizeof(*to)) < 0 ? -errno
+											    : 0;
 	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0)
 		return -errno;
 	if (write(fd, line, n) < 0)
@@ -131,14 +135,15 @@ int main(int argc, char **argv)
 	int fd;
 
 	if (argc >= 5 && !strcmp(argv[1], "--retry-fd")) { /* the exec'd child: no ctx at all */
-		usleep(500000); /* latchd has read its client's end */
+		usleep(500000);				   /* latchd has read its client's end */
 		plain = addr_of(argv[3], argv[4]);
 		report("retry", retry(!strcmp(argv[5], "udp"), atoi(argv[2]), &plain, argv[6]));
 		return 0;
 	}
 	if (argc < 7) {
-		fprintf(stderr, "usage: %s MODE HOST PORT PEER_ID PLAIN_PORT MARKER [SPORT] "
-				"[--gone ctx|exec]\n",
+		fprintf(stderr,
+			"usage: %s MODE HOST PORT PEER_ID PLAIN_PORT MARKER [SPORT] "
+			"[--gone ctx|exec]\n",
 			argv[0]);
 		return 2;
 	}
