@@ -44,15 +44,6 @@
 #define ATTACH_QUEUE 207
 /* ATTACH answers before there is a latch: its id names the attachment, outside latch ids. */
 #define ATTACH_ID_BASE (1ull << 63)
-/*
- * Packets held at once, all latches together (a SYN and its retransmissions
- * each, or a datagram burst), and of those the sockets of one uid: no user
- * fills the queue for the others. Root and the admin group are held to the
- * total only. A packet over either limit is dropped: a TCP retransmission
- * comes again, a datagram is lost (never sent in clear).
- */
-#define HELD_MAX     256
-#define HELD_PER_UID 32
 
 struct attach {
 	struct flow3 local; /* as bound: a wildcard address, or AF_UNSPEC for dual stack */
@@ -65,12 +56,6 @@ struct attach {
 	struct attach *next;
 };
 
-struct held {
-	uint32_t pkt;	   /* the kernel's packet id */
-	uint64_t latch_id; /* the latch it waits for */
-	uid_t uid;	   /* its socket's owner */
-};
-
 struct attachments {
 	struct nfq *q;
 	struct ev_source *src;
@@ -78,8 +63,7 @@ struct attachments {
 	uint64_t next_id;
 	uint32_t sock_mark, mark_ids; /* enforce_config's sock_mark and ~sock_mark_mask */
 	uint32_t next_mark;
-	struct held held[HELD_MAX];
-	unsigned n_held;
+	struct nfq_held_queue held; /* first packets waiting for their latches */
 };
 
 /* ---------------------------------------------------------------- entries */
@@ -157,42 +141,27 @@ static void verdict(struct core *c, uint32_t pkt, bool accept)
 		log_warn("NFQUEUE verdict for packet %u: %s", pkt, strerror(-r));
 }
 
-static unsigned held_by(const struct attachments *at, uid_t uid)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < at->n_held; i++)
-		n += at->held[i].uid == uid;
-	return n;
-}
-
+/*
+ * Held per uid and in all (nfq.h: NFQ_HELD_PER_UID of NFQ_HELD_MAX; root and
+ * the admin group count against the total only): one user's sockets cannot
+ * fill the queue for the others. A packet over a limit is dropped: a TCP
+ * retransmission comes again, a datagram is lost; never sent in clear.
+ */
 static void hold(struct core *c, uint32_t pkt, uint64_t latch_id, const struct attach *a)
 {
-	struct attachments *at = c->att;
-
-	if (at->n_held == HELD_MAX ||
-	    (held_by(at, a->owner.uid) >= HELD_PER_UID && !control_is_admin(c->ctl, &a->owner))) {
-		verdict(c, pkt, false); /* a retransmission comes again */
-		return;
-	}
-	at->held[at->n_held++] = (struct held){ pkt, latch_id, a->owner.uid };
+	if (nfq_held_add(&c->att->held, pkt, latch_id, a->owner.uid,
+			 control_is_admin(c->ctl, &a->owner)) < 0)
+		verdict(c, pkt, false);
 }
 
 /* Accept (with the routing mark) or drop every packet held for latch_id, in order; how many. */
 static unsigned release(struct core *c, uint64_t latch_id, bool accept)
 {
-	struct attachments *at = c->att;
-	unsigned kept = 0, n = 0;
+	uint32_t pkts[NFQ_HELD_MAX];
+	unsigned n = nfq_held_take(&c->att->held, latch_id, pkts);
 
-	for (unsigned i = 0; i < at->n_held; i++) {
-		if (at->held[i].latch_id == latch_id) {
-			verdict(c, at->held[i].pkt, accept);
-			n++;
-		} else {
-			at->held[kept++] = at->held[i];
-		}
-	}
-	at->n_held = kept;
+	for (unsigned i = 0; i < n; i++)
+		verdict(c, pkts[i], accept);
 	return n;
 }
 
