@@ -12,7 +12,9 @@
 #  3. UDP latch_connect naming the wrong peer, sendto(2) to the plain service;
 #  4. UDP latched to b.example, sendto(2) to the plain service (another port);
 #  5-7. 1, 2, 3 after the owner's connection to latchd is gone (the process
-#     exec'd itself and its parent exited; the native ctx freed).
+#     exec'd itself and its parent exited; the native ctx freed);
+#  8. a latch made and released by its owner (RELEASE), then connect(2) again:
+#     the socket stays protected.
 # Each: the marker never crosses in clear and the plain service receives none
 # of it (4: never in clear). latchd serves everyone afterwards.
 #
@@ -30,12 +32,15 @@ touch "$tcp_recv" "$udp_recv"
 lab_bg b "$LAB_DIR/sink-tcp.log" python3 "$LAB_LIB_DIR/flow.py" sink 9090 "$tcp_recv"
 lab_bg b "$LAB_DIR/sink-udp.log" python3 "$LAB_LIB_DIR/flow.py" sink 9091 "$udp_recv" --udp
 lab_wait 100 lab_listening b 9090
-# a latched UDP service for 4 (a UDP child to b needs b's responder for it)
+# latched services for 4 and 8 (a child to b needs b's responder for it)
 lab_probe_bg b "$LAB_DIR/server.log" serve 5353 --udp --out "$LAB_DIR/latched-recv" \
 	--peer-ca "$LAB_CA_DN"
 lab_wait_count 100 1 '^listening' "$LAB_DIR/server.log"
+lab_probe_bg b "$LAB_DIR/server-tcp.log" serve 8080 --out "$LAB_DIR/latched-recv" \
+	--peer-ca "$LAB_CA_DN"
+lab_wait_count 100 1 '^listening' "$LAB_DIR/server-tcp.log"
 
-# run NAME MODE PEER PLAIN_PORT SPORT [--gone ctx|exec]: the probe as user 65534
+# run NAME MODE PEER PLAIN_PORT SPORT [--then ctx|exec]: the probe as user 65534
 # on a, first to b's port $first (9092, closed, unless set), then the retry to
 # PLAIN_PORT; output in $out, a's link in $wire, the marker in $m.
 first=9092
@@ -99,18 +104,30 @@ tap_is "$(lab_pcap_count "$wire" 'udp port 9091')" 0 \
 	"udp latched, sendto elsewhere: no datagram to the plain service in clear"
 
 # ---- 5-7: the owner's connection to latchd is gone
-run draft-exec draft c.example 9090 43004 --gone exec
+run draft-exec draft c.example 9090 43004 --then exec
 tap_ok "draft, exec'd: the retry ran" grep -q '^retry' <<<"$out"
 never_clear "draft retry after exec" "$tcp_recv"
 judged "draft retry after exec" 43004 9090
-run native-ctx native c.example 9090 43005 --gone ctx
+run native-ctx native c.example 9090 43005 --then ctx
 tap_ok "native, ctx freed: the retry ran" grep -q '^retry' <<<"$out"
 never_clear "native retry after its ctx is freed" "$tcp_recv"
 judged "native retry after its ctx is freed" 43005 9090
-run udp-exec udp c.example 9091 43006 --gone exec
+run udp-exec udp c.example 9091 43006 --then exec
 tap_ok "udp, exec'd: the datagram was sent or refused" grep -q '^retry' <<<"$out"
 never_clear "udp sendto after exec" "$udp_recv"
 judged "udp sendto after exec" 43006 9091
+
+# ---- 8: released by its owner, then connect(2) again
+first=8080 run released native b.example 9090 43007 --then release
+tap_ok "released: the latch was made and released" \
+	grep -qz '^first ok.release ok' < <(tr '\n' '.' <<<"$out")
+never_clear "released, connect(2) again" "$tcp_recv"
+if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
+	tap_ok "released: the retry failed (only the latched child may carry it, b refuses)" \
+		grep -q '^retry error' <<<"$out"
+else
+	judged "released, connect(2) again" 43007 9090
+fi
 
 tap_ok "a's latchd still serves (status)" lab_latchctl a status
 tap_done

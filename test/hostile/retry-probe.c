@@ -6,14 +6,16 @@
  * same descriptor connects again, or sends to another port, with plain
  * socket calls: what must never leave in clear.
  *
- *	retry-probe MODE HOST PORT PEER_ID PLAIN_PORT MARKER [SPORT] [--gone ctx|exec]
+ *	retry-probe MODE HOST PORT PEER_ID PLAIN_PORT MARKER [SPORT] [--then ctx|exec|release]
  *
  * MODE draft: TCP, ipsec_set_socket_pToken() then connect(2) to PORT; native:
  * TCP, latch_connect() to PORT; udp: UDP, latch_connect() to PORT. Then, on
  * the same socket: TCP connect(2) to PLAIN_PORT and the marker written; UDP
- * sendto(2) of the marker to PLAIN_PORT. --gone drops the connection to
- * latchd before that: ctx frees the native ctx; exec forks, the child execs
- * this program again with the socket (the parent exits, and its ctx with it).
+ * sendto(2) of the marker to PLAIN_PORT. --then, between the two: ctx frees
+ * the native ctx; exec forks, the child execs this program again with the
+ * socket (the parent exits, and its connection to latchd with it); release
+ * releases the native latch (latch_socket_release). A TCP retry gives up
+ * after 3 s (SO_SNDTIMEO: a connect(2) whose SYNs are dropped).
  *
  * Prints "first ok" or "first error ENAME", then "retry ok" or "retry error
  * ENAME" (a UDP datagram is "ok" when sendto(2) took it). Exit 0.
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static const char *errname(int e)
@@ -46,6 +49,7 @@ static const char *errname(int e)
 		{ EPIPE, "EPIPE" },
 		{ EISCONN, "EISCONN" },
 		{ EHOSTUNREACH, "EHOSTUNREACH" },
+		{ EINPROGRESS, "EINPROGRESS" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -114,11 +118,24 @@ static int retry(bool udp, int fd, const struct sockaddr_in *to, const char *mar
 {
 	char line[256];
 	size_t n = (size_t)snprintf(line, sizeof(line), "%s\n", marker);
+	int r;
 
 	if (udp)
 		return sendto(fd, line, n, 0, (const struct sockaddr *)to, sizeof(*to)) < 0 ? -errno
 											    : 0;
-	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0)
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 3 },
+		       sizeof(struct timeval)) < 0)
+		return -errno;
+	r = connect(fd, (const struct sockaddr *)to, sizeof(*to));
+	if (r < 0 && errno == EISCONN) {
+		/* a reset connection (a released latch): disconnect, as a program would */
+		struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+
+		r = connect(fd, &unspec, sizeof(unspec));
+		if (r == 0)
+			r = connect(fd, (const struct sockaddr *)to, sizeof(*to));
+	}
+	if (r < 0)
 		return -errno;
 	if (write(fd, line, n) < 0)
 		return -errno;
@@ -128,7 +145,7 @@ static int retry(bool udp, int fd, const struct sockaddr_in *to, const char *mar
 
 int main(int argc, char **argv)
 {
-	const char *gone = argc >= 9 && !strcmp(argv[argc - 2], "--gone") ? argv[argc - 1] : "";
+	const char *then = argc >= 9 && !strcmp(argv[argc - 2], "--then") ? argv[argc - 1] : "";
 	latch_ctx *ctx = NULL;
 	struct sockaddr_in to, plain;
 	bool udp;
@@ -143,7 +160,7 @@ int main(int argc, char **argv)
 	if (argc < 7) {
 		fprintf(stderr,
 			"usage: %s MODE HOST PORT PEER_ID PLAIN_PORT MARKER [SPORT] "
-			"[--gone ctx|exec]\n",
+			"[--then ctx|exec|release]\n",
 			argv[0]);
 		return 2;
 	}
@@ -158,11 +175,13 @@ int main(int argc, char **argv)
 			return perror("bind"), 1;
 	}
 	report("first", first(argv[1], fd, &to, argv[4], &ctx));
-	if (!strcmp(gone, "ctx")) {
+	if (!strcmp(then, "release")) {
+		report("release", latch_socket_release(ctx, fd));
+	} else if (!strcmp(then, "ctx")) {
 		latch_ctx_free(ctx);
 		ctx = NULL;
 		usleep(500000); /* latchd has read its client's end */
-	} else if (!strcmp(gone, "exec")) {
+	} else if (!strcmp(then, "exec")) {
 		char fdtext[16];
 
 		snprintf(fdtext, sizeof(fdtext), "%d", fd);
