@@ -274,11 +274,11 @@ void core_attach_gone(struct core *c, uint64_t cookie)
 
 /*
  * An attachment outlives its client: the socket may still be connected, and
- * its packets are held and judged as ever (the latch they get has no client). On the kernel data
- * plane latchd holds the socket itself, which would keep it open after its owner closed it: that
- * reference goes now (the socket's destroy event forgets the attachment), and
- * a first packet that comes later cannot get its socket policies: the socket
- * is reset (on_packet).
+ * its packets are held and judged as ever (their latches have no client). On
+ * the kernel data plane latchd holds the socket itself, which would keep it
+ * open after its owner closed it: that reference goes now (the socket's destroy event forgets the
+ * attachment), and a first packet that comes later cannot get its socket policies: the socket is
+ * reset (on_packet).
  */
 void core_attach_client_gone(struct core *c, struct client *cl)
 {
@@ -366,8 +366,7 @@ static int attach_socket(int fd, bool kernel, struct flow3 *l3, uint64_t *cookie
 	return r < 0 ? FAIL(r, "SO_COOKIE: %s", strerror(-r)) : 0;
 }
 
-/* Kernel data plane: its local end into the attach sets; latchd keeps the socket for its policies.
- */
+/* Kernel data plane: the local end into the attach sets, the socket kept for its policies. */
 static int attach_set(struct core *c, struct request *req, const struct flow3 *l3, struct attach *a)
 {
 	int r;
