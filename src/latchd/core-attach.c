@@ -276,9 +276,9 @@ void core_attach_gone(struct core *c, uint64_t cookie)
  * An attachment outlives its client: the socket may still be connected, and
  * its packets are held and judged as ever (their latches have no client). On
  * the kernel data plane latchd holds the socket itself, which would keep it
- * open after its owner closed it: that reference goes now (the socket's destroy event forgets the
- * attachment), and a first packet that comes later cannot get its socket policies: the socket is
- * reset (on_packet).
+ * open after its owner closed it: that reference goes now (the socket's
+ * destroy event forgets the attachment), and a first packet that comes later
+ * cannot get its socket policies: the socket is reset (on_packet).
  */
 void core_attach_client_gone(struct core *c, struct client *cl)
 {
