@@ -65,7 +65,7 @@ judged() {
 		tap_ok "$1: refused by the socket's own policy (EPERM)" grep -q '^retry error EPERM' <<<"$out"
 	else
 		tap_ok "$1: held and judged again (a latch made for its first packet)" \
-			grep -q ":$2 -> [0-9.]*:$3: made for an attached socket" < <(lab_latchd_log a)
+			grep -q ":$2 -> [0-9.]*:$3: made for an attached socket" <<<"$(lab_latchd_log a)"
 	fi
 }
 
@@ -120,7 +120,7 @@ judged "udp sendto after exec" 43006 9091
 # ---- 8: released by its owner, then connect(2) again
 first=8080 run released native b.example 9090 43007 --then release
 tap_ok "released: the latch was made and released" \
-	grep -qz '^first ok.release ok' < <(tr '\n' '.' <<<"$out")
+	grep -q '^first ok release ok' <<<"$(tr '\n' ' ' <<<"$out")"
 never_clear "released, connect(2) again" "$tcp_recv"
 if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
 	tap_ok "released: the socket was blocked again after the reset (EPERM)" \
