@@ -245,7 +245,10 @@ static int reply_send(struct request *req, int fd)
 		return ret;
 	if (r->held) {
 		unhold(r);
-		req_free(r);
+		r->held = false;
+		if (r->busy ==
+		    0) /* else dispatch() is still on it (answered at once): it frees it */
+			req_free(r);
 	}
 	return ret;
 }

@@ -11,9 +11,19 @@
  * plane: the SYN leaves as ESP, connect(2) pays no retransmission. The latch
  * fails: they are dropped and the socket is destroyed (ECONNABORTED at once).
  *
- * A TCP socket's attachment ends with its latch (made or failed); a UDP
- * socket stays attached while it lives, so that each destination it sends to
- * gets a latch before its first datagram leaves.
+ * Protection is the socket's for its whole life, not its first flow's
+ * (docs/architecture.md, "Protected sockets"). On libipsec every socket given
+ * a token (ATTACH, and CONNECT and LATCH through core_attach_protect) gets a
+ * mark of its own (SO_MARK on latchd's copy): the hold rule queues every
+ * packet of it whose flow is not armed, whatever its tuple, and the mark
+ * names the socket. So a second connect(2) after a failed or released latch
+ * (another source port), a sendto(2) elsewhere, is latched again under the
+ * socket's last token, also when its owner's connection to latchd is gone;
+ * a latch that cannot be made resets the socket (TCP) or drops the datagram.
+ * The entry goes with the socket (its destroy event). On the kernel data
+ * plane the socket's own XFRM policies cover all its flows (enforce-xfrm.h):
+ * a TCP attachment there ends with its latch, made or failed, and what its
+ * socket tries afterwards is blocked (connect(2) fails with EPERM).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,12 +44,11 @@
 #define ATTACH_QUEUE 207
 /* ATTACH answers before there is a latch: its id names the attachment, outside latch ids. */
 #define ATTACH_ID_BASE (1ull << 63)
-/* Packets held at once, all latches together (a SYN and its retransmissions each). */
-#define HELD_MAX 256
 
 struct attach {
 	struct flow3 local; /* as bound: a wildcard address, or AF_UNSPEC for dual stack */
 	uint64_t cookie, id;
+	uint32_t mark; /* libipsec: the socket's mark id; 0: kernel, its local end is in the sets */
 	struct ucred owner;
 	struct client *client; /* NULL once gone */
 	int fd;		       /* kernel data plane: the socket, for its policies; else -1 */
@@ -47,18 +56,14 @@ struct attach {
 	struct attach *next;
 };
 
-struct held {
-	uint32_t pkt;	   /* the kernel's packet id */
-	uint64_t latch_id; /* the latch it waits for */
-};
-
 struct attachments {
 	struct nfq *q;
 	struct ev_source *src;
 	struct attach *list;
 	uint64_t next_id;
-	struct held held[HELD_MAX];
-	unsigned n_held;
+	uint32_t sock_mark, mark_ids; /* enforce_config's sock_mark and ~sock_mark_mask */
+	uint32_t next_mark;
+	struct nfq_held_queue held; /* first packets waiting for their latches */
 };
 
 /* ---------------------------------------------------------------- entries */
@@ -79,11 +84,20 @@ static bool addr_is_any(const union flow_addr *a)
 	return !memcmp(a, &any, sizeof(any));
 }
 
-/* The attachment whose local end sent f (f's local side is the packet's source). */
+static struct attach *by_mark(const struct attachments *at, uint32_t mark)
+{
+	for (struct attach *a = at->list; a; a = a->next) {
+		if (a->mark == mark)
+			return a;
+	}
+	return NULL;
+}
+
+/* The attachment in the sets whose local end sent f (f's local side is the packet's source). */
 static struct attach *by_flow(const struct attachments *at, const struct flow *f)
 {
 	for (struct attach *a = at->list; a; a = a->next) {
-		if (a->local.proto != f->proto || a->local.port != f->lport)
+		if (a->mark || a->local.proto != f->proto || a->local.port != f->lport)
 			continue;
 		if (a->local.family != AF_UNSPEC && a->local.family != f->family)
 			continue;
@@ -110,7 +124,8 @@ static void forget(struct core *c, struct attach *a)
 			break;
 		}
 	}
-	enforce_attach_del(c->enf, &a->local);
+	if (!a->mark)
+		enforce_attach_del(c->enf, &a->local);
 	if (a->fd >= 0)
 		close(a->fd);
 	free(a);
@@ -126,32 +141,27 @@ static void verdict(struct core *c, uint32_t pkt, bool accept)
 		log_warn("NFQUEUE verdict for packet %u: %s", pkt, strerror(-r));
 }
 
-static void hold(struct core *c, uint32_t pkt, uint64_t latch_id)
+/*
+ * Held per uid and in all (nfq.h: NFQ_HELD_PER_UID of NFQ_HELD_MAX; root and
+ * the admin group count against the total only): one user's sockets cannot
+ * fill the queue for the others. A packet over a limit is dropped: a TCP
+ * retransmission comes again, a datagram is lost; never sent in clear.
+ */
+static void hold(struct core *c, uint32_t pkt, uint64_t latch_id, const struct attach *a)
 {
-	struct attachments *at = c->att;
-
-	if (at->n_held == HELD_MAX) {
-		verdict(c, pkt, false); /* a retransmission comes again */
-		return;
-	}
-	at->held[at->n_held++] = (struct held){ pkt, latch_id };
+	if (nfq_held_add(&c->att->held, pkt, latch_id, a->owner.uid,
+			 control_is_admin(c->ctl, &a->owner)) < 0)
+		verdict(c, pkt, false);
 }
 
 /* Accept (with the routing mark) or drop every packet held for latch_id, in order; how many. */
 static unsigned release(struct core *c, uint64_t latch_id, bool accept)
 {
-	struct attachments *at = c->att;
-	unsigned kept = 0, n = 0;
+	uint32_t pkts[NFQ_HELD_MAX];
+	unsigned n = nfq_held_take(&c->att->held, latch_id, pkts);
 
-	for (unsigned i = 0; i < at->n_held; i++) {
-		if (at->held[i].latch_id == latch_id) {
-			verdict(c, at->held[i].pkt, accept);
-			n++;
-		} else {
-			at->held[kept++] = at->held[i];
-		}
-	}
-	at->n_held = kept;
+	for (unsigned i = 0; i < n; i++)
+		verdict(c, pkts[i], accept);
 	return n;
 }
 
@@ -183,6 +193,15 @@ static int make_latch(struct core *c, struct attach *a, const struct flow *f, st
 	return 0;
 }
 
+/* The socket that sent a queued packet: by its mark, or (kernel) by its local end. */
+static struct attach *sender(const struct attachments *at, const struct nfq_packet *pkt,
+			     const struct flow *f)
+{
+	if (pkt->has_mark && (pkt->mark & ~at->mark_ids) == at->sock_mark)
+		return by_mark(at, pkt->mark & at->mark_ids);
+	return by_flow(at, f);
+}
+
 /* A packet the hold rule queued: an attached socket's, whose flow is not armed. */
 static void on_packet(const struct nfq_packet *pkt, void *u)
 {
@@ -192,7 +211,8 @@ static void on_packet(const struct nfq_packet *pkt, void *u)
 	struct flow f;
 	bool syn;
 
-	if (nfq_packet_flow(pkt->payload, pkt->len, &f, &syn) < 0 || !(a = by_flow(c->att, &f))) {
+	if (nfq_packet_flow(pkt->payload, pkt->len, &f, &syn) < 0 ||
+	    !(a = sender(c->att, pkt, &f))) {
 		verdict(c, pkt->id, false); /* no attachment (any more): never in clear */
 		return;
 	}
@@ -202,17 +222,18 @@ static void on_packet(const struct nfq_packet *pkt, void *u)
 		return;
 	}
 	if (l) {
-		hold(c, pkt->id, l->id); /* a retransmission: goes with the first */
+		hold(c, pkt->id, l->id, a); /* a retransmission: goes with the first */
 		return;
 	}
 	if ((a->fd < 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL) ||
 	    make_latch(c, a, &f, &l) < 0) {
 		verdict(c, pkt->id, false);
 		sockdiag_destroy(&f, a->cookie);
-		forget(c, a);
+		if (!a->mark)
+			forget(c, a); /* kernel: the socket's block policy stays */
 		return;
 	}
-	hold(c, pkt->id, l->id);
+	hold(c, pkt->id, l->id, a);
 	core_resolve_pending(c); /* an SA that is up carries it at once */
 }
 
@@ -239,8 +260,8 @@ void core_attach_changed(struct core *c, struct latch *l, uint8_t old)
 	if (!release(c, l->id, up))
 		return; /* not made for an attachment */
 	a = by_cookie(c->att, l->cookie);
-	if (a && (!up || l->flow.proto == IPPROTO_TCP))
-		forget(c, a);
+	if (a && !a->mark && (!up || l->flow.proto == IPPROTO_TCP))
+		forget(c, a); /* kernel: the socket's policies hold it from now on */
 }
 
 void core_attach_gone(struct core *c, uint64_t cookie)
@@ -253,11 +274,11 @@ void core_attach_gone(struct core *c, uint64_t cookie)
 
 /*
  * An attachment outlives its client: the socket may still be connected, and
- * its first packet is held as ever. On the kernel data plane latchd holds the
- * socket itself, which would keep it open after its owner closed it: that
- * reference goes now (the socket's destroy event forgets the attachment), and
- * a first packet that comes later cannot get its socket policies: the socket
- * is reset (on_packet).
+ * its packets are held and judged as ever (their latches have no client). On
+ * the kernel data plane latchd holds the socket itself, which would keep it
+ * open after its owner closed it: that reference goes now (the socket's
+ * destroy event forgets the attachment), and a first packet that comes later
+ * cannot get its socket policies: the socket is reset (on_packet).
  */
 void core_attach_client_gone(struct core *c, struct client *cl)
 {
@@ -279,6 +300,8 @@ int core_attach_open(struct core *c, struct enforce_config *ec)
 	if (!at)
 		return -ENOMEM;
 	at->next_id = ATTACH_ID_BASE + 1;
+	at->sock_mark = ec->sock_mark;
+	at->mark_ids = ~ec->sock_mark_mask;
 	c->att = at;
 	r = nfq_open(ATTACH_QUEUE, &at->q);
 	if (r == 0)
@@ -343,35 +366,62 @@ static int attach_socket(int fd, bool kernel, struct flow3 *l3, uint64_t *cookie
 	return r < 0 ? FAIL(r, "SO_COOKIE: %s", strerror(-r)) : 0;
 }
 
+/* Kernel data plane: the local end into the attach sets, the socket kept for its policies. */
+static int attach_set(struct core *c, struct request *req, const struct flow3 *l3, struct attach *a)
+{
+	int r;
+
+	a->fd = fcntl(req->fd, F_DUPFD_CLOEXEC, 0);
+	if (a->fd < 0)
+		return -errno;
+	r = enforce_attach_add(c->enf, l3);
+	if (r < 0) {
+		close(a->fd);
+		a->fd = -1;
+	}
+	return r;
+}
+
+/* libipsec: a mark of its own on the socket, one no other protected socket has. */
+static int attach_mark(struct core *c, struct request *req, struct attach *a)
+{
+	struct attachments *at = c->att;
+
+	for (uint32_t tries = 0; tries < 4096 && !a->mark; tries++) {
+		uint32_t id = ++at->next_mark & at->mark_ids;
+
+		if (id && !by_mark(at, id))
+			a->mark = id;
+	}
+	return a->mark ? enforce_sock_protect(c->enf, req->fd, a->mark) : -ENOSPC;
+}
+
 static int attach_new(struct core *c, struct request *req, const struct flow3 *l3, uint64_t cookie,
 		      struct attach **ret, char *err, size_t el)
 {
+	bool kernel = enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
+	/* libipsec's entries live as long as their sockets: as many as latches */
+	unsigned max = kernel ? c->cfg.max_pending : c->cfg.max_latches;
 	struct attach *a;
 	struct flow f = { .family = l3->family, .proto = l3->proto, .lport = l3->port };
 	int r;
 
 	f.laddr = l3->addr;
-	if (by_flow(c->att, &f))
+	if (kernel && by_flow(c->att, &f))
 		return FAIL(-EADDRINUSE, "another attached socket has that local port");
-	if (!control_is_admin(c->ctl, &req->cred) &&
-	    count_uid(c->att, req->cred.uid) >= c->cfg.max_pending)
-		return FAIL(-ENOSPC, "uid %u has %u attached sockets, the limit",
-			    (unsigned)req->cred.uid, c->cfg.max_pending);
+	if (!control_is_admin(c->ctl, &req->cred) && count_uid(c->att, req->cred.uid) >= max)
+		return FAIL(-ENOSPC, "uid %u has %u protected sockets, the limit",
+			    (unsigned)req->cred.uid, max);
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->fd = -1;
-	if (enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL &&
-	    (a->fd = fcntl(req->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-		free(a);
-		return FAIL(-errno, "keeping the socket: %s", strerror(errno));
-	}
-	r = enforce_attach_add(c->enf, l3);
+	r = kernel ? attach_set(c, req, l3, a) : attach_mark(c, req, a);
 	if (r < 0) {
-		if (a->fd >= 0)
-			close(a->fd);
 		free(a);
-		return FAIL(r, "enforcement: %s", enforce_last_error(c->enf));
+		return FAIL(r, "protecting the socket: %s",
+			    enforce_last_error(c->enf)[0] ? enforce_last_error(c->enf)
+							  : strerror(-r));
 	}
 	a->local = *l3;
 	a->cookie = cookie;
@@ -380,6 +430,45 @@ static int attach_new(struct core *c, struct request *req, const struct flow3 *l
 	c->att->list = a;
 	*ret = a;
 	return 0;
+}
+
+/* The socket's entry, made or found (a second token for a socket replaces the first). */
+static int keep_socket(struct core *c, struct request *req, const struct latch_policy *pol,
+		       const struct flow3 *l3, uint64_t cookie, struct attach **ret, char *err,
+		       size_t el)
+{
+	struct attach *a = by_cookie(c->att, cookie);
+	int r;
+
+	if (!a) {
+		r = attach_new(c, req, l3, cookie, &a, err, el);
+		if (r < 0)
+			return r;
+	}
+	a->pol = *pol;
+	a->owner = req->cred;
+	a->client = req->client;
+	*ret = a;
+	return 0;
+}
+
+int core_attach_protect(struct core *c, struct request *req, const struct latch_policy *pol,
+			char *err, size_t el)
+{
+	struct attach *a;
+	struct flow3 l3;
+	uint64_t cookie;
+	int r;
+
+	if (!c->att || enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL)
+		return 0; /* the socket's own policies cover all its flows */
+	r = flow3_from_fd(req->fd, &l3);
+	if (r < 0)
+		return FAIL(r, "the socket passed is no TCP or UDP socket");
+	r = sockdiag_cookie(req->fd, &cookie);
+	if (r < 0)
+		return FAIL(r, "SO_COOKIE: %s", strerror(-r));
+	return keep_socket(c, req, pol, &l3, cookie, &a, err, el);
 }
 
 /* STATE PENDING, the attachment's id and the socket's local end. */
@@ -421,15 +510,9 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el)
 				  &cookie, err, el);
 	if (r < 0)
 		return r;
-	a = by_cookie(c->att, cookie); /* a second token for the same socket replaces the first */
-	if (!a) {
-		r = attach_new(c, req, &l3, cookie, &a, err, el);
-		if (r < 0)
-			return r;
-	}
-	a->pol = pol;
-	a->owner = req->cred;
-	a->client = req->client;
+	r = keep_socket(c, req, &pol, &l3, cookie, &a, err, el);
+	if (r < 0)
+		return r;
 	log_info("attached %s (uid %u): its first packet will wait for its latch",
 		 flow3_format(text, sizeof(text), &l3), (unsigned)req->cred.uid);
 	return reply(c, req, a);

@@ -202,6 +202,13 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el);
 void core_attach_changed(struct core *c, struct latch *l, uint8_t old);
 void core_attach_gone(struct core *c, uint64_t cookie);
 void core_attach_client_gone(struct core *c, struct client *cl);
+/*
+ * CONNECT, LATCH: the socket of req keeps pol's protection for its whole life
+ * (libipsec: its mark; kernel: nothing, its policies do it). 0, or -errno
+ * with err: the request must fail.
+ */
+int core_attach_protect(struct core *c, struct request *req, const struct latch_policy *pol,
+			char *err, size_t el);
 
 /* core-btns.c: BTNS peers and leap-of-faith pins (docs/btns.md) */
 int core_btns_open(struct core *c);

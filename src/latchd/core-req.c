@@ -475,6 +475,8 @@ static int req_connect(struct core *c, struct request *req, char *err, size_t el
 	if (r == 0)
 		r = connect_flow(req->fd, &req->msg.attrs, &f, err, el);
 	if (r == 0)
+		r = core_attach_protect(c, req, &pol, err, el);
+	if (r == 0)
 		r = new_flow_latch(c, req, &f, &pol, &l, err, el);
 	if (r < 0)
 		return r;
@@ -496,7 +498,9 @@ static int req_latch(struct core *c, struct request *req, char *err, size_t el)
 	r = flow_from_fd(req->fd, &f);
 	if (r < 0)
 		return FAIL(r, "the socket passed is no connected TCP or UDP socket");
-	r = new_flow_latch(c, req, &f, &pol, &l, err, el);
+	r = core_attach_protect(c, req, &pol, err, el);
+	if (r == 0)
+		r = new_flow_latch(c, req, &f, &pol, &l, err, el);
 	if (r < 0)
 		return r;
 	return start_resolving(c, req, l, false, true, err, el);

@@ -255,21 +255,35 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
 }
 
 /*
- * End a latch: optionally reset its connection first (while its SA still
- * carries the RST), then stop enforcing its flow and forget it. An owner that
- * keeps the socket after a reset has a dead socket, never a cleartext one.
+ * Reset a latch's connection, while its SA still carries the RST. The socket
+ * outlives it: on the kernel data plane its policy would go on naming the
+ * latch's child, so a next connect(2) would leave under that child, never
+ * judged; it is blocked instead (libipsec: its mark holds it, core-attach.c).
+ */
+static void reset_socket(struct core *c, struct latch *l)
+{
+	char text[FLOW_FMT_MAX];
+	int r = sockdiag_destroy(&l->flow, l->cookie);
+
+	if (r < 0 && r != -ENOENT)
+		log_warn("latch %llu %s: reset failed: %s", (unsigned long long)l->id,
+			 flow_format(text, sizeof(text), &l->flow), strerror(-r));
+	r = core_sock_hold(c, l, -1, NULL, NULL);
+	if (r < 0 && r != -ENOENT)
+		log_warn("latch %llu: cannot block its socket after the reset (%s): a next flow "
+			 "of it can only go under the child it was latched to",
+			 (unsigned long long)l->id, strerror(-r));
+}
+
+/*
+ * End a latch: optionally reset its connection first, then stop enforcing
+ * its flow and forget it. An owner that keeps the socket after a reset has a
+ * dead socket, never a cleartext one.
  */
 void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 {
-	char text[FLOW_FMT_MAX];
-	int r;
-
-	if (!l->listener && reset && l->cookie) {
-		r = sockdiag_destroy(&l->flow, l->cookie);
-		if (r < 0 && r != -ENOENT)
-			log_warn("latch %llu %s: reset failed: %s", (unsigned long long)l->id,
-				 flow_format(text, sizeof(text), &l->flow), strerror(-r));
-	}
+	if (!l->listener && reset && l->cookie)
+		reset_socket(c, l);
 	/* An exact latch's own SA ends with it (R28), after the reset went through it. */
 	if (!l->listener && l->pol->exact && l->sa.child_id && !l->sa.shared)
 		core_terminate_child(c, l->sa.child_id);
@@ -681,13 +695,17 @@ static const struct vici_client_ops vici_ops = {
 
 /* ---------------------------------------------------------------- sockets */
 
-/* The kernel destroyed a socket: if it was a latch's, the latch is CLOSED (R35). */
+/*
+ * The kernel destroyed a socket: its latches are CLOSED (R35). A protected
+ * socket may have more than one: a connection that ended without latchd
+ * (the peer's reset) and the one it connected next.
+ */
 static void socket_gone(const struct flow *f, uint64_t cookie, void *u)
 {
 	struct core *c = u;
-	struct latch *l = latchdb_by_cookie(c->db, cookie);
+	struct latch *l;
 
-	if (l)
+	while ((l = latchdb_by_cookie(c->db, cookie)))
 		core_close(c, l, IPC_REASON_OWNER, false);
 	core_attach_gone(c, cookie);
 }

@@ -37,6 +37,8 @@
  *
  * hold  (filter output filter)   <out 3-tuple> @attach4 / <out 2-tuple> @attachany4
  *                                   <out key> != @armed4 counter queue num QUEUE (xt NFQUEUE)
+ *                                 meta mark & SOCKMASK == SOCKMARK <out key> != @armed4
+ *                                   counter queue num QUEUE (libipsec; no hold: ... unarmed drop)
  *
  * The raw-priority check runs before conntrack and after defrag (-400).
  * On the kernel data plane (cfg.data_plane KERNEL) the table has the sets, the
@@ -182,8 +184,8 @@ static void e_cmp_u32(struct rb *rb, uint32_t op, uint32_t v)
 	e_cmp(rb, op, &v, sizeof(v));
 }
 
-/* reg &= mask; reg != 0 */
-static void e_bits_set(struct rb *rb, uint32_t mask, uint32_t len)
+/* reg &= mask */
+static void e_mask(struct rb *rb, uint32_t mask, uint32_t len)
 {
 	struct nftnl_expr *e = expr(rb, "bitwise");
 	uint32_t zero = 0;
@@ -195,6 +197,14 @@ static void e_bits_set(struct rb *rb, uint32_t mask, uint32_t len)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
 	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, len);
 	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, len);
+}
+
+/* reg &= mask; reg != 0 */
+static void e_bits_set(struct rb *rb, uint32_t mask, uint32_t len)
+{
+	uint32_t zero = 0;
+
+	e_mask(rb, mask, len);
 	e_cmp(rb, NFT_CMP_NEQ, &zero, len);
 }
 
@@ -336,17 +346,12 @@ static void build_spec(struct rb *rb, int fam, const struct rule_spec *s, const 
 	e_verdict(rb, NF_DROP, NULL);
 }
 
-/* An attached socket's packet whose flow is not armed: to NFQUEUE (nft_compat, xt_NFQUEUE v3). */
-static void build_hold(struct rb *rb, const struct enforce_config *cfg, int fam, bool any)
+/* To NFQUEUE cfg.hold_queue (nft_compat, xt_NFQUEUE v3: this kernel has no nft queue). */
+static void e_queue(struct rb *rb, const struct enforce_config *cfg)
 {
 	struct xt_NFQ_info_v3 *q = calloc(1, sizeof(*q));
-	struct nftnl_expr *e;
+	struct nftnl_expr *e = expr(rb, "target");
 
-	e_match(rb, fam, any ? key_out2 : key_out3, any ? 2 : 3, any ? "attachany" : "attach",
-		false, true);
-	e_match(rb, fam, KEY(key_out5), "armed", true, false);
-	expr(rb, "counter");
-	e = expr(rb, "target");
 	if (!e || !q) {
 		free(q);
 		rb->err = -ENOMEM;
@@ -357,6 +362,37 @@ static void build_hold(struct rb *rb, const struct enforce_config *cfg, int fam,
 	nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
 	nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, q, sizeof(*q)); /* e owns q */
+}
+
+/* An attached socket's packet whose flow is not armed: held. */
+static void build_hold(struct rb *rb, const struct enforce_config *cfg, int fam, bool any)
+{
+	e_match(rb, fam, any ? key_out2 : key_out3, any ? 2 : 3, any ? "attachany" : "attach",
+		false, true);
+	e_match(rb, fam, KEY(key_out5), "armed", true, false);
+	expr(rb, "counter");
+	e_queue(rb, cfg);
+}
+
+/*
+ * A protected socket's packet (its mark) whose flow is not armed: held, or
+ * dropped when nobody holds. A latched flow's packets were re-marked (steer).
+ */
+static void build_sock_hold(struct rb *rb, const struct enforce_config *cfg, int fam)
+{
+	e_meta_load(rb, NFT_META_NFPROTO, NFT_REG32_00);
+	e_cmp_u32(rb, NFT_CMP_EQ, fam == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+	e_meta_load(rb, NFT_META_MARK, NFT_REG32_00);
+	e_mask(rb, cfg->sock_mark_mask, 4);
+	e_cmp_u32(rb, NFT_CMP_EQ, cfg->sock_mark);
+	e_match(rb, fam, KEY(key_out5), "armed", true, false);
+	if (cfg->hold) {
+		expr(rb, "counter");
+		e_queue(rb, cfg);
+	} else {
+		e_counter(rb, "unarmed");
+		e_verdict(rb, NF_DROP, NULL);
+	}
 }
 
 static void build_icmp(struct rb *rb, const struct enforce_config *cfg)
@@ -632,6 +668,11 @@ static void hold_fn(struct rb *rb, const struct enforce_config *cfg, const void 
 	build_hold(rb, cfg, ((const int *)arg)[0], ((const int *)arg)[1]); /* family, wildcard */
 }
 
+static void sock_hold_fn(struct rb *rb, const struct enforce_config *cfg, const void *arg)
+{
+	build_sock_hold(rb, cfg, *(const int *)arg);
+}
+
 /*
  * The kernel data plane enforces flows with socket policies; its table has the
  * sets (flows and armed stay empty), the listeners' clear-text drops
@@ -696,6 +737,9 @@ static int build_rules(struct nft_batch *b, const struct enforce_config *cfg)
 
 		err = add_rule(b, cfg, "hold", hold_fn, v);
 	}
+	/* The kernel data plane's sockets are held by their own policies (enforce-xfrm.h). */
+	for (int fam = 4; fam <= 6 && !kernel && cfg->sock_mark_mask && !err; fam += 2)
+		err = add_rule(b, cfg, "hold", sock_hold_fn, &fam);
 	return err;
 }
 

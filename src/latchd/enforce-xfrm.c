@@ -50,19 +50,18 @@ static void addr_copy(xfrm_address_t *to, uint8_t family, const union flow_addr 
 		memcpy(to->a6, &a->v6, 16);
 }
 
-/* The flow's 5-tuple as the packets of direction dir carry it. */
-static void selector(struct xfrm_selector *sel, const struct flow *f, int dir)
+/*
+ * Every packet of the socket of the flow's family and protocol, whatever its
+ * addresses and ports: protection belongs to the socket for its whole life.
+ * A 5-tuple would leave the socket's next connect(2) (another source port
+ * after a reset, another destination) or a sendto(2) elsewhere to the global
+ * SPD, in clear. Carrying, such a packet can only go under the latched child
+ * (to its peer, whose policies take no other flow); blocked, nowhere.
+ */
+static void selector(struct xfrm_selector *sel, const struct flow *f)
 {
-	bool out = dir == XFRM_POLICY_OUT;
-
 	memset(sel, 0, sizeof(*sel));
 	sel->family = f->family;
-	addr_copy(&sel->saddr, f->family, out ? &f->laddr : &f->raddr);
-	addr_copy(&sel->daddr, f->family, out ? &f->raddr : &f->laddr);
-	sel->prefixlen_s = sel->prefixlen_d = f->family == AF_INET ? 32 : 128;
-	sel->sport = htons(out ? f->lport : f->rport);
-	sel->dport = htons(out ? f->rport : f->lport);
-	sel->sport_mask = sel->dport_mask = 0xffff;
 	sel->proto = f->proto;
 }
 
@@ -70,7 +69,7 @@ static void policy_info(struct xfrm_userpolicy_info *p, const struct flow *f, in
 			uint8_t action)
 {
 	memset(p, 0, sizeof(*p));
-	selector(&p->sel, f, dir);
+	selector(&p->sel, f);
 	p->lft.soft_byte_limit = p->lft.hard_byte_limit = XFRM_INF;
 	p->lft.soft_packet_limit = p->lft.hard_packet_limit = XFRM_INF;
 	p->dir = (uint8_t)dir;

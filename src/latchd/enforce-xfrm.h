@@ -17,9 +17,11 @@
  * of another reqid); inbound packets reach the socket only when they were
  * decrypted by such a state (spoofed clear text is dropped by the kernel's
  * inbound policy check). Blocking: action BLOCK in both directions. The
- * selectors are the flow's 5-tuple, so the socket's other traffic (an
- * unconnected UDP socket's other destinations) is left to the global SPD.
- * The policies live with the socket: they outlast latchd, and go with it.
+ * selectors are the flow's family and protocol, not its addresses: every
+ * later flow of the socket (a second connect(2), a sendto(2) elsewhere) is
+ * held by the same policy, never left to the global SPD in clear. The
+ * policies live with the socket: they outlast its latch and latchd, and go
+ * with the socket.
  *
  * Every call returns 0 or -errno; it needs CAP_NET_ADMIN.
  */

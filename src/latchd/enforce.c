@@ -177,6 +177,20 @@ int enforce_flow_sock(struct enforce *e, int fd, const struct flow *f,
 	return r < 0 ? fail(e, r, c ? "socket policy (carry)" : "socket policy (block)") : 0;
 }
 
+int enforce_sock_protect(struct enforce *e, int fd, uint32_t id)
+{
+	uint32_t mark = e->cfg.sock_mark | id;
+
+	e->err[0] = '\0';
+	if (!id || (id & e->cfg.sock_mark_mask))
+		return -EINVAL;
+	if (e->plane == ENFORCE_PLANE_KERNEL)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+		return fail(e, -errno, "SO_MARK on the socket");
+	return 0;
+}
+
 int enforce_listen_sock(struct enforce *e, int fd, const struct flow3 *l)
 {
 	int r;

@@ -42,6 +42,12 @@
  *    kernel has no nft queue), without bypass: no listener, no packet
  *    (DESIGN §3.3); the attach sets start empty (their holds live in
  *    latchd's memory only);
+ *  - the same chain, libipsec: a packet of a protected socket (meta mark in
+ *    cfg.sock_mark/cfg.sock_mark_mask) whose 5-tuple is not armed goes to
+ *    the same queue (counter name held: every later flow of a socket that
+ *    was given a token is judged like its first), or without cfg.hold is
+ *    dropped (counter unarmed); a latched flow's packets were re-marked by
+ *    the steer rule before and are the post chain's;
  *  - ip rule (v4 and v6) "pref cfg.rule_priority fwmark cfg.mark blackhole":
  *    a marked packet with no route in table 220 is dropped, never routed in clear.
  *
@@ -70,6 +76,12 @@ struct enforce_config {
 	bool hold;		/* the hold rule for attached sockets (below) */
 	uint16_t hold_queue;	/* its NFQUEUE number */
 	/*
+	 * Protected sockets' marks (enforce_sock_protect): a packet whose
+	 * meta mark & sock_mark_mask is sock_mark comes from a socket that was
+	 * given a token. Outside cfg.mark and charon's marks.
+	 */
+	uint32_t sock_mark, sock_mark_mask;
+	/*
 	 * Which data plane (enforce-xfrm.h). KERNEL: flows are enforced by
 	 * per-socket XFRM policies (enforce_flow_sock); the table has the sets,
 	 * the listeners' drop of what XFRM did not decrypt and the hold, no ip
@@ -79,10 +91,15 @@ struct enforce_config {
 	enum enforce_plane data_plane;
 };
 
+/* Protected sockets' marks: 0x4cXXXXXX ('L'), 24 bits for the socket (see enforce_config). */
+#define ENFORCE_SOCK_MARK      0x4c000000u
+#define ENFORCE_SOCK_MARK_MASK 0xff000000u
+
 #define ENFORCE_CONFIG_DEFAULT                                                        \
 	{                                                                             \
 		.table = "latch", .iface = "ipsec0", .mark = 0x100, .ct_mark = 0x100, \
-		.rule_priority = 221                                                  \
+		.rule_priority = 221, .sock_mark = ENFORCE_SOCK_MARK,                 \
+		.sock_mark_mask = ENFORCE_SOCK_MARK_MASK                              \
 	}
 
 /* enforce_open flags */
@@ -146,6 +163,16 @@ int enforce_listen_del(struct enforce *e, const struct flow3 *l);
 /* An attached socket (bound, not yet connected): its unarmed packets are held (NFQUEUE). */
 int enforce_attach_add(struct enforce *e, const struct flow3 *l);
 int enforce_attach_del(struct enforce *e, const struct flow3 *l);
+
+/*
+ * Protection for the socket's whole life (fd borrowed; latchd's copy of the
+ * application's socket): libipsec, the socket gets SO_MARK cfg.sock_mark |
+ * (id & ~cfg.sock_mark_mask), so that the hold rule sees its every later
+ * packet whatever its tuple (the application cannot change a mark without
+ * CAP_NET_ADMIN). Kernel: nothing (the socket's own policies cover every
+ * flow of it, enforce-xfrm.h). id 0 or one outside the mask: -EINVAL.
+ */
+int enforce_sock_protect(struct enforce *e, int fd, uint32_t id);
 
 /* The data plane this handle enforces (AUTO resolved by enforce_open). */
 enum enforce_plane enforce_data_plane(const struct enforce *e);

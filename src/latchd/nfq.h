@@ -68,6 +68,30 @@ int nfq_parse_packet(const struct nlmsghdr *nlh, struct nfq_packet *ret);
  */
 int nfq_packet_flow(const uint8_t *p, size_t len, struct flow *ret, bool *syn);
 
+/*
+ * Held packets: which wait for which latch (tag), with a limit for all and
+ * one for each uid, so that no user fills the queue for the others. An
+ * exempt packet (root's, the admin group's) counts against the total only.
+ */
+#define NFQ_HELD_MAX	 256 /* held at once, all latches together */
+#define NFQ_HELD_PER_UID 32  /* of those, for the sockets of one uid */
+
+struct nfq_held {
+	uint32_t pkt; /* the kernel's packet id */
+	uint64_t tag; /* what it waits for (a latch id) */
+	uint32_t uid; /* its socket's owner */
+};
+
+struct nfq_held_queue {
+	struct nfq_held v[NFQ_HELD_MAX];
+	unsigned n;
+};
+
+/* 0 held; -ENOSPC when NFQ_HELD_MAX are held, -EDQUOT when uid holds NFQ_HELD_PER_UID. */
+int nfq_held_add(struct nfq_held_queue *q, uint32_t pkt, uint64_t tag, uint32_t uid, bool exempt);
+/* The packets held for tag, in the order held, into out (room for NFQ_HELD_MAX): how many. */
+unsigned nfq_held_take(struct nfq_held_queue *q, uint64_t tag, uint32_t *out);
+
 /* ----------------------------------------------------------------- I/O */
 
 struct nfq;

@@ -124,8 +124,8 @@ static void test_block_carry_clear(void **state)
 	pair_close(&p);
 }
 
-/* The selector is the flow's 5-tuple: the socket's traffic to anywhere else is not held. */
-static void test_selector_is_the_flow(void **state)
+/* The policy holds the whole socket: a flow to another destination port is held too. */
+static void test_selector_is_the_socket(void **state)
 {
 	struct pair p;
 
@@ -134,9 +134,9 @@ static void test_selector_is_the_flow(void **state)
 		return;
 	}
 	pair_open(&p);
-	p.f.rport++; /* a policy for another destination port */
+	p.f.rport++; /* a policy made for another destination port */
 	assert_int_equal(xfrm_sock_block(p.fd, &p.f), 0);
-	assert_int_equal(try_connect(&p), 0);
+	assert_int_equal(try_connect(&p), -EPERM);
 	pair_close(&p);
 }
 
@@ -224,7 +224,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_carrier_make),
 		cmocka_unit_test(test_block_carry_clear),
-		cmocka_unit_test(test_selector_is_the_flow),
+		cmocka_unit_test(test_selector_is_the_socket),
 		cmocka_unit_test(test_listener),
 		cmocka_unit_test(test_fetch_by_cookie),
 		cmocka_unit_test(test_probe),

@@ -203,6 +203,42 @@ static void test_parse_packet_no_header(void **state)
 	assert_int_equal(nfq_parse_packet(nlh, &p), -EBADMSG);
 }
 
+/* One uid cannot take the queue: its share is full, others are still held, in order. */
+static void test_held_per_uid(void **state)
+{
+	static struct nfq_held_queue q;
+	uint32_t out[NFQ_HELD_MAX];
+
+	for (uint32_t i = 0; i < NFQ_HELD_PER_UID; i++)
+		assert_int_equal(nfq_held_add(&q, i, 7, 1000, false), 0);
+	assert_int_equal(nfq_held_add(&q, 100, 7, 1000, false), -EDQUOT);
+	assert_int_equal(nfq_held_add(&q, 101, 8, 1001, false), 0); /* another user */
+	assert_int_equal(nfq_held_add(&q, 102, 9, 0, true), 0);	    /* root: the total only */
+	assert_int_equal(nfq_held_take(&q, 8, out), 1);
+	assert_int_equal(out[0], 101);
+	assert_int_equal(nfq_held_take(&q, 7, out), NFQ_HELD_PER_UID);
+	for (uint32_t i = 0; i < NFQ_HELD_PER_UID; i++)
+		assert_int_equal(out[i], i);
+	assert_int_equal(nfq_held_add(&q, 103, 7, 1000, false), 0); /* its share is free again */
+	assert_int_equal(q.n, 2);
+}
+
+/* The total holds for everyone: as many users as it takes to fill it, then nobody. */
+static void test_held_total(void **state)
+{
+	static struct nfq_held_queue q;
+	uint32_t out[NFQ_HELD_MAX];
+
+	for (uint32_t i = 0; i < NFQ_HELD_MAX; i++)
+		assert_int_equal(nfq_held_add(&q, i, i, i / NFQ_HELD_PER_UID, false), 0);
+	assert_int_equal(nfq_held_add(&q, 999, 1, 5000, false), -ENOSPC);
+	assert_int_equal(nfq_held_add(&q, 999, 1, 0, true), -ENOSPC);
+	assert_int_equal(nfq_held_take(&q, 3, out), 1);
+	assert_int_equal(out[0], 3);
+	assert_int_equal(nfq_held_take(&q, 3, out), 0);
+	assert_int_equal(nfq_held_add(&q, 999, 1, 5000, false), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_flow_v6_ext),  cmocka_unit_test(test_flow_rejects),
 		cmocka_unit_test(test_build_config), cmocka_unit_test(test_build_verdict),
 		cmocka_unit_test(test_parse_packet), cmocka_unit_test(test_parse_packet_no_header),
+		cmocka_unit_test(test_held_per_uid), cmocka_unit_test(test_held_total),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,7 +184,8 @@ static void test_ruleset(void **state)
 	assert_int_equal(count_msgs(&b, NFT_MSG_NEWOBJ, &last), 7);
 	assert_int_equal(count_msgs(&b, NFT_MSG_NEWCHAIN, &last), 6);
 	assert_int_equal(count_msgs(&b, NFT_MSG_DELRULE, &last), 6); /* flushes */
-	assert_int_equal(count_msgs(&b, NFT_MSG_NEWRULE, &last), 23);
+	/* 23, and the protected sockets' drop (no hold), v4 and v6 */
+	assert_int_equal(count_msgs(&b, NFT_MSG_NEWRULE, &last), 25);
 	nft_batch_release(&b);
 	/* The hold rules: attach and attachany, v4 and v6, only when asked for. */
 	cfg.hold = true;
@@ -192,8 +193,16 @@ static void test_ruleset(void **state)
 	assert_int_equal(nft_batch_init(&b, 7), 0);
 	assert_int_equal(enforce_rules_build(&b, &cfg, true), 0);
 	assert_int_equal(nft_batch_finish(&b), 0);
+	assert_int_equal(count_msgs(&b, NFT_MSG_NEWRULE, &last), 29);
+	nft_batch_release(&b);
+	/* No protected sockets' marks: no rule for them. */
+	cfg.sock_mark_mask = 0;
+	assert_int_equal(nft_batch_init(&b, 7), 0);
+	assert_int_equal(enforce_rules_build(&b, &cfg, true), 0);
+	assert_int_equal(nft_batch_finish(&b), 0);
 	assert_int_equal(count_msgs(&b, NFT_MSG_NEWRULE, &last), 27);
 	nft_batch_release(&b);
+	cfg.sock_mark_mask = ENFORCE_SOCK_MARK_MASK;
 	/* Adopting keeps the table: no delete. */
 	assert_int_equal(nft_batch_init(&b, 7), 0);
 	assert_int_equal(enforce_rules_build(&b, &cfg, false), 0);
