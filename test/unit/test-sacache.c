@@ -53,8 +53,11 @@ static void on_rekeyed(void *u, uint32_t old, const struct sa_ike *ike, const st
 	s->last_child = c->id;
 }
 
-static const struct sacache_ops ops = { on_ike_up, on_ike_down, on_child_up, on_child_down,
-					on_rekeyed };
+static const struct sacache_ops ops = { .ike_up = on_ike_up,
+					.ike_down = on_ike_down,
+					.child_up = on_child_up,
+					.child_down = on_child_down,
+					.child_rekeyed = on_rekeyed };
 
 /* The message of a golden EVENT frame, decoded into a tree. */
 static struct vici_node *golden_event(const char *hex)
