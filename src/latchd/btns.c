@@ -459,7 +459,9 @@ static bool wildcard(const char *name)
 
 void btns_claims_init(struct btns_claims *cl, const char *name)
 {
-	*cl = (struct btns_claims){ .name = name, .own = own_name(name), .wildcard = wildcard(name) };
+	*cl = (struct btns_claims){ .name = name,
+				    .own = own_name(name),
+				    .wildcard = wildcard(name) };
 }
 
 void btns_claims_add(struct btns_claims *cl, const struct btns *b, const struct cert_info *cert)
@@ -472,8 +474,9 @@ void btns_claims_add(struct btns_claims *cl, const struct btns *b, const struct 
 	if (!btns_issued(b, cert) || !claims(cert, cl->name))
 		return;
 	btns_id_for(cert->spki_sha256, named, sizeof(named));
+	/* no certificate of a latch host's: another key under its name */
 	if (cl->own && !dn_equal(named, cl->name)) {
-		cl->squatted = true; /* no certificate of a latch host: another key under its name */
+		cl->squatted = true;
 		return;
 	}
 	if (cl->keys == 0) {

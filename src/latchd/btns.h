@@ -71,9 +71,11 @@ void btns_id_for(const uint8_t spki[IPC_SHA256_LEN], char *out, size_t len);
  * carries one key (and, for a latch host's name, the key whose hash the
  * name is: any other key under such a name is a squatter's). Feed every
  * end-entity certificate charon lists, then ask btns_claims_key().
+ *
+ * BTNS_CACHE_FULL: end-entity certificates listed at which charon's cache
+ * (32 relations, CAs' among them) may have replaced entries.
  */
-#define BTNS_CACHE_FULL 24 /* end-entity certificates listed at which charon's cache may have
-			      replaced entries (32 relations, CAs among them) */
+#define BTNS_CACHE_FULL 24
 
 enum btns_key {
 	BTNS_KEY_ONE,	   /* one key claims the name: cl->key */
@@ -85,12 +87,12 @@ enum btns_key {
 };
 
 struct btns_claims {
-	const char *name; /* the IKE_SA's remote identity */
-	bool own;	  /* a latch host's name: the hash of its key */
-	bool wildcard;
-	unsigned certs;	  /* end-entity certificates seen */
-	unsigned keys;	  /* distinct keys claiming the name (counting stops at 2) */
-	bool squatted;
+	const char *name;     /* the IKE_SA's remote identity */
+	bool own;	      /* a latch host's name: the hash of its key */
+	bool wildcard;	      /* a "*" value: charon matches it with any certificate */
+	bool squatted;	      /* a key that is not the one of a latch host's name claims it */
+	unsigned certs;	      /* end-entity certificates seen */
+	unsigned keys;	      /* distinct keys claiming the name (counting stops at 2) */
 	struct cert_info key; /* the claimant, when keys == 1 */
 };
 

@@ -191,9 +191,11 @@ static void closed(void *u, int err, const char *errmsg, const struct vici_node 
 
 static const char *const no_key[] = {
 	[BTNS_KEY_NONE] = "no certificate under its name is in charon's cache",
-	[BTNS_KEY_SQUATTED] = "another key than the one its name is the hash of presented that name",
+	[BTNS_KEY_SQUATTED] =
+		"another key than the one its name is the hash of presented that name",
 	[BTNS_KEY_TWO] = "two keys presented that name",
-	[BTNS_KEY_CHURN] = "charon's certificate cache is full: its certificate may be gone from it",
+	[BTNS_KEY_CHURN] =
+		"charon's certificate cache is full: its certificate may be gone from it",
 	[BTNS_KEY_WILDCARD] = "a wildcard name stands for every BTNS peer",
 };
 
@@ -349,8 +351,8 @@ int core_btns_judge(const struct core *c, const struct latch *l, const struct sa
 		return -EACCES;
 	}
 	if (!id->has_cert) {
-		snprintf(why, wl, "the BTNS peer '%s' has no key latchd can tell: %s", ike->remote_id,
-			 id->no_key ? id->no_key : "no certificate");
+		snprintf(why, wl, "the BTNS peer '%s' has no key latchd can tell: %s",
+			 ike->remote_id, id->no_key ? id->no_key : "no certificate");
 		return -EACCES;
 	}
 	if (p->peer_id[0] && !p->leap_of_faith && !dn_equal(p->peer_id, ike->remote_id)) {
