@@ -75,6 +75,8 @@ lab_capture_stop "$wire"
 acc=$(grep '^accepted' "$LAB_DIR/server.log" | tail -n 1)
 tap_diag "b: $out"
 tap_diag "a: $acc"
+tap_diag "a's latchd: $(grep -h -e warning -e error "$alog" | tail -n 4 | tr '\n' ' ')"
+tap_diag "b's latchd: $(grep -h -e warning -e error "$(lab_dir b)/latchd.log.tmp" | tail -n 4 | tr '\n' ' ')"
 tap_ok "b latches to a after c presented b's name" grep -q '^latched id=[0-9]* state=2' <<<"$out"
 tap_is "$(lab_field "$acc" peer_id)" "$id_b" "a's server accepted b under b's name"
 tap_is "$(lab_field "$acc" peer_pubkey)" "$key_b" "with b's real pubKeyID"
