@@ -189,7 +189,9 @@ static void closed(void *u, int err, const char *errmsg, const struct vici_node 
 		log_warn("closing a BTNS IKE_SA whose key cannot be told: %s", errmsg);
 }
 
+/* Why a key is not told; BTNS_KEY_ONE: one key, but listed right after the cache was emptied. */
 static const char *const no_key[] = {
+	[BTNS_KEY_ONE] = "it may have authenticated before charon's certificate cache was emptied",
 	[BTNS_KEY_NONE] = "no certificate under its name is in charon's cache",
 	[BTNS_KEY_SQUATTED] =
 		"another key than the one its name is the hash of presented that name",
@@ -228,9 +230,7 @@ bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici
 		id->cert = cl.key;
 		return true;
 	}
-	id->no_key = k == BTNS_KEY_ONE ? "it may have authenticated before charon's certificate "
-					 "cache was emptied"
-				       : no_key[k];
+	id->no_key = no_key[k];
 	if (k == BTNS_KEY_NONE)
 		return true;
 	log_warn("IKE_SA %u with '%s': no key can be told (%s): closed", ike->id, ike->remote_id,
