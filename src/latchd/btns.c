@@ -390,16 +390,112 @@ static bool is_hex(const char *s, size_t n)
 	return s[n] == '\0';
 }
 
-bool btns_name_ok(const struct cert_info *cert)
+/* "O=BTNS, CN=<BTNS_CN_HEX lower-case hex digits>": the form of a latch host's name. */
+static bool own_name(const char *name)
 {
+	uint8_t spki[IPC_SHA256_LEN] = { 0 };
+	const char *cn = strstr(name, "CN=");
 	char want[64];
-	const char *cn = strstr(cert->subject, "CN=");
 
-	if (!btns_namespace(cert->subject) || !cn)
+	if (!cn || !is_hex(cn + 3, BTNS_CN_HEX))
 		return false;
-	cn += 3;
-	if (strlen(cn) != BTNS_CN_HEX || !is_hex(cn, BTNS_CN_HEX))
-		return true; /* a name a stock peer chose: only its key identifies it */
-	btns_id_for(cert->spki_sha256, want, sizeof(want));
-	return dn_equal(cert->subject, want);
+	for (int i = 0; i < BTNS_CN_HEX / 2; i++)
+		sscanf(cn + 3 + 2 * i, "%2hhx", &spki[i]);
+	btns_id_for(spki, want, sizeof(want));
+	return dn_equal(want, name);
+}
+
+/*
+ * A DN as charon might read it: lower case (it ignores case in PrintableString
+ * values) and a multi-valued RDN's " + " as ", " (charon prints every
+ * attribute after a ", "). Folding more than charon does only finds more
+ * claimants, which is the safe side.
+ */
+static void fold(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *s && n + 1 < cap; s++) {
+		if (!strncmp(s, " + ", 3)) {
+			s += 2;
+			out[n++] = ',';
+			continue;
+		}
+		out[n++] = (char)(*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s == '+' ? ',' : *s);
+	}
+	out[n] = '\0';
+}
+
+static bool folded_equal(const char *a, const char *b)
+{
+	char x[IDENT_STR_MAX], y[IDENT_STR_MAX];
+
+	fold(a, x, sizeof(x));
+	fold(b, y, sizeof(y));
+	return dn_equal(x, y);
+}
+
+/* Could charon have authenticated name with cert's key? A name cut off could be any. */
+static bool claims(const struct cert_info *cert, const char *name)
+{
+	if (cert->sans_cut || folded_equal(cert->subject, name))
+		return true;
+	for (unsigned i = 0; i < cert->n_sans; i++) {
+		if (folded_equal(cert->sans[i], name))
+			return true;
+	}
+	return false;
+}
+
+/* charon reads an attribute value "*" in a peer's identity as a wildcard. */
+static bool wildcard(const char *name)
+{
+	for (const char *p = strstr(name, "=*"); p; p = strstr(p + 1, "=*")) {
+		if (p[2] == '\0' || p[2] == ',' || p[2] == ' ' || p[2] == '+')
+			return true;
+	}
+	return false;
+}
+
+void btns_claims_init(struct btns_claims *cl, const char *name)
+{
+	*cl = (struct btns_claims){ .name = name,
+				    .own = own_name(name),
+				    .wildcard = wildcard(name) };
+}
+
+void btns_claims_add(struct btns_claims *cl, const struct btns *b, const struct cert_info *cert)
+{
+	char named[64];
+
+	if (cert->is_ca)
+		return;
+	cl->certs++;
+	if (!btns_issued(b, cert) || !claims(cert, cl->name))
+		return;
+	btns_id_for(cert->spki_sha256, named, sizeof(named));
+	/* no certificate of a latch host's: another key under its name */
+	if (cl->own && !dn_equal(named, cl->name)) {
+		cl->squatted = true;
+		return;
+	}
+	if (cl->keys == 0) {
+		cl->key = *cert;
+		cl->keys = 1;
+	} else if (memcmp(cl->key.spki_sha256, cert->spki_sha256, IPC_SHA256_LEN)) {
+		cl->keys = 2;
+	}
+}
+
+enum btns_key btns_claims_key(const struct btns_claims *cl)
+{
+	if (cl->wildcard)
+		return BTNS_KEY_WILDCARD;
+	if (cl->squatted)
+		return BTNS_KEY_SQUATTED;
+	if (cl->keys > 1)
+		return BTNS_KEY_TWO;
+	if (cl->keys == 0)
+		return BTNS_KEY_NONE;
+	return cl->certs >= BTNS_CACHE_FULL ? BTNS_KEY_CHURN : BTNS_KEY_ONE;
 }

@@ -57,15 +57,47 @@ bool btns_issued(const struct btns *b, const struct cert_info *cert);
 /* Is id (an identity, a pattern or a DN) inside the BTNS namespace "O=BTNS, CN=…"? */
 bool btns_namespace(const char *id);
 
-/*
- * May cert stand for a BTNS peer: a subject in the BTNS namespace, and, when
- * its CN has the form latch hosts use (BTNS_CN_HEX hex digits), that CN is
- * its own key's hash, so that nobody can present a certificate under another
- * host's name.
- */
-bool btns_name_ok(const struct cert_info *cert);
-
 /* "O=BTNS, CN=<hex>" for a key whose SPKI hash is spki. */
 void btns_id_for(const uint8_t spki[IPC_SHA256_LEN], char *out, size_t len);
+
+/*
+ * Whose key is behind a BTNS name. charon 5.9.8 does not say which
+ * certificate authenticated an IKE_SA: it authenticates an identity with the
+ * key of any anchor-issued certificate that names it (subject or
+ * directoryName subjectAltName; PrintableString values compared ignoring
+ * case), and keeps every certificate it checked in a cache of 32 entries,
+ * also from failed exchanges. So the key of an IKE_SA is told only when
+ * every certificate in that cache that could have authenticated its name
+ * carries one key (and, for a latch host's name, the key whose hash the
+ * name is: any other key under such a name is a squatter's). Feed every
+ * end-entity certificate charon lists, then ask btns_claims_key().
+ *
+ * BTNS_CACHE_FULL: end-entity certificates listed at which charon's cache
+ * (32 relations, CAs' among them) may have replaced entries.
+ */
+#define BTNS_CACHE_FULL 24
+
+enum btns_key {
+	BTNS_KEY_ONE,	   /* one key claims the name: cl->key */
+	BTNS_KEY_NONE,	   /* no certificate claims it */
+	BTNS_KEY_SQUATTED, /* a latch host's name, claimed by a key that does not hash to it */
+	BTNS_KEY_TWO,	   /* two keys claim the name */
+	BTNS_KEY_CHURN,	   /* one key, but the cache is full: the IKE_SA's may be gone */
+	BTNS_KEY_WILDCARD, /* a name with a "*" value: charon matches it with any certificate */
+};
+
+struct btns_claims {
+	const char *name;     /* the IKE_SA's remote identity */
+	bool own;	      /* a latch host's name: the hash of its key */
+	bool wildcard;	      /* a "*" value: charon matches it with any certificate */
+	bool squatted;	      /* a key that is not the one of a latch host's name claims it */
+	unsigned certs;	      /* end-entity certificates seen */
+	unsigned keys;	      /* distinct keys claiming the name (counting stops at 2) */
+	struct cert_info key; /* the claimant, when keys == 1 */
+};
+
+void btns_claims_init(struct btns_claims *cl, const char *name);
+void btns_claims_add(struct btns_claims *cl, const struct btns *b, const struct cert_info *cert);
+enum btns_key btns_claims_key(const struct btns_claims *cl);
 
 #endif

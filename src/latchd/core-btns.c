@@ -29,6 +29,8 @@ struct core_btns {
 	struct btns *b;	   /* NULL: BTNS is off (no anchor) */
 	struct pins *pins; /* NULL: no data directory, so no leap of faith */
 	struct vici_blob cert, anchor;
+	bool flush;		/* a BTNS name had more than one key: empty charon's cache */
+	uint32_t flushed_below; /* IKE_SAs that may have authenticated before it was emptied */
 };
 
 static const struct btns *cred(const struct core *c)
@@ -181,34 +183,109 @@ bool core_btns_peer(const struct core *c, const struct sa_ike *ike, const struct
 	return btns_names(ike) || (id && id->has_cert && btns_issued(cred(c), &id->cert));
 }
 
+static void closed(void *u, int err, const char *errmsg, const struct vici_node *reply)
+{
+	if (err)
+		log_warn("closing a BTNS IKE_SA whose key cannot be told: %s", errmsg);
+}
+
+/* Why a key is not told; BTNS_KEY_ONE: one key, but listed right after the cache was emptied. */
+static const char *const no_key[] = {
+	[BTNS_KEY_ONE] = "it may have authenticated before charon's certificate cache was emptied",
+	[BTNS_KEY_NONE] = "no certificate under its name is in charon's cache",
+	[BTNS_KEY_SQUATTED] =
+		"another key than the one its name is the hash of presented that name",
+	[BTNS_KEY_TWO] = "two keys presented that name",
+	[BTNS_KEY_CHURN] =
+		"charon's certificate cache is full: its certificate may be gone from it",
+	[BTNS_KEY_WILDCARD] = "a wildcard name stands for every BTNS peer",
+};
+
 /*
- * The certificate of a BTNS IKE_SA's peer: anchor-issued, named as its
- * remote id, and (for latch hosts' names) named after its own key. Two keys
- * under one name leave the peer without a certificate: it is refused.
+ * The key of a BTNS IKE_SA's peer, as far as charon's cache can tell it
+ * (btns.h). One it cannot tell is closed, so that no third party can make a
+ * peer unreachable: whoever is behind it authenticates again, and the cache
+ * is emptied (core_btns_listed), so the next judgement sees only what
+ * authenticated since. An IKE_SA that may have authenticated before the
+ * cache was emptied cannot be told either.
  */
 bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici_cert *certs,
 		     size_t n, struct ike_ident *id)
 {
+	struct btns_claims cl;
 	struct cert_info info;
-	int found = 0;
+	enum btns_key k;
 
 	if (!cred(c) || !btns_names(ike))
 		return false;
-	for (size_t i = 0; i < n && found < 2; i++) {
-		if (certs[i].has_privkey ||
-		    cert_parse_der(certs[i].data.data, certs[i].data.len, &info) < 0 ||
-		    info.is_ca || !btns_issued(cred(c), &info) || !btns_name_ok(&info) ||
-		    !dn_equal(info.subject, ike->remote_id))
-			continue;
-		if (found && !memcmp(id->cert.spki_sha256, info.spki_sha256, IPC_SHA256_LEN))
-			continue;
-		id->cert = info;
-		found++;
+	btns_claims_init(&cl, ike->remote_id);
+	for (size_t i = 0; i < n; i++) {
+		if (!certs[i].has_privkey &&
+		    cert_parse_der(certs[i].data.data, certs[i].data.len, &info) == 0)
+			btns_claims_add(&cl, cred(c), &info);
 	}
-	id->has_cert = found == 1;
-	if (found > 1)
-		log_warn("IKE_SA %u: two keys present the BTNS name '%s': refused", ike->id,
-			 ike->remote_id);
+	k = btns_claims_key(&cl);
+	id->has_cert = k == BTNS_KEY_ONE && id->ike_id >= c->btns->flushed_below;
+	if (id->has_cert) {
+		id->cert = cl.key;
+		return true;
+	}
+	id->no_key = no_key[k];
+	if (k == BTNS_KEY_NONE)
+		return true;
+	log_warn("IKE_SA %u with '%s': no key can be told (%s): closed", ike->id, ike->remote_id,
+		 id->no_key);
+	vici_terminate(c->vici, ike->id, 0, false, -1, closed, NULL);
+	c->btns->flush |= k == BTNS_KEY_SQUATTED || k == BTNS_KEY_TWO || k == BTNS_KEY_CHURN;
+	return true;
+}
+
+static void barrier_known(void *u, int err, const char *errmsg, const struct vici_ike_sa *sas,
+			  size_t n)
+{
+	struct core *c = u;
+
+	if (err)
+		log_warn("list-sas after emptying charon's certificate cache: %s", errmsg);
+	for (size_t i = 0; i < n; i++) {
+		if (sas[i].uniqueid >= c->btns->flushed_below && sas[i].uniqueid < UINT32_MAX)
+			c->btns->flushed_below = (uint32_t)sas[i].uniqueid + 1;
+	}
+	c->certs_listing = false;
+	if (c->certs_again) {
+		c->certs_again = false;
+		core_list_certs(c);
+	}
+}
+
+/* Every IKE_SA there is now may have authenticated before the cache was emptied. */
+static void cache_flushed(void *u, const struct vici_result *res)
+{
+	struct core *c = u;
+
+	if (res->err)
+		log_warn("flush-certs: %s", res->errmsg);
+	if (vici_list_sas(c->vici, &(struct vici_sa_filter){ .noblock = true }, 0, barrier_known,
+			  c) < 0)
+		barrier_known(c, -EIO, "not queued", NULL, 0);
+}
+
+bool core_btns_listed(struct core *c)
+{
+	struct vici_node *msg;
+
+	if (!c->btns || !c->btns->flush)
+		return false;
+	c->btns->flush = false;
+	msg = vici_msg_new();
+	if (msg)
+		vici_add_kv(msg, "type", "X509");
+	if (vici_call(c->vici, "flush-certs", msg, 0, cache_flushed, c, NULL) < 0) {
+		log_warn("charon's certificate cache could not be emptied");
+		return false;
+	}
+	log_info("a BTNS name was presented by more than one key: charon's certificate cache "
+		 "emptied");
 	return true;
 }
 
@@ -274,7 +351,8 @@ int core_btns_judge(const struct core *c, const struct latch *l, const struct sa
 		return -EACCES;
 	}
 	if (!id->has_cert) {
-		snprintf(why, wl, "the BTNS peer '%s' has no key latchd can tell", ike->remote_id);
+		snprintf(why, wl, "the BTNS peer '%s' has no key latchd can tell: %s",
+			 ike->remote_id, id->no_key ? id->no_key : "no certificate");
 		return -EACCES;
 	}
 	if (p->peer_id[0] && !p->leap_of_faith && !dn_equal(p->peer_id, ike->remote_id)) {

@@ -631,11 +631,11 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct vici
 {
 	struct core *c = u;
 
-	c->certs_listing = false;
 	for (struct ike_ident *id = c->idents; id; id = id->next) {
 		const struct sa_ike *ike = sacache_ike(c->sa, id->ike_id);
 
-		if (id->ready || !ike)
+		/* one that came up after this listing was asked: its certificate may be missing */
+		if (id->ready || !ike || id->gen >= c->certs_gen)
 			continue;
 		if (!err && core_btns_certs(c, ike, certs, n, id)) {
 			id->ready = true;
@@ -656,9 +656,12 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct vici
 		}
 		id->ready = true;
 	}
+	c->certs_listing = core_btns_listed(c); /* while it empties charon's cache, none is asked */
 	if (c->certs_again) {
-		c->certs_again = false;
-		core_list_certs(c);
+		if (!c->certs_listing) {
+			c->certs_again = false;
+			core_list_certs(c);
+		}
 		return;
 	}
 	core_rejudge_all(c);
@@ -677,6 +680,8 @@ void core_list_certs(struct core *c)
 		c->certs_again = true;
 		return;
 	}
-	if (vici_list_certs(c->vici, "X509", "NONE", NULL, certs_listed, c) == 0)
+	if (vici_list_certs(c->vici, "X509", "NONE", NULL, certs_listed, c) == 0) {
 		c->certs_listing = true;
+		c->certs_gen++;
+	}
 }

@@ -40,8 +40,10 @@ struct pem {
 /* What latchd knows of the peer of one IKE_SA beyond list-sas: its certificate. */
 struct ike_ident {
 	uint32_t ike_id;
-	bool ready; /* the certificate cache was read after the IKE_SA came up */
+	bool ready;   /* the certificate cache was read after the IKE_SA came up */
+	unsigned gen; /* listings asked before it came up: only a later one may judge it */
 	bool has_cert;
+	const char *no_key; /* BTNS: why no key is told (static text), NULL when has_cert */
 	struct cert_info cert;
 	struct ike_ident *next;
 };
@@ -108,6 +110,7 @@ struct core {
 	struct pending *pending;
 	bool certs_listing; /* a list-certs is under way */
 	bool certs_again;   /* another IKE_SA came up meanwhile: list again */
+	unsigned certs_gen; /* list-certs asked so far */
 	uint64_t started_usec;
 };
 
@@ -220,9 +223,17 @@ bool core_btns_wanted(const struct core *c, const struct latch_policy *p);
 void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct vici_conn_cfg *vc);
 /* core_conn_responder(), plus the BTNS responder for tokens that admit BTNS peers. */
 int core_btns_responder(struct core *c, const struct latch *l, struct conn **ret);
-/* The certificate of a BTNS IKE_SA's peer; false when the IKE_SA is not BTNS. */
+/*
+ * The certificate of a BTNS IKE_SA's peer, when charon's cache can tell it;
+ * false when the IKE_SA is not BTNS. One it cannot tell is closed.
+ */
 bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici_cert *certs,
 		     size_t n, struct ike_ident *id);
+/*
+ * After a listing: true when a BTNS name was found shared, and charon's
+ * certificate cache is being emptied (listings wait until it is done).
+ */
+bool core_btns_listed(struct core *c);
 /* Issued by the BTNS anchor: never the certificate of an authenticated peer. */
 bool core_btns_issued(const struct core *c, const struct cert_info *info);
 bool core_btns_peer(const struct core *c, const struct sa_ike *ike, const struct ike_ident *id);

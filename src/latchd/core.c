@@ -603,9 +603,32 @@ static void sa_ike_up(void *u, const struct sa_ike *ike)
 	if (!id)
 		return;
 	id->ike_id = ike->id;
+	id->gen = c->certs_gen;
 	id->next = c->idents;
 	c->idents = id;
 	core_list_certs(c);
+}
+
+/*
+ * A rekeyed IKE_SA is the same authentication: its peer's key is the old
+ * one's. Read again from charon's cache, it could be lost or, if another
+ * key has presented the name since, undecidable.
+ */
+static void sa_ike_rekeyed(void *u, uint32_t old_id, const struct sa_ike *nu)
+{
+	struct core *c = u;
+	const struct ike_ident *old = core_ident(c, old_id);
+	struct ike_ident *id;
+
+	if (!old || !old->ready || core_ident(c, nu->id))
+		return;
+	id = malloc(sizeof(*id));
+	if (!id)
+		return;
+	*id = *old;
+	id->ike_id = nu->id;
+	id->next = c->idents;
+	c->idents = id;
 }
 
 static void sa_ike_down(void *u, const struct sa_ike *ike)
@@ -616,6 +639,7 @@ static void sa_ike_down(void *u, const struct sa_ike *ike)
 static const struct sacache_ops sa_ops = {
 	.ike_up = sa_ike_up,
 	.ike_down = sa_ike_down,
+	.ike_rekeyed = sa_ike_rekeyed,
 	.child_up = sa_child_up,
 	.child_down = sa_child_down,
 	.child_rekeyed = sa_child_rekeyed,

@@ -46,10 +46,12 @@ static int name_to_str(const X509_NAME *n, char *out, size_t cap)
 /* A name with a NUL in it is a forgery ("good.example\0.evil.example"): no name at all. */
 static void san_add(struct cert_info *c, const char *s, size_t len)
 {
-	if (c->n_sans == IDENT_SANS_MAX || memchr(s, 0, len))
+	if (c->n_sans == IDENT_SANS_MAX || memchr(s, 0, len) ||
+	    text_clean(c->sans[c->n_sans], sizeof(c->sans[0]), s, len) >= sizeof(c->sans[0])) {
+		c->sans_cut = true;
 		return;
-	if (text_clean(c->sans[c->n_sans], sizeof(c->sans[0]), s, len) < sizeof(c->sans[0]))
-		c->n_sans++;
+	}
+	c->n_sans++;
 }
 
 static void san_ip(struct cert_info *c, const ASN1_OCTET_STRING *ip)
@@ -59,6 +61,16 @@ static void san_ip(struct cert_info *c, const ASN1_OCTET_STRING *ip)
 	int af = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
 
 	if (af && inet_ntop(af, ASN1_STRING_get0_data(ip), text, sizeof(text)))
+		san_add(c, text, strlen(text));
+}
+
+static void san_dn(struct cert_info *c, const X509_NAME *dn)
+{
+	char text[IDENT_STR_MAX];
+
+	if (name_to_str(dn, text, sizeof(text)) < 0)
+		c->sans_cut = true;
+	else
 		san_add(c, text, strlen(text));
 }
 
@@ -80,6 +92,9 @@ static void read_sans(X509 *x, struct cert_info *c)
 			break;
 		case GEN_IPADD:
 			san_ip(c, g->d.iPAddress);
+			break;
+		case GEN_DIRNAME: /* charon authenticates a DN identity with it too */
+			san_dn(c, g->d.directoryName);
 			break;
 		default:
 			break;

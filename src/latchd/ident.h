@@ -21,8 +21,10 @@
 struct cert_info {
 	char subject[IDENT_STR_MAX]; /* "C=CH, O=latch-lab, CN=b.example", as charon prints DNs */
 	char issuer[IDENT_STR_MAX];
-	char sans[IDENT_SANS_MAX][256]; /* DNS names, e-mail addresses, IP addresses as text */
+	char sans[IDENT_SANS_MAX][256]; /* DNS names, e-mail, IP addresses, DNs as text */
 	unsigned n_sans;
+	bool sans_cut; /* a subjectAltName was left out (too many, too long): it could say anything
+			*/
 	uint8_t spki_sha256[IPC_SHA256_LEN];
 	bool is_ca;
 };

@@ -494,6 +494,8 @@ static int feed_ike_rekey(struct sacache *c, const struct vici_node *msg)
 	if (r < 0)
 		return r;
 	snprintf(nu.name, sizeof(nu.name), "%s", sec->name);
+	if (c->ops->ike_rekeyed && !ike_find(c, nu.id))
+		c->ops->ike_rekeyed(c->u, old.id, &nu);
 	r = ike_store(c, &nu, &ike);
 	if (r < 0)
 		return r;

@@ -73,6 +73,8 @@ struct sacache_ops {
 	void (*child_up)(void *u, const struct sa_ike *ike, const struct sa_child *c);
 	/* A child is gone (deleted, expired, its IKE_SA gone) with no successor. */
 	void (*child_down)(void *u, const struct sa_ike *ike, const struct sa_child *c);
+	/* An IKE_SA was rekeyed: nu replaces old_id (reported before nu's ike_up). */
+	void (*ike_rekeyed)(void *u, uint32_t old_id, const struct sa_ike *nu);
 	/* A child was rekeyed: congruent, old_id is replaced by c. */
 	void (*child_rekeyed)(void *u, uint32_t old_id, const struct sa_ike *ike,
 			      const struct sa_child *c);

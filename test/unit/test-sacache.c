@@ -14,8 +14,9 @@
 #include "vici-golden.h"
 
 struct seen {
-	unsigned ike_up, ike_down, child_up, child_down, rekeyed;
+	unsigned ike_up, ike_down, child_up, child_down, rekeyed, ike_rekeyed;
 	uint32_t last_child, last_old;
+	unsigned ike_rekeyed_at; /* ike_up calls seen when the IKE rekey was reported */
 };
 
 static void on_ike_up(void *u, const struct sa_ike *ike)
@@ -53,8 +54,22 @@ static void on_rekeyed(void *u, uint32_t old, const struct sa_ike *ike, const st
 	s->last_child = c->id;
 }
 
-static const struct sacache_ops ops = { on_ike_up, on_ike_down, on_child_up, on_child_down,
-					on_rekeyed };
+static void on_ike_rekeyed(void *u, uint32_t old, const struct sa_ike *nu)
+{
+	struct seen *s = u;
+
+	s->ike_rekeyed++;
+	s->last_old = old;
+	s->last_child = nu->id;
+	s->ike_rekeyed_at = s->ike_up;
+}
+
+static const struct sacache_ops ops = { .ike_up = on_ike_up,
+					.ike_rekeyed = on_ike_rekeyed,
+					.ike_down = on_ike_down,
+					.child_up = on_child_up,
+					.child_down = on_child_down,
+					.child_rekeyed = on_rekeyed };
 
 /* The message of a golden EVENT frame, decoded into a tree. */
 static struct vici_node *golden_event(const char *hex)
@@ -302,6 +317,39 @@ static void rekey_replaces_the_child(void **state)
 	sacache_free(sc);
 }
 
+/* The new IKE_SA is reported as the old one's successor before it is reported up. */
+static void ike_rekey_names_the_successor(void **state)
+{
+	struct vici_node *m =
+		event_tree(true, "ESTABLISHED", 2, "b.example", 9, "192.0.2.1/32", "192.0.2.2/32");
+	struct vici_node *rk = vici_msg_new(), *conn, *o, *n;
+	struct seen seen = { 0 };
+	struct sacache *sc;
+
+	assert_int_equal(sacache_new(&ops, &seen, &sc), 0);
+	assert_int_equal(sacache_feed(sc, "child-updown", m), 0);
+	assert_int_equal(seen.ike_up, 1);
+	conn = vici_add_section(rk, "conn");
+	o = vici_add_section(conn, "old");
+	vici_add_kv(o, "uniqueid", "2");
+	vici_add_kv(o, "state", "REKEYED");
+	n = vici_add_section(conn, "new");
+	vici_add_kv(n, "uniqueid", "3");
+	vici_add_kv(n, "state", "ESTABLISHED");
+	vici_add_kv(n, "remote-id", "b.example");
+	assert_int_equal(sacache_feed(sc, "ike-rekey", rk), 0);
+	assert_int_equal(seen.ike_rekeyed, 1);
+	assert_int_equal(seen.last_old, 2);
+	assert_int_equal(seen.last_child, 3);
+	assert_int_equal(seen.ike_rekeyed_at, 1); /* before the new one's ike_up */
+	assert_int_equal(seen.ike_up, 2);
+	assert_int_equal(seen.ike_down, 1);
+	assert_int_equal(sacache_child(sc, 9)->ike_id, 3);
+	vici_node_free(m);
+	vici_node_free(rk);
+	sacache_free(sc);
+}
+
 static void selectors_parse(void **state)
 {
 	struct sa_ts ts;
@@ -336,6 +384,7 @@ int main(void)
 		cmocka_unit_test(host_to_host_child_covers_every_port),
 		cmocka_unit_test(identities_enter_cleaned),
 		cmocka_unit_test(rekey_replaces_the_child),
+		cmocka_unit_test(ike_rekey_names_the_successor),
 		cmocka_unit_test(selectors_parse),
 	};
 
