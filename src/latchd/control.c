@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -20,42 +22,39 @@
 
 /* Packets up to this size are read whole, so oversized ones get a proper -EMSGSIZE reply. */
 #define RECV_MAX (4 * IPC_MSG_MAX)
-/*
- * What a client may leave unread before it is dropped: a dump of 10,000
- * latches is about 10 MB; a client that does not read at all must not make
- * latchd hold its memory for ever.
- */
-#define OUTQ_MAX (64u << 20)
+/* Descriptors latchd keeps for itself beside its clients' (charon, netlink, files, sockets). */
+#define FD_OWN 64
+/* How long accepting pauses when latchd is out of descriptors: a wait, not a spin. */
+#define ACCEPT_PAUSE_USEC 100000
 
 /*
- * A client is dropped the moment its socket fails, which may be in the middle
- * of handling or answering one of its requests (a reply that finds the socket
- * gone, a queue over OUTQ_MAX). busy counts the frames using a request; a
- * held request dropped while busy is an orphan, freed by the last of them.
+ * A request lives until its last reply is sent (done) and no frame uses it
+ * (busy: dispatch() is still in its handler). A held one is on its client's
+ * list (holder) until then, so that the client's teardown can cancel it.
  */
 struct req_impl {
 	struct request pub;
 	struct buf reply;
-	bool held;
-	bool orphan;
-	unsigned busy;
-	struct req_impl *next; /* in the client's list of held requests */
+	bool held, done, busy;
+	struct client *holder;
+	struct req_impl *next; /* in the holder's list */
 };
 
 struct client {
 	struct control *ctl;
 	int fd;
 	struct ucred cred;
-	struct ev_source *src;
-	int refused; /* -errno to answer every request with (over the limit), or 0 */
+	bool admin;
+	struct ev_source *src; /* NULL once gone */
+	const char *gone;      /* why it is gone, or NULL: freed by reap() */
 	bool hello;
 	bool watch;
 	uint64_t watch_id;
 	unsigned n_held;
 	struct req_impl *held;
-	struct req_impl *dispatching;	  /* the request being handled, if not held */
+	struct req_impl *dispatching;	  /* the request being handled, if any */
 	struct outmsg *outq, **outq_tail; /* replies and events the socket had no room for */
-	size_t outq_bytes;
+	size_t queued;			  /* bytes allocated for outq */
 	uint64_t *gen; /* the generation page shared with the client (IPC_FEATURE_GEN_PAGE) */
 	struct client *next;
 };
@@ -69,12 +68,13 @@ struct outmsg {
 struct control {
 	struct ev_loop *loop;
 	int fd;
-	struct ev_source *src;
+	struct ev_source *src, *resume, *reaper;
 	struct control_config cfg;
 	struct control_ops ops;
 	void *core;
 	struct client *clients;
-	unsigned n_clients;
+	unsigned n_clients, n_admins;
+	size_t queued_users; /* bytes allocated for the queues of non-administrators */
 	uint8_t rbuf[RECV_MAX];
 };
 
@@ -83,44 +83,9 @@ static struct req_impl *impl_of(struct request *req)
 	return (struct req_impl *)((char *)req - offsetof(struct req_impl, pub));
 }
 
-/* Is gid among pid's supplementary groups (/proc/PID/status "Groups:")? */
-static bool in_groups(pid_t pid, gid_t gid)
+bool control_is_admin(const struct request *req)
 {
-	char path[64], line[1024];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char *save = NULL;
-
-		if (strncmp(line, "Groups:", 7))
-			continue;
-		for (char *t = strtok_r(line + 7, " \t\n", &save); t && !found;
-		     t = strtok_r(NULL, " \t\n", &save))
-			found = strtoul(t, NULL, 10) == gid;
-	}
-	fclose(f);
-	return found;
-}
-
-bool control_is_admin(const struct control *c, const struct ucred *cred)
-{
-	gid_t g = c->cfg.admin_gid;
-
-	return cred->uid == 0 || (g != (gid_t)-1 && (cred->gid == g || in_groups(cred->pid, g)));
-}
-
-static unsigned clients_of_uid(const struct control *c, uid_t uid)
-{
-	unsigned n = 0;
-
-	for (const struct client *cl = c->clients; cl; cl = cl->next)
-		n += cl->cred.uid == uid;
-	return n;
+	return req->admin;
 }
 
 unsigned control_client_count(const struct control *c)
@@ -132,25 +97,19 @@ unsigned control_client_count(const struct control *c)
 
 static void req_free(struct req_impl *r)
 {
-	if (r->pub.fd >= 0)
-		close(r->pub.fd);
-	buf_free(&r->reply);
-	free(r);
-}
+	struct client *cl = r->holder;
 
-static void unhold(struct req_impl *r)
-{
-	struct client *cl = r->pub.client;
-
-	if (!r->held || !cl)
-		return;
-	for (struct req_impl **pp = &cl->held; *pp; pp = &(*pp)->next) {
+	for (struct req_impl **pp = cl ? &cl->held : NULL; pp && *pp; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
 			cl->n_held--;
 			break;
 		}
 	}
+	if (r->pub.fd >= 0)
+		close(r->pub.fd);
+	buf_free(&r->reply);
+	free(r);
 }
 
 struct buf *control_reply_begin(struct request *req, uint16_t flags)
@@ -162,21 +121,80 @@ struct buf *control_reply_begin(struct request *req, uint16_t flags)
 	return &r->reply;
 }
 
-static void client_drop(struct client *cl, const char *why);
+static void drop_outq(struct client *cl)
+{
+	while (cl->outq) {
+		struct outmsg *m = cl->outq;
+
+		cl->outq = m->next;
+		free(m);
+	}
+	if (!cl->admin)
+		cl->ctl->queued_users -= cl->queued;
+	cl->queued = 0;
+}
+
+/*
+ * The client failed: from now on it is gone for everyone (its requests'
+ * client is NULL, sends to it do nothing, its socket is no longer read),
+ * but its memory stays until reap() runs from the event loop, so that
+ * whoever is sending, closing or dispatching for it may go on.
+ */
+static void client_fail(struct client *cl, const char *why)
+{
+	if (cl->gone)
+		return;
+	cl->gone = why;
+	ev_source_free(cl->src);
+	cl->src = NULL;
+	if (cl->dispatching)
+		cl->dispatching->pub.client = NULL;
+	for (struct req_impl *r = cl->held; r; r = r->next)
+		r->pub.client = NULL;
+	drop_outq(cl);
+	ev_defer_enable(cl->ctl->reaper);
+}
+
+static size_t uid_queued(const struct control *c, uid_t uid)
+{
+	size_t n = 0;
+
+	for (const struct client *cl = c->clients; cl; cl = cl->next)
+		n += cl->cred.uid == uid ? cl->queued : 0;
+	return n;
+}
+
+/* May cl hold size more bytes for its unread replies? If not, it is dropped, with a log line. */
+static bool queue_room(struct client *cl, size_t size)
+{
+	struct control *c = cl->ctl;
+	size_t uid = uid_queued(c, cl->cred.uid);
+
+	if (uid + size <= c->cfg.max_queued_per_uid &&
+	    (cl->admin || c->queued_users + size <= c->cfg.max_queued))
+		return true;
+	log_warn("client pid %d uid %u: dropped, not reading its replies: uid %u holds %zu bytes "
+		 "(limit %zu), all users %zu (limit %zu)",
+		 (int)cl->cred.pid, (unsigned)cl->cred.uid, (unsigned)cl->cred.uid, uid,
+		 c->cfg.max_queued_per_uid, c->queued_users, c->cfg.max_queued);
+	client_fail(cl, "not reading its replies");
+	return false;
+}
 
 /* Keep a message for when the client's socket has room again (EPOLLOUT). */
 static int enqueue(struct client *cl, const uint8_t *p, size_t n)
 {
-	struct outmsg *m;
+	struct outmsg *m = malloc(sizeof(*m) + n);
+	size_t size;
 
-	if (cl->outq_bytes + n > OUTQ_MAX) {
-		client_drop(cl, "not reading its replies");
-		return -ENOBUFS;
-	}
-	m = malloc(sizeof(*m) + n);
 	if (!m) {
-		client_drop(cl, "out of memory for its replies");
+		client_fail(cl, "out of memory for its replies");
 		return -ENOMEM;
+	}
+	size = malloc_usable_size(m); /* what is held, not what is asked for */
+	if (!queue_room(cl, size)) {
+		free(m);
+		return -ENOBUFS;
 	}
 	m->next = NULL;
 	m->len = n;
@@ -187,7 +205,9 @@ static int enqueue(struct client *cl, const uint8_t *p, size_t n)
 	}
 	*cl->outq_tail = m;
 	cl->outq_tail = &m->next;
-	cl->outq_bytes += n;
+	cl->queued += size;
+	if (!cl->admin)
+		cl->ctl->queued_users += size;
 	return 0;
 }
 
@@ -196,12 +216,15 @@ static int flush(struct client *cl)
 {
 	while (cl->outq) {
 		struct outmsg *m = cl->outq;
+		size_t size = malloc_usable_size(m);
 		int r = fdpass_send(cl->fd, m->data, m->len, -1);
 
 		if (r < 0)
 			return r;
 		cl->outq = m->next;
-		cl->outq_bytes -= m->len;
+		cl->queued -= size;
+		if (!cl->admin)
+			cl->ctl->queued_users -= size;
 		free(m);
 	}
 	ev_io_set_events(cl->src, EPOLLIN);
@@ -215,15 +238,17 @@ static int send_buf(struct client *cl, const struct buf *b, int fd)
 
 	if (r < 0)
 		return r;
+	if (cl->gone)
+		return -EPIPE;
 	r = cl->outq ? -EAGAIN : fdpass_send(cl->fd, b->data, b->len, fd);
 	if (r == -EAGAIN && fd >= 0) {
-		client_drop(cl, "no room for its HELLO reply");
+		client_fail(cl, "no room for its HELLO reply");
 		return -ENOBUFS;
 	}
 	if (r == -EAGAIN)
 		return enqueue(cl, b->data, b->len);
 	if (r == -EPIPE || r == -ECONNRESET)
-		client_drop(cl, "gone");
+		client_fail(cl, "gone");
 	return r;
 }
 
@@ -233,19 +258,13 @@ static int reply_send(struct request *req, int fd)
 	bool more = r->reply.len >= 4 && (r->reply.data[3] & IPC_F_MORE);
 	int ret = 0;
 
-	r->busy++;
 	if (req->client)
 		ret = send_buf(req->client, &r->reply, fd);
-	if (--r->busy == 0 && r->orphan) {
-		req_free(r); /* its client was dropped by that send */
-		return ret;
-	}
 	if (more)
 		return ret;
-	if (r->held) {
-		unhold(r);
+	r->done = true;
+	if (r->held && !r->busy)
 		req_free(r);
-	}
 	return ret;
 }
 
@@ -284,15 +303,15 @@ int control_request_hold(struct request *req)
 
 	if (r->held)
 		return 0;
-	if (cl && !control_is_admin(cl->ctl, &cl->cred) &&
-	    cl->n_held >= cl->ctl->cfg.max_pending_per_uid)
+	if (!cl)
+		return -ECANCELED; /* nobody would read the answer */
+	if (!req->admin && cl->n_held >= cl->ctl->cfg.max_pending_per_uid)
 		return -EAGAIN;
 	r->held = true;
-	if (cl) {
-		r->next = cl->held;
-		cl->held = r;
-		cl->n_held++;
-	}
+	r->holder = cl;
+	r->next = cl->held;
+	cl->held = r;
+	cl->n_held++;
 	return 0;
 }
 
@@ -307,19 +326,18 @@ void control_client_watch(struct client *cl, bool on, uint64_t latch_id)
 void control_send_event(struct control *c, struct client *to, uid_t owner_uid, uint64_t latch_id,
 			const struct buf *msg)
 {
-	struct client *cl, *next;
+	struct client *cl;
 
 	if (to)
 		send_buf(to, msg, -1);
-	for (cl = c->clients; cl; cl = next) {
-		next = cl->next; /* send_buf may drop cl */
+	for (cl = c->clients; cl; cl = cl->next) {
 		if (cl == to || !cl->watch)
 			continue;
 		if (cl->watch_id && cl->watch_id != latch_id)
 			continue;
-		if (cl->cred.uid != owner_uid && !control_is_admin(c, &cl->cred))
+		if (cl->cred.uid != owner_uid && !cl->admin)
 			continue;
-		send_buf(cl, msg, -1);
+		send_buf(cl, msg, -1); /* a failure marks cl gone, never frees it */
 	}
 }
 
@@ -370,46 +388,47 @@ bool control_latch_generation(const struct client *cl, uint64_t latch_id, uint64
 
 /* ---------------------------------------------------------------- clients */
 
-static void client_drop(struct client *cl, const char *why)
+/* Only here are a client's requests cancelled and the core told: never inside a caller's frame. */
+static void client_free(struct client *cl)
 {
 	struct control *c = cl->ctl;
-	struct req_impl *r, *next;
+	struct req_impl *r;
 
-	for (struct client **pp = &c->clients; *pp; pp = &(*pp)->next) {
-		if (*pp == cl) {
-			*pp = cl->next;
-			break;
-		}
-	}
 	c->n_clients--;
-	if (cl->dispatching)
-		cl->dispatching->pub.client = NULL;
-	for (r = cl->held; r; r = next) {
-		next = r->next;
-		r->pub.client = NULL;
-		r->held = false;
-		if (r->pub.cancel)
-			r->pub.cancel(&r->pub);
-		if (r->busy)
-			r->orphan = true;
-		else
-			req_free(r);
-	}
+	c->n_admins -= cl->admin;
 	if (c->ops.client_gone)
 		c->ops.client_gone(c->core, cl);
-	while (cl->outq) {
-		struct outmsg *m = cl->outq;
-
-		cl->outq = m->next;
-		free(m);
+	while ((r = cl->held)) {
+		r->pub.client = NULL;
+		if (r->pub.cancel)
+			r->pub.cancel(&r->pub); /* may send to others, who then fail, never free */
+		req_free(r);		/* unlinks it from cl->held */
 	}
 	if (cl->gen)
 		munmap(cl->gen, IPC_GEN_PAGE_SIZE);
 	log_debug("client pid %d uid %u: closed (%s)", (int)cl->cred.pid, (unsigned)cl->cred.uid,
-		  why);
-	ev_source_free(cl->src);
+		  cl->gone);
 	close(cl->fd);
 	free(cl);
+}
+
+/* The event loop's deferred pass: free the clients that failed since the last one. */
+static int reap(struct ev_source *s, void *userdata)
+{
+	struct control *c = userdata;
+	struct client **pp = &c->clients;
+
+	while (*pp) {
+		struct client *cl = *pp;
+
+		if (!cl->gone) {
+			pp = &cl->next;
+			continue;
+		}
+		*pp = cl->next;
+		client_free(cl); /* may fail others: those are reaped in this pass or the next */
+	}
+	return 0;
 }
 
 /* The features asked for that we serve; the generation page once per connection. */
@@ -443,13 +462,6 @@ static int handle_session(struct client *cl, struct request *req, char *err, siz
 {
 	int r;
 
-	if (cl->refused)
-		return cl->refused == -EUSERS
-			       ? (snprintf(err, el, "too many connections for uid %u (limit %u)",
-					   (unsigned)cl->cred.uid,
-					   cl->ctl->cfg.max_clients_per_uid),
-				  cl->refused)
-			       : cl->refused;
 	if (req->type == IPC_MSG_HELLO) {
 		r = wire_hello_check(&req->msg, err, el);
 		if (r < 0)
@@ -473,6 +485,7 @@ static struct req_impl *req_new(struct client *cl, const struct wire_msg *m, int
 	buf_init(&r->reply, IPC_MSG_MAX);
 	r->pub.client = cl;
 	r->pub.cred = cl->cred;
+	r->pub.admin = cl->admin;
 	r->pub.msg = *m;
 	r->pub.fd = fd;
 	r->pub.type = m->hdr.type;
@@ -491,27 +504,20 @@ static void dispatch(struct client *cl, const struct wire_msg *m, int fd)
 			close(fd);
 		return;
 	}
-	/* cl may be dropped from here on: r->pub.client says whether it still lives */
+	/* cl may fail from here on, but lives until reap(): r->pub.client says which */
 	cl->dispatching = r;
-	r->busy++;
+	r->busy = true;
 	ret = handle_session(cl, &r->pub, err, sizeof(err));
 	if (ret == 1)
 		ret = cl->ctl->ops.handle(cl->ctl->core, &r->pub, err, sizeof(err));
-	if (r->pub.client)
-		cl->dispatching = NULL;
+	cl->dispatching = NULL;
 	if (ret < 0)
 		control_reply_error(&r->pub, ret, "%s", err[0] ? err : strerror(-ret));
-	if (--r->busy == 0 && r->orphan) {
-		req_free(r);
-		return;
-	}
-	if (r->held)
+	r->busy = false;
+	if (r->held && !r->done)
 		return; /* the handler owns it now; the passed fd was taken or closed by it */
-	if (r->pub.type == IPC_MSG_BYE && ret == 0 && r->pub.client) {
-		req_free(r);
-		client_drop(cl, "said goodbye");
-		return;
-	}
+	if (r->pub.type == IPC_MSG_BYE && ret == 0)
+		client_fail(cl, "said goodbye");
 	req_free(r);
 }
 
@@ -545,7 +551,7 @@ static int client_read(struct ev_source *s, int fd, uint32_t revents, void *user
 	if (revents & EPOLLOUT) {
 		r = flush(cl);
 		if (r < 0 && r != -EAGAIN) {
-			client_drop(cl, "gone");
+			client_fail(cl, "gone");
 			return 0;
 		}
 	}
@@ -555,7 +561,7 @@ static int client_read(struct ev_source *s, int fd, uint32_t revents, void *user
 	if (n == -EAGAIN || n == -EINTR)
 		return 0;
 	if (n == 0 || n == -ECONNRESET) {
-		client_drop(cl, "disconnected");
+		client_fail(cl, "disconnected");
 		return 0;
 	}
 	if (n < 0) {
@@ -573,35 +579,167 @@ static int client_read(struct ev_source *s, int fd, uint32_t revents, void *user
 	return 0;
 }
 
-static int on_accept(struct ev_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct control *c = userdata;
-	struct client *cl;
-	int cfd, r;
+/* ---------------------------------------------------------------- admission */
 
-	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (cfd < 0)
-		return 0; /* EAGAIN, or the client gave up already */
-	cl = calloc(1, sizeof(*cl));
-	if (!cl || fdpass_peercred(cfd, &cl->cred) < 0) {
-		free(cl);
-		close(cfd);
-		return 0;
+/*
+ * Is gid the peer's primary group or one of the supplementary groups it had
+ * when it connected (SO_PEERGROUPS)? Decided once per connection, from what
+ * the kernel recorded, never from /proc, where a reused pid could answer.
+ */
+static bool peer_in_group(int fd, const struct ucred *cred, gid_t gid)
+{
+	gid_t few[64], *g = few;
+	socklen_t len = sizeof(few);
+	bool found = cred->gid == gid;
+
+	if (found || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+		if (found || errno != ERANGE || !(g = malloc(len)))
+			return found;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0)
+			len = 0;
 	}
+	for (size_t i = 0; i < len / sizeof(gid_t) && !found; i++)
+		found = g[i] == gid;
+	if (g != few)
+		free(g);
+	return found;
+}
+
+static unsigned clients_of_uid(const struct control *c, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (const struct client *cl = c->clients; cl; cl = cl->next)
+		n += cl->cred.uid == uid && !cl->gone;
+	return n;
+}
+
+/* 0 when cl may connect, or -EUSERS with the reason in err. Administrators have a reserve. */
+static int admit(const struct control *c, const struct client *cl, char *err, size_t el)
+{
+	const struct control_config *cfg = &c->cfg;
+	unsigned users = cfg->max_clients - cfg->admin_clients;
+
+	if (cl->admin && c->n_clients >= cfg->max_clients)
+		return snprintf(err, el, "latchd serves %u clients, its limit", c->n_clients),
+		       -EUSERS;
+	if (cl->admin)
+		return 0;
+	if (clients_of_uid(c, cl->cred.uid) >= cfg->max_clients_per_uid)
+		return snprintf(err, el, "too many connections for uid %u (limit %u)",
+				(unsigned)cl->cred.uid, cfg->max_clients_per_uid),
+		       -EUSERS;
+	if (c->n_clients - c->n_admins >= users)
+		return snprintf(err, el, "latchd serves %u users' clients, its limit", users),
+		       -EUSERS;
+	return 0;
+}
+
+/*
+ * A connection refused at accept is closed at once: its first packet is
+ * answered (HELLO, as a rule) if it came already, and nothing waits for
+ * more. A packet that comes later finds the connection closed.
+ */
+static void refuse_connection(struct control *c, int cfd, int err, const char *text)
+{
+	struct wire_hdr h = { .type = IPC_MSG_HELLO };
+	struct buf b;
+	int n, pfd = -1;
+
+	n = fdpass_recv(cfd, c->rbuf, sizeof(c->rbuf), &pfd);
+	if (pfd >= 0)
+		close(pfd);
+	if (n >= IPC_HDR_LEN)
+		wire_peek_hdr(c->rbuf, (size_t)n, &h);
+	buf_init(&b, IPC_MSG_MAX);
+	wire_begin(&b, h.type, IPC_F_REPLY, h.seq, err);
+	wire_put_str(&b, IPC_A_MESSAGE, text);
+	if (wire_end(&b) == 0)
+		(void)fdpass_send(cfd, b.data, b.len, -1);
+	buf_free(&b);
+	close(cfd);
+}
+
+static void client_new(struct control *c, int cfd)
+{
+	char err[IPC_MESSAGE_MAX + 1];
+	struct client *cl = calloc(1, sizeof(*cl));
+	int r;
+
+	if (!cl || fdpass_peercred(cfd, &cl->cred) < 0)
+		goto fail;
 	cl->ctl = c;
 	cl->fd = cfd;
-	if (cl->cred.uid != 0 && clients_of_uid(c, cl->cred.uid) >= c->cfg.max_clients_per_uid)
-		cl->refused = -EUSERS; /* told on its first request, so it learns why */
-	r = ev_add_io(c->loop, &cl->src, cfd, EPOLLIN, client_read, cl);
+	cl->admin = cl->cred.uid == 0 ||
+		    (c->cfg.admin_gid != (gid_t)-1 && peer_in_group(cfd, &cl->cred, c->cfg.admin_gid));
+	r = admit(c, cl, err, sizeof(err));
 	if (r < 0) {
-		close(cfd);
+		log_info("client pid %d uid %u: refused: %s", (int)cl->cred.pid,
+			 (unsigned)cl->cred.uid, err);
+		refuse_connection(c, cfd, r, err);
 		free(cl);
-		return 0;
+		return;
 	}
+	if (ev_add_io(c->loop, &cl->src, cfd, EPOLLIN, client_read, cl) < 0)
+		goto fail;
 	cl->next = c->clients;
 	c->clients = cl;
 	c->n_clients++;
+	c->n_admins += cl->admin;
+	return;
+fail:
+	close(cfd);
+	free(cl);
+}
+
+static int resume_accept(struct ev_source *s, uint64_t usec, void *userdata)
+{
+	struct control *c = userdata;
+
+	ev_io_set_events(c->src, EPOLLIN);
 	return 0;
+}
+
+static int on_accept(struct ev_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct control *c = userdata;
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (cfd >= 0) {
+		client_new(c, cfd);
+		return 0;
+	}
+	if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM)
+		return 0; /* EAGAIN, or the client gave up already */
+	/* The connection stays in the backlog: wait for descriptors instead of spinning on it. */
+	log_warn("accepting a client: %s; pausing for %d ms", strerror(errno),
+		 ACCEPT_PAUSE_USEC / 1000);
+	ev_io_set_events(c->src, 0);
+	ev_time_set_in(c->resume, ACCEPT_PAUSE_USEC);
+	return 0;
+}
+
+/*
+ * The clients latchd can serve with the descriptors it may open: a
+ * max_clients above that would end in EMFILE for everyone, administrators
+ * included, instead of a refusal that keeps their reserve.
+ */
+static void fit_descriptors(struct control_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	room = rl.rlim_cur > 2 * FD_OWN ? rl.rlim_cur - FD_OWN : rl.rlim_cur / 2;
+	if (cfg->max_clients > room) {
+		log_warn("max_clients %u: RLIMIT_NOFILE %llu leaves room for %llu clients",
+			 cfg->max_clients, (unsigned long long)rl.rlim_cur,
+			 (unsigned long long)room);
+		cfg->max_clients = (unsigned)room;
+	}
+	if (cfg->admin_clients > cfg->max_clients / 2)
+		cfg->admin_clients = cfg->max_clients / 2;
 }
 
 /* ---------------------------------------------------------------- socket */
@@ -624,6 +762,7 @@ static int mkdir_parent(const char *path)
 static int listen_on(const char *path, int *ret)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t mask;
 	int fd, r;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -636,10 +775,18 @@ static int listen_on(const char *path, int *ret)
 	if (fd < 0)
 		return -errno;
 	unlink(path); /* a stale socket of an earlier latchd */
-	/* Everyone may connect: authorisation is by credentials, per request. */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
-	    listen(fd, 128) < 0) {
+	/*
+	 * Everyone may connect: authorisation is by credentials, per request.
+	 * bind() gives the new file the socket's own mode less the umask, so the
+	 * mode is set on the socket first: a chmod of the path after bind would
+	 * follow a symlink put there in between.
+	 */
+	mask = umask(0);
+	r = fchmod(fd, 0666) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	umask(mask);
+	if (r == 0 && listen(fd, 128) < 0)
 		r = -errno;
+	if (r < 0) {
 		close(fd);
 		return r;
 	}
@@ -659,15 +806,17 @@ int control_new(struct ev_loop *loop, const struct control_config *cfg,
 	c->cfg = *cfg;
 	c->ops = *ops;
 	c->core = core;
+	c->fd = -1;
+	fit_descriptors(&c->cfg);
 	r = listen_on(cfg->path, &c->fd);
+	if (r == 0)
+		r = ev_add_io(loop, &c->src, c->fd, EPOLLIN, on_accept, c);
+	if (r == 0)
+		r = ev_add_time(loop, &c->resume, 0, resume_accept, c);
+	if (r == 0)
+		r = ev_add_defer(loop, &c->reaper, reap, c);
 	if (r < 0) {
-		free(c);
-		return r;
-	}
-	r = ev_add_io(loop, &c->src, c->fd, EPOLLIN, on_accept, c);
-	if (r < 0) {
-		close(c->fd);
-		free(c);
+		control_free(c);
 		return r;
 	}
 	*ret = c;
@@ -678,10 +827,16 @@ void control_free(struct control *c)
 {
 	if (!c)
 		return;
-	while (c->clients)
-		client_drop(c->clients, "daemon stopping");
+	for (struct client *cl = c->clients; cl; cl = cl->next)
+		client_fail(cl, "daemon stopping");
+	if (c->reaper)
+		reap(c->reaper, c);
+	ev_source_free(c->reaper);
+	ev_source_free(c->resume);
 	ev_source_free(c->src);
-	close(c->fd);
-	unlink(c->cfg.path);
+	if (c->fd >= 0) {
+		close(c->fd);
+		unlink(c->cfg.path);
+	}
 	free(c);
 }

@@ -41,6 +41,7 @@ struct attach {
 	struct flow3 local; /* as bound: a wildcard address, or AF_UNSPEC for dual stack */
 	uint64_t cookie, id;
 	struct ucred owner;
+	bool admin;	       /* the owner's rights when it attached */
 	struct client *client; /* NULL once gone */
 	int fd;		       /* kernel data plane: the socket, for its policies; else -1 */
 	struct latch_policy pol;
@@ -160,7 +161,9 @@ static unsigned release(struct core *c, uint64_t latch_id, bool accept)
 /* The latch of the flow f of an attached socket, as CONNECT makes it (new_flow_latch). */
 static int make_latch(struct core *c, struct attach *a, const struct flow *f, struct latch **ret)
 {
-	struct request req = { .client = a->client, .cred = a->owner, .fd = a->fd };
+	struct request req = {
+		.client = a->client, .cred = a->owner, .admin = a->admin, .fd = a->fd
+	};
 	struct pending *p;
 	char err[256] = "", text[FLOW_FMT_MAX];
 	struct latch *l;
@@ -353,7 +356,7 @@ static int attach_new(struct core *c, struct request *req, const struct flow3 *l
 	f.laddr = l3->addr;
 	if (by_flow(c->att, &f))
 		return FAIL(-EADDRINUSE, "another attached socket has that local port");
-	if (!control_is_admin(c->ctl, &req->cred) &&
+	if (!control_is_admin(req) &&
 	    count_uid(c->att, req->cred.uid) >= c->cfg.max_pending)
 		return FAIL(-ENOSPC, "uid %u has %u attached sockets, the limit",
 			    (unsigned)req->cred.uid, c->cfg.max_pending);
@@ -429,6 +432,7 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el)
 	}
 	a->pol = pol;
 	a->owner = req->cred;
+	a->admin = req->admin;
 	a->client = req->client;
 	log_info("attached %s (uid %u): its first packet will wait for its latch",
 		 flow3_format(text, sizeof(text), &l3), (unsigned)req->cred.uid);
