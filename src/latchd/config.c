@@ -189,10 +189,8 @@ static const struct {
 	const char *key;
 	size_t off;
 } uint_keys[] = {
-	UINT("max_latches_per_uid", max_latches),
-	UINT("max_pending_per_uid", max_pending),
-	UINT("max_clients_per_uid", max_clients),
-	UINT("max_clients", max_clients_total),
+	UINT("max_latches_per_uid", max_latches), UINT("max_pending_per_uid", max_pending),
+	UINT("max_clients_per_uid", max_clients), UINT("max_clients", max_clients_total),
 	UINT("admin_clients", admin_clients),
 };
 

@@ -44,7 +44,7 @@ struct client;
 struct request {
 	struct client *client; /* NULL once the client is gone */
 	struct ucred cred;
-	bool admin; /* root or the admin group, decided once at connect time */
+	bool admin;	     /* root or the admin group, decided once at connect time */
 	struct wire_msg msg; /* valid only during the handler call */
 	int fd;		     /* the passed socket or -1; closed after the handler unless taken */
 	uint16_t type;

@@ -356,8 +356,7 @@ static int attach_new(struct core *c, struct request *req, const struct flow3 *l
 	f.laddr = l3->addr;
 	if (by_flow(c->att, &f))
 		return FAIL(-EADDRINUSE, "another attached socket has that local port");
-	if (!control_is_admin(req) &&
-	    count_uid(c->att, req->cred.uid) >= c->cfg.max_pending)
+	if (!control_is_admin(req) && count_uid(c->att, req->cred.uid) >= c->cfg.max_pending)
 		return FAIL(-ENOSPC, "uid %u has %u attached sockets, the limit",
 			    (unsigned)req->cred.uid, c->cfg.max_pending);
 	a = calloc(1, sizeof(*a));

@@ -17,6 +17,10 @@ reading the answers.
   rawclient.py SOCK flood CONNS SECONDS
       CONNS connections send STATUS and LIST without ever reading; prints
       how many latchd closed ("dropped N") when SECONDS are over
+  rawclient.py SOCK impostor GOFILE
+      connects (HELLO answered), prints "pid P" and leaves the connection
+      to a child while P exits; once GOFILE exists the child asks LIST for
+      root's latches and prints "root-latches N" (what latchd let it see)
 """
 import os
 import resource
@@ -28,7 +32,7 @@ import time
 
 HELLO, CONNECT, LISTEN, ACCEPT, LATCH, QUERY, ATTACH = 100, 200, 201, 202, 203, 204, 207
 STATUS, LIST, WATCH = 400, 401, 402
-A_VERSION, A_MESSAGE, A_PEER, A_TUPLE = 1, 4, 17, 20
+A_VERSION, A_MESSAGE, A_PEER, A_TUPLE, OWNER, OWNER_UID = 1, 4, 17, 20, 21, 97
 PEER_ID = 48
 T_FAMILY, T_PROTO, T_REMOTE_ADDR, T_REMOTE_PORT = 80, 81, 84, 85
 
@@ -197,8 +201,9 @@ def hold(path, n, seconds):
             why.add(e.strerror)
             continue
         conns.append(s)
+    deadline = time.monotonic() + 10  # for all: a latchd that stopped reading answers none
     for s in conns:
-        pkt = reply(s, 1, timeout=5)
+        pkt = reply(s, 1, timeout=max(0.1, deadline - time.monotonic()))
         st = status_of(pkt or b'')
         if st == 0:
             ok += 1
@@ -235,9 +240,30 @@ def flood(path, n, seconds):
     print('sent', seq - 2)
 
 
+def impostor(path, gofile):
+    s = ctl(path)
+    s.send(hello())
+    if status_of(reply(s, 1) or b'') != 0:
+        raise SystemExit('HELLO refused')
+    print('pid', os.getpid(), flush=True)
+    if os.fork():
+        os._exit(0)  # the pid latchd recorded is free for the next process
+    while not os.path.exists(gofile):
+        time.sleep(0.1)
+    owner = attr(OWNER, attr(OWNER_UID, struct.pack('>I', 0)))
+    s.send(msg(LIST, 2, owner))
+    n = 0
+    while True:
+        pkt = reply(s, 2, timeout=10)
+        if not pkt or not struct.unpack('>H', pkt[2:4])[0] & 2:
+            break
+        n += 1
+    print('root-latches', n, 'status', status_of(pkt or b''), flush=True)
+
+
 def main(argv):
     path, cmd, args = argv[1], argv[2], argv[3:]
-    {'drop': drop, 'hold': hold, 'flood': flood}[cmd](path, *args)
+    {'drop': drop, 'hold': hold, 'flood': flood, 'impostor': impostor}[cmd](path, *args)
 
 
 if __name__ == '__main__':
