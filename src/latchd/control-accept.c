@@ -171,10 +171,10 @@ static void fit_descriptors(struct control_config *cfg)
 	struct rlimit rl;
 	rlim_t room;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rl.rlim_cur = RLIM_INFINITY;
 	room = rl.rlim_cur > 2 * FD_OWN ? rl.rlim_cur - FD_OWN : rl.rlim_cur / 2;
-	if (cfg->max_clients > room) {
+	if (rl.rlim_cur != RLIM_INFINITY && cfg->max_clients > room) {
 		log_warn("max_clients %u: RLIMIT_NOFILE %llu leaves room for %llu clients",
 			 cfg->max_clients, (unsigned long long)rl.rlim_cur,
 			 (unsigned long long)room);
