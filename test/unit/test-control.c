@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -283,6 +284,44 @@ static void test_not_reading(void **state)
 	server_stop(&s);
 }
 
+/*
+ * Out of descriptors, latchd stops accepting for a moment instead of
+ * spinning on the waiting connection (each turn of the loop finds nothing
+ * to do), and takes it once a descriptor is free again.
+ */
+static void test_emfile_pause(void **state)
+{
+	struct control_config cfg = config();
+	struct rlimit old, low;
+	struct server s;
+	int fd, spare, fill[64], n = 0, busy = 0;
+
+	server_start(&s, &cfg);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	spare = dup(0);
+	low = old;
+	low.rlim_cur = (rlim_t)spare + 1; /* spare is the highest descriptor: none above */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	close(spare);
+	fd = connect_to(&s); /* takes the last descriptor: accept4 meets EMFILE */
+	while (n < 64 && (fill[n] = dup(0)) >= 0)
+		n++;
+	for (int i = 0; i < 10; i++)
+		busy += ev_run_once(s.loop, 0) > 0;
+	assert_true(busy <= 1); /* the one turn that met EMFILE, then quiet */
+	assert_int_equal(control_client_count(s.f.ctl), 0);
+	while (n > 0)
+		close(fill[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	for (int i = 0; i < 50 && control_client_count(s.f.ctl) == 0; i++)
+		ev_run_once(s.loop, 20000);
+	assert_int_equal(control_client_count(s.f.ctl), 1);
+	assert_int_equal(send_msg(fd, IPC_MSG_HELLO, 1, -1), 0);
+	assert_int_equal(recv_status(&s, fd), 0);
+	close(fd);
+	server_stop(&s);
+}
+
 /* The socket is 0666 whatever the umask: its mode is set before bind, not by path. */
 static void test_socket_mode(void **state)
 {
@@ -302,9 +341,9 @@ static void test_socket_mode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_framing),	    cmocka_unit_test(test_client_limits),
-		cmocka_unit_test(test_drop_held),   cmocka_unit_test(test_not_reading),
-		cmocka_unit_test(test_socket_mode),
+		cmocka_unit_test(test_framing),	     cmocka_unit_test(test_client_limits),
+		cmocka_unit_test(test_drop_held),    cmocka_unit_test(test_not_reading),
+		cmocka_unit_test(test_emfile_pause), cmocka_unit_test(test_socket_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
