@@ -58,7 +58,7 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
 done
 tap_is "$taken" 1 "a process of the admin group now has the impostor's pid $p"
 tap_ok "and has the admin group (/proc/$p/status)" \
-	lab_wait 50 eval "grep -q '^Groups:[[:space:]]*$adm[[:space:]]*\$' /proc/$p/status"
+	lab_wait 50 eval "grep -q '^Groups:[[:space:]]*${adm}[[:space:]]*\$' /proc/$p/status"
 touch "$LAB_DIR/go"
 lab_wait_count 100 1 '^root-latches' "$LAB_DIR/impostor.log"
 tap_diag "$(cat "$LAB_DIR/impostor.log")"
