@@ -102,6 +102,21 @@ static void refuse_connection(struct control *c, int cfd, int err, const char *t
 	close(cfd);
 }
 
+/* One line a second at most: a flood of refused connections must not flood the log too. */
+static void log_refused(struct control *c, const struct client *cl, const char *why)
+{
+	uint64_t now = ev_now(c->loop);
+
+	if (c->refused_logged && now - c->refused_logged < 1000000) {
+		c->refused_quiet++;
+		return;
+	}
+	log_info("client pid %d uid %u: refused: %s (%u more refused since the last such line)",
+		 (int)cl->cred.pid, (unsigned)cl->cred.uid, why, c->refused_quiet);
+	c->refused_logged = now;
+	c->refused_quiet = 0;
+}
+
 static void client_new(struct control *c, int cfd)
 {
 	char err[IPC_MESSAGE_MAX + 1];
@@ -116,8 +131,7 @@ static void client_new(struct control *c, int cfd)
 					  peer_in_group(cfd, &cl->cred, c->cfg.admin_gid));
 	r = admit(c, cl, err, sizeof(err));
 	if (r < 0) {
-		log_info("client pid %d uid %u: refused: %s", (int)cl->cred.pid,
-			 (unsigned)cl->cred.uid, err);
+		log_refused(c, cl, err);
 		refuse_connection(c, cfd, r, err);
 		free(cl);
 		return;

@@ -60,7 +60,9 @@ struct control {
 	void *core;
 	struct client *clients;
 	unsigned n_clients, n_admins;
-	size_t queued_users; /* bytes allocated for the queues of non-administrators */
+	size_t queued_users;	 /* bytes allocated for the queues of non-administrators */
+	uint64_t refused_logged; /* when a refused connection was last logged */
+	unsigned refused_quiet;	 /* refused since, not logged */
 	uint8_t rbuf[RECV_MAX];
 };
 
