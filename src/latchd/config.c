@@ -22,6 +22,10 @@ void config_defaults(struct config *c)
 		.max_latches = 4096,
 		.max_pending = 64,
 		.max_clients = 64,
+		.max_queued_uid = 16u << 20,
+		.max_clients_total = 512,
+		.admin_clients = 16,
+		.max_queued_total = 64u << 20,
 		.admin_gid = (gid_t)-1,
 	};
 	snprintf(c->socket, sizeof(c->socket), "/run/latch/latchd.sock");
@@ -72,6 +76,30 @@ static int set_uint(unsigned long long *dst, unsigned long long max, const char 
 			    max);
 	*dst = n;
 	return 0;
+}
+
+/* "65536", "64K", "16M", "1G": bytes. */
+static int set_bytes(size_t *dst, const char *key, const char *v, char *err, size_t el)
+{
+	static const char units[] = "KMG";
+	char num[32];
+	size_t n = strlen(v);
+	unsigned long long x;
+	const char *u;
+	int r, shift = 0;
+
+	if (n == 0 || n >= sizeof(num))
+		return errf(err, el, -EINVAL, "%s: '%s' is not a size", key, v);
+	memcpy(num, v, n + 1);
+	u = strchr(units, num[n - 1]);
+	if (u && *u) {
+		shift = 10 * (int)(u - units + 1);
+		num[n - 1] = '\0';
+	}
+	r = set_uint(&x, SIZE_MAX >> shift, key, num, err, el);
+	if (r == 0)
+		*dst = (size_t)x << shift;
+	return r;
 }
 
 /* "30", "30s", "2m": seconds. */
@@ -163,9 +191,9 @@ static const struct {
 	const char *key;
 	size_t off;
 } uint_keys[] = {
-	UINT("max_latches_per_uid", max_latches),
-	UINT("max_pending_per_uid", max_pending),
-	UINT("max_clients_per_uid", max_clients),
+	UINT("max_latches_per_uid", max_latches), UINT("max_pending_per_uid", max_pending),
+	UINT("max_clients_per_uid", max_clients), UINT("max_clients", max_clients_total),
+	UINT("admin_clients", admin_clients),
 };
 
 static int set_typed(struct config *c, const char *key, const char *value, char *err, size_t el)
@@ -179,6 +207,10 @@ static int set_typed(struct config *c, const char *key, const char *value, char 
 		return set_admin_group(c, value, err, el);
 	if (!strcmp(key, "ca"))
 		return add_ca(c, value, err, el);
+	if (!strcmp(key, "max_queued_per_uid"))
+		return set_bytes(&c->max_queued_uid, key, value, err, el);
+	if (!strcmp(key, "max_queued"))
+		return set_bytes(&c->max_queued_total, key, value, err, el);
 	if (!strcmp(key, "dpd_delay"))
 		return set_secs(&c->dpd_delay, key, value, err, el);
 	if (!strcmp(key, "initiate_timeout"))

@@ -50,10 +50,15 @@ struct config {
 	unsigned dpd_delay;	   /* seconds; 0 off */
 	unsigned initiate_timeout; /* seconds a latch may wait for its SA */
 
-	/* limits per uid (root has none) */
+	/* limits per uid (root and the admin group have none) */
 	unsigned max_latches;
 	unsigned max_pending;
 	unsigned max_clients;
+	size_t max_queued_uid; /* bytes allocated for replies a uid's clients have not read */
+	/* limits for all clients together */
+	unsigned max_clients_total; /* the administrators' reserve included */
+	unsigned admin_clients;	    /* of max_clients_total, for root and the admin group alone */
+	size_t max_queued_total;    /* max_queued_uid for all users but administrators */
 	gid_t admin_gid; /* members may act on every latch and ask for bypass; (gid_t)-1: none */
 };
 

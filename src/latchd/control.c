@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-#include "latchd/control.h"
+#include "latchd/control-int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -19,109 +18,14 @@
 #include "shared/fdpass.h"
 #include "shared/text.h"
 
-/* Packets up to this size are read whole, so oversized ones get a proper -EMSGSIZE reply. */
-#define RECV_MAX (4 * IPC_MSG_MAX)
-/*
- * What a client may leave unread before it is dropped: a dump of 10,000
- * latches is about 10 MB; a client that does not read at all must not make
- * latchd hold its memory for ever.
- */
-#define OUTQ_MAX (64u << 20)
-
-/*
- * A client is dropped the moment its socket fails, which may be in the middle
- * of handling or answering one of its requests (a reply that finds the socket
- * gone, a queue over OUTQ_MAX). busy counts the frames using a request; a
- * held request dropped while busy is an orphan, freed by the last of them.
- */
-struct req_impl {
-	struct request pub;
-	struct buf reply;
-	bool held;
-	bool orphan;
-	unsigned busy;
-	struct req_impl *next; /* in the client's list of held requests */
-};
-
-struct client {
-	struct control *ctl;
-	int fd;
-	struct ucred cred;
-	struct ev_source *src;
-	int refused; /* -errno to answer every request with (over the limit), or 0 */
-	bool hello;
-	bool watch;
-	uint64_t watch_id;
-	unsigned n_held;
-	struct req_impl *held;
-	struct req_impl *dispatching;	  /* the request being handled, if not held */
-	struct outmsg *outq, **outq_tail; /* replies and events the socket had no room for */
-	size_t outq_bytes;
-	uint64_t *gen; /* the generation page shared with the client (IPC_FEATURE_GEN_PAGE) */
-	struct client *next;
-};
-
-struct outmsg {
-	struct outmsg *next;
-	size_t len;
-	uint8_t data[];
-};
-
-struct control {
-	struct ev_loop *loop;
-	int fd;
-	struct ev_source *src;
-	struct control_config cfg;
-	struct control_ops ops;
-	void *core;
-	struct client *clients;
-	unsigned n_clients;
-	uint8_t rbuf[RECV_MAX];
-};
-
 static struct req_impl *impl_of(struct request *req)
 {
 	return (struct req_impl *)((char *)req - offsetof(struct req_impl, pub));
 }
 
-/* Is gid among pid's supplementary groups (/proc/PID/status "Groups:")? */
-static bool in_groups(pid_t pid, gid_t gid)
+bool control_is_admin(const struct request *req)
 {
-	char path[64], line[1024];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char *save = NULL;
-
-		if (strncmp(line, "Groups:", 7))
-			continue;
-		for (char *t = strtok_r(line + 7, " \t\n", &save); t && !found;
-		     t = strtok_r(NULL, " \t\n", &save))
-			found = strtoul(t, NULL, 10) == gid;
-	}
-	fclose(f);
-	return found;
-}
-
-bool control_is_admin(const struct control *c, const struct ucred *cred)
-{
-	gid_t g = c->cfg.admin_gid;
-
-	return cred->uid == 0 || (g != (gid_t)-1 && (cred->gid == g || in_groups(cred->pid, g)));
-}
-
-static unsigned clients_of_uid(const struct control *c, uid_t uid)
-{
-	unsigned n = 0;
-
-	for (const struct client *cl = c->clients; cl; cl = cl->next)
-		n += cl->cred.uid == uid;
-	return n;
+	return req->admin;
 }
 
 unsigned control_client_count(const struct control *c)
@@ -133,25 +37,19 @@ unsigned control_client_count(const struct control *c)
 
 static void req_free(struct req_impl *r)
 {
-	if (r->pub.fd >= 0)
-		close(r->pub.fd);
-	buf_free(&r->reply);
-	free(r);
-}
+	struct client *cl = r->holder;
 
-static void unhold(struct req_impl *r)
-{
-	struct client *cl = r->pub.client;
-
-	if (!r->held || !cl)
-		return;
-	for (struct req_impl **pp = &cl->held; *pp; pp = &(*pp)->next) {
+	for (struct req_impl **pp = cl ? &cl->held : NULL; pp && *pp; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
 			cl->n_held--;
 			break;
 		}
 	}
+	if (r->pub.fd >= 0)
+		close(r->pub.fd);
+	buf_free(&r->reply);
+	free(r);
 }
 
 struct buf *control_reply_begin(struct request *req, uint16_t flags)
@@ -163,21 +61,80 @@ struct buf *control_reply_begin(struct request *req, uint16_t flags)
 	return &r->reply;
 }
 
-static void client_drop(struct client *cl, const char *why);
+static void drop_outq(struct client *cl)
+{
+	while (cl->outq) {
+		struct outmsg *m = cl->outq;
+
+		cl->outq = m->next;
+		free(m);
+	}
+	if (!cl->admin)
+		cl->ctl->queued_users -= cl->queued;
+	cl->queued = 0;
+}
+
+/*
+ * The client failed: from now on it is gone for everyone (its requests'
+ * client is NULL, sends to it do nothing, its socket is no longer read),
+ * but its memory stays until reap() runs from the event loop, so that
+ * whoever is sending, closing or dispatching for it may go on.
+ */
+static void client_fail(struct client *cl, const char *why)
+{
+	if (cl->gone)
+		return;
+	cl->gone = why;
+	ev_source_free(cl->src);
+	cl->src = NULL;
+	if (cl->dispatching)
+		cl->dispatching->pub.client = NULL;
+	for (struct req_impl *r = cl->held; r; r = r->next)
+		r->pub.client = NULL;
+	drop_outq(cl);
+	ev_defer_enable(cl->ctl->reaper);
+}
+
+static size_t uid_queued(const struct control *c, uid_t uid)
+{
+	size_t n = 0;
+
+	for (const struct client *cl = c->clients; cl; cl = cl->next)
+		n += cl->cred.uid == uid ? cl->queued : 0;
+	return n;
+}
+
+/* May cl hold size more bytes for its unread replies? If not, it is dropped, with a log line. */
+static bool queue_room(struct client *cl, size_t size)
+{
+	struct control *c = cl->ctl;
+	size_t uid = uid_queued(c, cl->cred.uid);
+
+	if (uid + size <= c->cfg.max_queued_per_uid &&
+	    (cl->admin || c->queued_users + size <= c->cfg.max_queued))
+		return true;
+	log_warn("client pid %d uid %u: dropped, not reading its replies: uid %u holds %zu bytes "
+		 "(limit %zu), all users %zu (limit %zu)",
+		 (int)cl->cred.pid, (unsigned)cl->cred.uid, (unsigned)cl->cred.uid, uid,
+		 c->cfg.max_queued_per_uid, c->queued_users, c->cfg.max_queued);
+	client_fail(cl, "not reading its replies");
+	return false;
+}
 
 /* Keep a message for when the client's socket has room again (EPOLLOUT). */
 static int enqueue(struct client *cl, const uint8_t *p, size_t n)
 {
-	struct outmsg *m;
+	struct outmsg *m = malloc(sizeof(*m) + n);
+	size_t size;
 
-	if (cl->outq_bytes + n > OUTQ_MAX) {
-		client_drop(cl, "not reading its replies");
-		return -ENOBUFS;
-	}
-	m = malloc(sizeof(*m) + n);
 	if (!m) {
-		client_drop(cl, "out of memory for its replies");
+		client_fail(cl, "out of memory for its replies");
 		return -ENOMEM;
+	}
+	size = malloc_usable_size(m); /* what is held, not what is asked for */
+	if (!queue_room(cl, size)) {
+		free(m);
+		return -ENOBUFS;
 	}
 	m->next = NULL;
 	m->len = n;
@@ -188,7 +145,9 @@ static int enqueue(struct client *cl, const uint8_t *p, size_t n)
 	}
 	*cl->outq_tail = m;
 	cl->outq_tail = &m->next;
-	cl->outq_bytes += n;
+	cl->queued += size;
+	if (!cl->admin)
+		cl->ctl->queued_users += size;
 	return 0;
 }
 
@@ -197,12 +156,15 @@ static int flush(struct client *cl)
 {
 	while (cl->outq) {
 		struct outmsg *m = cl->outq;
+		size_t size = malloc_usable_size(m);
 		int r = fdpass_send(cl->fd, m->data, m->len, -1);
 
 		if (r < 0)
 			return r;
 		cl->outq = m->next;
-		cl->outq_bytes -= m->len;
+		cl->queued -= size;
+		if (!cl->admin)
+			cl->ctl->queued_users -= size;
 		free(m);
 	}
 	ev_io_set_events(cl->src, EPOLLIN);
@@ -216,15 +178,17 @@ static int send_buf(struct client *cl, const struct buf *b, int fd)
 
 	if (r < 0)
 		return r;
+	if (cl->gone)
+		return -EPIPE;
 	r = cl->outq ? -EAGAIN : fdpass_send(cl->fd, b->data, b->len, fd);
 	if (r == -EAGAIN && fd >= 0) {
-		client_drop(cl, "no room for its HELLO reply");
+		client_fail(cl, "no room for its HELLO reply");
 		return -ENOBUFS;
 	}
 	if (r == -EAGAIN)
 		return enqueue(cl, b->data, b->len);
 	if (r == -EPIPE || r == -ECONNRESET)
-		client_drop(cl, "gone");
+		client_fail(cl, "gone");
 	return r;
 }
 
@@ -234,22 +198,13 @@ static int reply_send(struct request *req, int fd)
 	bool more = r->reply.len >= 4 && (r->reply.data[3] & IPC_F_MORE);
 	int ret = 0;
 
-	r->busy++;
 	if (req->client)
 		ret = send_buf(req->client, &r->reply, fd);
-	if (--r->busy == 0 && r->orphan) {
-		req_free(r); /* its client was dropped by that send */
-		return ret;
-	}
 	if (more)
 		return ret;
-	if (r->held) {
-		unhold(r);
-		r->held = false;
-		if (r->busy ==
-		    0) /* else dispatch() is still on it (answered at once): it frees it */
-			req_free(r);
-	}
+	r->done = true;
+	if (r->held && !r->busy)
+		req_free(r);
 	return ret;
 }
 
@@ -286,15 +241,15 @@ int control_request_hold(struct request *req)
 
 	if (r->held)
 		return 0;
-	if (cl && !control_is_admin(cl->ctl, &cl->cred) &&
-	    cl->n_held >= cl->ctl->cfg.max_pending_per_uid)
+	if (!cl)
+		return -ECANCELED; /* nobody would read the answer */
+	if (!req->admin && cl->n_held >= cl->ctl->cfg.max_pending_per_uid)
 		return -EAGAIN;
 	r->held = true;
-	if (cl) {
-		r->next = cl->held;
-		cl->held = r;
-		cl->n_held++;
-	}
+	r->holder = cl;
+	r->next = cl->held;
+	cl->held = r;
+	cl->n_held++;
 	return 0;
 }
 
@@ -309,19 +264,18 @@ void control_client_watch(struct client *cl, bool on, uint64_t latch_id)
 void control_send_event(struct control *c, struct client *to, uid_t owner_uid, uint64_t latch_id,
 			const struct buf *msg)
 {
-	struct client *cl, *next;
+	struct client *cl;
 
 	if (to)
 		send_buf(to, msg, -1);
-	for (cl = c->clients; cl; cl = next) {
-		next = cl->next; /* send_buf may drop cl */
+	for (cl = c->clients; cl; cl = cl->next) {
 		if (cl == to || !cl->watch)
 			continue;
 		if (cl->watch_id && cl->watch_id != latch_id)
 			continue;
-		if (cl->cred.uid != owner_uid && !control_is_admin(c, &cl->cred))
+		if (cl->cred.uid != owner_uid && !cl->admin)
 			continue;
-		send_buf(cl, msg, -1);
+		send_buf(cl, msg, -1); /* a failure marks cl gone, never frees it */
 	}
 }
 
@@ -372,46 +326,47 @@ bool control_latch_generation(const struct client *cl, uint64_t latch_id, uint64
 
 /* ---------------------------------------------------------------- clients */
 
-static void client_drop(struct client *cl, const char *why)
+/* Only here are a client's requests cancelled and the core told: never inside a caller's frame. */
+static void client_free(struct client *cl)
 {
 	struct control *c = cl->ctl;
-	struct req_impl *r, *next;
+	struct req_impl *r;
 
-	for (struct client **pp = &c->clients; *pp; pp = &(*pp)->next) {
-		if (*pp == cl) {
-			*pp = cl->next;
-			break;
-		}
-	}
 	c->n_clients--;
-	if (cl->dispatching)
-		cl->dispatching->pub.client = NULL;
-	for (r = cl->held; r; r = next) {
-		next = r->next;
-		r->pub.client = NULL;
-		r->held = false;
-		if (r->pub.cancel)
-			r->pub.cancel(&r->pub);
-		if (r->busy)
-			r->orphan = true;
-		else
-			req_free(r);
-	}
+	c->n_admins -= cl->admin;
 	if (c->ops.client_gone)
 		c->ops.client_gone(c->core, cl);
-	while (cl->outq) {
-		struct outmsg *m = cl->outq;
-
-		cl->outq = m->next;
-		free(m);
+	while ((r = cl->held)) {
+		r->pub.client = NULL;
+		if (r->pub.cancel)
+			r->pub.cancel(&r->pub); /* may send to others, who then fail, never free */
+		req_free(r);			/* unlinks it from cl->held */
 	}
 	if (cl->gen)
 		munmap(cl->gen, IPC_GEN_PAGE_SIZE);
 	log_debug("client pid %d uid %u: closed (%s)", (int)cl->cred.pid, (unsigned)cl->cred.uid,
-		  why);
-	ev_source_free(cl->src);
+		  cl->gone);
 	close(cl->fd);
 	free(cl);
+}
+
+/* The event loop's deferred pass: free the clients that failed since the last one. */
+static int reap(struct ev_source *s, void *userdata)
+{
+	struct control *c = userdata;
+	struct client **pp = &c->clients;
+
+	while (*pp) {
+		struct client *cl = *pp;
+
+		if (!cl->gone) {
+			pp = &cl->next;
+			continue;
+		}
+		*pp = cl->next;
+		client_free(cl); /* may fail others: those are reaped in this pass or the next */
+	}
+	return 0;
 }
 
 /* The features asked for that we serve; the generation page once per connection. */
@@ -445,13 +400,6 @@ static int handle_session(struct client *cl, struct request *req, char *err, siz
 {
 	int r;
 
-	if (cl->refused)
-		return cl->refused == -EUSERS
-			       ? (snprintf(err, el, "too many connections for uid %u (limit %u)",
-					   (unsigned)cl->cred.uid,
-					   cl->ctl->cfg.max_clients_per_uid),
-				  cl->refused)
-			       : cl->refused;
 	if (req->type == IPC_MSG_HELLO) {
 		r = wire_hello_check(&req->msg, err, el);
 		if (r < 0)
@@ -475,6 +423,7 @@ static struct req_impl *req_new(struct client *cl, const struct wire_msg *m, int
 	buf_init(&r->reply, IPC_MSG_MAX);
 	r->pub.client = cl;
 	r->pub.cred = cl->cred;
+	r->pub.admin = cl->admin;
 	r->pub.msg = *m;
 	r->pub.fd = fd;
 	r->pub.type = m->hdr.type;
@@ -493,27 +442,20 @@ static void dispatch(struct client *cl, const struct wire_msg *m, int fd)
 			close(fd);
 		return;
 	}
-	/* cl may be dropped from here on: r->pub.client says whether it still lives */
+	/* cl may fail from here on, but lives until reap(): r->pub.client says which */
 	cl->dispatching = r;
-	r->busy++;
+	r->busy = true;
 	ret = handle_session(cl, &r->pub, err, sizeof(err));
 	if (ret == 1)
 		ret = cl->ctl->ops.handle(cl->ctl->core, &r->pub, err, sizeof(err));
-	if (r->pub.client)
-		cl->dispatching = NULL;
+	cl->dispatching = NULL;
 	if (ret < 0)
 		control_reply_error(&r->pub, ret, "%s", err[0] ? err : strerror(-ret));
-	if (--r->busy == 0 && r->orphan) {
-		req_free(r);
-		return;
-	}
-	if (r->held)
+	r->busy = false;
+	if (r->held && !r->done)
 		return; /* the handler owns it now; the passed fd was taken or closed by it */
-	if (r->pub.type == IPC_MSG_BYE && ret == 0 && r->pub.client) {
-		req_free(r);
-		client_drop(cl, "said goodbye");
-		return;
-	}
+	if (r->pub.type == IPC_MSG_BYE && ret == 0)
+		client_fail(cl, "said goodbye");
 	req_free(r);
 }
 
@@ -536,7 +478,7 @@ static void refuse(struct client *cl, const void *p, size_t n, int err, const ch
 	req_free(r);
 }
 
-static int client_read(struct ev_source *s, int fd, uint32_t revents, void *userdata)
+int control_client_read(struct ev_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct client *cl = userdata;
 	struct control *c = cl->ctl;
@@ -547,7 +489,7 @@ static int client_read(struct ev_source *s, int fd, uint32_t revents, void *user
 	if (revents & EPOLLOUT) {
 		r = flush(cl);
 		if (r < 0 && r != -EAGAIN) {
-			client_drop(cl, "gone");
+			client_fail(cl, "gone");
 			return 0;
 		}
 	}
@@ -557,7 +499,7 @@ static int client_read(struct ev_source *s, int fd, uint32_t revents, void *user
 	if (n == -EAGAIN || n == -EINTR)
 		return 0;
 	if (n == 0 || n == -ECONNRESET) {
-		client_drop(cl, "disconnected");
+		client_fail(cl, "disconnected");
 		return 0;
 	}
 	if (n < 0) {
@@ -575,80 +517,6 @@ static int client_read(struct ev_source *s, int fd, uint32_t revents, void *user
 	return 0;
 }
 
-static int on_accept(struct ev_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct control *c = userdata;
-	struct client *cl;
-	int cfd, r;
-
-	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (cfd < 0)
-		return 0; /* EAGAIN, or the client gave up already */
-	cl = calloc(1, sizeof(*cl));
-	if (!cl || fdpass_peercred(cfd, &cl->cred) < 0) {
-		free(cl);
-		close(cfd);
-		return 0;
-	}
-	cl->ctl = c;
-	cl->fd = cfd;
-	if (cl->cred.uid != 0 && clients_of_uid(c, cl->cred.uid) >= c->cfg.max_clients_per_uid)
-		cl->refused = -EUSERS; /* told on its first request, so it learns why */
-	r = ev_add_io(c->loop, &cl->src, cfd, EPOLLIN, client_read, cl);
-	if (r < 0) {
-		close(cfd);
-		free(cl);
-		return 0;
-	}
-	cl->next = c->clients;
-	c->clients = cl;
-	c->n_clients++;
-	return 0;
-}
-
-/* ---------------------------------------------------------------- socket */
-
-static int mkdir_parent(const char *path)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int listen_on(const char *path, int *ret)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	r = mkdir_parent(path);
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path); /* a stale socket of an earlier latchd */
-	/* Everyone may connect: authorisation is by credentials, per request. */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
-	    listen(fd, 128) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	*ret = fd;
-	return 0;
-}
-
 int control_new(struct ev_loop *loop, const struct control_config *cfg,
 		const struct control_ops *ops, void *core, struct control **ret)
 {
@@ -661,15 +529,12 @@ int control_new(struct ev_loop *loop, const struct control_config *cfg,
 	c->cfg = *cfg;
 	c->ops = *ops;
 	c->core = core;
-	r = listen_on(cfg->path, &c->fd);
+	c->fd = -1;
+	r = control_listen(c);
+	if (r == 0)
+		r = ev_add_defer(loop, &c->reaper, reap, c);
 	if (r < 0) {
-		free(c);
-		return r;
-	}
-	r = ev_add_io(loop, &c->src, c->fd, EPOLLIN, on_accept, c);
-	if (r < 0) {
-		close(c->fd);
-		free(c);
+		control_free(c);
 		return r;
 	}
 	*ret = c;
@@ -680,10 +545,11 @@ void control_free(struct control *c)
 {
 	if (!c)
 		return;
-	while (c->clients)
-		client_drop(c->clients, "daemon stopping");
-	ev_source_free(c->src);
-	close(c->fd);
-	unlink(c->cfg.path);
+	for (struct client *cl = c->clients; cl; cl = cl->next)
+		client_fail(cl, "daemon stopping");
+	if (c->reaper)
+		reap(c->reaper, c);
+	ev_source_free(c->reaper);
+	control_unlisten(c);
 	free(c);
 }

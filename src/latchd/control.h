@@ -15,6 +15,19 @@
  * the handler keeps the struct request and calls control_reply_*() when the
  * answer is known. If the client goes away first, the request's cancel
  * callback runs and the request is freed.
+ *
+ * No call of this module frees a client from inside a caller's frame: a
+ * client whose socket fails, or that reads too slowly, is marked gone (its
+ * requests' client becomes NULL, sends to it do nothing) and is freed by a
+ * deferred callback of the event loop, where cancel and client_gone run.
+ * So a reply, an ALERT or a close may fail any client without freeing what
+ * its caller holds.
+ *
+ * Limits (each refusal closes what it refuses, each keeps a way in for root
+ * and the admin group): connections per uid and in total, a reserve of
+ * connections only administrators may use, pending requests per uid, and
+ * the memory queued for clients that do not read, per uid and for all
+ * users together, counted as allocated.
  */
 
 #include <stdbool.h>
@@ -31,6 +44,7 @@ struct client;
 struct request {
 	struct client *client; /* NULL once the client is gone */
 	struct ucred cred;
+	bool admin;	     /* root or the admin group, decided once at connect time */
 	struct wire_msg msg; /* valid only during the handler call */
 	int fd;		     /* the passed socket or -1; closed after the handler unless taken */
 	uint16_t type;
@@ -53,9 +67,13 @@ struct control_ops {
 
 struct control_config {
 	const char *path;
-	unsigned max_clients_per_uid;
-	unsigned max_pending_per_uid;
-	gid_t admin_gid;
+	unsigned max_clients_per_uid; /* administrators: not counted */
+	unsigned max_clients;	      /* in all, administrators' reserve included */
+	unsigned admin_clients;	      /* of max_clients, kept for administrators */
+	unsigned max_pending_per_uid; /* administrators: not counted */
+	size_t max_queued_per_uid;    /* bytes allocated for unread replies and events */
+	size_t max_queued;	      /* the same for all users but administrators */
+	gid_t admin_gid;	      /* as primary or supplementary group; (gid_t)-1: none */
 };
 
 int control_new(struct ev_loop *loop, const struct control_config *cfg,
@@ -77,8 +95,11 @@ int control_reply_send(struct request *req);
 int control_reply_error(struct request *req, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Does the requester act with an administrator's rights (root or the admin group)? */
-bool control_is_admin(const struct control *c, const struct ucred *cred);
+/*
+ * Does the requester act with an administrator's rights: root, or the admin
+ * group as its primary or a supplementary group when it connected?
+ */
+bool control_is_admin(const struct request *req);
 
 /* Send an event (ALERT) to one client, and to every watcher allowed to see uid's latches. */
 void control_send_event(struct control *c, struct client *to, uid_t owner_uid, uint64_t latch_id,

@@ -62,7 +62,7 @@ static bool list_one(void *u, struct latch *l)
 
 int core_req_list(struct core *c, struct request *req, char *err, size_t el)
 {
-	struct lister ls = { c, req, control_is_admin(c->ctl, &req->cred), 0, false, 0 };
+	struct lister ls = { c, req, control_is_admin(req), 0, false, 0 };
 	struct wire_attrs owner;
 	uint32_t uid;
 
@@ -164,7 +164,7 @@ static void list_peer(void *u, const struct sa_ike *ike)
 
 int core_req_peer_list(struct core *c, struct request *req, char *err, size_t el)
 {
-	struct peer_lister pl = { c, req, control_is_admin(c->ctl, &req->cred), NULL, 0 };
+	struct peer_lister pl = { c, req, control_is_admin(req), NULL, 0 };
 
 	sacache_each_ike(c->sa, list_peer, &pl);
 	if (!req->client)

@@ -50,6 +50,7 @@ struct attach {
 	uint64_t cookie, id;
 	uint32_t mark; /* libipsec: the socket's mark id; 0: kernel, its local end is in the sets */
 	struct ucred owner;
+	bool admin;	       /* the owner's rights when it attached */
 	struct client *client; /* NULL once gone */
 	int fd;		       /* kernel data plane: the socket, for its policies; else -1 */
 	struct latch_policy pol;
@@ -149,8 +150,7 @@ static void verdict(struct core *c, uint32_t pkt, bool accept)
  */
 static void hold(struct core *c, uint32_t pkt, uint64_t latch_id, const struct attach *a)
 {
-	if (nfq_held_add(&c->att->held, pkt, latch_id, a->owner.uid,
-			 control_is_admin(c->ctl, &a->owner)) < 0)
+	if (nfq_held_add(&c->att->held, pkt, latch_id, a->owner.uid, a->admin) < 0)
 		verdict(c, pkt, false);
 }
 
@@ -170,7 +170,9 @@ static unsigned release(struct core *c, uint64_t latch_id, bool accept)
 /* The latch of the flow f of an attached socket, as CONNECT makes it (new_flow_latch). */
 static int make_latch(struct core *c, struct attach *a, const struct flow *f, struct latch **ret)
 {
-	struct request req = { .client = a->client, .cred = a->owner, .fd = a->fd };
+	struct request req = {
+		.client = a->client, .cred = a->owner, .admin = a->admin, .fd = a->fd
+	};
 	struct pending *p;
 	char err[256] = "", text[FLOW_FMT_MAX];
 	struct latch *l;
@@ -409,7 +411,7 @@ static int attach_new(struct core *c, struct request *req, const struct flow3 *l
 	f.laddr = l3->addr;
 	if (kernel && by_flow(c->att, &f))
 		return FAIL(-EADDRINUSE, "another attached socket has that local port");
-	if (!control_is_admin(c->ctl, &req->cred) && count_uid(c->att, req->cred.uid) >= max)
+	if (!control_is_admin(req) && count_uid(c->att, req->cred.uid) >= max)
 		return FAIL(-ENOSPC, "uid %u has %u protected sockets, the limit",
 			    (unsigned)req->cred.uid, max);
 	a = calloc(1, sizeof(*a));
@@ -447,6 +449,7 @@ static int keep_socket(struct core *c, struct request *req, const struct latch_p
 	}
 	a->pol = *pol;
 	a->owner = req->cred;
+	a->admin = req->admin;
 	a->client = req->client;
 	*ret = a;
 	return 0;

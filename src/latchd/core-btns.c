@@ -471,7 +471,7 @@ static int delete_pin(struct core *c, struct request *req, char *err, size_t el)
 
 int core_req_pins(struct core *c, struct request *req, char *err, size_t el)
 {
-	if (!control_is_admin(c->ctl, &req->cred))
+	if (!control_is_admin(req))
 		return FAIL(-EPERM, "leap-of-faith pins are for root or the admin group");
 	if (!c->btns || !c->btns->pins)
 		return FAIL(-EOPNOTSUPP, "latchd keeps no pins (no data_dir)");

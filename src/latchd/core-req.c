@@ -270,7 +270,7 @@ static int check_quota(struct core *c, const struct request *req, char *err, siz
 {
 	unsigned n;
 
-	if (control_is_admin(c->ctl, &req->cred))
+	if (control_is_admin(req))
 		return 0;
 	n = latchdb_count_uid(c->db, req->cred.uid);
 	if (n >= c->cfg.max_latches)
@@ -283,7 +283,7 @@ int check_policy_rights(struct core *c, const struct request *req, const struct 
 			char *err, size_t el)
 {
 	/* Less than the system's protection is a bypass: only for administrators. */
-	if (pol->allow_unlatched && !control_is_admin(c->ctl, &req->cred))
+	if (pol->allow_unlatched && !control_is_admin(req))
 		return FAIL(-EPERM, "allowing unlatched connections needs root or the admin group");
 	return 0;
 }
@@ -520,7 +520,7 @@ static int req_accept(struct core *c, struct request *req, char *err, size_t el)
 	if (!lst)
 		return FAIL(-ENOENT, "no latched listener covers %s",
 			    flow_format(text, sizeof(text), &f));
-	if (lst->owner.uid != req->cred.uid && !control_is_admin(c->ctl, &req->cred))
+	if (lst->owner.uid != req->cred.uid && !control_is_admin(req))
 		return FAIL(-EPERM, "the listener belongs to uid %u", (unsigned)lst->owner.uid);
 	r = new_flow_latch(c, req, &f, lst->pol, &l, err, el);
 	if (r < 0)
@@ -598,7 +598,7 @@ static int find_latch(struct core *c, struct request *req, struct latch **ret, c
 			l = latchdb_listener(c->db, &l3);
 	} else if (wire_get_u64(&req->msg.attrs, IPC_A_LATCH_ID, &id) == 0) {
 		l = latchdb_by_id(c->db, id);
-		if (l && l->owner.uid != req->cred.uid && !control_is_admin(c->ctl, &req->cred))
+		if (l && l->owner.uid != req->cred.uid && !control_is_admin(req))
 			return FAIL(-EPERM, "latch %llu belongs to uid %u", (unsigned long long)id,
 				    (unsigned)l->owner.uid);
 	} else {

@@ -843,7 +843,11 @@ static int open_parts(struct core *c)
 	struct control_config cc = {
 		.path = c->cfg.socket,
 		.max_clients_per_uid = c->cfg.max_clients,
+		.max_clients = c->cfg.max_clients_total,
+		.admin_clients = c->cfg.admin_clients,
 		.max_pending_per_uid = c->cfg.max_pending,
+		.max_queued_per_uid = c->cfg.max_queued_uid,
+		.max_queued = c->cfg.max_queued_total,
 		.admin_gid = c->cfg.admin_gid,
 	};
 	int r;

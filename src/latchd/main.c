@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -58,6 +59,22 @@ static int on_signal(struct ev_source *s, const struct signalfd_siginfo *si, voi
 	log_info("signal %u: stopping", si->ssi_signo);
 	ev_loop_exit(ev_source_loop(s), 0);
 	return 0;
+}
+
+/*
+ * Every client costs a descriptor: take all the hard limit allows (systemd's
+ * soft default of 1,024 is for select(), which latchd does not use). The
+ * control module fits max_clients into what is left.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("RLIMIT_NOFILE: %s", strerror(errno));
+	}
 }
 
 static int cleanup(const struct config *cfg)
@@ -158,6 +175,7 @@ int main(int argc, char **argv)
 	if (do_cleanup)
 		return cleanup(&cfg) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	signal(SIGHUP, SIG_IGN); /* nothing is reloaded: restart latchd, it re-adopts its latches */
 	r = ev_loop_new(&loop);
 	if (r == 0)

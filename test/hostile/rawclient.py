@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""A client of latchd's control socket that speaks the wire format itself
+(docs/ipc.md), so that it can do what liblatch never does: go away at a
+chosen step of a request, hold connections without a word, or ask without
+reading the answers.
+
+  rawclient.py SOCK drop KIND STEP PEER_ADDR PORT PEER_ID
+      KIND: listen connect latch attach accept query watch
+      STEP: hello   (HELLO sent, its reply never read)
+            sent    (the request sent, the connection closed at once)
+            answered (the reply read, then closed without BYE)
+      prints "status N" (the reply's status, or "none") and exits
+  rawclient.py SOCK hold N SECONDS
+      N connections, each sending HELLO; prints how many were answered
+      0 and how many were refused (and why), then holds them idle
+  rawclient.py SOCK flood CONNS SECONDS
+      CONNS connections send STATUS and LIST without ever reading; prints
+      how many latchd closed ("dropped N") when SECONDS are over
+  rawclient.py SOCK impostor GOFILE
+      connects (HELLO answered), prints "pid P" and leaves the connection
+      to a child while P exits; once GOFILE exists the child asks LIST for
+      root's latches and prints "root-latches N" (what latchd let it see)
+"""
+import os
+import resource
+import select
+import socket
+import struct
+import sys
+import time
+
+HELLO, CONNECT, LISTEN, ACCEPT, LATCH, QUERY, ATTACH = 100, 200, 201, 202, 203, 204, 207
+STATUS, LIST, WATCH = 400, 401, 402
+A_VERSION, A_MESSAGE, A_PEER, A_TUPLE, OWNER, OWNER_UID = 1, 4, 17, 20, 21, 97
+PEER_ID = 48
+T_FAMILY, T_PROTO, T_REMOTE_ADDR, T_REMOTE_PORT = 80, 81, 84, 85
+
+
+def attr(t, v):
+    a = struct.pack('>HH', 4 + len(v), t) + v
+    return a + b'\0' * (-len(a) % 4)
+
+
+def msg(t, seq, *attrs):
+    return struct.pack('>HHIi', t, 0, seq, 0) + b''.join(attrs)
+
+
+def hello(seq=1):
+    return msg(HELLO, seq, attr(A_VERSION, struct.pack('>I', 1)))
+
+
+def status_of(pkt):
+    if len(pkt) < 12:
+        return None
+    return struct.unpack('>HHIi', pkt[:12])[3]
+
+
+def message_of(pkt):
+    off = 12
+    while off + 4 <= len(pkt):
+        n, t = struct.unpack('>HH', pkt[off:off + 4])
+        if n < 4:
+            break
+        if t == A_MESSAGE:
+            return pkt[off + 4:off + n].rstrip(b'\0').decode(errors='replace')
+        off += (n + 3) & ~3
+    return ''
+
+
+def ctl(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(path)
+    return s
+
+
+def reply(s, seq, timeout=30):
+    """The reply to seq (events skipped), or None when the connection ends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([s], [], [], deadline - time.monotonic())
+        if not r:
+            return None
+        try:
+            pkt, _, _, _ = socket.recv_fds(s, 65536, 1)
+        except OSError:
+            return None
+        if not pkt:
+            return None
+        flags, pseq = struct.unpack('>HI', pkt[2:8])
+        if flags & 1 and pseq == seq:
+            return pkt
+    return None
+
+
+def peer(ident):
+    return attr(A_PEER, attr(PEER_ID, ident.encode() + b'\0'))
+
+
+def tcp_listener(local):
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind((local, 0))
+    t.listen(4)
+    return t
+
+
+def request(kind, peer_addr, port, peer_id, keep, keep_ctl):
+    """The request of KIND and the socket it carries (kept alive in keep)."""
+    local = os.environ.get('LOCAL_ADDR', '0.0.0.0')
+    if kind == 'listen':
+        t = tcp_listener(local)
+        keep.append(t)
+        return msg(LISTEN, 2), t.fileno()
+    if kind == 'connect':
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.bind((local, 0))
+        keep.append(t)
+        tup = attr(A_TUPLE, attr(T_FAMILY, b'\1') + attr(T_PROTO, b'\6') +
+                   attr(T_REMOTE_ADDR, socket.inet_aton(peer_addr)) +
+                   attr(T_REMOTE_PORT, struct.pack('>H', port)))
+        return msg(CONNECT, 2, tup, peer(peer_id)), t.fileno()
+    if kind == 'latch':
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind((local, 0))
+        u.connect((peer_addr, port))  # a datagram socket: connecting sends nothing
+        keep.append(u)
+        return msg(LATCH, 2, peer(peer_id)), u.fileno()
+    if kind == 'attach':
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.bind((local, 0))
+        keep.append(t)
+        return msg(ATTACH, 2, peer(peer_id)), t.fileno()
+    if kind == 'accept':
+        lst = tcp_listener(local)
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.connect(lst.getsockname())
+        a, _ = lst.accept()
+        keep.extend([lst, c, a])
+        send(keep_ctl[0], msg(LISTEN, 3), lst.fileno())  # its listener latch, not waited for
+        return msg(ACCEPT, 2), a.fileno()
+    if kind == 'query':
+        t = tcp_listener(local)
+        keep.append(t)
+        return msg(QUERY, 2), t.fileno()
+    if kind == 'watch':
+        return msg(WATCH, 2), -1
+    raise SystemExit('unknown kind ' + kind)
+
+
+def send(s, data, fd):
+    if fd >= 0:
+        socket.send_fds(s, [data], [fd])
+    else:
+        s.send(data)
+
+
+def drop(path, kind, step, peer_addr, port, peer_id):
+    keep = []
+    s = ctl(path)
+    s.send(hello())
+    if step == 'hello':
+        s.close()
+        print('status none')
+        return
+    if status_of(reply(s, 1) or b'') != 0:
+        raise SystemExit('HELLO refused')
+    data, fd = request(kind, peer_addr, int(port), peer_id, keep, [s])
+    send(s, data, fd)
+    if step == 'sent':
+        s.close()
+        print('status none')
+        return
+    pkt = reply(s, 2, timeout=15) or b''
+    st = status_of(pkt)
+    s.close()
+    if kind == 'connect' and st == 0:
+        # latched with its client gone: the socket's bytes still go as ESP only
+        keep[0].connect((peer_addr, int(port)))
+        keep[0].sendall(b'CLIENTDROP\n')
+        time.sleep(0.5)
+    print('status', 'none' if st is None else st, message_of(pkt))
+
+
+def hold(path, n, seconds):
+    conns, ok, refused, why = [], 0, 0, set()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    for _ in range(int(n)):
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.settimeout(2)  # a latchd that stopped accepting leaves connect waiting
+            s.connect(path)
+            s.send(hello())
+        except TimeoutError:
+            refused += int(n) - len(conns) - refused  # latchd stopped accepting: no use going on
+            why.add('connect timed out')
+            break
+        except OSError as e:
+            refused += 1
+            why.add(e.strerror)
+            continue
+        conns.append(s)
+    deadline = time.monotonic() + 10  # for all: a latchd that stopped reading answers none
+    for s in conns:
+        pkt = reply(s, 1, timeout=max(0.1, deadline - time.monotonic()))
+        st = status_of(pkt or b'')
+        if st == 0:
+            ok += 1
+        else:
+            refused += 1
+            why.add(message_of(pkt) if pkt else 'closed')
+    print('answered', ok)
+    print('refused', refused)
+    for w in sorted(why):
+        print('why', w)
+    sys.stdout.flush()
+    time.sleep(float(seconds))
+
+
+def flood(path, n, seconds):
+    conns = []
+    for _ in range(int(n)):
+        s = ctl(path)
+        s.send(hello())
+        s.setblocking(False)
+        conns.append(s)
+    live, seq, deadline = set(conns), 2, time.monotonic() + float(seconds)
+    while live and time.monotonic() < deadline:
+        _, w, _ = select.select([], list(live), [], 0.2)
+        for s in w:
+            try:
+                s.send(msg(STATUS if seq % 2 else LIST, seq))
+                seq += 1
+            except BlockingIOError:
+                pass
+            except OSError:
+                live.discard(s)  # latchd closed it
+    print('dropped', len(conns) - len(live))
+    print('sent', seq - 2)
+
+
+def impostor(path, gofile):
+    s = ctl(path)
+    s.send(hello())
+    if status_of(reply(s, 1) or b'') != 0:
+        raise SystemExit('HELLO refused')
+    print('pid', os.getpid(), flush=True)
+    if os.fork():
+        os._exit(0)  # the pid latchd recorded is free for the next process
+    while not os.path.exists(gofile):
+        time.sleep(0.1)
+    owner = attr(OWNER, attr(OWNER_UID, struct.pack('>I', 0)))
+    s.send(msg(LIST, 2, owner))
+    n = 0
+    while True:
+        pkt = reply(s, 2, timeout=10)
+        if not pkt or not struct.unpack('>H', pkt[2:4])[0] & 2:
+            break
+        n += 1
+    print('root-latches', n, 'status', status_of(pkt or b''), flush=True)
+
+
+def main(argv):
+    path, cmd, args = argv[1], argv[2], argv[3:]
+    {'drop': drop, 'hold': hold, 'flood': flood, 'impostor': impostor}[cmd](path, *args)
+
+
+if __name__ == '__main__':
+    main(sys.argv)
