@@ -244,7 +244,8 @@ static int reply_send(struct request *req, int fd)
 		return ret;
 	if (r->held) {
 		unhold(r);
-		req_free(r);
+		if (r->busy == 0)
+			req_free(r); /* else dispatch(), still in the handler, frees it */
 	}
 	return ret;
 }
