@@ -244,6 +244,7 @@ static int reply_send(struct request *req, int fd)
 		return ret;
 	if (r->held) {
 		unhold(r);
+		r->held = false;
 		if (r->busy == 0)
 			req_free(r); /* else dispatch(), still in the handler, frees it */
 	}
