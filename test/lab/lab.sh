@@ -111,6 +111,7 @@ lab_san_reports() {
 # lab_san_check: a failed assertion for each sanitizer report of the run (tap_done).
 lab_san_check() {
 	local f lines
+	[ -n "${LAB_DIR:-}" ] || return 0
 	for f in "$LAB_DIR"/san/*; do
 		[ -f "$f" ] || continue
 		mapfile -t lines <"$f"
