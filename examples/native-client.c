@@ -37,12 +37,12 @@ static void print_peer(const latch_info *info)
 int main(int argc, char **argv)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
-	latch_ctx *ctx;
-	latch_token *tok;
-	latch_info *info;
+	latch_ctx *ctx = NULL;
+	latch_token *tok = NULL;
+	latch_info *info = NULL;
 	char buf[256];
 	ssize_t n;
-	int fd, r;
+	int fd = -1, r, rc = 1;
 
 	if (argc != 5) {
 		fprintf(stderr, "usage: %s HOST PORT PEER MESSAGE\n", argv[0]);
@@ -52,29 +52,33 @@ int main(int argc, char **argv)
 		return 1;
 	if (latch_ctx_new(&ctx, NULL, 0) < 0 || latch_token_new(&tok) < 0) {
 		perror("latch");
-		return 1;
+		goto out;
 	}
 	if (latch_token_set_encrypt(tok, LATCH_WANT_YES) < 0 ||
 	    latch_token_set_peer_id(tok, argv[3]) < 0)
-		return 1;
+		goto out;
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	r = latch_connect(ctx, fd, ai->ai_addr, ai->ai_addrlen, tok, 0, &info);
 	if (r < 0) {
 		fprintf(stderr, "latch_connect: %s: %s\n", strerror(-r), latch_ctx_last_error(ctx));
-		return 1;
+		goto out;
 	}
 	print_peer(info);
 	if (write(fd, argv[4], strlen(argv[4])) < 0)
-		return 1;
+		goto out;
 	shutdown(fd, SHUT_WR);
 	while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
 		buf[n] = 0;
 		printf("answer %s\n", buf);
 	}
+	rc = 0;
+out:
+	/* everything freed on every path, so that a leak checker sees none */
 	latch_info_free(info);
 	latch_token_free(tok);
 	latch_ctx_free(ctx);
 	freeaddrinfo(ai);
-	close(fd);
-	return 0;
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# make check: build twice (plain, and with AddressSanitizer + UndefinedBehaviorSanitizer),
-# run the unit tests in both, the style check and the lab integration tests in the plain
-# build, and end with one line 'N passed, N failed, N skipped'. Every suite runs even when
-# an earlier one failed, so the summary is complete; the exit status is non-zero on any failure.
+# make check: build twice (plain, and with AddressSanitizer + UndefinedBehaviorSanitizer)
+# and run: the unit tests in both; the style check; the lab's integration scenarios and
+# the hostile suite against the sanitized latchd, liblatch and latchctl (each build's
+# tests take their programs from that build: LATCH_BUILD_ROOT); the kernel lab in the
+# plain build. A sanitizer's report fails the test whose run caused it (test/lab/lab.sh,
+# lab_san_init). End with one line 'N passed, N failed, N skipped'. Every suite runs even
+# when an earlier one failed, so the summary is complete; the exit status is non-zero on
+# any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -17,34 +21,41 @@ configure() {
 	meson compile -C "$dir"
 }
 
+# A report ends the program (latchd too: the test sees it gone) and, in the lab, is
+# written to the run's directory, whichever user ran the program. Leaks count: a program
+# that exits (latchd on SIGTERM) has freed what it allocated; one stopped with SIGKILL
+# is not checked.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 
+# suite DIR NAME ARGS...: one meson test run, its log kept for the summary
 logs=()
+suite() {
+	local dir=$1 name=$2
+	shift 2
+	meson test -C "$dir" --no-rebuild --print-errorlogs --logbase "check-$name" "$@"
+	logs+=("$dir/meson-logs/check-$name.json")
+}
+
 if configure "$build"; then
 	rm -f "$build"/meson-logs/check-*.json
-	meson test -C "$build" --no-rebuild --print-errorlogs --logbase check-unit \
-		--suite unit --suite style
-	logs+=("$build/meson-logs/check-unit.json")
-	meson test -C "$build" --no-rebuild --print-errorlogs --logbase check-integration \
-		--suite integration --suite hostile --num-processes 1
-	logs+=("$build/meson-logs/check-integration.json")
-	# the kernel lab: scenarios on kernel ESP under qemu (test/kernel-lab/); make
-	# check-native leaves it out
-	if [ "${LATCH_CHECK_KERNEL:-1}" = 1 ]; then
-		meson test -C "$build" --no-rebuild --print-errorlogs --logbase check-kernel \
-			--suite kernel --num-processes 1
-		logs+=("$build/meson-logs/check-kernel.json")
-	fi
+	suite "$build" unit --suite unit --suite style
+	plain=1
 else
 	logs+=("$build/meson-logs/does-not-exist-build-failed.json")
+	plain=0
 fi
 if configure "$san" -Db_sanitize=address,undefined -Db_lundef=false; then
 	rm -f "$san"/meson-logs/check-*.json
-	meson test -C "$san" --no-rebuild --print-errorlogs --logbase check-unit --suite unit
-	logs+=("$san/meson-logs/check-unit.json")
+	suite "$san" unit --suite unit
+	suite "$san" integration --suite integration --suite hostile --num-processes 1
 else
 	logs+=("$san/meson-logs/does-not-exist-build-failed.json")
+fi
+# the kernel lab: scenarios on kernel ESP under qemu (test/kernel-lab/), plain build;
+# make check-native leaves it out
+if [ "$plain" = 1 ] && [ "${LATCH_CHECK_KERNEL:-1}" = 1 ]; then
+	suite "$build" kernel --suite kernel --num-processes 1
 fi
 echo
 python3 scripts/summary.py "${logs[@]}"

@@ -350,14 +350,15 @@ static int attach_socket(int fd, bool kernel, struct flow3 *l3, uint64_t *cookie
 	socklen_t sl = sizeof(ss);
 	int listening = 0, r;
 
+	/* its kind first: a connected UNIX or netlink socket is no TCP or UDP one */
+	r = flow3_from_fd(fd, l3);
+	if (r < 0)
+		return FAIL(r, "the socket passed is no TCP or UDP socket");
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
 		return FAIL(-EISCONN, "the socket is connected already: latch it with LATCH");
 	sl = sizeof(listening);
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) == 0 && listening)
 		return FAIL(-EINVAL, "a listening socket is latched with LISTEN");
-	r = flow3_from_fd(fd, l3);
-	if (r < 0)
-		return FAIL(r, "the socket passed is no TCP or UDP socket");
 	if (kernel && l3->proto != IPPROTO_TCP)
 		return FAIL(-EOPNOTSUPP,
 			    "on the kernel data plane a socket holds one policy, for one "

@@ -359,11 +359,12 @@ static int connect_flow(int fd, const struct wire_attrs *a, struct flow *ret, ch
 	socklen_t sl = sizeof(ss);
 	int r;
 
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		return FAIL(-EISCONN, "the socket is connected already: latch it with LATCH");
+	/* its kind first: a connected UNIX or netlink socket is no TCP or UDP one */
 	r = flow3_from_fd(fd, &l3);
 	if (r < 0)
 		return FAIL(r, "the socket passed is no bound TCP or UDP socket");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		return FAIL(-EISCONN, "the socket is connected already: latch it with LATCH");
 	r = tuple_remote(a, &f, err, el);
 	if (r < 0)
 		return r;
@@ -590,12 +591,15 @@ static int find_latch(struct core *c, struct request *req, struct latch **ret, c
 	struct flow3 l3;
 	struct flow f;
 	uint64_t id;
+	int r;
 
 	if (req->fd >= 0) {
 		if (flow_from_fd(req->fd, &f) == 0)
 			l = latchdb_by_flow(c->db, &f);
-		else if (flow3_from_fd(req->fd, &l3) == 0)
+		else if ((r = flow3_from_fd(req->fd, &l3)) == 0)
 			l = latchdb_listener(c->db, &l3);
+		else
+			return FAIL(r, "the socket passed is no TCP or UDP socket");
 	} else if (wire_get_u64(&req->msg.attrs, IPC_A_LATCH_ID, &id) == 0) {
 		l = latchdb_by_id(c->db, id);
 		if (l && l->owner.uid != req->cred.uid && !control_is_admin(req))

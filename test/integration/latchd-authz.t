@@ -26,14 +26,13 @@ recv=$LAB_DIR/recv
 lab_probe_bg b "$LAB_DIR/server.log" serve 8080 --out "$recv" --peer-ca "$LAB_CA_DN"
 lab_wait_count 100 1 '^listening' "$LAB_DIR/server.log"
 
-nobody() {
-	lab_exec a setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
-}
+# nobody runs the build's programs from copies it can execute (lab_as_user),
+# wherever the tree lives
 nobody_probe() {
-	nobody env LATCH_SOCKET="$(lab_latchd_sock a)" "$(lab_probe_bin)" "$@"
+	lab_as_user a 65534 "$(lab_probe_bin)" "$@"
 }
 nobody_ctl() {
-	nobody "$(lab_latchctl_bin)" --socket "$(lab_latchd_sock a)" "$@"
+	lab_as_user a 65534 "$(lab_latchctl_bin)" --socket "$(lab_latchd_sock a)" "$@"
 }
 
 # root's latch, held open until the teardown ends it (whatever the pace of the run)
@@ -44,8 +43,7 @@ root_id=$(grep -o '^latched id=[0-9]*' "$LAB_DIR/root.log" | cut -d= -f2)
 
 # two of nobody's, held open likewise
 for i in 1 2; do
-	lab_bg a "$LAB_DIR/nobody$i.log" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env LATCH_SOCKET="$(lab_latchd_sock a)" "$(lab_probe_bin)" connect "$(lab_ip b)" 8080 \
+	lab_as_user_bg a "$LAB_DIR/nobody$i.log" 65534 "$(lab_probe_bin)" connect "$(lab_ip b)" 8080 \
 		--peer-id b.example --marker "NOBODY$i" --count 1 --hold 600000
 	lab_wait_count 100 1 '^latched\|^error' "$LAB_DIR/nobody$i.log"
 done

@@ -54,17 +54,32 @@ tap_is "$(lab_pcap_count "$wire" "tcp src port 9300")" 0 "b answered none of the
 tap_is "$(grep -c CLEAR "$recv" 2>/dev/null)" 0 "the server received nothing"
 
 # ---- a reused 5-tuple after the SA of the closed connection went
+# Each client writes its marker until the server has it, then resets: a reset
+# that overtook the server's latch_accept would end the connection before
+# latchd could judge it (ENOTCONN), its marker unread.
 recv=$LAB_DIR/reuse.recv
 lab_latch_server b 9400 "$LAB_DIR/reuse.log" --out "$recv"
-out=$(lab_probe a connect "$(lab_ip b)" 9400 --peer-id b.example --sport 45000 --marker REUSE1 --reset)
-tap_ok "the first connection from port 45000 latches" grep -q '^latched' <<<"$out"
-lab_wait 50 grep -q REUSE1 "$recv"
+# reuse_connect N [TIMEOUT]: connection N from port 45000 (log reuseN.client),
+# reset once b has its marker (lab_bg: not inside $(…))
+reuse_connect() {
+	local log=$LAB_DIR/reuse$1.client pid
+	lab_bg a "$log" timeout "${2:-60}" env LATCH_SOCKET="$(lab_latchd_sock a)" "$(lab_probe_bin)" \
+		connect "$(lab_ip b)" 9400 --peer-id b.example --sport 45000 --marker "REUSE$1" \
+		--interval 100 --until "$LAB_DIR/reuse$1.got" --reset
+	pid=$LAB_PID
+	lab_wait 300 grep -q "REUSE$1" "$recv"
+	touch "$LAB_DIR/reuse$1.got"
+	lab_wait_gone "$pid" 100
+}
+reuse_connect 1
+tap_ok "the first connection from port 45000 latches" grep -q '^latched' "$LAB_DIR/reuse1.client"
+tap_ok "the server received its marker" grep -q REUSE1 "$recv"
 lab_btns_no_sas a
 tap_ok "its SA is gone" eval "! lab_swanctl a --list-sas | grep -q ESTABLISHED"
 # a new IKE_SA and child, then the SYN from the same port: bounded well below a 60 s linger
-out=$(lab_as_latch a timeout 25 "$(lab_probe_bin)" connect "$(lab_ip b)" 9400 --peer-id b.example \
-	--sport 45000 --marker REUSE2 --reset)
-tap_ok "a second connection from port 45000 latches and connects" grep -q '^latched' <<<"$out"
-lab_wait 50 grep -q REUSE2 "$recv"
-tap_is "$(grep -c REUSE2 "$recv")" 1 "the server received its marker"
+reuse_connect 2 25
+tap_ok "a second connection from port 45000 latches and connects" \
+	grep -q '^latched' "$LAB_DIR/reuse2.client"
+tap_ok "the server received its marker" grep -q REUSE2 "$recv"
+tap_diag "server: $(cat "$LAB_DIR/reuse.log")"
 tap_done

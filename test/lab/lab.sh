@@ -46,6 +46,7 @@ lab_init() {
 	LAB_SW=$LAB_ID-sw
 	: >"$LAB_DIR/pids"
 	: >"$LAB_DIR/netns"
+	lab_san_init
 	trap lab_teardown EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
@@ -75,12 +76,47 @@ lab_teardown() {
 	while read -r ns; do
 		[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
 	done <"$LAB_DIR/netns"
+	lab_san_reports >&2 && [ "$rc" -eq 0 ] && rc=1
 	if [ -n "${LAB_KEEP:-}" ] || { [ "$rc" -ne 0 ] && [ -n "${LAB_KEEP_ON_FAILURE:-}" ]; }; then
 		echo "lab: kept $LAB_DIR" >&2
 	else
 		rm -rf "$LAB_DIR"
 	fi
 	return "$rc"
+}
+
+# A sanitized build (LATCH_BUILD_ROOT=build-san: latchd, liblatch and its
+# callers, latchctl) writes each report to a file of its own in $LAB_DIR/san,
+# whichever user runs the program and wherever its output goes: tap_done turns
+# each into a failed assertion, and the teardown fails the run on one that came
+# after. Without a sanitizer nothing is written there.
+lab_san_init() {
+	mkdir -m 1777 "$LAB_DIR/san" || lab_die "mkdir $LAB_DIR/san"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$LAB_DIR/san/asan"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$LAB_DIR/san/ubsan"
+}
+
+# lab_san_reports: print the run's sanitizer reports; fails when there are none.
+lab_san_reports() {
+	local f found=1
+	for f in "$LAB_DIR"/san/*; do
+		[ -f "$f" ] || continue
+		echo "lab: sanitizer report $f:"
+		cat "$f"
+		found=0
+	done
+	return "$found"
+}
+
+# lab_san_check: a failed assertion for each sanitizer report of the run (tap_done).
+lab_san_check() {
+	local f lines
+	[ -n "${LAB_DIR:-}" ] || return 0
+	for f in "$LAB_DIR"/san/*; do
+		[ -f "$f" ] || continue
+		mapfile -t lines <"$f"
+		tap_fail "no sanitizer report (${f##*/})" "${lines[@]:0:80}"
+	done
 }
 
 # lab_wait_gone PID TENTHS: wait until PID has exited (up to TENTHS/10 s).
