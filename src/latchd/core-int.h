@@ -109,6 +109,7 @@ struct core {
 	bool certs_listing; /* a list-certs is under way */
 	bool certs_again;   /* another IKE_SA came up meanwhile: list again */
 	uint64_t started_usec;
+	uint64_t netns; /* SO_NETNS_COOKIE of latchd's network namespace */
 };
 
 /* core.c */

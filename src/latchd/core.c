@@ -823,6 +823,8 @@ static int open_parts(struct core *c)
 		r = core_watch_conns(c);
 	if (r == 0)
 		r = core_linger_start(c);
+	if (r == 0 && (r = sockdiag_netns_self(&c->netns)) < 0)
+		log_err("SO_NETNS_COOKIE: %s: latchd cannot tell its own sockets", strerror(-r));
 	if (r == 0)
 		r = control_new(c->loop, &cc, &ctl_ops, c, &c->ctl);
 	return r;

@@ -17,16 +17,40 @@
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
 #endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+static int get_u64(int fd, int opt, uint64_t *ret)
+{
+	uint64_t v;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0)
+		return -errno;
+	*ret = v;
+	return 0;
+}
 
 int sockdiag_cookie(int fd, uint64_t *ret)
 {
-	uint64_t cookie;
-	socklen_t len = sizeof(cookie);
+	return get_u64(fd, SO_COOKIE, ret);
+}
 
-	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+int sockdiag_netns(int fd, uint64_t *ret)
+{
+	return get_u64(fd, SO_NETNS_COOKIE, ret);
+}
+
+int sockdiag_netns_self(uint64_t *ret)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0)
 		return -errno;
-	*ret = cookie;
-	return 0;
+	r = sockdiag_netns(fd, ret);
+	close(fd);
+	return r;
 }
 
 /* Is entry name of a /proc/PID/fd directory a socket? */

@@ -33,6 +33,14 @@
 int sockdiag_cookie(int fd, uint64_t *ret);
 
 /*
+ * SO_NETNS_COOKIE (Linux 5.14) of a socket (borrowed): the id of its network
+ * namespace, never reused while the kernel runs; -ENOTSOCK for no socket.
+ * sockdiag_netns_self: the caller's own namespace's.
+ */
+int sockdiag_netns(int fd, uint64_t *ret);
+int sockdiag_netns_self(uint64_t *ret);
+
+/*
  * SOCK_DESTROY of the TCP or UDP socket with exactly this flow and cookie:
  * its owner's blocked or next call fails with ECONNABORTED and a TCP
  * connection sends an RST (kernel tcp_abort). -ENOENT if no such socket,
