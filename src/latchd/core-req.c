@@ -576,8 +576,8 @@ static bool same_socket(int fd, const struct latch *l)
 	return l && sockdiag_cookie(fd, &cookie) == 0 && l->cookie == cookie;
 }
 
-static int check_owner(struct core *c, const struct request *req, const struct latch *l,
-		       char *err, size_t el)
+static int check_owner(struct core *c, const struct request *req, const struct latch *l, char *err,
+		       size_t el)
 {
 	if (l->owner.uid != req->cred.uid && !control_is_admin(c->ctl, &req->cred))
 		return FAIL(-EPERM, "latch %llu belongs to uid %u", (unsigned long long)l->id,

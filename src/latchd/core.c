@@ -303,7 +303,7 @@ int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike 
 		if (r < 0)
 			return r;
 	}
-	if (fetch && (fd = sockdiag_fetch(l->owner.pid, l->cookie)) < 0)
+	if (fetch && (fd = sockdiag_fetch(l->owner.pid, &l->flow, l->cookie)) < 0)
 		return fd;
 	r = enforce_flow_sock(c->enf, fd, &l->flow, ch ? &carrier : NULL);
 	if (fetch)
