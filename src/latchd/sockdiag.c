@@ -81,11 +81,12 @@ static void close_aside(int fd)
 	pthread_t t;
 
 	atomic_fetch_add(&n_aside, 1);
-	if (pthread_attr_init(&attr) != 0)
-		return; /* the descriptor stays open, counted: better than a blocked loop */
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_create(&t, &attr, close_aside_thread, (void *)(intptr_t)fd);
-	pthread_attr_destroy(&attr);
+	/* Without a thread the descriptor stays open, counted: better than a blocked loop. */
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_create(&t, &attr, close_aside_thread, (void *)(intptr_t)fd);
+		pthread_attr_destroy(&attr);
+	}
 }
 
 /* The number of the owner's descriptor of the socket with inode ino, or -ENOENT. */

@@ -20,7 +20,8 @@
  *
  * Calls return 0 (or a count) or -errno; they act in the caller's network
  * namespace and need CAP_NET_ADMIN (destroy, monitor) or nothing (cookie,
- * exists). No state is kept between calls.
+ * exists). No state is kept between calls, but for the count of descriptors
+ * sockdiag_fetch still closes on a thread.
  */
 
 #include <stdbool.h>
