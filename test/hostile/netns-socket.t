@@ -30,6 +30,8 @@ for h in a b; do
 done
 EXDEV=-18 ENOENT=-2
 
+tap_ok "an unprivileged user makes a network namespace of its own here (unshare -rn)" \
+	lab_as_user b 65534 unshare -rn true
 # The attacker's program, readable by any user.
 att=$LAB_DIR/ubin/netns-socket.py
 mkdir -p "$LAB_DIR/ubin"
@@ -57,7 +59,7 @@ lab_probe_bg a "$LAB_DIR/client.log" connect "$(lab_ip b)" 8080 --peer-id b.exam
 	--marker VICTIM --count 1 --hold 600000 --sport 45000
 lab_wait_count 100 1 '^latched' "$LAB_DIR/client.log"
 # b's latch of the accepted connection comes with the server's latch_accept.
-lab_wait 300 eval 'test -n "$(latch_id b ESTABLISHED 8080)"'
+lab_wait_count 300 1 '^accepted' "$LAB_DIR/server.log"
 listener=$(latch_id b LISTENER 8080)
 conn=$(latch_id b ESTABLISHED 8080)
 tap_ok "the victim has a listener latch and a latched connection on b" \
