@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,25 @@ static struct attach *sender(const struct attachments *at, const struct nfq_pack
 	return by_flow(at, f);
 }
 
+/*
+ * The kernel data plane's hold rule knows an attached socket by its local end
+ * only (libipsec's by the socket's own mark): a port shared
+ * (SO_REUSEADDR) with another socket, another user's too, brings that one's
+ * packets as well (a root service's SYN-ACKs). TCP names the sender: the
+ * socket of the packet's 4-tuple, connected, half-open or in TIME_WAIT
+ * (which keeps its cookie). Not found, or only a listener: the attached
+ * socket may have closed meanwhile, and it is held as ever. UDP sockets can
+ * share a 4-tuple, so there every packet of the port is held.
+ */
+static bool other_socket(const struct attach *a, const struct flow *f)
+{
+	uint64_t cookie;
+	uint8_t state;
+
+	return f->proto == IPPROTO_TCP && sockdiag_find(f, &cookie, &state) == 0 &&
+	       cookie != a->cookie && state != TCP_LISTEN;
+}
+
 /* A packet the hold rule queued: an attached socket's, whose flow is not armed. */
 static void on_packet(const struct nfq_packet *pkt, void *u)
 {
@@ -216,6 +236,11 @@ static void on_packet(const struct nfq_packet *pkt, void *u)
 	if (nfq_packet_flow(pkt->payload, pkt->len, &f, &syn) < 0 ||
 	    !(a = sender(c->att, pkt, &f))) {
 		verdict(c, pkt->id, false); /* no attachment (any more): never in clear */
+		return;
+	}
+	if (!a->mark && other_socket(a, &f)) { /* a mark is the socket's own: only it sends it */
+		if (nfq_pass(c->att->q, pkt->id) < 0)
+			log_warn("NFQUEUE: passing packet %u of another socket failed", pkt->id);
 		return;
 	}
 	l = latchdb_by_flow(c->db, &f);

@@ -112,6 +112,7 @@ struct core {
 	bool certs_again;   /* another IKE_SA came up meanwhile: list again */
 	unsigned certs_gen; /* list-certs asked so far */
 	uint64_t started_usec;
+	uint64_t netns; /* SO_NETNS_COOKIE of latchd's network namespace */
 };
 
 /* core.c */

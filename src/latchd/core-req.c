@@ -584,6 +584,27 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 	return 0;
 }
 
+/*
+ * Is l the latch of this very socket (SO_COOKIE)? A latch is found by its
+ * ends, but another socket with the same ends (UDP sockets share ports with
+ * SO_REUSEADDR, whatever their owners) names nothing.
+ */
+static bool same_socket(int fd, const struct latch *l)
+{
+	uint64_t cookie;
+
+	return l && sockdiag_cookie(fd, &cookie) == 0 && l->cookie == cookie;
+}
+
+static int check_owner(struct core *c, const struct request *req, const struct latch *l, char *err,
+		       size_t el)
+{
+	if (l->owner.uid != req->cred.uid && !control_is_admin(req))
+		return FAIL(-EPERM, "latch %llu belongs to uid %u", (unsigned long long)l->id,
+			    (unsigned)l->owner.uid);
+	return 0;
+}
+
 /* QUERY, RELEASE, WATCH: the latch named by the passed socket or by LATCH_ID. */
 static int find_latch(struct core *c, struct request *req, struct latch **ret, char *err, size_t el)
 {
@@ -600,14 +621,16 @@ static int find_latch(struct core *c, struct request *req, struct latch **ret, c
 			l = latchdb_listener(c->db, &l3);
 		else
 			return FAIL(r, "the socket passed is no TCP or UDP socket");
+		if (!same_socket(req->fd, l))
+			l = NULL;
 	} else if (wire_get_u64(&req->msg.attrs, IPC_A_LATCH_ID, &id) == 0) {
 		l = latchdb_by_id(c->db, id);
-		if (l && l->owner.uid != req->cred.uid && !control_is_admin(req))
-			return FAIL(-EPERM, "latch %llu belongs to uid %u", (unsigned long long)id,
-				    (unsigned)l->owner.uid);
 	} else {
 		return FAIL(-EINVAL, "name the latch: pass its socket or a LATCH_ID");
 	}
+	r = l ? check_owner(c, req, l, err, el) : 0;
+	if (r < 0)
+		return r;
 	if (!l || l->state == IPC_STATE_PENDING)
 		return FAIL(-ENOENT, "no such latch");
 	*ret = l;
@@ -659,10 +682,13 @@ static int req_query_peer(struct core *c, struct request *req, char *err, size_t
 	if (r < 0)
 		return FAIL(r, "no route to that remote end");
 	l = latchdb_by_flow(c->db, &f);
-	if (!l)
+	if (!same_socket(req->fd, l))
 		l = latchdb_listener_for(c->db, &f);
-	if (!l || l->state == IPC_STATE_PENDING)
+	if (!same_socket(req->fd, l) || l->state == IPC_STATE_PENDING)
 		return FAIL(-ENOENT, "the socket has no latch for that remote end");
+	r = check_owner(c, req, l, err, el);
+	if (r < 0)
+		return r;
 	latchdb_view(c->db, l, &pv.view);
 	pv.view.flow = f;
 	pv.view.state = IPC_STATE_PENDING; /* judged against the policy, not a latched peer */
@@ -729,10 +755,33 @@ static int req_watch(struct core *c, struct request *req, char *err, size_t el)
 	return control_reply_send(req);
 }
 
+/*
+ * Every passed descriptor enters here, before any request reads it. Inside a
+ * network namespace of their own (unshare -rn) anyone makes sockets with any
+ * addresses: such a socket names, makes and ends no latch of latchd's own.
+ */
+static int check_socket(const struct core *c, int fd, char *err, size_t el)
+{
+	uint64_t ns;
+	int r = sockdiag_netns(fd, &ns);
+
+	if (r == -ENOTSOCK)
+		return FAIL(r, "the descriptor passed is no socket");
+	if (r < 0)
+		return FAIL(r, "SO_NETNS_COOKIE of the socket passed: %s", strerror(-r));
+	if (ns != c->netns)
+		return FAIL(-EXDEV, "the socket passed belongs to another network namespace: "
+				    "latchd serves only sockets of its own");
+	return 0;
+}
+
 int core_handle(void *core, struct request *req, char *err, size_t el)
 {
 	struct core *c = core;
+	int r = req->fd >= 0 ? check_socket(c, req->fd, err, el) : 0;
 
+	if (r < 0)
+		return r;
 	switch (req->type) {
 	case IPC_MSG_CONNECT:
 		return req_connect(c, req, err, el);

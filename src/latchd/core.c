@@ -318,7 +318,7 @@ int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike 
 		if (r < 0)
 			return r;
 	}
-	if (fetch && (fd = sockdiag_fetch(l->owner.pid, l->cookie)) < 0)
+	if (fetch && (fd = sockdiag_fetch(l->owner.pid, &l->flow, l->cookie)) < 0)
 		return fd;
 	r = enforce_flow_sock(c->enf, fd, &l->flow, ch ? &carrier : NULL);
 	if (fetch)
@@ -874,6 +874,8 @@ static int open_parts(struct core *c)
 		r = core_watch_conns(c);
 	if (r == 0)
 		r = core_linger_start(c);
+	if (r == 0 && (r = sockdiag_netns_self(&c->netns)) < 0)
+		log_err("SO_NETNS_COOKIE: %s: latchd cannot tell its own sockets", strerror(-r));
 	if (r == 0)
 		r = control_new(c->loop, &cc, &ctl_ops, c, &c->ctl);
 	return r;

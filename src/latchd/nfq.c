@@ -338,3 +338,10 @@ int nfq_verdict(struct nfq *q, uint32_t id, bool accept, uint32_t mark)
 
 	return send_msg(q, buf, nfq_build_verdict(buf, q->queue, id, accept, true, mark));
 }
+
+int nfq_pass(struct nfq *q, uint32_t id)
+{
+	char buf[NFQ_MSG_MAX];
+
+	return send_msg(q, buf, nfq_build_verdict(buf, q->queue, id, true, false, 0));
+}

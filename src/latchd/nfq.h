@@ -114,5 +114,7 @@ int nfq_read(struct nfq *q, nfq_packet_fn cb, void *arg);
 
 /* accept: NF_ACCEPT with meta mark set to mark; otherwise NF_DROP. */
 int nfq_verdict(struct nfq *q, uint32_t id, bool accept, uint32_t mark);
+/* NF_ACCEPT with the packet's mark as it was: a packet the queue had no business with. */
+int nfq_pass(struct nfq *q, uint32_t id);
 
 #endif

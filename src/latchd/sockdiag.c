@@ -6,6 +6,9 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,65 +20,104 @@
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
 #endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
 
-int sockdiag_cookie(int fd, uint64_t *ret)
+static int get_u64(int fd, int opt, uint64_t *ret)
 {
-	uint64_t cookie;
-	socklen_t len = sizeof(cookie);
+	uint64_t v;
+	socklen_t len = sizeof(v);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0)
 		return -errno;
-	*ret = cookie;
+	*ret = v;
 	return 0;
 }
 
-/* Is entry name of a /proc/PID/fd directory a socket? */
-static bool fd_is_socket(DIR *dir, const char *name)
+int sockdiag_cookie(int fd, uint64_t *ret)
 {
-	char link[16];
-	ssize_t n = readlinkat(dirfd(dir), name, link, sizeof(link));
-
-	return n > 7 && !memcmp(link, "socket:", 7);
+	return get_u64(fd, SO_COOKIE, ret);
 }
 
-int sockdiag_fetch(pid_t pid, uint64_t cookie)
+int sockdiag_netns(int fd, uint64_t *ret)
 {
-	int pidfd, r = -ENOENT;
-	struct dirent *de;
-	char path[32];
-	DIR *dir;
+	return get_u64(fd, SO_NETNS_COOKIE, ret);
+}
 
-	pidfd = pidfd_open(pid, 0);
-	if (pidfd < 0)
+int sockdiag_netns_self(uint64_t *ret)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0)
 		return -errno;
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	dir = opendir(path);
-	if (!dir) {
-		r = -errno;
-		goto out;
-	}
-	while (r == -ENOENT && (de = readdir(dir))) {
-		uint64_t ck;
-		int fd;
-
-		if (!fd_is_socket(dir, de->d_name))
-			continue;
-		fd = pidfd_getfd(pidfd, atoi(de->d_name), 0);
-		if (fd < 0) {
-			if (errno == EPERM || errno == ESRCH)
-				r = -errno;
-			continue; /* EBADF: closed meanwhile */
-		}
-		/* a cookie names one socket for as long as the kernel runs */
-		if (sockdiag_cookie(fd, &ck) == 0 && ck == cookie)
-			r = fd;
-		else
-			close(fd);
-	}
-	closedir(dir);
-out:
-	close(pidfd);
+	r = sockdiag_netns(fd, ret);
+	close(fd);
 	return r;
+}
+
+/*
+ * Descriptors taken from another process that turned out not to be the
+ * socket asked for: between the look at /proc/PID/fd and the take, the owner
+ * gave that number to another file (dup2). Every close(2), not only the
+ * last, calls the file's flush, and a FUSE file's waits for its server,
+ * which the owner may run: such a descriptor is closed on a thread of its
+ * own, never on the event loop. At most ASIDE_MAX wait at once (process-wide,
+ * like the descriptors they are); beyond that nothing is taken.
+ */
+#define ASIDE_MAX 16
+static atomic_uint n_aside;
+
+static void *close_aside_thread(void *arg)
+{
+	close((int)(intptr_t)arg);
+	atomic_fetch_sub(&n_aside, 1);
+	return NULL;
+}
+
+static void close_aside(int fd)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	atomic_fetch_add(&n_aside, 1);
+	/* Without a thread the descriptor stays open, counted: better than a blocked loop. */
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_create(&t, &attr, close_aside_thread, (void *)(intptr_t)fd);
+		pthread_attr_destroy(&attr);
+	}
+}
+
+/* The number of the owner's descriptor of the socket with inode ino, or -ENOENT. */
+static int find_fd(DIR *dir, uint32_t ino)
+{
+	char want[32], link[32];
+	struct dirent *de;
+	ssize_t n;
+
+	snprintf(want, sizeof(want), "socket:[%u]", ino);
+	while ((de = readdir(dir))) {
+		n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link));
+		if (n == (ssize_t)strlen(want) && !memcmp(link, want, (size_t)n))
+			return atoi(de->d_name);
+	}
+	return -ENOENT;
+}
+
+/* Take the owner's descriptor number nr, if it is (still) the socket with this cookie. */
+static int take(int pidfd, int nr, uint64_t cookie)
+{
+	uint64_t ck;
+	int fd = pidfd_getfd(pidfd, nr, 0);
+
+	if (fd < 0)
+		return errno == EPERM || errno == ESRCH ? -errno : -ENOENT;
+	/* a cookie names one socket for as long as the kernel runs */
+	if (sockdiag_cookie(fd, &ck) == 0 && ck == cookie)
+		return fd;
+	close_aside(fd);
+	return -ENOENT;
 }
 
 struct diag_req {
@@ -123,8 +165,8 @@ static int diag_socket(int flags)
 	return fd;
 }
 
-/* Send one request; the first reply: 1 for a diag message, else the error (0: ACK). */
-static int transact(uint16_t type, const struct flow *f, uint64_t cookie)
+/* Send one request; the first reply: 1 and *msg for a diag message, else the error (0: ACK). */
+static int transact(uint16_t type, const struct flow *f, uint64_t cookie, struct inet_diag_msg *msg)
 {
 	union {
 		struct nlmsghdr nlh;
@@ -152,16 +194,11 @@ static int transact(uint16_t type, const struct flow *f, uint64_t cookie)
 
 		r = u.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) ? e->error : -EBADMSG;
 	} else if (u.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-		   u.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+		   u.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)) || !msg) {
 		r = -EBADMSG;
 	} else {
-		const struct inet_diag_msg *m = NLMSG_DATA(&u.nlh);
-
-		/*
-		 * No inode: an orphan (FIN_WAIT, TIME_WAIT… after its owner closed it),
-		 * what the kernel keeps of a connection no application holds any more.
-		 */
-		r = m->idiag_inode == 0 ? -ENOENT : 1;
+		memcpy(msg, NLMSG_DATA(&u.nlh), sizeof(*msg));
+		r = 1;
 	}
 	close(fd);
 	return r;
@@ -169,15 +206,15 @@ static int transact(uint16_t type, const struct flow *f, uint64_t cookie)
 
 int sockdiag_destroy(const struct flow *f, uint64_t cookie)
 {
-	int r = transact(SOCK_DESTROY, f, cookie);
+	int r = transact(SOCK_DESTROY, f, cookie, NULL);
 
 	return r > 0 ? -EBADMSG : r;
 }
 
-int sockdiag_exists(const struct flow *f, uint64_t cookie)
+/* The socket the kernel finds for f (and cookie, or any: UINT64_MAX): 1, or -errno. */
+static int query(const struct flow *f, uint64_t cookie, struct inet_diag_msg *msg)
 {
 	struct flow q = *f;
-	int r;
 
 	/*
 	 * The kernel's UDP query (udp_dump_one) looks the socket up as for a
@@ -187,12 +224,67 @@ int sockdiag_exists(const struct flow *f, uint64_t cookie)
 	 */
 	if (f->proto == IPPROTO_UDP)
 		flow_reverse(f, &q);
-	r = transact(SOCK_DIAG_BY_FAMILY, &q, cookie);
+	return transact(SOCK_DIAG_BY_FAMILY, &q, cookie, msg);
+}
+
+int sockdiag_exists(const struct flow *f, uint64_t cookie)
+{
+	struct inet_diag_msg m;
+	int r = query(f, cookie, &m);
 
 	/* No socket with that 4-tuple, or another one (the cookie differs). */
 	if (r == -ENOENT || r == -ESTALE)
 		return 0;
+	/*
+	 * No inode: an orphan (FIN_WAIT, TIME_WAIT… after its owner closed it),
+	 * what the kernel keeps of a connection no application holds any more.
+	 */
+	return r == 1 && m.idiag_inode == 0 ? 0 : r;
+}
+
+int sockdiag_fetch(pid_t pid, const struct flow *f, uint64_t cookie)
+{
+	struct inet_diag_msg m;
+	char path[32];
+	int pidfd, r;
+	DIR *dir;
+
+	if (atomic_load(&n_aside) >= ASIDE_MAX)
+		return -EBUSY;
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	/* Only the socket itself is taken: /proc/PID/fd shows its inode. */
+	r = query(f, cookie, &m);
+	if (r == -ESTALE || (r == 1 && m.idiag_inode == 0))
+		r = -ENOENT;
+	if (r != 1)
+		goto out;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir) {
+		r = -errno;
+		goto out;
+	}
+	r = find_fd(dir, m.idiag_inode);
+	closedir(dir);
+	if (r >= 0)
+		r = take(pidfd, r, cookie);
+out:
+	close(pidfd);
 	return r;
+}
+
+int sockdiag_find(const struct flow *f, uint64_t *cookie, uint8_t *state)
+{
+	struct inet_diag_msg m;
+	int r = query(f, UINT64_MAX, &m); /* INET_DIAG_NOCOOKIE: whichever socket it is */
+
+	if (r < 0)
+		return r;
+	*cookie = (uint64_t)m.id.idiag_cookie[1] << 32 | m.id.idiag_cookie[0];
+	*state = m.idiag_state;
+	return 0;
 }
 
 int sockdiag_monitor_open(int *fd)

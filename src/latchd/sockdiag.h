@@ -20,7 +20,8 @@
  *
  * Calls return 0 (or a count) or -errno; they act in the caller's network
  * namespace and need CAP_NET_ADMIN (destroy, monitor) or nothing (cookie,
- * exists). No state is kept between calls.
+ * exists). No state is kept between calls, but for the count of descriptors
+ * sockdiag_fetch still closes on a thread.
  */
 
 #include <stdbool.h>
@@ -31,6 +32,14 @@
 
 /* SO_COOKIE of a socket (borrowed): the kernel's unique id for it. */
 int sockdiag_cookie(int fd, uint64_t *ret);
+
+/*
+ * SO_NETNS_COOKIE (Linux 5.14) of a socket (borrowed): the id of its network
+ * namespace, never reused while the kernel runs; -ENOTSOCK for no socket.
+ * sockdiag_netns_self: the caller's own namespace's.
+ */
+int sockdiag_netns(int fd, uint64_t *ret);
+int sockdiag_netns_self(uint64_t *ret);
 
 /*
  * SOCK_DESTROY of the TCP or UDP socket with exactly this flow and cookie:
@@ -46,14 +55,24 @@ int sockdiag_destroy(const struct flow *f, uint64_t cookie);
 int sockdiag_exists(const struct flow *f, uint64_t cookie);
 
 /*
- * A copy (close-on-exec, the caller's to close at once) of process pid's
- * descriptor of the socket with this cookie, taken with pidfd_getfd: how
- * the kernel data plane changes the policy of a latch's socket once the
- * request that passed it is over. -ESRCH the process is gone, -ENOENT it
- * holds no such socket (closed, or passed on), -EPERM latchd may not take
- * its descriptors (ptrace rights over it: the same uid, or CAP_SYS_PTRACE).
+ * The socket the kernel finds for flow f (TCP: the one with its 4-tuple, a
+ * connection, a TIME_WAIT or a half-open one, else a listener on the local
+ * end), with its cookie and state (TCP_*): 0, -ENOENT none, or -errno.
  */
-int sockdiag_fetch(pid_t pid, uint64_t cookie);
+int sockdiag_find(const struct flow *f, uint64_t *cookie, uint8_t *state);
+
+/*
+ * A copy (close-on-exec, the caller's to close at once) of process pid's
+ * descriptor of the socket with flow f and this cookie, taken with
+ * pidfd_getfd: how the kernel data plane changes the policy of a latch's
+ * socket once the request that passed it is over. Only that socket is taken
+ * (found by its inode); a descriptor that changed under the take is closed
+ * on a thread, never here (a FUSE file's flush could block). -ESRCH the
+ * process is gone, -ENOENT it holds no such socket (closed, or passed on),
+ * -EPERM latchd may not take its descriptors (ptrace rights over it: the
+ * same uid, or CAP_SYS_PTRACE), -EBUSY too many such closes still wait.
+ */
+int sockdiag_fetch(pid_t pid, const struct flow *f, uint64_t cookie);
 
 /*
  * A non-blocking SOCK_CLOEXEC netlink socket subscribed to the TCP and UDP,

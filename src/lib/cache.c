@@ -25,11 +25,16 @@
 void cache_page(latch_ctx *ctx, int fd)
 {
 	struct stat st;
+	int seals;
 	void *p;
 
-	/* A page latchd could shrink later would kill us with SIGBUS on a read. */
-	if (fstat(fd, &st) == 0 && st.st_size >= IPC_GEN_PAGE_SIZE &&
-	    (fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK)) {
+	/*
+	 * A page latchd could shrink later would kill us with SIGBUS on a read;
+	 * F_GET_SEALS fails (-1, all bits set) on a file that cannot be sealed.
+	 */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (fstat(fd, &st) == 0 && st.st_size >= IPC_GEN_PAGE_SIZE && seals >= 0 &&
+	    (seals & F_SEAL_SHRINK)) {
 		p = mmap(NULL, IPC_GEN_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
 		if (p != MAP_FAILED)
 			ctx->gen = p;

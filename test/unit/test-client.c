@@ -3,11 +3,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fake-latchd.h"
@@ -527,6 +529,35 @@ static void daemon_goes_away(void **state)
 	latch_ctx_free(ctx);
 }
 
+/* A page of the right size (a memfd, or a plain file), sealed against shrinking or not. */
+static int gen_page(bool memfd, bool seal)
+{
+	char path[] = "/tmp/latch-gen-XXXXXX";
+	int fd = memfd ? memfd_create("gen", MFD_CLOEXEC | MFD_ALLOW_SEALING) : mkstemp(path);
+
+	assert_true(fd >= 0);
+	if (!memfd)
+		unlink(path);
+	assert_int_equal(ftruncate(fd, IPC_GEN_PAGE_SIZE), 0);
+	if (seal)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	return fd;
+}
+
+/* Only a page latchd cannot shrink under us is mapped: F_GET_SEALS failing is no seal. */
+static void cache_page_needs_seal(void **state)
+{
+	latch_ctx ctx = { 0 };
+
+	cache_page(&ctx, gen_page(false, false)); /* a plain file: F_GET_SEALS fails */
+	assert_null(ctx.gen);
+	cache_page(&ctx, gen_page(true, false));
+	assert_null(ctx.gen);
+	cache_page(&ctx, gen_page(true, true));
+	assert_non_null(ctx.gen);
+	munmap((void *)ctx.gen, IPC_GEN_PAGE_SIZE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +580,7 @@ int main(void)
 		cmocka_unit_test_setup(query_daemon_gone_not_answered, fake_reset_test),
 		cmocka_unit_test_setup(query_without_page_asks, fake_reset_test),
 		cmocka_unit_test_setup(cache_forgets_stale, fake_reset_test),
+		cmocka_unit_test(cache_page_needs_seal),
 	};
 
 	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);

@@ -176,37 +176,43 @@ static void test_listener(void **state)
 
 /*
  * A latch's socket once its request is over: found among its owner's
- * descriptors by cookie (here this process's own), and blocked through the
- * copy; none with another cookie, none of a process that is gone.
+ * descriptors by its flow's inode and its cookie (here this process's own, a
+ * connected UDP socket), and blocked through the copy; none with another
+ * cookie, none of a process that is gone.
  */
 static void test_fetch_by_cookie(void **state)
 {
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
 	uint64_t cookie, ck;
-	struct pair p;
-	int copy;
+	struct flow f;
+	int fd, copy;
 	pid_t gone;
 
 	if (!can_set_policies()) {
 		skip();
 		return;
 	}
-	pair_open(&p);
-	assert_int_equal(sockdiag_cookie(p.fd, &cookie), 0);
-	copy = sockdiag_fetch(getpid(), cookie);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	assert_int_equal(flow_from_fd(fd, &f), 0);
+	assert_int_equal(sockdiag_cookie(fd, &cookie), 0);
+	copy = sockdiag_fetch(getpid(), &f, cookie);
 	assert_true(copy >= 0);
-	assert_true(copy != p.fd);
+	assert_true(copy != fd);
 	assert_int_equal(sockdiag_cookie(copy, &ck), 0);
 	assert_true(ck == cookie);
-	assert_int_equal(xfrm_sock_block(copy, &p.f), 0);
+	assert_int_equal(xfrm_sock_block(copy, &f), 0);
 	close(copy);
-	assert_int_equal(try_connect(&p), -EPERM); /* the owner's socket is blocked */
-	assert_int_equal(sockdiag_fetch(getpid(), cookie + 1000000), -ENOENT);
+	assert_int_equal(send(fd, "x", 1, 0), -1); /* the owner's socket is blocked */
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(sockdiag_fetch(getpid(), &f, cookie + 1000000), -ENOENT);
 	gone = fork();
 	if (gone == 0)
 		_exit(0);
 	assert_int_equal(waitpid(gone, NULL, 0), gone);
-	assert_int_equal(sockdiag_fetch(gone, cookie), -ESRCH);
-	pair_close(&p);
+	assert_int_equal(sockdiag_fetch(gone, &f, cookie), -ESRCH);
+	close(fd);
 }
 
 static void test_probe(void **state)
