@@ -188,8 +188,10 @@ static bool get_hex(struct in *in, uint8_t *dst, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		int hi = unhex(t[2 * i]), lo = unhex(t[2 * i + 1]);
 
-		if (hi < 0 || lo < 0)
+		if (hi < 0 || lo < 0) {
 			in->bad = true;
+			return false;
+		}
 		dst[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return true;
@@ -358,6 +360,116 @@ static void map_free(struct idmap *m)
 	*m = (struct idmap){ 0 };
 }
 
+/* ---------------------------------------------------------------- squash */
+
+/* "- <id>": decimal, no sign, no blanks, not 0. */
+static bool parse_id(const char *s, uint64_t *id)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*id = strtoull(s, &end, 10);
+	return !*end && !errno && *id;
+}
+
+/* The length of the line at off, without its newline; -1 if it has none (cut short by a crash). */
+static ssize_t line_len(const char *buf, size_t size, size_t off)
+{
+	const char *nl = memchr(buf + off, '\n', size - off);
+
+	return nl ? nl - (buf + off) : -1;
+}
+
+/* The last record of each id wins; "- id" ends it; lines that do not parse are skipped. */
+static int index_line(struct idmap *m, const char *line, size_t len, size_t off)
+{
+	char copy[PERSIST_LINE_MAX + 4];
+	struct persist_rec rec;
+	uint64_t id;
+
+	if (len >= sizeof(copy) || memchr(line, '\0', len))
+		return 0;
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	if (copy[0] == '-' && copy[1] == ' ' && parse_id(copy + 2, &id))
+		map_del(m, id);
+	else if (copy[0] == '+' && copy[1] == ' ' && persist_parse(copy + 2, &rec) == 0)
+		return map_put(m, rec.l.id, off);
+	return 0;
+}
+
+/* Index buf's lines by id; *lines gets their number. */
+static int index_journal(const char *buf, size_t size, struct idmap *m, size_t *lines)
+{
+	ssize_t len = 0;
+	int r = 0;
+
+	*lines = 0;
+	for (size_t off = 0; r == 0 && len >= 0 && off < size; off += (size_t)len + 1) {
+		(*lines)++;
+		len = line_len(buf, size, off);
+		if (len >= 0)
+			r = index_line(m, buf + off, (size_t)len, off);
+	}
+	return r;
+}
+
+/* The id of a "+ v1 <id> …" line; the line was checked when it was indexed. */
+static uint64_t rec_id(const char *line)
+{
+	static const char prefix[] = "+ " VERSION " ";
+
+	return strncmp(line, prefix, sizeof(prefix) - 1)
+		       ? 0
+		       : strtoull(line + sizeof(prefix) - 1, NULL, 10);
+}
+
+/* The surviving line of each id, in the journal's order, into *ret (*len bytes). */
+static int survivors(const char *buf, size_t size, const struct idmap *m, char **ret, size_t *len)
+{
+	char *out = malloc(size + 1);
+	const struct slot *s;
+	ssize_t k = 0;
+	size_t n = 0;
+
+	if (!out)
+		return -ENOMEM;
+	for (size_t off = 0; k >= 0 && off < size; off += (size_t)k + 1) {
+		k = line_len(buf, size, off);
+		s = k >= 0 ? map_get(m, rec_id(buf + off)) : NULL;
+		if (s && s->off == off) {
+			memcpy(out + n, buf + off, (size_t)k + 1);
+			n += (size_t)k + 1;
+		}
+	}
+	*ret = out;
+	*len = n;
+	return 0;
+}
+
+int persist_squash(const char *buf, size_t size, char **ret, size_t *len, size_t *lines)
+{
+	struct idmap m = { 0 };
+	int r = index_journal(buf, size, &m, lines);
+
+	if (r == 0)
+		r = survivors(buf, size, &m, ret, len);
+	map_free(&m);
+	return r;
+}
+
+/* The ids of squashed lines. */
+static int live_ids(const char *out, size_t len, struct idmap *m)
+{
+	int r = 0;
+
+	for (const char *line = out; r == 0 && line < out + len; line = strchr(line, '\n') + 1)
+		r = map_put(m, rec_id(line), 0);
+	return r;
+}
+
 /* ---------------------------------------------------------------- file */
 
 #define JOURNAL_TMP JOURNAL ".new"
@@ -459,93 +571,6 @@ static int read_all(int fd, size_t size, char **ret)
 	return (int)(got == size ? 0 : -EIO);
 }
 
-/* "- <id>": decimal, no sign, no blanks, not 0. */
-static bool parse_id(const char *s, uint64_t *id)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	*id = strtoull(s, &end, 10);
-	return !*end && !errno && *id;
-}
-
-/* The length of the line at off, without its newline; -1 if it has none (cut short by a crash). */
-static ssize_t line_len(const char *buf, size_t size, size_t off)
-{
-	const char *nl = memchr(buf + off, '\n', size - off);
-
-	return nl ? nl - (buf + off) : -1;
-}
-
-/* The last record of each id wins; "- id" ends it; lines that do not parse are skipped. */
-static int index_line(struct idmap *m, const char *line, size_t len, size_t off)
-{
-	char copy[PERSIST_LINE_MAX + 4];
-	struct persist_rec rec;
-	uint64_t id;
-
-	if (len >= sizeof(copy) || memchr(line, '\0', len))
-		return 0;
-	memcpy(copy, line, len);
-	copy[len] = '\0';
-	if (copy[0] == '-' && copy[1] == ' ' && parse_id(copy + 2, &id))
-		map_del(m, id);
-	else if (copy[0] == '+' && copy[1] == ' ' && persist_parse(copy + 2, &rec) == 0)
-		return map_put(m, rec.l.id, off);
-	return 0;
-}
-
-/* Index buf's lines by id; *lines gets their number. */
-static int index_journal(const char *buf, size_t size, struct idmap *m, size_t *lines)
-{
-	ssize_t len = 0;
-	int r = 0;
-
-	*lines = 0;
-	for (size_t off = 0; r == 0 && len >= 0 && off < size; off += (size_t)len + 1) {
-		(*lines)++;
-		len = line_len(buf, size, off);
-		if (len >= 0)
-			r = index_line(m, buf + off, (size_t)len, off);
-	}
-	return r;
-}
-
-/* The id of a "+ v1 <id> …" line; the line was checked when it was indexed. */
-static uint64_t rec_id(const char *line)
-{
-	static const char prefix[] = "+ " VERSION " ";
-
-	return strncmp(line, prefix, sizeof(prefix) - 1)
-		       ? 0
-		       : strtoull(line + sizeof(prefix) - 1, NULL, 10);
-}
-
-/* The surviving line of each id, in the journal's order, into *ret (*len bytes). */
-static int survivors(const char *buf, size_t size, const struct idmap *m, char **ret, size_t *len)
-{
-	char *out = malloc(size + 1);
-	const struct slot *s;
-	ssize_t k = 0;
-	size_t n = 0;
-
-	if (!out)
-		return -ENOMEM;
-	for (size_t off = 0; k >= 0 && off < size; off += (size_t)k + 1) {
-		k = line_len(buf, size, off);
-		s = k >= 0 ? map_get(m, rec_id(buf + off)) : NULL;
-		if (s && s->off == off) {
-			memcpy(out + n, buf + off, (size_t)k + 1);
-			n += (size_t)k + 1;
-		}
-	}
-	*ret = out;
-	*len = n;
-	return 0;
-}
-
 /*
  * Make buf the journal: written to a file beside it and renamed over it, so
  * a crash leaves the old journal or the new one. fdatasync first: free on
@@ -606,12 +631,13 @@ static int replay(struct persist *p, void (*fn)(void *u, const struct persist_re
 	int r = read_all(p->fd, p->size, &buf);
 
 	if (r == 0)
-		r = index_journal(buf, p->size, &m, &lines);
-	if (r == 0)
-		r = survivors(buf, p->size, &m, &out, &len);
+		r = persist_squash(buf, p->size, &out, &len, &lines);
 	free(buf);
+	if (r == 0)
+		r = live_ids(out, len, &m);
 	if (r < 0) {
 		map_free(&m);
+		free(out);
 		return r;
 	}
 	map_free(&p->live);

@@ -16,7 +16,8 @@
  * latched peer (identity and key), the latched protection and the token's
  * choices that matter afterwards.
  *
- * persist_format/persist_parse are pure; the file functions do plain I/O.
+ * persist_format, persist_parse and persist_squash are pure; the file
+ * functions do plain I/O.
  */
 
 #include <stdbool.h>
@@ -46,6 +47,14 @@ struct persist_rec {
 
 /* Parse a record. -EINVAL on anything malformed; ret untouched then. */
 int persist_parse(const char *line, struct persist_rec *ret);
+
+/*
+ * The journal's text buf (size bytes) squashed: the last record of each id
+ * that no "- id" ended, one line each, in the journal's order, into *ret
+ * (malloc'd, *len bytes; the caller frees it). Lines that do not parse are
+ * skipped. *lines gets the number of lines buf holds. 0 or -ENOMEM.
+ */
+int persist_squash(const char *buf, size_t size, char **ret, size_t *len, size_t *lines);
 
 struct persist;
 
