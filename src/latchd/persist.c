@@ -116,13 +116,29 @@ int persist_format(const struct latch *l, char *buf, size_t len)
 /* ---------------------------------------------------------------- parse */
 
 struct in {
-	char *save;
+	char *p; /* what is left of the line, split in place */
 	bool bad;
 };
 
-static char *field(struct in *in, char *first)
+/* The next blank-separated field, or NULL at the end of the line. */
+static char *field_opt(struct in *in)
 {
-	char *t = strtok_r(first, " ", &in->save);
+	char *t = in->p, *e;
+
+	while (*t == ' ')
+		t++;
+	if (!*t)
+		return NULL;
+	for (e = t; *e && *e != ' '; e++)
+		;
+	in->p = *e ? e + 1 : e;
+	*e = '\0';
+	return t;
+}
+
+static char *field(struct in *in)
+{
+	char *t = field_opt(in);
 
 	if (!t)
 		in->bad = true;
@@ -131,7 +147,7 @@ static char *field(struct in *in, char *first)
 
 static uint64_t get_u(struct in *in, uint64_t max)
 {
-	char *t = field(in, NULL), *end;
+	char *t = field(in), *end;
 	unsigned long long v = strtoull(t, &end, 10);
 
 	if (*end || end == t || v > max)
@@ -149,7 +165,7 @@ static int unhex(char c)
 
 static void get_s(struct in *in, char *dst, size_t cap)
 {
-	char *t = field(in, NULL);
+	char *t = field(in);
 	size_t n = 0;
 
 	if (!strcmp(t, "-")) {
@@ -177,7 +193,7 @@ static void get_s(struct in *in, char *dst, size_t cap)
 
 static bool get_hex(struct in *in, uint8_t *dst, size_t n)
 {
-	char *t = field(in, NULL);
+	char *t = field(in);
 
 	if (!strcmp(t, "-"))
 		return false;
@@ -222,18 +238,20 @@ static void parse_ends(struct in *in, struct latch *l)
 int persist_parse(const char *line, struct persist_rec *ret)
 {
 	char copy[PERSIST_LINE_MAX];
-	struct persist_rec rec = { 0 };
-	struct latch_policy *pol = &rec.pol;
-	struct latch_ident *remote = &rec.remote;
-	struct latch *l = &rec.l;
-	struct in in = { 0 };
+	struct latch_policy *pol = &ret->pol;
+	struct latch_ident *remote = &ret->remote;
+	struct latch *l = &ret->l;
+	struct in in = { copy, false };
+	size_t n = strlen(line);
 	char *t;
 
-	if (strlen(line) >= sizeof(copy))
+	if (n >= sizeof(copy))
 		return -EINVAL;
-	strcpy(copy, line);
-	if (strcmp(field(&in, copy), VERSION))
+	memcpy(copy, line, n + 1);
+	if (strcmp(field(&in), VERSION))
 		return -EINVAL;
+	/* Zeroed whole: records are interned by their bytes (latchdb), padding included. */
+	memset(ret, 0, sizeof(*ret));
 	l->id = get_u(&in, UINT64_MAX);
 	l->state = (uint8_t)get_u(&in, IPC_STATE_PENDING);
 	l->listener = get_u(&in, 1);
@@ -256,14 +274,13 @@ int persist_parse(const char *line, struct persist_rec *ret)
 	l->sa.tunnel = get_u(&in, 1);
 	l->sa.shared = get_u(&in, 1);
 	/* BTNS 1, leap of faith 2: absent in records of latchds before BTNS */
-	t = strtok_r(NULL, " ", &in.save);
+	t = field_opt(&in);
 	if (t && (t[0] < '0' || t[0] > '3' || t[1]))
 		in.bad = true;
 	pol->btns = t && ((t[0] - '0') & 1);
 	pol->leap_of_faith = t && ((t[0] - '0') & 2);
-	if (in.bad || l->id == 0 || (t && strtok_r(NULL, " ", &in.save)))
+	if (in.bad || l->id == 0 || (t && field_opt(&in)))
 		return -EINVAL;
-	*ret = rec; /* then its pointers into itself */
 	ret->l.pol = &ret->pol;
 	ret->l.remote = &ret->remote;
 	ret->l.local = &ret->local;
@@ -479,6 +496,11 @@ struct persist {
 	struct idmap live;  /* ids whose last line in the journal is a record */
 	size_t lines, size; /* the journal's */
 	size_t retry;	    /* after a failed compaction: not before this many lines */
+	struct {
+		bool on;
+		char *v;
+		size_t len, cap, lines;
+	} held; /* while loading: what is appended, written at once after */
 };
 
 /*
@@ -617,6 +639,9 @@ static int visit(char *out, size_t len, void (*fn)(void *u, const struct persist
 	return count;
 }
 
+static int visit_held(struct persist *p, char *out, size_t len,
+		      void (*fn)(void *u, const struct persist_rec *r), void *u);
+
 /*
  * Read the journal, keep the last record of each live id and rewrite it with
  * just those; then (at load) hand each to fn, whose changes are appended to
@@ -647,7 +672,7 @@ static int replay(struct persist *p, void (*fn)(void *u, const struct persist_re
 		p->lines = p->live.n;
 	else
 		p->retry = 2 * p->lines;
-	r = fn ? visit(out, len, fn, u) : 0;
+	r = fn ? visit_held(p, out, len, fn, u) : 0;
 	free(out);
 	return r;
 }
@@ -664,20 +689,60 @@ static void maybe_compact(struct persist *p)
 		replay(p, NULL, NULL);
 }
 
-/* One write per line: O_APPEND keeps lines whole; a short one is cut off again. */
-static int append(struct persist *p, const char *line, size_t n)
+/* Whole lines in one write: O_APPEND keeps them whole; a short one is cut off again. */
+static int write_lines(struct persist *p, const char *buf, size_t n, size_t lines)
 {
-	ssize_t w = write(p->fd, line, n);
+	ssize_t w = write(p->fd, buf, n);
 
 	if (w == (ssize_t)n) {
 		p->size += n;
-		p->lines++;
+		p->lines += lines;
 		maybe_compact(p);
 		return 0;
 	}
 	if (w > 0 && ftruncate(p->fd, (off_t)p->size) < 0)
 		return -errno;
 	return w < 0 ? -errno : -ENOSPC;
+}
+
+static int append(struct persist *p, const char *line, size_t n)
+{
+	size_t cap = (p->held.len + n) * 2;
+	char *v;
+
+	if (!p->held.on)
+		return write_lines(p, line, n, 1);
+	if (p->held.len + n > p->held.cap) {
+		v = realloc(p->held.v, cap);
+		if (!v)
+			return -ENOMEM;
+		p->held.v = v;
+		p->held.cap = cap;
+	}
+	memcpy(p->held.v + p->held.len, line, n);
+	p->held.len += n;
+	p->held.lines++;
+	return 0;
+}
+
+/*
+ * fn over the loaded records, what it appends held and written at once after
+ * (a restart ends every latch whose socket went away meanwhile: 100,000 lines
+ * in one write rather than 100,000).
+ */
+static int visit_held(struct persist *p, char *out, size_t len,
+		      void (*fn)(void *u, const struct persist_rec *r), void *u)
+{
+	int count;
+
+	p->held.on = true;
+	count = visit(out, len, fn, u);
+	p->held.on = false;
+	if (p->held.len)
+		write_lines(p, p->held.v, p->held.len, p->held.lines);
+	free(p->held.v);
+	memset(&p->held, 0, sizeof(p->held));
+	return count;
 }
 
 int persist_put(struct persist *p, const struct latch *l)

@@ -45,7 +45,7 @@ struct persist_rec {
 	struct latch_ident remote, local;
 };
 
-/* Parse a record. -EINVAL on anything malformed; ret untouched then. */
+/* Parse a record. -EINVAL on anything malformed; *ret holds nothing usable then. */
 int persist_parse(const char *line, struct persist_rec *ret);
 
 /*
