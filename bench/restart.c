@@ -43,7 +43,8 @@ static struct latch record(unsigned i, bool listener)
 	if (listener) {
 		snprintf(addr, sizeof(addr), "10.%u.%u.1", i / 60000 / 256, i / 60000 % 256);
 		l.state = IPC_STATE_LISTENER;
-		l.listen = (struct flow3){ .family = AF_INET, .proto = IPPROTO_TCP,
+		l.listen = (struct flow3){ .family = AF_INET,
+					   .proto = IPPROTO_TCP,
 					   .port = (uint16_t)(1024 + i % 60000) };
 		inet_pton(AF_INET, addr, l.listen.addr.b);
 	} else {
@@ -76,7 +77,8 @@ static void journal(const char *dir, unsigned n, bool listeners)
 	fclose(f);
 }
 
-/* Start latchd, wait for READY=1 on our notify socket, stop it: the ms to ready; *cpu its CPU ms by then. */
+/* Start latchd, wait for READY=1 on our notify socket, stop it: the ms to ready; *cpu its CPU ms by
+ * then. */
 static double start_once(const char *latchd, const char *conf, const char *log, double *cpu)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -120,8 +122,7 @@ static double start_once(const char *latchd, const char *conf, const char *log, 
 }
 
 /* The wall clock to ready into s[0], latchd's CPU time by then into s[1]. */
-static void measure(const char **args, unsigned n, bool listeners, unsigned reps,
-		    struct stats s[2])
+static void measure(const char **args, unsigned n, bool listeners, unsigned reps, struct stats s[2])
 {
 	for (unsigned r = 0; r < reps; r++) {
 		double t, cpu = 0;
@@ -145,7 +146,9 @@ static void rows(unsigned n, bool listeners, struct stats s[2], struct stats non
 
 	snprintf(figure, sizeof(figure), "6. restart, %u %s journaled: ready vs none", n, what);
 	row_stats(figure, "ms", &s[0], &none[0], target ? "< 1000 ms" : "-",
-		  !target ? "-" : st_med(&s[0]) < 1000 ? "yes" : "no");
+		  !target		 ? "-"
+		  : st_med(&s[0]) < 1000 ? "yes"
+					 : "no");
 	snprintf(figure, sizeof(figure), "6. restart, %u %s journaled: latchd CPU to ready vs none",
 		 n, what);
 	row_stats(figure, "ms CPU", &s[1], &none[1], "-", "-");

@@ -11,8 +11,8 @@
  * replayed (the last line of an id wins) and rewritten compactly, in time
  * linear in its length (a hash by id); while latchd runs it is rewritten the
  * same way whenever its dead lines outnumber the live ones, so it holds at
- * most 2 × the live records + PERSIST_SLACK lines. A record holds what re-adoption needs and nothing the kernel or
- * charon can tell again: the flow and the owner's socket (cookie), the
+ * most 2 × the live records + PERSIST_SLACK lines. A record holds what re-adoption needs and
+ * nothing the kernel or charon can tell again: the flow and the owner's socket (cookie), the
  * latched peer (identity and key), the latched protection and the token's
  * choices that matter afterwards.
  *

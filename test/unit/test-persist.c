@@ -250,7 +250,8 @@ static void load_callback_may_end_records(void **state)
 	rmdir_all(dir);
 }
 
-/* The journal and its directory are never reached through a symbolic link; a directory others may write is refused. */
+/* The journal and its directory are never reached through a symbolic link; a directory others may
+ * write is refused. */
 static void links_and_foreign_directories_refused(void **state)
 {
 	char dir[64], journal[80], target[96], sub[96];
