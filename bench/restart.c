@@ -82,7 +82,7 @@ static void journal(const char *dir, unsigned n, bool listeners)
 static double start_once(const char *latchd, const char *conf, const char *log, double *cpu)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { 20, 0 };
+	struct timeval tv = { 180, 0 };
 	char buf[256];
 	double t0, t = -1;
 	socklen_t len;

@@ -28,7 +28,9 @@ listeners() { lab_latchctl b list | grep -c "LISTENER.*:90[0-9][0-9]"; }
 
 lab_as_user_bg b "$LAB_DIR/churn.log" "$user" "$churn" 9000 "$keep" "$cycles" 0 x
 holder=$LAB_PID
-lab_wait_count 6000 1 '^cycles' "$LAB_DIR/churn.log"
+# until the driver is through its cycles, or gone
+churned() { grep -q '^cycles' "$LAB_DIR/churn.log" || ! kill -0 "$holder"; }
+lab_wait 6000 churned
 tap_ok "the user made and released $cycles listener latches" grep -q "^cycles $cycles" "$LAB_DIR/churn.log"
 tap_cmp "$(grep -c "latch [0-9]* listener: LISTENER -> CLOSED" "$(lab_dir b)/latchd.log.tmp")" -ge "$cycles" \
 	"latchd's log shows them all closed"
