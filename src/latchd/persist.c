@@ -399,13 +399,28 @@ static ssize_t line_len(const char *buf, size_t size, size_t off)
 	return nl ? nl - (buf + off) : -1;
 }
 
-/* The last record of each id wins; "- id" ends it; lines that do not parse are skipped. */
-static int index_line(struct idmap *m, const char *line, size_t len, size_t off)
+/* The id of a "+ v1 <id> …" line, or 0. */
+static uint64_t rec_id(const char *line)
+{
+	static const char prefix[] = "+ " VERSION " ";
+
+	return strncmp(line, prefix, sizeof(prefix) - 1)
+		       ? 0
+		       : strtoull(line + sizeof(prefix) - 1, NULL, 10);
+}
+
+/*
+ * The last record of each id wins; "- id" ends it; lines that do not parse
+ * are skipped. Unchecked, a record line counts by its id alone.
+ */
+static int index_line(struct idmap *m, const char *line, size_t len, size_t off, bool check)
 {
 	char copy[PERSIST_LINE_MAX + 4];
 	struct persist_rec rec;
 	uint64_t id;
 
+	if (!check && rec_id(line))
+		return map_put(m, rec_id(line), off);
 	if (len >= sizeof(copy) || memchr(line, '\0', len))
 		return 0;
 	memcpy(copy, line, len);
@@ -418,7 +433,7 @@ static int index_line(struct idmap *m, const char *line, size_t len, size_t off)
 }
 
 /* Index buf's lines by id; *lines gets their number. */
-static int index_journal(const char *buf, size_t size, struct idmap *m, size_t *lines)
+static int index_journal(const char *buf, size_t size, bool check, struct idmap *m, size_t *lines)
 {
 	ssize_t len = 0;
 	int r = 0;
@@ -428,19 +443,9 @@ static int index_journal(const char *buf, size_t size, struct idmap *m, size_t *
 		(*lines)++;
 		len = line_len(buf, size, off);
 		if (len >= 0)
-			r = index_line(m, buf + off, (size_t)len, off);
+			r = index_line(m, buf + off, (size_t)len, off, check);
 	}
 	return r;
-}
-
-/* The id of a "+ v1 <id> …" line; the line was checked when it was indexed. */
-static uint64_t rec_id(const char *line)
-{
-	static const char prefix[] = "+ " VERSION " ";
-
-	return strncmp(line, prefix, sizeof(prefix) - 1)
-		       ? 0
-		       : strtoull(line + sizeof(prefix) - 1, NULL, 10);
 }
 
 /* The surviving line of each id, in the journal's order, into *ret (*len bytes). */
@@ -466,15 +471,20 @@ static int survivors(const char *buf, size_t size, const struct idmap *m, char *
 	return 0;
 }
 
-int persist_squash(const char *buf, size_t size, char **ret, size_t *len, size_t *lines)
+static int squash(const char *buf, size_t size, bool check, char **ret, size_t *len, size_t *lines)
 {
 	struct idmap m = { 0 };
-	int r = index_journal(buf, size, &m, lines);
+	int r = index_journal(buf, size, check, &m, lines);
 
 	if (r == 0)
 		r = survivors(buf, size, &m, ret, len);
 	map_free(&m);
 	return r;
+}
+
+int persist_squash(const char *buf, size_t size, char **ret, size_t *len, size_t *lines)
+{
+	return squash(buf, size, true, ret, len, lines);
 }
 
 /* The ids of squashed lines. */
@@ -656,7 +666,11 @@ static int replay(struct persist *p, void (*fn)(void *u, const struct persist_re
 	int r = read_all(p->fd, p->size, &buf);
 
 	if (r == 0)
-		r = persist_squash(buf, p->size, &out, &len, &lines);
+		/*
+		 * A load checks every line; a compaction while latchd runs reads
+		 * back only whole lines this latchd wrote, whose ids suffice.
+		 */
+		r = squash(buf, p->size, fn != NULL, &out, &len, &lines);
 	free(buf);
 	if (r == 0)
 		r = live_ids(out, len, &m);
