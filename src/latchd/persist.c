@@ -300,12 +300,14 @@ struct slot {
 
 struct idmap {
 	struct slot *v;
-	size_t cap, n; /* cap: a power of two */
+	size_t cap, n; /* cap: 2^bits */
+	unsigned bits;
 };
 
+/* Fibonacci hashing: the product's top bits spread consecutive ids evenly. */
 static size_t home(const struct idmap *m, uint64_t id)
 {
-	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & (m->cap - 1);
+	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> (64 - m->bits));
 }
 
 static size_t slot_of(const struct idmap *m, uint64_t id)
@@ -320,7 +322,7 @@ static size_t slot_of(const struct idmap *m, uint64_t id)
 static int map_grow(struct idmap *m)
 {
 	struct idmap g = { calloc(m->cap ? m->cap * 2 : 64, sizeof(struct slot)),
-			   m->cap ? m->cap * 2 : 64, m->n };
+			   m->cap ? m->cap * 2 : 64, m->n, m->cap ? m->bits + 1 : 6 };
 
 	if (!g.v)
 		return -ENOMEM;
