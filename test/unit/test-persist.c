@@ -108,7 +108,8 @@ static int reload(const char *dir, struct seen *s)
 	return n;
 }
 
-/* 6,000 LISTEN/RELEASE-like cycles (a compaction every ~40): the journal stays ≤ 2 × live + slack. */
+/* 6,000 LISTEN/RELEASE-like cycles (a compaction every ~40): the journal stays ≤ 2 × live + slack.
+ */
 static void compaction_bounds_the_journal(void **state)
 {
 	char dir[64], journal[80];
