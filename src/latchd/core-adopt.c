@@ -22,7 +22,8 @@ static void adopt_one(void *u, const struct persist_rec *r)
 	struct latch *l;
 	struct conn *conn;
 
-	/* Its socket gone: nothing to adopt; sweep() stops enforcing its flow. */
+	/* A flow neither ESTABLISHED nor BROKEN, or its socket gone: sweep() ends its enforcement.
+	 */
 	if (!rec->listener &&
 	    ((rec->state != IPC_STATE_ESTABLISHED && rec->state != IPC_STATE_BROKEN) ||
 	     sockdiag_exists(&rec->flow, rec->cookie) != 1)) {

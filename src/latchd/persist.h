@@ -11,10 +11,10 @@
  * replayed (the last line of an id wins) and rewritten compactly, in time
  * linear in its length (a hash by id); while latchd runs it is rewritten the
  * same way whenever its dead lines outnumber the live ones, so it holds at
- * most 2 × the live records + PERSIST_SLACK lines. A record holds what re-adoption needs and
- * nothing the kernel or charon can tell again: the flow and the owner's socket (cookie), the
- * latched peer (identity and key), the latched protection and the token's
- * choices that matter afterwards.
+ * most 2 × the live records + PERSIST_SLACK lines. A record holds what
+ * re-adoption needs and nothing the kernel or charon can tell again: the flow
+ * and the owner's socket (cookie), the latched peer (identity and key), the
+ * latched protection and the token's choices that matter afterwards.
  *
  * persist_format, persist_parse and persist_squash are pure; the file
  * functions do plain I/O.
@@ -61,7 +61,8 @@ struct persist;
 /*
  * Open (create) the journal in dir, which is created with mode if missing.
  * -EPERM if dir is not latchd's own (another owner, or writable by group or
- * others); -ELOOP if dir or the journal is a symbolic link: never followed.
+ * others); a symbolic link in the place of dir (-ENOTDIR) or of the journal
+ * (-ELOOP) is never followed.
  */
 int persist_open(const char *dir, mode_t mode, struct persist **ret);
 void persist_close(struct persist *p);
