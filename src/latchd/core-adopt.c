@@ -22,17 +22,19 @@ static void adopt_one(void *u, const struct persist_rec *r)
 	struct latch *l;
 	struct conn *conn;
 
+	/* A flow neither ESTABLISHED nor BROKEN, or its socket gone: sweep() ends its enforcement.
+	 */
 	if (!rec->listener &&
-	    (rec->state != IPC_STATE_ESTABLISHED && rec->state != IPC_STATE_BROKEN))
-		return;
-	if (!rec->listener && sockdiag_exists(&rec->flow, rec->cookie) != 1) {
-		enforce_flow_del(c->enf, &rec->flow); /* its socket is gone: nothing to adopt */
+	    ((rec->state != IPC_STATE_ESTABLISHED && rec->state != IPC_STATE_BROKEN) ||
+	     sockdiag_exists(&rec->flow, rec->cookie) != 1)) {
 		persist_del(c->persist, rec->id);
 		return;
 	}
 	l = latchdb_adopt(c->db, rec, ev_now(c->loop));
-	if (!l)
+	if (!l) {
+		persist_del(c->persist, rec->id);
 		return;
+	}
 	if (latchdb_set_policy(c->db, l, &r->pol) < 0 ||
 	    latchdb_set_ident(c->db, l, true, &r->remote) < 0) {
 		/* ENOMEM: without its policy the latch cannot be bound again. */
@@ -113,13 +115,24 @@ static void sweep(struct core *c)
 	free(sw.ops);
 }
 
+/* Whether the control socket is an entry of dir (the default: both in /run/latch). */
+static bool socket_in(const char *dir, const char *sock)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(dir, sock, n) && sock[n] == '/' && !strchr(sock + n + 1, '/');
+}
+
 void core_readopt(struct core *c)
 {
-	int r = persist_open(c->cfg.state_dir, &c->persist);
+	/* 0700, but every user must reach a control socket that lives there. */
+	mode_t mode = socket_in(c->cfg.state_dir, c->cfg.socket) ? 0755 : 0700;
+	int r = persist_open(c->cfg.state_dir, mode, &c->persist);
 
 	if (r < 0) {
-		log_warn("state directory %s: %s: latches will not survive a restart",
-			 c->cfg.state_dir, strerror(-r));
+		log_warn("state directory %s: %s%s: latches will not survive a restart",
+			 c->cfg.state_dir, strerror(-r),
+			 r == -EPERM ? " (not latchd's own, or writable by others)" : "");
 		return;
 	}
 	r = persist_load(c->persist, adopt_one, c);

@@ -49,14 +49,31 @@ struct latchdb {
 	unsigned count[IPC_STATE_PENDING + 1];
 };
 
+/*
+ * Policies and identities are 3 KB each, hashed whole for every latch made or
+ * re-adopted (100,000 at a restart): eight bytes at a time in four
+ * independent lanes, then mixed (murmur3's finaliser) so every input bit
+ * reaches the low bits that pick a bucket.
+ */
 static uint64_t bytes_hash(const void *p, size_t n)
 {
 	const uint8_t *b = p;
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h[4] = { 14695981039346656037ull, 1, 2, 3 }, w, x;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return h;
+	for (; i + 32 <= n; i += 32) {
+		for (int k = 0; k < 4; k++) {
+			memcpy(&w, b + i + 8 * k, 8);
+			h[k] = (h[k] ^ w) * 1099511628211ull;
+			h[k] ^= h[k] >> 29;
+		}
+	}
+	for (; i < n; i++)
+		h[0] = (h[0] ^ b[i]) * 1099511628211ull;
+	x = h[0] ^ (h[1] * 3) ^ (h[2] * 5) ^ (h[3] * 7) ^ n;
+	x = (x ^ x >> 33) * 0xff51afd7ed558ccdull;
+	x = (x ^ x >> 33) * 0xc4ceb9fe1a85ec53ull;
+	return x ^ x >> 33;
 }
 
 static const void *intern(struct latchdb *db, const void *v, size_t size)
