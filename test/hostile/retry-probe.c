@@ -79,26 +79,39 @@ static void report(const char *what, int r)
 	fflush(stdout);
 }
 
+/* The draft flow's token on fd: privacy, the peer named. */
+static int draft_token(int fd, const char *peer)
+{
+	char text[512];
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	ipsec_iToken_t it = NULL;
+	uint16_t on = IPSEC_API_ATTR_ENABLE;
+	int r = 0;
+
+	snprintf(text, sizeof(text), "latch-ident/1 id=%s", peer);
+	if (!pt || ipsec_set_token_attr(pt, IPSEC_API_ATTR_privacyProtected, sizeof(on), &on) ||
+	    ipsec_import_iToken(text, &it) ||
+	    ipsec_set_token_attr(pt, IPSEC_API_ATTR_iToken, sizeof(it), &it) ||
+	    ipsec_set_socket_pToken(fd, pt))
+		r = -errno;
+	if (it)
+		ipsec_free_iToken(it);
+	if (pt)
+		ipsec_free_pToken(pt);
+	return r;
+}
+
 /* The first attempt: the socket is given its token. */
 static int first(const char *mode, int fd, const struct sockaddr_in *to, const char *peer,
 		 latch_ctx **ctx)
 {
-	char text[512];
 	latch_token *tok;
-	ipsec_pToken_t pt;
-	ipsec_iToken_t it;
-	uint16_t on = IPSEC_API_ATTR_ENABLE;
 	int r;
 
 	if (!strcmp(mode, "draft")) {
-		snprintf(text, sizeof(text), "latch-ident/1 id=%s", peer);
-		pt = ipsec_create_pToken();
-		if (!pt ||
-		    ipsec_set_token_attr(pt, IPSEC_API_ATTR_privacyProtected, sizeof(on), &on) ||
-		    ipsec_import_iToken(text, &it) ||
-		    ipsec_set_token_attr(pt, IPSEC_API_ATTR_iToken, sizeof(it), &it) ||
-		    ipsec_set_socket_pToken(fd, pt))
-			return -errno;
+		r = draft_token(fd, peer);
+		if (r < 0)
+			return r;
 		return connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 ? -errno : 0;
 	}
 	r = latch_ctx_new(ctx, NULL, 0);
@@ -190,6 +203,7 @@ int main(int argc, char **argv)
 			      argv[1], argv[6], (char *)NULL);
 			_exit(127);
 		}
+		latch_ctx_free(ctx);
 		return 0; /* the parent's connection to latchd ends with it */
 	}
 	report("retry", retry(udp, fd, &plain, argv[6]));
