@@ -270,20 +270,33 @@ uint16_t nfq_queue(const struct nfq *q)
 	return q->queue;
 }
 
-static int read_once(struct nfq *q, nfq_packet_fn cb, void *arg, char *buf, size_t size)
+int nfq_parse_packets(const void *buf, size_t n, nfq_packet_fn cb, void *arg)
 {
-	const struct nlmsghdr *nlh;
 	struct nfq_packet pkt;
-	int n = (int)recv(mnl_socket_get_fd(q->nl), buf, size, MSG_DONTWAIT), count = 0;
+	int count = 0;
 
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-	for (nlh = (const void *)buf; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+	/*
+	 * Not mnl_nlmsg_ok: it compares nlmsg_len as an int, so a length with
+	 * the top bit set passes and mnl_nlmsg_next jumps out of the buffer.
+	 */
+	for (const struct nlmsghdr *nlh = buf; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
 		if (nfq_parse_packet(nlh, &pkt) == 0) {
 			cb(&pkt, arg);
 			count++;
 		}
+		if (NLMSG_ALIGN(nlh->nlmsg_len) >= n)
+			break; /* the last one: NLMSG_NEXT would wrap n past an unaligned end */
 	}
+	return count;
+}
+
+static int read_once(struct nfq *q, nfq_packet_fn cb, void *arg, char *buf, size_t size)
+{
+	int n = (int)recv(mnl_socket_get_fd(q->nl), buf, size, MSG_DONTWAIT), count;
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	count = nfq_parse_packets(buf, (size_t)n, cb, arg);
 	return count ? count : -EINPROGRESS; /* read something (an error reply): go on */
 }
 
