@@ -89,8 +89,13 @@ int nfq_parse_packet(const struct nlmsghdr *nlh, struct nfq_packet *ret)
 	const struct nfqnl_msg_packet_hdr *ph;
 	struct nfq_packet p = { 0 };
 
+	/*
+	 * libmnl walks the attributes up to the aligned end of the message:
+	 * an unaligned length (the kernel pads its messages) would read past it.
+	 */
 	if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET ||
 	    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg) ||
+	    NLMSG_ALIGN(nlh->nlmsg_len) != nlh->nlmsg_len ||
 	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 || !tb[NFQA_PACKET_HDR] ||
 	    mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) < sizeof(*ph))
 		return -EBADMSG;
