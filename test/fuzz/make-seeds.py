@@ -18,7 +18,7 @@ def put(target, name, data):
     d = os.path.join(CORPUS, target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, 'seed-' + name), 'wb') as f:
-        f.write(data)
+        f.write(bytes(data))
 
 
 def nlmsg(mtype, flags, payload):
@@ -195,7 +195,34 @@ def ident_seeds(tmp='/tmp/make-seeds-pki'):
     put('fuzz-ident', 'btns', b'\1O=BTNS, CN=*\0O=BTNS, CN=0123456789abcdef0123456789abcdef')
 
 
+def core_seeds():
+    # Programs for fuzz-core (fuzz-core.c reads them): a setup byte (bit 0:
+    # kernel data plane; bits 1-3: enforcement faults), then operations.
+    up, user, admin = [6, 0], [0, 0x01], [0, 0x00]
+
+    def req(client, tidx, bits, fd, seq, extra):
+        return [1, client, tidx, bits, fd, 0, seq] + extra
+    # CONNECT passes the bound, unconnected TCP socket (6); LATCH the connected one (1).
+    connect = req(0, 0, 0x06, 6, 2, [0x00, 0x03, 2, 2])
+    latch = req(0, 3, 0x04, 1, 3, [0x00])
+    listen = req(0, 1, 0x04, 0, 4, [0x00])
+    query = req(0, 4, 0x01, 255, 5, [1])
+    ok, sas, certs = [8, 0, 0], [8, 3, 0, 0, 0x08, 0, 0, 0, 6], [8, 3, 0]
+    # child-updown up for latchd's first connection: its reqid, the CONNECT socket's port
+    event_up, advance = [9, 1, 1, 0, 0x08, 0, 0, 0, 6], [11, 30]
+    # charon up: list-sas; CONNECT: load-conn, initiate; the IKE_SA up: list-certs
+    put('fuzz-core', 'connect-established', [0] + up + user + connect + ok + ok + event_up + ok +
+        certs + query + advance)
+    put('fuzz-core', 'connect-kernel-drop', [1] + up + user + connect + ok + [4, 0] + advance)
+    put('fuzz-core', 'listen-charon-down', [0] + up + user + listen + [7] + ok + [6, 1] + sas + advance)
+    put('fuzz-core', 'latch-admin-list', [0] + up + admin + latch + req(0, 12, 0, 255, 6, []) +
+        req(0, 11, 0, 255, 7, []) + ok + event_up + [12, 1, 0] + advance)
+    put('fuzz-core', 'faults-break', [0x06] + up + user + [0, 0x02] + connect +
+        req(1, 13, 0, 255, 9, []) + [5, 1] + ok + event_up + [9, 0, 0, 0, 0, 0, 0, 0] + advance)
+
+
 if __name__ == '__main__':
+    core_seeds()
     nfq_seeds()
     sockdiag_seeds()
     sacache_seeds()
