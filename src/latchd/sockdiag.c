@@ -287,8 +287,7 @@ int sockdiag_parse_events(const void *buf, size_t n, sockdiag_gone_fn cb, void *
 {
 	int count = 0;
 
-	for (const struct nlmsghdr *nlh = buf; NLMSG_OK(nlh, n);
-	     nlh = NLMSG_NEXT(nlh, n)) {
+	for (const struct nlmsghdr *nlh = buf; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
 		struct flow f;
 		uint64_t cookie;
 

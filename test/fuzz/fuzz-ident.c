@@ -24,13 +24,14 @@ static void check_cert(const uint8_t *der, size_t len)
 
 	if (cert_parse_der(der, len, &ci) < 0)
 		return;
-	if (!memchr(ci.subject, 0, sizeof(ci.subject)) || !memchr(ci.issuer, 0, sizeof(ci.issuer)) ||
-	    ci.n_sans > IDENT_SANS_MAX)
+	if (!memchr(ci.subject, 0, sizeof(ci.subject)) ||
+	    !memchr(ci.issuer, 0, sizeof(ci.issuer)) || ci.n_sans > IDENT_SANS_MAX)
 		abort();
 	if (!cert_vouches_for(&ci, ci.subject))
 		abort();
 	for (unsigned i = 0; i < ci.n_sans; i++) {
-		if (!memchr(ci.sans[i], 0, sizeof(ci.sans[i])) || !cert_vouches_for(&ci, ci.sans[i]))
+		if (!memchr(ci.sans[i], 0, sizeof(ci.sans[i])) ||
+		    !cert_vouches_for(&ci, ci.sans[i]))
 			abort();
 	}
 	(void)btns_name_ok(&ci);

@@ -249,11 +249,16 @@ static void test_parse_packets_wild_length(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_flow_v4_syn),  cmocka_unit_test(test_flow_v4_synack_udp),
-		cmocka_unit_test(test_flow_v6_ext),  cmocka_unit_test(test_flow_rejects),
-		cmocka_unit_test(test_build_config), cmocka_unit_test(test_build_verdict),
-		cmocka_unit_test(test_parse_packet), cmocka_unit_test(test_parse_packet_no_header),
-		cmocka_unit_test(test_parse_packets_wild_length), cmocka_unit_test(test_parse_packet_unaligned),
+		cmocka_unit_test(test_flow_v4_syn),
+		cmocka_unit_test(test_flow_v4_synack_udp),
+		cmocka_unit_test(test_flow_v6_ext),
+		cmocka_unit_test(test_flow_rejects),
+		cmocka_unit_test(test_build_config),
+		cmocka_unit_test(test_build_verdict),
+		cmocka_unit_test(test_parse_packet),
+		cmocka_unit_test(test_parse_packet_no_header),
+		cmocka_unit_test(test_parse_packets_wild_length),
+		cmocka_unit_test(test_parse_packet_unaligned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,9 +54,9 @@ static void unaligned_last_message(void **state)
 	put_event(buf);
 	memcpy(buf + sizeof(struct event), &noop, sizeof(noop));
 	put_event(buf + past);
-	assert_int_equal(sockdiag_parse_events(buf, sizeof(struct event) + noop.nlmsg_len, on_gone,
-					       &calls),
-			 1);
+	assert_int_equal(
+		sockdiag_parse_events(buf, sizeof(struct event) + noop.nlmsg_len, on_gone, &calls),
+		1);
 	assert_int_equal(calls, 1);
 }
 

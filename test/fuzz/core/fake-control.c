@@ -144,7 +144,8 @@ int control_request_hold(struct request *req)
 		return 0;
 	if (r->answered)
 		abort(); /* held after its answer: nobody would free it */
-	if (cl && !control_is_admin(fc.ctl, &cl->cred) && cl->n_held >= fc.ctl->cfg.max_pending_per_uid)
+	if (cl && !control_is_admin(fc.ctl, &cl->cred) &&
+	    cl->n_held >= fc.ctl->cfg.max_pending_per_uid)
 		return -EAGAIN;
 	r->held = true;
 	if (cl) {
@@ -169,8 +170,8 @@ static void check_sent(const struct buf *b, struct wire_msg *m)
 {
 	char err[256];
 
-	if (wire_end(b) != 0 || wire_parse(b->data, b->len, WIRE_FROM_DAEMON, 0, m, err,
-					   sizeof(err)) != 0)
+	if (wire_end(b) != 0 ||
+	    wire_parse(b->data, b->len, WIRE_FROM_DAEMON, 0, m, err, sizeof(err)) != 0)
 		abort();
 }
 
@@ -433,8 +434,9 @@ void fake_client_send(struct client *cl, const uint8_t *msg, size_t len, int fd)
 	if (!r)
 		return;
 	buf_init(&r->reply, IPC_MSG_MAX);
-	r->pub = (struct request){ .client = cl, .cred = cl->cred, .msg = m, .type = m.hdr.type,
-				   .seq = m.hdr.seq };
+	r->pub = (struct request){
+		.client = cl, .cred = cl->cred, .msg = m, .type = m.hdr.type, .seq = m.hdr.seq
+	};
 	r->pub.fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 	dispatch(cl, r);
 }

@@ -103,12 +103,12 @@ int enforce_apply(struct enforce *e, const struct enforce_op *ops, size_t n)
 	return op();
 }
 
-#define FLOW_OP(name, type)                          \
+#define FLOW_OP(name, type)                        \
 	int name(struct enforce *e, const type *f) \
-	{                                            \
-		(void)e;                             \
-		(void)f;                             \
-		return op();                         \
+	{                                          \
+		(void)e;                           \
+		(void)f;                           \
+		return op();                       \
 	}
 FLOW_OP(enforce_flow_add, struct flow)
 FLOW_OP(enforce_flow_del, struct flow)

@@ -167,7 +167,8 @@ void fake_vici_answer(size_t i, int err, const struct vici_node *reply,
 	};
 
 	if (getenv("FUZZ_CORE_LOG")) /* the conversation, to adapt the harness */
-		fprintf(stderr, "fake charon: %s answered %d%s\n", c.name, err, c.cb ? "" : " (cancelled)");
+		fprintf(stderr, "fake charon: %s answered %d%s\n", c.name, err,
+			c.cb ? "" : " (cancelled)");
 	if (c.cb)
 		c.cb(c.userdata, &res);
 }
@@ -177,7 +178,8 @@ void fake_vici_event(const char *name, const struct vici_node *msg)
 	struct vici_client *c = fv.client;
 
 	if (getenv("FUZZ_CORE_LOG"))
-		fprintf(stderr, "fake charon: event %s%s\n", name, c && c->up ? "" : " (down: lost)");
+		fprintf(stderr, "fake charon: event %s%s\n", name,
+			c && c->up ? "" : " (down: lost)");
 	if (c && c->up)
 		c->ops.event(c->userdata, name, msg);
 }
