@@ -271,10 +271,24 @@ static void add_ts(struct vici_node *child, const char *key, uint16_t port, bool
 }
 
 /* An IKE_SA with one child carrying a flow to one of the harness's ports. */
-static struct vici_node *sa_tree(struct vici_node *root, const char *conn, struct input *in)
+/* An IKE_SA or child being replaced: its unique id is all a rekey event's "old" needs. */
+static void old_sa(struct vici_node *sec, unsigned id)
+{
+	struct vici_node *old = vici_add_section(sec, "old");
+
+	vici_add_kvf(old, "uniqueid", "%u", id);
+	vici_add_kv(old, "state", "REKEYED");
+}
+
+/*
+ * An IKE_SA (section name) with one child carrying a flow to one of the
+ * harness's ports; for child-rekey the child is the new one of a pair.
+ */
+static struct vici_node *sa_tree(struct vici_node *root, const char *name, const char *conn,
+				 bool child_rekey, struct input *in)
 {
 	uint8_t bits = u8(in);
-	struct vici_node *ike = vici_add_section(root, conn), *children, *ch;
+	struct vici_node *ike = vici_add_section(root, name), *children, *ch;
 
 	vici_add_kvf(ike, "uniqueid", "%u", (unsigned)(u8(in) % 4 + 1));
 	vici_add_kv(ike, "state", bits & 1 ? "CONNECTING" : "ESTABLISHED");
@@ -285,6 +299,10 @@ static struct vici_node *sa_tree(struct vici_node *root, const char *conn, struc
 	vici_add_kv(ike, "initiator", bits & 4 ? "yes" : "no");
 	children = vici_add_section(ike, "child-sas");
 	ch = vici_add_section(children, "c");
+	if (child_rekey) {
+		old_sa(ch, u8(in) % 8 + 1);
+		ch = vici_add_section(ch, "new");
+	}
 	vici_add_kv(ch, "name", conn);
 	vici_add_kvf(ch, "uniqueid", "%u", (unsigned)(u8(in) % 8 + 1));
 	vici_add_kvf(ch, "reqid", "%u", bits & 8 ? CORE_REQID_BASE + u8(in) % 4 : 1u);
@@ -319,9 +337,18 @@ static void charon_event(struct core *c, struct input *in)
 	struct vici_node *msg = vici_msg_new();
 	uint8_t how = u8(in);
 
+	const char *conn = conn_name(c, in);
+
 	if (how & 1)
 		vici_add_kv(msg, "up", "yes");
-	(void)sa_tree(msg, conn_name(c, in), in);
+	if (!strcmp(name, "ike-rekey")) {
+		struct vici_node *sec = vici_add_section(msg, conn);
+
+		old_sa(sec, u8(in) % 4 + 1);
+		(void)sa_tree(sec, "new", conn, false, in);
+	} else {
+		(void)sa_tree(msg, conn, conn, !strcmp(name, "child-rekey"), in);
+	}
 	if (vici_msg_error(msg) == 0)
 		fake_vici_event(name, msg);
 	vici_node_free(msg);
@@ -357,6 +384,7 @@ static void charon_answer(struct core *c, struct input *in)
 	size_t n = fake_vici_calls(), i;
 	struct vici_node *reply, *stream;
 	uint8_t how = u8(in);
+	const char *conn;
 
 	if (!n)
 		return;
@@ -372,8 +400,8 @@ static void charon_answer(struct core *c, struct input *in)
 		vici_add_kv(reply, "errmsg", "refused by the fake charon");
 	if (how % 4 == 3 && !strcmp(fake_vici_call_name(i), "list-certs"))
 		put_cert(stream);
-	else if (how % 4 == 3)
-		(void)sa_tree(vici_add_section(stream, "list-sa"), conn_name(c, in), in);
+	else if (how % 4 == 3 && (conn = conn_name(c, in)))
+		(void)sa_tree(vici_add_section(stream, "list-sa"), conn, conn, false, in);
 	fake_vici_answer(i, 0, reply, stream);
 	vici_node_free(reply);
 	vici_node_free(stream);

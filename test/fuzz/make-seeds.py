@@ -213,6 +213,11 @@ def core_seeds():
     # charon up: list-sas; CONNECT: load-conn, initiate; the IKE_SA up: list-certs
     put('fuzz-core', 'connect-established', [0] + up + user + connect + ok + ok + event_up + ok +
         certs + query + advance)
+    # then the child rekeyed (1 -> 2), the IKE_SA rekeyed (1 -> 2), the IKE_SA down
+    rekeys = ([9, 2, 1, 0, 0x08, 0, 0, 1, 0, 6] + [9, 3, 1, 0, 0, 0x08, 1, 1, 0, 6] +
+              [9, 0, 0, 0, 0x08, 1, 1, 0, 6])
+    put('fuzz-core', 'established-rekeys-down', [1] + up + user + connect + ok + ok + event_up + ok +
+        certs + rekeys + query + advance)
     put('fuzz-core', 'connect-kernel-drop', [1] + up + user + connect + ok + [4, 0] + advance)
     put('fuzz-core', 'listen-charon-down', [0] + up + user + listen + [7] + ok + [6, 1] + sas + advance)
     put('fuzz-core', 'latch-admin-list', [0] + up + admin + latch + req(0, 12, 0, 255, 6, []) +
