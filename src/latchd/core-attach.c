@@ -422,6 +422,8 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el)
 	if (r < 0)
 		return r;
 	a = by_cookie(c->att, cookie); /* a second token for the same socket replaces the first */
+	if (a && a->owner.uid != req->cred.uid)
+		return FAIL(-EPERM, "the socket is attached by another user already");
 	if (!a) {
 		r = attach_new(c, req, &l3, cookie, &a, err, el);
 		if (r < 0)

@@ -39,6 +39,7 @@ struct req_impl {
 
 struct client {
 	struct ucred cred;
+	int32_t last_status; /* of the last request answered */
 	bool hello, broken;
 	struct req_impl *held;
 	unsigned n_held;
@@ -220,6 +221,8 @@ int control_reply_send(struct request *req)
 		return 0;
 	r->answered = true;
 	note_maker(req, &m);
+	if (req->client)
+		req->client->last_status = m.hdr.status;
 	if (req->client && req->client->broken)
 		return -EPIPE; /* dropped by the loop, afterwards */
 	if (r->held) {
@@ -312,6 +315,11 @@ struct client *fake_client_at(unsigned i)
 unsigned fake_client_live(void)
 {
 	return fc.n;
+}
+
+int32_t fake_client_last_status(const struct client *cl)
+{
+	return cl->last_status;
 }
 
 void fake_client_break(struct client *cl)
