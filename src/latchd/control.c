@@ -244,7 +244,9 @@ static int reply_send(struct request *req, int fd)
 		return ret;
 	if (r->held) {
 		unhold(r);
-		req_free(r);
+		r->held = false;
+		if (!r->busy) /* answered while its handler runs: dispatch() frees it */
+			req_free(r);
 	}
 	return ret;
 }
