@@ -526,6 +526,14 @@ static void wipe_state_dir(void)
 	closedir(d);
 }
 
+/* libFuzzer ends with exit(): leave nothing in /tmp. */
+static void remove_scratch(void)
+{
+	wipe_state_dir();
+	(void)rmdir(state_dir);
+	(void)unlink(ca_path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	FILE *f;
@@ -537,7 +545,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	snprintf(ca_path, sizeof(ca_path), "%s.ca.pem", state_dir);
 	f = fopen(ca_path, "we");
-	if (!f || fputs(lab_ca, f) < 0 || fclose(f) != 0)
+	if (!f || fputs(lab_ca, f) < 0 || fclose(f) != 0 || atexit(remove_scratch) != 0)
 		abort();
 	/* Silent, the findings are the aborts; FUZZ_CORE_LOG=7 shows latchd's log to adapt the
 	 * harness. */
