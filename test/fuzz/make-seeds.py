@@ -10,6 +10,7 @@ import os
 import re
 import struct
 import subprocess
+import tempfile
 
 CORPUS = 'test/fuzz/corpus'
 
@@ -178,8 +179,12 @@ def der(pem_path):
                           check=True, capture_output=True).stdout
 
 
-def ident_seeds(tmp='/tmp/make-seeds-pki'):
-    os.makedirs(tmp, exist_ok=True)
+def ident_seeds():
+    with tempfile.TemporaryDirectory() as tmp:
+        ident_seeds_in(tmp)
+
+
+def ident_seeds_in(tmp):
     put('fuzz-ident', 'btns-anchor', b'\0' + der('etc/btns/anchor.pem'))
     # A lab certificate, made as test/lab/pki.sh makes them.
     key, ca, cert = (os.path.join(tmp, n) for n in ('k.pem', 'ca.pem', 'c.pem'))
