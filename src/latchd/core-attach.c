@@ -468,6 +468,8 @@ static int keep_socket(struct core *c, struct request *req, const struct latch_p
 	struct attach *a = by_cookie(c->att, cookie);
 	int r;
 
+	if (a && a->owner.uid != req->cred.uid) /* its owner alone may give it another token */
+		return FAIL(-EPERM, "the socket is attached by another user already");
 	if (!a) {
 		r = attach_new(c, req, l3, cookie, &a, err, el);
 		if (r < 0)

@@ -89,8 +89,13 @@ int nfq_parse_packet(const struct nlmsghdr *nlh, struct nfq_packet *ret)
 	const struct nfqnl_msg_packet_hdr *ph;
 	struct nfq_packet p = { 0 };
 
+	/*
+	 * libmnl walks the attributes up to the aligned end of the message:
+	 * an unaligned length (the kernel pads its messages) would read past it.
+	 */
 	if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET ||
 	    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg) ||
+	    NLMSG_ALIGN(nlh->nlmsg_len) != nlh->nlmsg_len ||
 	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 || !tb[NFQA_PACKET_HDR] ||
 	    mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) < sizeof(*ph))
 		return -EBADMSG;
@@ -183,36 +188,6 @@ int nfq_packet_flow(const uint8_t *p, size_t len, struct flow *ret, bool *syn)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- held packets */
-
-int nfq_held_add(struct nfq_held_queue *q, uint32_t pkt, uint64_t tag, uint32_t uid, bool exempt)
-{
-	unsigned mine = 0;
-
-	if (q->n == NFQ_HELD_MAX)
-		return -ENOSPC;
-	for (unsigned i = 0; i < q->n && !exempt; i++)
-		mine += q->v[i].uid == uid;
-	if (!exempt && mine >= NFQ_HELD_PER_UID)
-		return -EDQUOT;
-	q->v[q->n++] = (struct nfq_held){ pkt, tag, uid };
-	return 0;
-}
-
-unsigned nfq_held_take(struct nfq_held_queue *q, uint64_t tag, uint32_t *out)
-{
-	unsigned kept = 0, n = 0;
-
-	for (unsigned i = 0; i < q->n; i++) {
-		if (q->v[i].tag == tag)
-			out[n++] = q->v[i].pkt;
-		else
-			q->v[kept++] = q->v[i];
-	}
-	q->n = kept;
-	return n;
-}
-
 /* ---------------------------------------------------------------- I/O */
 
 static int send_msg(struct nfq *q, const void *buf, size_t len)
@@ -300,20 +275,33 @@ uint16_t nfq_queue(const struct nfq *q)
 	return q->queue;
 }
 
-static int read_once(struct nfq *q, nfq_packet_fn cb, void *arg, char *buf, size_t size)
+int nfq_parse_packets(const void *buf, size_t n, nfq_packet_fn cb, void *arg)
 {
-	const struct nlmsghdr *nlh;
 	struct nfq_packet pkt;
-	int n = (int)recv(mnl_socket_get_fd(q->nl), buf, size, MSG_DONTWAIT), count = 0;
+	int count = 0;
 
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-	for (nlh = (const void *)buf; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+	/*
+	 * Not mnl_nlmsg_ok: it compares nlmsg_len as an int, so a length with
+	 * the top bit set passes and mnl_nlmsg_next jumps out of the buffer.
+	 */
+	for (const struct nlmsghdr *nlh = buf; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
 		if (nfq_parse_packet(nlh, &pkt) == 0) {
 			cb(&pkt, arg);
 			count++;
 		}
+		if (NLMSG_ALIGN(nlh->nlmsg_len) >= n)
+			break; /* the last one: NLMSG_NEXT would wrap n past an unaligned end */
 	}
+	return count;
+}
+
+static int read_once(struct nfq *q, nfq_packet_fn cb, void *arg, char *buf, size_t size)
+{
+	int n = (int)recv(mnl_socket_get_fd(q->nl), buf, size, MSG_DONTWAIT), count;
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	count = nfq_parse_packets(buf, (size_t)n, cb, arg);
 	return count ? count : -EINPROGRESS; /* read something (an error reply): go on */
 }
 

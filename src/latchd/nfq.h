@@ -67,6 +67,9 @@ int nfq_parse_packet(const struct nlmsghdr *nlh, struct nfq_packet *ret);
  * malformed), -EPROTONOSUPPORT (another protocol, or a fragment).
  */
 int nfq_packet_flow(const uint8_t *p, size_t len, struct flow *ret, bool *syn);
+typedef void (*nfq_packet_fn)(const struct nfq_packet *pkt, void *arg);
+/* Every queued packet in one datagram of n bytes (buf aligned for nlmsghdr) to cb: their count. */
+int nfq_parse_packets(const void *buf, size_t n, nfq_packet_fn cb, void *arg);
 
 /*
  * Held packets: which wait for which latch (tag), with a limit for all and
@@ -109,7 +112,6 @@ uint16_t nfq_queue(const struct nfq *q);
  * kernel could not deliver some (they stay queued until latchd closes the
  * queue, which drops them), or another -errno.
  */
-typedef void (*nfq_packet_fn)(const struct nfq_packet *pkt, void *arg);
 int nfq_read(struct nfq *q, nfq_packet_fn cb, void *arg);
 
 /* accept: NF_ACCEPT with meta mark set to mark; otherwise NF_DROP. */

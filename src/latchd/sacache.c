@@ -503,7 +503,7 @@ static int feed_ike_rekey(struct sacache *c, const struct vici_node *msg)
 		if (c->children[i].ike_id == old.id)
 			c->children[i].ike_id = nu.id;
 	}
-	gone = ike_find(c, old.id);
+	gone = old.id != nu.id ? ike_find(c, old.id) : NULL; /* same id: nothing is gone */
 	if (gone) {
 		struct sa_ike was = *gone;
 

@@ -375,12 +375,11 @@ int sockdiag_parse_event(const struct nlmsghdr *nlh, struct flow *f, uint64_t *c
 	return 0;
 }
 
-static int deliver(const char *buf, size_t n, sockdiag_gone_fn cb, void *arg)
+int sockdiag_parse_events(const void *buf, size_t n, sockdiag_gone_fn cb, void *arg)
 {
 	int count = 0;
 
-	for (const struct nlmsghdr *nlh = (const void *)buf; NLMSG_OK(nlh, n);
-	     nlh = NLMSG_NEXT(nlh, n)) {
+	for (const struct nlmsghdr *nlh = buf; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
 		struct flow f;
 		uint64_t cookie;
 
@@ -388,6 +387,8 @@ static int deliver(const char *buf, size_t n, sockdiag_gone_fn cb, void *arg)
 			cb(&f, cookie, arg);
 			count++;
 		}
+		if (NLMSG_ALIGN(nlh->nlmsg_len) >= n)
+			break; /* the last one: NLMSG_NEXT would wrap n past an unaligned end */
 	}
 	return count;
 }
@@ -410,6 +411,6 @@ int sockdiag_monitor_read(int fd, sockdiag_gone_fn cb, void *arg)
 			return lost ? lost : count;
 		if (n < 0)
 			return -errno;
-		count += deliver(buf, (size_t)n, cb, arg);
+		count += sockdiag_parse_events(buf, (size_t)n, cb, arg);
 	}
 }

@@ -102,5 +102,7 @@ int sockdiag_monitor_read(int fd, sockdiag_gone_fn cb, void *arg);
 struct nlmsghdr;
 int sockdiag_build_request(void *buf, uint16_t type, const struct flow *f, uint64_t cookie);
 int sockdiag_parse_event(const struct nlmsghdr *nlh, struct flow *f, uint64_t *cookie);
+/* Every destroy event in one datagram of n bytes (buf aligned for nlmsghdr) to cb: their count. */
+int sockdiag_parse_events(const void *buf, size_t n, sockdiag_gone_fn cb, void *arg);
 
 #endif

@@ -60,6 +60,11 @@ static int fake_handle(void *core, struct request *req, char *err, size_t el)
 		req->cancel = fake_cancel;
 		req->data = f;
 		return 0;
+	case IPC_MSG_QUERY: /* held, then decided at once (an SA carries the flow already) */
+		if (control_request_hold(req) < 0)
+			return -EAGAIN;
+		control_reply_begin(req, 0);
+		return control_reply_send(req);
 	case IPC_MSG_WATCH:
 		control_client_watch(req->client, true, 0);
 		control_reply_begin(req, 0);
@@ -200,6 +205,30 @@ static void test_framing(void **state)
 }
 
 /* Over the limit: answered EUSERS and closed at once, holding nothing of latchd's. */
+/*
+ * Found while writing fuzz-core's fake of this module: a request its handler
+ * held and answered before returning was freed by the answer, and dispatch()
+ * then used it (AddressSanitizer: heap-use-after-free; build-san shows it).
+ * The core does this whenever a CONNECT, LATCH or ACCEPT is decided at once.
+ */
+static void test_held_answered_at_once(void **state)
+{
+	struct control_config cfg = config();
+	struct server s;
+	int fd;
+
+	server_start(&s, &cfg);
+	fd = hello(&s);
+	assert_int_equal(send_msg(fd, IPC_MSG_QUERY, 2, -1), 0);
+	assert_int_equal(recv_status(&s, fd), 0);
+	assert_int_equal(send_msg(fd, IPC_MSG_STATUS, 3, -1), 0);
+	assert_int_equal(recv_status(&s, fd), 0); /* still served */
+	close(fd);
+	pump(&s);
+	assert_int_equal(s.f.gone, 1);
+	server_stop(&s);
+}
+
 static void test_client_limits(void **state)
 {
 	struct control_config cfg = config();
@@ -341,9 +370,10 @@ static void test_socket_mode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_framing),	     cmocka_unit_test(test_client_limits),
-		cmocka_unit_test(test_drop_held),    cmocka_unit_test(test_not_reading),
-		cmocka_unit_test(test_emfile_pause), cmocka_unit_test(test_socket_mode),
+		cmocka_unit_test(test_framing),	      cmocka_unit_test(test_held_answered_at_once),
+		cmocka_unit_test(test_client_limits), cmocka_unit_test(test_drop_held),
+		cmocka_unit_test(test_not_reading),   cmocka_unit_test(test_emfile_pause),
+		cmocka_unit_test(test_socket_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -239,14 +239,64 @@ static void test_held_total(void **state)
 	assert_int_equal(nfq_held_add(&q, 999, 1, 5000, false), 0);
 }
 
+/*
+ * Found by fuzz-nfq: libmnl walks a message's attributes up to its aligned
+ * end, so an attribute in the padding of an unaligned last message was read
+ * past the datagram. Such a message is refused.
+ */
+static void test_parse_packet_unaligned(void **state)
+{
+	char buf[64] __attribute__((aligned(4))) = { 0 };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfqnl_msg_packet_hdr ph = { .packet_id = htonl(9) };
+	struct nfq_packet p;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
+	mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg));
+	mnl_attr_put(nlh, NFQA_PACKET_HDR, sizeof(ph), &ph);
+	assert_int_equal(nfq_parse_packet(nlh, &p), 0);
+	nlh->nlmsg_len -= 2; /* the header attribute now ends in the padding */
+	assert_int_equal(nfq_parse_packet(nlh, &p), -EBADMSG);
+}
+
+static void count_packet(const struct nfq_packet *pkt, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/*
+ * Found by fuzz-nfq: a message length with the top bit set passed
+ * mnl_nlmsg_ok (it compares as an int) and the walk jumped out of the
+ * datagram. The batch parser must stop at it.
+ */
+static void test_parse_packets_wild_length(void **state)
+{
+	char buf[256] __attribute__((aligned(4))) = { 0 };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	int calls = 0;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
+	mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg));
+	nlh->nlmsg_len = 0x97979797;
+	assert_int_equal(nfq_parse_packets(buf, sizeof(buf), count_packet, &calls), 0);
+	assert_int_equal(calls, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_flow_v4_syn),  cmocka_unit_test(test_flow_v4_synack_udp),
-		cmocka_unit_test(test_flow_v6_ext),  cmocka_unit_test(test_flow_rejects),
-		cmocka_unit_test(test_build_config), cmocka_unit_test(test_build_verdict),
-		cmocka_unit_test(test_parse_packet), cmocka_unit_test(test_parse_packet_no_header),
-		cmocka_unit_test(test_held_per_uid), cmocka_unit_test(test_held_total),
+		cmocka_unit_test(test_flow_v4_syn),
+		cmocka_unit_test(test_flow_v4_synack_udp),
+		cmocka_unit_test(test_flow_v6_ext),
+		cmocka_unit_test(test_flow_rejects),
+		cmocka_unit_test(test_build_config),
+		cmocka_unit_test(test_build_verdict),
+		cmocka_unit_test(test_parse_packet),
+		cmocka_unit_test(test_parse_packet_no_header),
+		cmocka_unit_test(test_parse_packets_wild_length),
+		cmocka_unit_test(test_parse_packet_unaligned),
+		cmocka_unit_test(test_held_per_uid),
+		cmocka_unit_test(test_held_total),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

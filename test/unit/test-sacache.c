@@ -350,6 +350,37 @@ static void ike_rekey_names_the_successor(void **state)
 	sacache_free(sc);
 }
 
+/*
+ * Found by fuzz-sacache: an ike-rekey whose new IKE_SA has the old one's
+ * unique id removed the IKE_SA it had just stored, leaving its children
+ * without one (and the owner told it was down).
+ */
+static void ike_rekey_to_the_same_id_keeps_it(void **state)
+{
+	struct vici_node *m =
+		event_tree(true, "ESTABLISHED", 2, "b.example", 9, "192.0.2.1/32", "192.0.2.2/32");
+	struct vici_node *rk = vici_msg_new(), *sec, *o, *n;
+	struct seen seen = { 0 };
+	struct sacache *sc;
+
+	assert_int_equal(sacache_new(&ops, &seen, &sc), 0);
+	assert_int_equal(sacache_feed(sc, "child-updown", m), 0);
+	sec = vici_add_section(rk, "conn");
+	o = vici_add_section(sec, "old");
+	vici_add_kv(o, "uniqueid", "2");
+	vici_add_kv(o, "state", "ESTABLISHED");
+	n = vici_add_section(sec, "new");
+	vici_add_kv(n, "uniqueid", "2");
+	vici_add_kv(n, "state", "ESTABLISHED");
+	assert_int_equal(sacache_feed(sc, "ike-rekey", rk), 0);
+	assert_non_null(sacache_ike(sc, 2));
+	assert_int_equal(sacache_child(sc, 9)->ike_id, 2);
+	assert_int_equal(seen.ike_down, 0);
+	vici_node_free(m);
+	vici_node_free(rk);
+	sacache_free(sc);
+}
+
 static void selectors_parse(void **state)
 {
 	struct sa_ts ts;
@@ -385,6 +416,7 @@ int main(void)
 		cmocka_unit_test(identities_enter_cleaned),
 		cmocka_unit_test(rekey_replaces_the_child),
 		cmocka_unit_test(ike_rekey_names_the_successor),
+		cmocka_unit_test(ike_rekey_to_the_same_id_keeps_it),
 		cmocka_unit_test(selectors_parse),
 	};
 

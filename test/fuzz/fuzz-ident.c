@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for certificate identities (src/latchd/ident.c,
+ * src/latchd/btns.c). The first byte chooses: even, the rest is one DER
+ * certificate (as charon's list-certs gives them); odd, it is two strings
+ * separated by a NUL, an identity pattern and an IKE identity. Properties,
+ * each by abort():
+ * - a parsed certificate's strings are terminated within their fields, and
+ *   it vouches for its own subject and for each of its subjectAltNames;
+ * - a DN equals itself, and an identity without wildcards matches itself.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "latchd/btns.h"
+#include "latchd/ident.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_cert(const uint8_t *der, size_t len)
+{
+	struct cert_info ci;
+
+	if (cert_parse_der(der, len, &ci) < 0)
+		return;
+	if (!memchr(ci.subject, 0, sizeof(ci.subject)) ||
+	    !memchr(ci.issuer, 0, sizeof(ci.issuer)) || ci.n_sans > IDENT_SANS_MAX)
+		abort();
+	if (!cert_vouches_for(&ci, ci.subject))
+		abort();
+	for (unsigned i = 0; i < ci.n_sans; i++) {
+		if (!memchr(ci.sans[i], 0, sizeof(ci.sans[i])) ||
+		    !cert_vouches_for(&ci, ci.sans[i]))
+			abort();
+	}
+	(void)btns_name_ok(&ci);
+}
+
+static void check_strings(const char *a, size_t alen, const char *b)
+{
+	if (!dn_equal(a, a) || !dn_equal(b, b) || dn_equal(a, b) != dn_equal(b, a))
+		abort();
+	if (!strpbrk(a, "*?[") && alen < IDENT_STR_MAX && !id_match(a, a))
+		abort();
+	(void)id_match(a, b);
+	(void)btns_namespace(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s, *b;
+
+	if (size < 1)
+		return 0;
+	if (!(data[0] & 1)) {
+		check_cert(data + 1, size - 1);
+		return 0;
+	}
+	s = malloc(size + 1);
+	if (!s)
+		return 0;
+	memcpy(s, data + 1, size - 1);
+	s[size - 1] = '\0';
+	s[size] = '\0';
+	b = s + strlen(s) + 1; /* at most s + size, a NUL */
+	check_strings(s, strlen(s), b);
+	free(s);
+	return 0;
+}
