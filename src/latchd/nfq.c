@@ -90,14 +90,18 @@ int nfq_parse_packet(const struct nlmsghdr *nlh, struct nfq_packet *ret)
 	struct nfq_packet p = { 0 };
 
 	/*
-	 * libmnl walks the attributes up to the aligned end of the message:
-	 * an unaligned length (the kernel pads its messages) would read past it.
+	 * The attributes end where the message says, not at its aligned end
+	 * (mnl_attr_parse's bound): the kernel copies the packet into the last
+	 * one unpadded (nfqnl_build_packet_message), so a message whose packet
+	 * is not a multiple of 4 bytes long is unaligned, and the walk must not
+	 * read past it.
 	 */
 	if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET ||
 	    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg) ||
-	    NLMSG_ALIGN(nlh->nlmsg_len) != nlh->nlmsg_len ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 || !tb[NFQA_PACKET_HDR] ||
-	    mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) < sizeof(*ph))
+	    mnl_attr_parse_payload((const char *)nlh + NLMSG_HDRLEN + sizeof(struct nfgenmsg),
+				   nlh->nlmsg_len - NLMSG_HDRLEN - sizeof(struct nfgenmsg), attr_cb,
+				   tb) < 0 ||
+	    !tb[NFQA_PACKET_HDR] || mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) < sizeof(*ph))
 		return -EBADMSG;
 	ph = mnl_attr_get_payload(tb[NFQA_PACKET_HDR]);
 	p.id = ntohl(ph->packet_id);

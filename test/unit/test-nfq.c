@@ -242,7 +242,7 @@ static void test_held_total(void **state)
 /*
  * Found by fuzz-nfq: libmnl walks a message's attributes up to its aligned
  * end, so an attribute in the padding of an unaligned last message was read
- * past the datagram. Such a message is refused.
+ * past the datagram. The walk ends where the message does.
  */
 static void test_parse_packet_unaligned(void **state)
 {
@@ -257,6 +257,29 @@ static void test_parse_packet_unaligned(void **state)
 	assert_int_equal(nfq_parse_packet(nlh, &p), 0);
 	nlh->nlmsg_len -= 2; /* the header attribute now ends in the padding */
 	assert_int_equal(nfq_parse_packet(nlh, &p), -EBADMSG);
+}
+
+/*
+ * The kernel copies the packet into the last attribute unpadded: a datagram
+ * of 7 bytes makes an unaligned message, which must parse (refusing it left
+ * a protected UDP socket's datagrams held unjudged).
+ */
+static void test_parse_packet_unpadded_payload(void **state)
+{
+	char buf[64] __attribute__((aligned(4))) = { 0 };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfqnl_msg_packet_hdr ph = { .packet_id = htonl(9) };
+	struct nfq_packet p;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
+	mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg));
+	mnl_attr_put(nlh, NFQA_PACKET_HDR, sizeof(ph), &ph);
+	mnl_attr_put(nlh, NFQA_PAYLOAD, 7, "MARKER\n");
+	nlh->nlmsg_len -= 1; /* as the kernel sends it: no padding after the payload */
+	assert_int_equal(nfq_parse_packet(nlh, &p), 0);
+	assert_int_equal(p.id, 9);
+	assert_int_equal(p.len, 7);
+	assert_memory_equal(p.payload, "MARKER\n", 7);
 }
 
 static void count_packet(const struct nfq_packet *pkt, void *arg)
@@ -295,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_parse_packet_no_header),
 		cmocka_unit_test(test_parse_packets_wild_length),
 		cmocka_unit_test(test_parse_packet_unaligned),
+		cmocka_unit_test(test_parse_packet_unpadded_payload),
 		cmocka_unit_test(test_held_per_uid),
 		cmocka_unit_test(test_held_total),
 	};
