@@ -3,7 +3,7 @@
 #define LATCH_LATCHD_BTNS_H
 
 /*
- * BTNS credentials (DESIGN.md §3.10, docs/btns.md): the host's own
+ * BTNS credentials (docs/btns.md): the host's own
  * long-lived key (made on first start, kept 0600 in the data directory) and
  * a certificate for it issued under the BTNS trust anchor, whose private key
  * is public on purpose. Such a certificate proves possession of the key and

@@ -4,7 +4,7 @@
 
 /*
  * The control socket: where liblatch and latchctl talk to latchd. This module
- * owns the untrusted side (DESIGN.md §3.12): it accepts clients, records
+ * owns the untrusted side (docs/architecture.md, "Privilege"): it accepts clients, records
  * their credentials (SO_PEERCRED), enforces per-uid limits on connections and
  * pending requests, receives each packet with at most one socket
  * (SCM_RIGHTS), validates it with the pure codec (src/shared/wire.c) and

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * latchd's own restart (RFC 5660 R16, DESIGN.md §3.8): the latches a previous
+ * latchd's own restart (RFC 5660 R16; docs/architecture.md, "Restarts"): the latches a previous
  * latchd recorded (persist.h) are adopted when their sockets still exist, the
  * kernel's enforcement of the rest is swept away, and once charon's SAs and
  * certificates are known every adopted latch is bound to a congruent SA again

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The draft flow (ATTACH): ipsec_set_socket_pToken() on an unconnected
- * socket, then the application's own connect(2) (DESIGN.md §3.3). latchd
- * records the socket's local end and policy and puts it in the attach sets:
- * the enforcement's hold rule queues every packet of it whose flow is not
- * armed. The first one (the SYN) names the 5-tuple: a latch is made exactly
- * as CONNECT makes one (enforcement first, then the SA, judged against the
- * token) and the packet waits. ESTABLISHED: the held packets are accepted
+ * socket, then the application's own connect(2) (docs/architecture.md, "A latched connection").
+ * latchd records the socket's local end and policy and puts it in the attach sets: the
+ * enforcement's hold rule queues every packet of it whose flow is not armed. The first one (the
+ * SYN) names the 5-tuple: a latch is made exactly as CONNECT makes one (enforcement first, then the
+ * SA, judged against the token) and the packet waits. ESTABLISHED: the held packets are accepted
  * with the routing mark, so the kernel routes them again, into the data
  * plane: the SYN leaves as ESP, connect(2) pays no retransmission. The latch
  * fails: they are dropped and the socket is destroyed (ECONNABORTED at once).

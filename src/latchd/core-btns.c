@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The core's BTNS logic (DESIGN.md §3.10, docs/btns.md): which tokens admit
+ * The core's BTNS logic (docs/btns.md): which tokens admit
  * unauthenticated peers, the BTNS connections latchd loads for them, which
  * IKE_SAs are BTNS, how a BTNS peer is judged, and leap-of-faith pins.
  *

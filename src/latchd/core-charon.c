@@ -6,7 +6,7 @@
  * certificate cache. Every connection pins its CAs with cacerts (never
  * ca_id, never none) and names its peer where the token does: charon trusts
  * every loaded CA and falls through to the next connection when one's CA
- * constraint fails (DESIGN.md §3.10), so a connection without a pin would
+ * constraint fails (docs/btns.md), so a connection without a pin would
  * admit a peer from another trust domain.
  */
 #include <arpa/inet.h>
@@ -671,8 +671,8 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct vici
 
 /*
  * charon keeps received end-entity certificates in its cache after
- * authentication, unlinked from the SA (DESIGN.md §3.9): read them once per
- * batch of new IKE_SAs and match them by the authenticated identity.
+ * authentication, unlinked from the SA (docs/architecture.md, "Identity queries"): read them once
+ * per batch of new IKE_SAs and match them by the authenticated identity.
  */
 void core_list_certs(struct core *c)
 {

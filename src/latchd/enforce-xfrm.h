@@ -3,7 +3,7 @@
 #define LATCH_LATCHD_ENFORCE_XFRM_H
 
 /*
- * The kernel data plane's enforcement (DESIGN.md §3.11, docs/dataplanes.md):
+ * The kernel data plane's enforcement (docs/dataplanes.md):
  * the kernel's own XFRM machinery, through per-socket policies on the
  * application's socket (the fd it passes with every request).
  *

@@ -3,7 +3,7 @@
 #define LATCH_LATCHD_ENFORCE_H
 
 /*
- * Enforcement for the libipsec data plane (DESIGN.md §3.7, enforcement.md):
+ * Enforcement for the libipsec data plane (docs/architecture.md, "Fail-closed layers on libipsec"):
  * the privileged half of latchd. It takes no decisions; the daemon's core
  * says which flows are latched and armed, and this module makes the kernel
  * hold to it, whether latchd runs or not.
@@ -34,7 +34,7 @@
  *  - postrouting: latched flow or listener leaving by any interface but
  *    cfg.iface → drop (out_flow / out_listen); latched flow not armed → drop
  *    (unarmed); TCP SYNs carrying cfg.mark get their MSS clamped to the route's
- *    MTU (enforcement.md §3: the SYN is sized for eth0 before the mark reroutes it).
+ *    MTU (measured on the lab: the SYN is sized for eth0 before the mark reroutes it).
  *  - output, filter (after route): a packet from an attached socket (sets
  *    attach4/6: local addr.proto.port, attachany4/6: proto.port for a
  *    wildcard bind) whose 5-tuple is not armed goes to NFQUEUE

@@ -5,7 +5,7 @@
 /*
  * Flows as latchd sees them: a connected socket's 5-tuple (struct flow) and
  * a listener's local 3-tuple (struct flow3), read from the socket itself,
- * never from a client's word (DESIGN.md §3.1).
+ * never from a client's word (docs/security.md).
  *
  *	struct flow f;
  *	char text[FLOW_FMT_MAX];

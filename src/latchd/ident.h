@@ -3,7 +3,7 @@
 #define LATCH_LATCHD_IDENT_H
 
 /*
- * Identities of IKE peers (DESIGN.md §3.9): what a certificate says
+ * Identities of IKE peers (docs/architecture.md, "Identity queries"): what a certificate says
  * (subject, issuer, subjectAltNames, the SHA-256 of its SubjectPublicKeyInfo
  * — the pubKeyID), whether it is the one behind an IKE identity, and the
  * IPsec channel binding. Pure: DER in, structs out (libcrypto does the ASN.1).

@@ -5,7 +5,7 @@
 /*
  * An NFQUEUE listener over raw nfnetlink_queue (libmnl): the packets the
  * enforcement's hold rule queues (an attached socket's first packet, its
- * SYN, before its latch is armed; DESIGN.md §3.3, enforcement.md §3), each
+ * SYN, before its latch is armed; docs/architecture.md, "A latched connection"), each
  * answered with a verdict: accept with a mark (the mark differs from the
  * packet's, so the kernel routes it again: into the data plane) or drop.
  *

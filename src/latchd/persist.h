@@ -4,7 +4,7 @@
 
 /*
  * What latchd keeps of its latches across its own restart (RFC 5660 R16,
- * DESIGN.md §3.8): a journal in the state directory (under /run, so a reboot
+ * docs/architecture.md, "Restarts"): a journal in the state directory (under /run, so a reboot
  * clears it, R24), one text line per change: "+ <record>" when a latch is
  * established, listening or changes state, "- <id>" when a journaled latch
  * ends (a latch never journaled leaves no line). At start the journal is

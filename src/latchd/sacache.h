@@ -3,10 +3,10 @@
 #define LATCH_LATCHD_SACACHE_H
 
 /*
- * latchd's picture of charon's SAs (DESIGN.md §3.5), built from VICI trees:
- * seeded by list-sas, kept current by ike-updown, child-updown, ike-rekey,
- * child-rekey and ike-update. Every query is answered from memory. Pure: it
- * does no I/O; it tells its owner what changed through callbacks.
+ * latchd's picture of charon's SAs (docs/architecture.md, "Identity queries"), built from VICI
+ * trees: seeded by list-sas, kept current by ike-updown, child-updown, ike-rekey, child-rekey and
+ * ike-update. Every query is answered from memory. Pure: it does no I/O; it tells its owner what
+ * changed through callbacks.
  *
  * Pitfalls handled here (reference/vici.md): ports printed as service names
  * ("[tcp/http-alt]"), rekeyed children lingering as REKEYED/DELETED (only

@@ -12,7 +12,7 @@
  * errmsg then carries charon's words. Everything passed to a callback is
  * borrowed for the duration of the call.
  *
- * Pitfalls handled here (../shared/reference/vici.md):
+ * Pitfalls handled here (measured against charon 5.9.8; docs/architecture.md):
  * - traffic selectors come back with service names ("[tcp/http-alt]"):
  *   vici_ts_parse() turns them back into numbers;
  * - rekeyed children linger in REKEYED/DELETED for 5 s: VICI_SAS_INSTALLED

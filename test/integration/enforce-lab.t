@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # latchd's enforcement layer (src/latchd/enforce*, sockdiag*) on real charons
-# with routing Setup B (enforcement.md §2.4): charon's kernel-netlink fwmark
+# with routing Setup B (measured on the lab): charon's kernel-netlink fwmark
 # 0x100 gives "fwmark 0x100 lookup 220", enforce_open adds "221: fwmark 0x100
 # blackhole", and the nft route chain marks only latched flows. Every probe
 # call ends with enforce_close(keep): what protects the flows below is the
@@ -156,7 +156,7 @@ m2b="ARMED-$RANDOM$RANDOM"
 tap_is "$(send 40002 "$m2b")" "sent 5" "once armed, 40002 connects"
 probe a disarm tcp "$A" 40002 "$B" 8080
 
-# 3. Route loss (enforcement.md §2.2c): terminating the child that owns the route
+# 3. Route loss (measured on the lab): terminating the child that owns the route
 #    into ipsec0 leaves the other latched flows without it: dropped, never clear.
 route_to_b() { lab_exec a ip route show table 220 | grep -q "^$B dev ipsec0"; }
 tap_ok "the route to b in table 220 leads into ipsec0" route_to_b

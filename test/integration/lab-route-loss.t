@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# The fail-closed primitive everything else stands on (DESIGN.md §3.7).
+# The fail-closed primitive everything else stands on (docs/architecture.md, "Fail-closed layers on libipsec").
 # kernel-libipsec routes every flow to a peer into ipsec0 through one route,
 # owned by whichever child installed it first. When that child goes, the route
 # goes, and the flows of the other children, still INSTALLED, leave in clear.

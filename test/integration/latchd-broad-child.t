@@ -18,8 +18,8 @@
 # under another peer identity: a conflict (R29-R30), so every latch goes
 # BROKEN at once; the reset ones are reset (ECONNABORTED), the waiting ones
 # stay BROKEN and their owners keep writing. Then the carrying children are
-# deleted: libipsec would move a flow to the broad child at once (DESIGN.md
-# §3.6), and so would the kernel's global policies, so the test checks on the
+# deleted: libipsec would move a flow to the broad child at once
+# (docs/architecture.md, "Conflicts, SA loss and breaks"), and so would the kernel's global policies, so the test checks on the
 # wire that the broad SA's SPIs carry not one packet in either direction while
 # the waiting flows keep trying (libipsec: dropped by latchd's "unarmed" rule;
 # kernel ESP: by the BLOCK policy latchd gave each waiting socket when its
@@ -100,7 +100,7 @@ $(lab_ike_common)
 	}
 }
 EOF
-# libipsec: a route holder on a (a drop shunt a/32 <-> b/32, DESIGN.md §3.7):
+# libipsec: a route holder on a (a drop shunt a/32 <-> b/32, docs/architecture.md, "Fail-closed layers on libipsec"):
 # the route into ipsec0 outlives the carrying children, so once they are gone
 # libipsec WOULD carry the flows under the broad child; only latchd stands in
 # the way. The kernel needs no route: the broad child's own policies cover

@@ -4,7 +4,7 @@
 # The kernel lab: Debian's kernel (which has ESP, unlike the host's) under
 # qemu with software emulation, the host's / read-only over 9p with a tmpfs
 # overlay, lab scripts run inside as root. README.md here; the measured
-# recipe is ../shared/reference/kernel-lab.md.
+# recipe is in README.md here.
 #
 #   kernel-lab.sh prepare                  fetch and build once into the cache
 #   kernel-lab.sh run [-t SECS] SCRIPT...  one VM, each SCRIPT in turn (a path,

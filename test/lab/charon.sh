@@ -4,7 +4,7 @@
 # One charon per lab host (sourced by lab.sh). Each has its own strongswan.conf,
 # VICI socket and log under $LAB_DIR/hosts/HOST/, and a private /run: charon
 # refuses to start while /run/charon.pid exists, so every instance gets a tmpfs
-# there in its own mount namespace (DESIGN.md §4).
+# there in its own mount namespace (test/lab/README.md).
 
 # The plugin list and settings measured to make host-to-host IPsec work with
 # kernel-libipsec (libipsec before netlink; the fwmark pair keeps IKE traffic out

@@ -3,7 +3,7 @@
 #
 # latchd per lab host (sourced by lab.sh). A latch host's charon routes only
 # marked flows into ipsec0 (kernel-netlink fwmark = latchd's mark, Setup B
-# of DESIGN.md §3.7), and its latchd gets its own socket, state directory,
+# of docs/architecture.md, "Fail-closed layers on libipsec"), and its latchd gets its own socket, state directory,
 # configuration and log under the host's directory.
 
 LAB_BUILD=${LATCH_BUILD_ROOT:-$(cd "$LAB_LIB_DIR/../.." && pwd)/build}

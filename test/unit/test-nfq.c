@@ -148,7 +148,7 @@ static void test_build_verdict(void **state)
 	v = mnl_attr_get_payload(attr(nlh, NFQA_VERDICT_HDR));
 	assert_int_equal(ntohl(v->verdict), NF_ACCEPT);
 	assert_int_equal(ntohl(v->id), 42);
-	/* the mark makes the kernel route the packet again (enforcement.md §3, case D) */
+	/* the mark makes the kernel route the packet again (measured on the lab) */
 	assert_int_equal(ntohl(mnl_attr_get_u32(attr(nlh, NFQA_MARK))), 0x100);
 	nfq_build_verdict(buf, 207, 43, false, true, 0x100);
 	v = mnl_attr_get_payload(attr(nlh, NFQA_VERDICT_HDR));

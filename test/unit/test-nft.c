@@ -24,7 +24,7 @@ static struct flow parse(const char *proto, const char *l, unsigned lp, const ch
 	return f;
 }
 
-/* enforcement.md §1.5: 020200c0 00000006 0000901f 010200c0 0000409c for 192.0.2.2 . tcp . 8080 .
+/* measured on the lab: 020200c0 00000006 0000901f 010200c0 0000409c for 192.0.2.2 . tcp . 8080 .
  * 192.0.2.1 . 40000 */
 static void test_key_v4(void **state)
 {
