@@ -239,6 +239,18 @@ static void test_held_total(void **state)
 	assert_int_equal(nfq_held_add(&q, 999, 1, 5000, false), 0);
 }
 
+/* A packet message into buf with packet id 9, the packet header its only attribute. */
+static struct nlmsghdr *packet_msg(char *buf)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfqnl_msg_packet_hdr ph = { .packet_id = htonl(9) };
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
+	mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg));
+	mnl_attr_put(nlh, NFQA_PACKET_HDR, sizeof(ph), &ph);
+	return nlh;
+}
+
 /*
  * Found by fuzz-nfq: libmnl walks a message's attributes up to its aligned
  * end, so an attribute in the padding of an unaligned last message was read
@@ -247,13 +259,9 @@ static void test_held_total(void **state)
 static void test_parse_packet_unaligned(void **state)
 {
 	char buf[64] __attribute__((aligned(4))) = { 0 };
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfqnl_msg_packet_hdr ph = { .packet_id = htonl(9) };
+	struct nlmsghdr *nlh = packet_msg(buf);
 	struct nfq_packet p;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
-	mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg));
-	mnl_attr_put(nlh, NFQA_PACKET_HDR, sizeof(ph), &ph);
 	assert_int_equal(nfq_parse_packet(nlh, &p), 0);
 	nlh->nlmsg_len -= 2; /* the header attribute now ends in the padding */
 	assert_int_equal(nfq_parse_packet(nlh, &p), -EBADMSG);
@@ -267,13 +275,9 @@ static void test_parse_packet_unaligned(void **state)
 static void test_parse_packet_unpadded_payload(void **state)
 {
 	char buf[64] __attribute__((aligned(4))) = { 0 };
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfqnl_msg_packet_hdr ph = { .packet_id = htonl(9) };
+	struct nlmsghdr *nlh = packet_msg(buf);
 	struct nfq_packet p;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
-	mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg));
-	mnl_attr_put(nlh, NFQA_PACKET_HDR, sizeof(ph), &ph);
 	mnl_attr_put(nlh, NFQA_PAYLOAD, 7, "MARKER\n");
 	nlh->nlmsg_len -= 1; /* as the kernel sends it: no padding after the payload */
 	assert_int_equal(nfq_parse_packet(nlh, &p), 0);
