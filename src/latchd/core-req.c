@@ -762,6 +762,7 @@ static int req_watch(struct core *c, struct request *req, char *err, size_t el)
  */
 static int check_socket(const struct core *c, int fd, char *err, size_t el)
 {
+	struct flow3 l3;
 	uint64_t ns;
 	int r = sockdiag_netns(fd, &ns);
 
@@ -772,6 +773,10 @@ static int check_socket(const struct core *c, int fd, char *err, size_t el)
 	if (ns != c->netns)
 		return FAIL(-EXDEV, "the socket passed belongs to another network namespace: "
 				    "latchd serves only sockets of its own");
+	/* its kind, before any request reads its token or counts it (docs/ipc.md) */
+	r = flow3_from_fd(fd, &l3);
+	if (r == -EAFNOSUPPORT || r == -EPROTONOSUPPORT)
+		return FAIL(r, "the socket passed is no TCP or UDP socket");
 	return 0;
 }
 

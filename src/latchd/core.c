@@ -262,13 +262,20 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
  */
 static void reset_socket(struct core *c, struct latch *l)
 {
+	bool kernel = enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
+	/* taken first: sock_diag finds the socket by its flow only until the reset */
+	int fd = kernel ? sockdiag_fetch(l->owner.pid, &l->flow, l->cookie) : -1;
 	char text[FLOW_FMT_MAX];
 	int r = sockdiag_destroy(&l->flow, l->cookie);
 
 	if (r < 0 && r != -ENOENT)
 		log_warn("latch %llu %s: reset failed: %s", (unsigned long long)l->id,
 			 flow_format(text, sizeof(text), &l->flow), strerror(-r));
-	r = core_sock_hold(c, l, -1, NULL, NULL);
+	if (!kernel)
+		return;
+	r = fd < 0 ? fd : core_sock_hold(c, l, fd, NULL, NULL);
+	if (fd >= 0)
+		close(fd);
 	if (r < 0 && r != -ENOENT)
 		log_warn("latch %llu: cannot block its socket after the reset (%s): a next flow "
 			 "of it can only go under the child it was latched to",
