@@ -87,5 +87,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	while (keep) /* the kept listeners stay until the test kills us */
 		pause();
+	latch_ctx_free(ctx);
+	latch_token_free(bad);
+	latch_token_free(tok);
 	return 0;
 }

@@ -78,8 +78,10 @@ def reply(s, seq, timeout=30):
     """The reply to seq (events skipped), or None when the connection ends."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        r, _, _ = select.select([s], [], [], deadline - time.monotonic())
-        if not r:
+        # poll, not select: a flood's descriptors pass FD_SETSIZE (1024)
+        p = select.poll()
+        p.register(s, select.POLLIN)
+        if not p.poll(max(0.0, deadline - time.monotonic()) * 1000):
             return None
         try:
             pkt, _, _, _ = socket.recv_fds(s, 65536, 1)
@@ -227,8 +229,12 @@ def flood(path, n, seconds):
         conns.append(s)
     live, seq, deadline = set(conns), 2, time.monotonic() + float(seconds)
     while live and time.monotonic() < deadline:
-        _, w, _ = select.select([], list(live), [], 0.2)
-        for s in w:
+        p = select.poll()
+        for s in live:
+            p.register(s, select.POLLOUT)
+        by_fd = {s.fileno(): s for s in live}
+        for fd, _ in p.poll(200):
+            s = by_fd[fd]
             try:
                 s.send(msg(STATUS if seq % 2 else LIST, seq))
                 seq += 1
