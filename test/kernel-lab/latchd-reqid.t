@@ -50,11 +50,8 @@ tap_diag "latchd's child: $ours"
 read -r _ _ _ name reqid _ _ _ lts rts <<<"${ours:-- - - - - - - - - -}"
 tap_ok "it is latchd's own child, with a reqid from latchd's range" \
 	test "${reqid//[!0-9]/x}" = "$reqid" -a "$reqid" -ge 1275068416 -a "$reqid" -lt 1291845632
-sport=$(lab_latchctl a --json list | python3 -c '
-import json, sys
-print([l["flow"]["local_port"] for l in json.load(sys.stdin) if l.get("flow")][0])' 2>/dev/null)
-tap_cmp "$(lab_exec a ip xfrm policy | grep -A3 "sport ${sport:-x} " |
-	grep -c "proto esp reqid $reqid mode tunnel")" -eq 1 "the socket's outbound policy names it"
+tap_cmp "$(lab_sock_policies a out | grep -c "proto esp reqid $reqid mode tunnel")" -eq 1 \
+	"the socket's outbound policy names it"
 
 pcap=$(lab_pcap c-any)
 lab_capture_start c "$pcap" any

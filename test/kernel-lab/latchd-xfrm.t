@@ -61,14 +61,16 @@ tap_diag "child #$child, client port ${sport:-?}"
 polraw=$(lab_exec a ip xfrm policy)
 pol=$(awk '/^src/ { sel = $0 } /^\t(dir|socket) / { print $1, sel }' <<<"$polraw")
 tap_is "$(grep -c "^dir .*port ${sport:-x} " <<<"$pol")" 0 "no per-flow entry in a's global policy database"
-tap_is "$(grep -c "^socket .*port ${sport:-x} " <<<"$pol")" 2 \
-	"the flow's socket carries its own policies, in and out, with the flow's 5-tuple"
-tap_cmp "$(grep -A3 "sport ${sport:-x} " <<<"$polraw" | grep -c "proto esp reqid [1-9][0-9]* mode tunnel")" -eq 1 \
+# the socket's policies select on family and protocol: they hold every flow of the socket
+sock_out=$(lab_sock_policies a out)
+tap_is "$(($(lab_sock_policies a in | grep -c .) + $(grep -c . <<<"$sock_out")))" 2 \
+	"the flow's socket carries its own policies, in and out, for every TCP flow of it"
+tap_cmp "$(grep -c "proto esp reqid [1-9][0-9]* mode tunnel" <<<"$sock_out")" -eq 1 \
 	"the outbound one names the carrying child's reqid"
 tap_cmp "$(grep -c 'dir out priority' <<<"$polraw")" -ge 1 \
 	"the carrying child's own policies are there"
 
-reqid=$(grep -A3 "sport ${sport:-x} " <<<"$polraw" | grep -o "reqid [0-9]*" | head -n 1 | cut -d" " -f2)
+reqid=$(grep -o "reqid [0-9]*" <<<"$sock_out" | head -n 1 | cut -d" " -f2)
 before=$(grep -c "$m" "$recv")
 lab_swanctl a --terminate --child-id "$child" --force >/dev/null 2>&1
 tap_ok "the carrying child #$child is deleted" lab_wait 100 child_gone "$child"

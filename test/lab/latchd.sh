@@ -177,14 +177,26 @@ lab_probe_bg() {
 
 # lab_flow_held HOST PORT: the kernel on HOST holds a latched IPv4 flow whose
 # local port is PORT, whether latchd runs or not: an element of latchd's nft
-# set flows4 on libipsec, the socket's own outbound XFRM policy on the kernel.
+# set flows4 on libipsec; on the kernel, a socket of that port exists and
+# carries its own outbound XFRM policy. A socket's policies select on family
+# and protocol (they cover every flow of the socket), so `ip xfrm policy`
+# does not say which socket holds one: lab_sock_policies counts them.
 lab_flow_held() {
 	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
-		lab_exec "$1" ip xfrm policy |
-			awk '/^src/ { sel = $0 } /^\tsocket out/ { print sel }' | grep -q "sport $2 "
+		[ -n "$(lab_exec "$1" ss -tuanH "sport = :$2")" ] &&
+			lab_sock_policies "$1" out | grep -q .
 	else
 		lab_exec "$1" nft list set inet latch flows4 | grep -q " \. $2\([ ,]\|$\)"
 	fi
+}
+
+# lab_sock_policies HOST DIR: HOST's per-socket XFRM policies of direction DIR
+# (in, out) for TCP or UDP, one a line: selector and template joined (charon's
+# own bypass policies on its IKE sockets name no protocol and are left out).
+lab_sock_policies() {
+	lab_exec "$1" ip xfrm policy |
+		awk '/^src/ { if (b) print b; b = $0; next } { b = b " " $0 } END { if (b) print b }' |
+		grep "socket $2 " | grep -E " proto (tcp|udp) "
 }
 
 # lab_latch_states HOST PORT: the state of each of HOST's latches (listeners
