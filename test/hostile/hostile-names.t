@@ -15,7 +15,7 @@
 set -u
 source "$(dirname "$0")/../lab/lab.sh"
 source "$(dirname "$0")/../lab/tap.sh"
-raw_client=$(cd "$(dirname "$0")" && pwd)/raw-client.py
+raw_client=$(cd "$(dirname "$0")" && pwd)/rawclient.py
 
 # odd_cert HOST CA ID CN: like lab_cert, made by openssl with a subject CN of any bytes.
 odd_cert() {
@@ -82,12 +82,12 @@ client_id=$(grep -o '^latched id=[0-9]*' "$LAB_DIR/client.log" | cut -d= -f2)
 probe=$(lab_user_bin "$(lab_probe_bin)")
 oddname=$'\e[31mx\ny\xffprobe\xc3\xa9-and-more'
 mkdir -p "$LAB_DIR/ubin/py"
-cp "$raw_client" "$LAB_DIR/ubin/py/raw-client.py"
+cp "$raw_client" "$LAB_DIR/ubin/py/rawclient.py"
 ln -s "$(readlink -f /usr/bin/python3)" "$LAB_DIR/ubin/py/$oddname"
 ln -s "$probe" "$(dirname "$probe")/$oddname"
 chmod -R a+rX "$LAB_DIR/ubin"
 lab_as_user_bg a "$LAB_DIR/holder.log" 65534 "$LAB_DIR/ubin/py/$oddname" \
-	"$LAB_DIR/ubin/py/raw-client.py" "$(lab_latchd_sock a)" listen 9090
+	"$LAB_DIR/ubin/py/rawclient.py" "$(lab_latchd_sock a)" listen-keep 9090
 user_pid=$LAB_PID
 lab_wait_count 100 1 '^listen status=' "$LAB_DIR/holder.log" || lab_die "the user's holder got no answer"
 tap_is "$(od -An -tx1 "/proc/$user_pid/comm" | tr -d ' \n')" \
@@ -102,7 +102,7 @@ want_prog='\x1b[31mx\x0ay\xffprobe\xc3'
 want_subject='C=CH, O=latch-lab, CN=b\1B[31m\xc2\x9b\xe2\x80\xaeelpmaxe'
 
 # ---- what latchd sends, before any client cleans it
-raw=$(lab_exec a python3 "$raw_client" "$(lab_latchd_sock a)" list)
+raw=$(lab_exec a python3 "$raw_client" "$(lab_latchd_sock a)" strings)
 tap_is "$?" 0 "latchd sends only clean text (every string of LIST and PEER_LIST)"
 tap_is "$(grep -cxF "NAME $want_prog" <<<"$raw")" 2 "latchd sends the program name cleaned"
 tap_ok "latchd sends the certificate's subject cleaned" \

@@ -21,18 +21,34 @@ reading the answers.
       connects (HELLO answered), prints "pid P" and leaves the connection
       to a child while P exits; once GOFILE exists the child asks LIST for
       root's latches and prints "root-latches N" (what latchd let it see)
+  rawclient.py SOCK strings
+      every string of every LIST and PEER_LIST entry as it crosses the wire,
+      "ATTR value" (a value that is no clean text marked UNCLEAN, and then
+      exit 1). Clean text (src/shared/text.h): UTF-8 without C0, DEL, C1,
+      U+2028-U+202E, U+2066-U+2069
+  rawclient.py SOCK hello-name NAME_HEX
+      a HELLO whose NAME is these bytes: prints the reply's status and MESSAGE
+  rawclient.py SOCK listen-keep PORT
+      LISTEN with a TCP socket listening on PORT; prints "listen status=S"
+      and keeps both until killed, whatever the reply said
 """
 import os
 import resource
 import select
+import signal
 import socket
 import struct
 import sys
 import time
 
 HELLO, CONNECT, LISTEN, ACCEPT, LATCH, QUERY, ATTACH = 100, 200, 201, 202, 203, 204, 207
-STATUS, LIST, WATCH = 400, 401, 402
-A_VERSION, A_MESSAGE, A_PEER, A_TUPLE, OWNER, OWNER_UID = 1, 4, 17, 20, 21, 97
+PEER_LIST, STATUS, LIST, WATCH = 300, 400, 401, 402
+F_REPLY, F_MORE = 1, 2
+A_VERSION, A_NAME, A_MESSAGE, A_PEER, A_TUPLE, OWNER, OWNER_UID = 1, 3, 4, 17, 20, 21, 97
+STRINGS = {3: 'NAME', 4: 'MESSAGE', 40: 'PROT_POLICY_NAME', 64: 'IDENT_ID',
+           66: 'IDENT_CERT_SUBJECT', 67: 'IDENT_CERT_ISSUER', 69: 'IDENT_AUDIT',
+           116: 'SA_ENCR_ALG', 117: 'SA_INTEG_ALG'}
+NESTS = range(16, 32)
 PEER_ID = 48
 T_FAMILY, T_PROTO, T_REMOTE_ADDR, T_REMOTE_PORT = 80, 81, 84, 85
 
@@ -56,16 +72,19 @@ def status_of(pkt):
     return struct.unpack('>HHIi', pkt[:12])[3]
 
 
-def message_of(pkt):
-    off = 12
-    while off + 4 <= len(pkt):
-        n, t = struct.unpack('>HH', pkt[off:off + 4])
+def attrs(b):
+    """(type, value) of each attribute of a message's body, or of a nest."""
+    off = 0
+    while off + 4 <= len(b):
+        n, t = struct.unpack_from('>HH', b, off)
         if n < 4:
             break
-        if t == A_MESSAGE:
-            return pkt[off + 4:off + n].rstrip(b'\0').decode(errors='replace')
+        yield t, b[off + 4:off + n]
         off += (n + 3) & ~3
-    return ''
+
+
+def message_of(pkt):
+    return dict(attrs(pkt[12:])).get(A_MESSAGE, b'').rstrip(b'\0').decode(errors='replace')
 
 
 def ctl(path):
@@ -99,10 +118,10 @@ def peer(ident):
     return attr(A_PEER, attr(PEER_ID, ident.encode() + b'\0'))
 
 
-def tcp_listener(local):
+def tcp_listener(local, port=0):
     t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    t.bind((local, 0))
+    t.bind((local, port))
     t.listen(4)
     return t
 
@@ -267,9 +286,70 @@ def impostor(path, gofile):
     print('root-latches', n, 'status', status_of(pkt or b''), flush=True)
 
 
+def strings_of(b):
+    for t, v in attrs(b):
+        if t in NESTS:
+            yield from strings_of(v)
+        elif t in STRINGS:
+            yield STRINGS[t], v[:-1]
+
+
+def clean(v):
+    try:
+        text = v.decode('utf-8')
+    except UnicodeDecodeError:
+        return False
+    return not any(c < 0x20 or 0x7F <= c <= 0x9F or 0x2028 <= c <= 0x202E or
+                   0x2066 <= c <= 0x2069 for c in map(ord, text))
+
+
+def named(path, name=b'wire-strings'):
+    """A connection whose HELLO carries NAME, and HELLO's reply."""
+    s = ctl(path)
+    s.send(msg(HELLO, 1, attr(A_VERSION, struct.pack('>I', 1)), attr(A_NAME, name + b'\0')))
+    return s, reply(s, 1)
+
+
+def dump(s, mtype, seq):
+    """The entries of a LIST-like dump (ALERTs skipped)."""
+    s.send(msg(mtype, seq))
+    while True:
+        pkt = reply(s, seq)
+        if not pkt or status_of(pkt) < 0 or not struct.unpack('>H', pkt[2:4])[0] & F_MORE:
+            return
+        yield pkt[12:]
+
+
+def strings(path):
+    s, _ = named(path)
+    bad = 0
+    for seq, mtype in ((2, LIST), (3, PEER_LIST)):
+        for entry in dump(s, mtype, seq):
+            for name, v in strings_of(entry):
+                ok = clean(v)
+                bad += not ok
+                text = v.decode('utf-8', 'backslashreplace')
+                print(f"{name} {text}{'' if ok else ' UNCLEAN'}")
+    sys.exit(1 if bad else 0)
+
+
+def hello_name(path, name_hex):
+    _, pkt = named(path, bytes.fromhex(name_hex))
+    print(f'status={status_of(pkt or b"")} message={message_of(pkt or b"")}')
+
+
+def listen_keep(path, port):
+    s, _ = named(path)
+    ls = tcp_listener('0.0.0.0', int(port))
+    send(s, msg(LISTEN, 2), ls.fileno())
+    print(f'listen status={status_of(reply(s, 2) or b"")}', flush=True)
+    signal.pause()
+
+
 def main(argv):
     path, cmd, args = argv[1], argv[2], argv[3:]
-    {'drop': drop, 'hold': hold, 'flood': flood, 'impostor': impostor}[cmd](path, *args)
+    {'drop': drop, 'hold': hold, 'flood': flood, 'impostor': impostor, 'strings': strings,
+     'hello-name': hello_name, 'listen-keep': listen_keep}[cmd](path, *args)
 
 
 if __name__ == '__main__':
