@@ -177,13 +177,13 @@ lab_probe_bg() {
 
 # lab_flow_held HOST PORT: the kernel on HOST holds a latched IPv4 flow whose
 # local port is PORT, whether latchd runs or not: an element of latchd's nft
-# set flows4 on libipsec; on the kernel, a socket of that port exists and
-# carries its own outbound XFRM policy. A socket's policies select on family
+# set flows4 on libipsec; on the kernel, a process's socket of that port (not
+# one in TIME_WAIT or orphaned) exists and carries its own outbound XFRM policy. A socket's policies select on family
 # and protocol (they cover every flow of the socket), so `ip xfrm policy`
 # does not say which socket holds one: lab_sock_policies counts them.
 lab_flow_held() {
 	if [ "${LAB_DATAPLANE:-libipsec}" = kernel ]; then
-		[ -n "$(lab_exec "$1" ss -tuanH "sport = :$2")" ] &&
+		lab_exec "$1" ss -tuanpH "sport = :$2" | grep -q 'users:' &&
 			lab_sock_policies "$1" out | grep -q .
 	else
 		lab_exec "$1" nft list set inet latch flows4 | grep -q " \. $2\([ ,]\|$\)"
