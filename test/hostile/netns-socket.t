@@ -18,16 +18,8 @@ source "$(dirname "$0")/../lab/lab.sh"
 source "$(dirname "$0")/../lab/tap.sh"
 
 lab_init
-lab_latch_host a 1
-lab_latch_host b 2
+lab_latch_pair
 lab_host c 3
-lab_ca ca
-lab_cert a ca a.example
-lab_cert b ca b.example
-for h in a b; do
-	lab_charon_start "$h"
-	lab_latchd_start "$h"
-done
 EXDEV=-18 ENOENT=-2
 
 tap_ok "an unprivileged user makes a network namespace of its own here (unshare -rn)" \
