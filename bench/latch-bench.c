@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "latchd/vici-cmd.h"
+#include "latchd/charon/vici-cmd.h"
 
 /* Charon's CPU per filtered list-sas, from the query phase: the load phase's baseline. */
 static double charon_us_per_list = -1;

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "latchd/persist.h"
+#include "latchd/db/persist.h"
 
 static const struct latch_policy pol = { .encrypt = IPC_WANT_YES,
 					 .peer_id = "b.example",

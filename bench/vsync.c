@@ -11,9 +11,9 @@
 #include <sys/socket.h>
 
 #include "bench.h"
-#include "latchd/event.h"
-#include "latchd/vici-cmd.h"
-#include "latchd/vici.h"
+#include "latchd/base/event.h"
+#include "latchd/charon/vici-cmd.h"
+#include "latchd/charon/vici.h"
 
 struct waiter {
 	bool done;

@@ -17,11 +17,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "latchd/config.h"
-#include "latchd/core.h"
-#include "latchd/enforce.h"
-#include "latchd/event.h"
-#include "latchd/log.h"
+#include "latchd/base/config.h"
+#include "latchd/base/event.h"
+#include "latchd/base/log.h"
+#include "latchd/core/core.h"
+#include "latchd/dataplane/enforce.h"
 
 static void usage(FILE *f)
 {

@@ -141,7 +141,7 @@ static bool same_end(const struct sockaddr_storage *ss, socklen_t len, uint8_t f
 	       fam == family && p == port && !memcmp(a, addr, alen);
 }
 
-/* Does latchd's lookup (by the socket's ends, src/latchd/core-req.c) still find this latch? */
+/* Does latchd's lookup (by the socket's ends, src/latchd/core/core-req.c) still find this latch? */
 static bool same_flow(int fd, const struct latch_info *info)
 {
 	struct sockaddr_storage ss;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for latchd.conf's parser (src/latchd/config.c). The input
+ * libFuzzer target for latchd.conf's parser (src/latchd/base/config.c). The input
  * is the file: it is put in a memfd and read by config_load through
  * /proc/self/fd, so the parser runs unchanged, line reading included.
  * Properties, each by abort(): every rejection names its line; every string
@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "latchd/config.h"
+#include "latchd/base/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -31,9 +31,9 @@
 #include <unistd.h>
 
 #include "core/harness.h"
-#include "latchd/core-int.h"
-#include "latchd/log.h"
-#include "latchd/sockdiag.h"
+#include "latchd/base/log.h"
+#include "latchd/core/core-int.h"
+#include "latchd/dataplane/sockdiag.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

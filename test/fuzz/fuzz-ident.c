@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for certificate identities (src/latchd/ident.c,
- * src/latchd/btns.c). The first byte chooses: even, the rest is one DER
+ * libFuzzer target for certificate identities (src/latchd/cred/ident.c,
+ * src/latchd/cred/btns.c). The first byte chooses: even, the rest is one DER
  * certificate (as charon's list-certs gives them); odd, it is two strings
  * separated by a NUL, an identity pattern and an IKE identity. Properties,
  * each by abort():
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/btns.h"
-#include "latchd/ident.h"
+#include "latchd/cred/btns.h"
+#include "latchd/cred/ident.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for latchd's journal loader (src/latchd/persist.c): the
+ * libFuzzer target for latchd's journal loader (src/latchd/db/persist.c): the
  * input is a journal's text as a previous latchd, a crash or a tamperer left
  * it. Properties checked, each by abort():
  * - squashing keeps no more than it was given, only lines that parse as
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/persist.h"
+#include "latchd/db/persist.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

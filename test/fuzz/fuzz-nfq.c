@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for NFQUEUE packets (src/latchd/nfq.c): the input is one
+ * libFuzzer target for NFQUEUE packets (src/latchd/dataplane/nfq.c): the input is one
  * datagram from the nfnetlink_queue socket, parsed as nfq_read parses it,
  * and each packet's copied bytes go through nfq_packet_flow as the draft
  * flow's hold does. Properties, each by abort(): a packet's payload lies
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "latchd/nfq.h"
+#include "latchd/dataplane/nfq.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for the pins file's line parser (src/latchd/pins.c). The
+ * libFuzzer target for the pins file's line parser (src/latchd/db/pins.c). The
  * input is one line. Properties, each by abort(): an accepted line has a
  * name pins_parse_line promises (non-empty, no control byte, at most
  * PINS_NAME_MAX), and formatting it and parsing that back gives the same pin.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/pins.h"
+#include "latchd/db/pins.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

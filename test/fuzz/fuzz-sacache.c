@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the meaning of charon's events (sacache_feed in
- * src/latchd/sacache.c). The input is a byte stream as it would arrive on
+ * src/latchd/charon/sacache.c). The input is a byte stream as it would arrive on
  * the event connection: length-prefixed VICI frames; each EVENT is fed to
  * one cache under its name (list-sa entries too), in order, then the cache
  * is cleared as when charon goes away. The callbacks keep a model of what
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/sacache.h"
+#include "latchd/charon/sacache.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for sock_diag destroy events (src/latchd/sockdiag.c):
+ * libFuzzer target for sock_diag destroy events (src/latchd/dataplane/sockdiag.c):
  * the input is one datagram from the monitor socket, parsed as
  * sockdiag_monitor_read parses it. Properties, each by abort(): every
  * event's flow is IPv4 or IPv6, and what it carries is handed over intact
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "latchd/sockdiag.h"
+#include "latchd/dataplane/sockdiag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/vici-msg.h"
+#include "latchd/charon/vici-msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

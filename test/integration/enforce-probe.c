@@ -34,9 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "latchd/enforce.h"
-#include "latchd/flow.h"
-#include "latchd/sockdiag.h"
+#include "latchd/base/flow.h"
+#include "latchd/dataplane/enforce.h"
+#include "latchd/dataplane/sockdiag.h"
 
 static struct enforce_config config(void)
 {

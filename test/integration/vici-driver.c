@@ -24,9 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "latchd/event.h"
-#include "latchd/vici-cmd.h"
-#include "latchd/vici.h"
+#include "latchd/base/event.h"
+#include "latchd/charon/vici-cmd.h"
+#include "latchd/charon/vici.h"
 
 #define MAX_CHILDREN 16
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Whose key is behind a BTNS name (src/latchd/btns.c, btns_claims_*): what
+ * Whose key is behind a BTNS name (src/latchd/cred/btns.c, btns_claims_*): what
  * charon's certificate cache can tell, and what it cannot.
  */
 #include "unit.h"
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "latchd/btns.h"
+#include "latchd/cred/btns.h"
 
 #define ANCHOR "O=BTNS, CN=BTNS anchor (its private key is public)"
 

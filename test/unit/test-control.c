@@ -20,7 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "latchd/control.h"
+#include "latchd/control/control.h"
 #include "shared/fdpass.h"
 #include "shared/wire.h"
 

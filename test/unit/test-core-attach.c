@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The core's ATTACH (src/latchd/core-attach.c) driven through fuzz-core's
+ * The core's ATTACH (src/latchd/core/core-attach.c) driven through fuzz-core's
  * harness: the real core, fakes of the control socket, charon and the data
  * plane (test/fuzz/core/, test/fuzz/README.md).
  */
@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "../fuzz/core/harness.h"
-#include "latchd/config.h"
-#include "latchd/core.h"
-#include "latchd/log.h"
+#include "latchd/base/config.h"
+#include "latchd/base/log.h"
+#include "latchd/core/core.h"
 #include "shared/wire.h"
 
 static void send_msg(struct client *cl, uint16_t type, uint32_t seq, int fd)

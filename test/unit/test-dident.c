@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* latchd's identities (src/latchd/ident.c): certificates, names, channel bindings. */
+/* latchd's identities (src/latchd/cred/ident.c): certificates, names, channel bindings. */
 #include "unit.h"
 
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "latchd/ident.h"
+#include "latchd/cred/ident.h"
 
 /*
  * Made with strongSwan's pki: an ECDSA P-256 CA "C=CH, O=latch-test, CN=Test

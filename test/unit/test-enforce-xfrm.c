@@ -9,9 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "latchd/enforce-xfrm.h"
-#include "latchd/flow.h"
-#include "latchd/sockdiag.h"
+#include "latchd/base/flow.h"
+#include "latchd/dataplane/enforce-xfrm.h"
+#include "latchd/dataplane/sockdiag.h"
 
 /*
  * The kernel data plane's socket policies on this machine's own kernel, which

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "latchd/event.h"
+#include "latchd/base/event.h"
 
 struct rec {
 	int calls;

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "latchd/flow.h"
+#include "latchd/base/flow.h"
 
 static struct flow parse(const char *proto, const char *l, unsigned lp, const char *r, unsigned rp)
 {

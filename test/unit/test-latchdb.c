@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* latchd's latch database (src/latchd/latchdb.c) and configuration (config.c). */
+/* latchd's latch database (src/latchd/db/latchdb.c) and configuration (config.c). */
 #include "unit.h"
 
 #include <errno.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "latchd/config.h"
-#include "latchd/latchdb.h"
+#include "latchd/base/config.h"
+#include "latchd/db/latchdb.h"
 
 struct changes {
 	unsigned n;

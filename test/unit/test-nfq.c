@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The pure half of src/latchd/nfq.c: nfnetlink_queue messages and packet parsing. */
+/* The pure half of src/latchd/dataplane/nfq.c: nfnetlink_queue messages and packet parsing. */
 #include "unit.h"
 
 #include <arpa/inet.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/nfq.h"
+#include "latchd/dataplane/nfq.h"
 
 /* IPv4 TCP SYN 192.0.2.1:42000 -> 192.0.2.2:8080 (20-byte IP, 20-byte TCP) */
 static const char syn4[] = "45000028 00004000 40060000 c0000201 c0000202"

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/enforce-rules.h"
-#include "latchd/nft.h"
-#include "latchd/sockdiag.h"
+#include "latchd/dataplane/enforce-rules.h"
+#include "latchd/dataplane/nft.h"
+#include "latchd/dataplane/sockdiag.h"
 
 static struct flow parse(const char *proto, const char *l, unsigned lp, const char *r, unsigned rp)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* latchd's journal (src/latchd/persist.c): its bound, what it writes, loading and refusing. */
+/* latchd's journal (src/latchd/db/persist.c): its bound, what it writes, loading and refusing. */
 #include "unit.h"
 
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "latchd/persist.h"
+#include "latchd/db/persist.h"
 
 static const struct latch_policy pol = { .encrypt = IPC_WANT_YES, .peer_id = "b.example" };
 static const struct latch_ident remote = { .id = "b.example" };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * latchd's SA cache (src/latchd/sacache.c), fed with VICI events captured
+ * latchd's SA cache (src/latchd/charon/sacache.c), fed with VICI events captured
  * from a real charon (vici-golden.h) and with trees built like them.
  */
 #include "unit.h"
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/sacache.h"
+#include "latchd/charon/sacache.h"
 #include "vici-golden.h"
 
 struct seen {

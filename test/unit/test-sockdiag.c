@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The pure part of src/latchd/sockdiag.c: destroy events parsed from a datagram. */
+/* The pure part of src/latchd/dataplane/sockdiag.c: destroy events parsed from a datagram. */
 #include "unit.h"
 
 #include <arpa/inet.h>
@@ -9,7 +9,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "latchd/sockdiag.h"
+#include "latchd/dataplane/sockdiag.h"
 
 struct event {
 	struct nlmsghdr h;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/vici-cmd.h"
+#include "latchd/charon/vici-cmd.h"
 #include "vici-golden.h"
 
 static void test_conn_msg_matches_swanctl(void **state)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/vici-msg.h"
+#include "latchd/charon/vici-msg.h"
 #include "vici-golden.h"
 
 /* Decode one whole frame (length prefix included) into packet + tree. */

@@ -16,8 +16,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "latchd/vici-cmd.h"
-#include "latchd/vici.h"
+#include "latchd/charon/vici-cmd.h"
+#include "latchd/charon/vici.h"
 #include "vici-golden.h"
 
 #define MAX_SEEN 16

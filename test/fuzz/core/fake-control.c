@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The control socket (src/latchd/control.h) as the core sees it, with the
+ * The control socket (src/latchd/control/control.h) as the core sees it, with the
  * clients the driver makes: any uid, gid and pid, no socket. It keeps the
  * contract of the real module (a request is answered by the handler's
  * error, by one final reply, or, held, later; a dropped client's held
@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "latchd/control.h"
+#include "latchd/control/control.h"
 
 #define CLIENTS_MAX 8
 #define MAKERS_MAX  256

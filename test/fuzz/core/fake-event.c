@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The event loop (src/latchd/event.h) as the core uses it: timers and io
+ * The event loop (src/latchd/base/event.h) as the core uses it: timers and io
  * sources, with a clock that moves only when the driver advances it.
  * Sources live in one list; a callback may free any source, its own too.
  */

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "latchd/enforce.h"
-#include "latchd/nfq.h"
-#include "latchd/sockdiag.h"
+#include "latchd/dataplane/enforce.h"
+#include "latchd/dataplane/nfq.h"
+#include "latchd/dataplane/sockdiag.h"
 
 #define QUEUED_MAX 16
 

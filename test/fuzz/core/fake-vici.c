@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * charon behind VICI (src/latchd/vici.h): commands queue until the driver
+ * charon behind VICI (src/latchd/charon/vici.h): commands queue until the driver
  * answers them, in any order and with any outcome; events come when the
  * driver sends them. The contract kept from the real client: vici_call
  * takes msg and refuses with -ENOTCONN while charon is down; going down
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "latchd/vici.h"
+#include "latchd/charon/vici.h"
 
 #define CALLS_MAX 64
 

@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "latchd/event.h"
-#include "latchd/flow.h"
-#include "latchd/vici-msg.h"
+#include "latchd/base/event.h"
+#include "latchd/base/flow.h"
+#include "latchd/charon/vici-msg.h"
 
 /* fake-event.c: time only moves when the driver says so. */
 void fake_ev_reset(void);

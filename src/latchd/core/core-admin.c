@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The administrators' requests (latchctl): STATUS, LIST and PEER_LIST. They
+ * read the database and the SA cache and change nothing; a user sees its own
+ * latches and the peers that carry them, an administrator everything.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "latchd/core/core-int.h"
+
+static void put_count(struct buf *b, uint16_t type, const char *name, uint64_t v)
+{
+	size_t n = wire_nest_begin(b, type);
+
+	wire_put_str(b, IPC_A_NAME, name);
+	wire_put_u64(b, IPC_A_VALUE, v);
+	wire_nest_end(b, n);
+}
+
+int core_req_status(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct buf *b = control_reply_begin(req, 0);
+
+	wire_put_u32(b, IPC_A_VERSION, IPC_VERSION);
+	wire_put_str(b, IPC_A_NAME, "latchd " LATCH_VERSION);
+	put_count(b, IPC_A_COUNTER, "charon_up", vici_client_is_up(c->vici));
+	put_count(b, IPC_A_COUNTER, "uptime_s", (ev_now(c->loop) - c->started_usec) / 1000000);
+	put_count(b, IPC_A_COUNTER, "clients", control_client_count(c->ctl));
+	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_PENDING; s++)
+		put_count(b, IPC_A_COUNTER, latch_state_name(s), latchdb_count(c->db, s));
+	put_count(b, IPC_A_COUNTER, "ike_sas", sacache_count_ike(c->sa));
+	put_count(b, IPC_A_COUNTER, "child_sas", sacache_count_children(c->sa));
+	put_count(b, IPC_A_LIMIT, "latches_per_uid", c->cfg.max_latches);
+	put_count(b, IPC_A_LIMIT, "pending_per_uid", c->cfg.max_pending);
+	put_count(b, IPC_A_LIMIT, "clients_per_uid", c->cfg.max_clients);
+	return control_reply_send(req);
+}
+
+struct lister {
+	struct core *c;
+	struct request *req;
+	bool admin;
+	uint8_t state;
+	bool by_uid;
+	uid_t uid;
+};
+
+static bool list_one(void *u, struct latch *l)
+{
+	struct lister *ls = u;
+
+	if (l->state == IPC_STATE_PENDING || (ls->state && l->state != ls->state))
+		return false;
+	if ((!ls->admin && l->owner.uid != ls->req->cred.uid) ||
+	    (ls->by_uid && l->owner.uid != ls->uid))
+		return false;
+	core_put_latch(ls->c, control_reply_begin(ls->req, IPC_F_MORE), l);
+	return control_reply_send(ls->req) < 0 || !ls->req->client;
+}
+
+int core_req_list(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct lister ls = { c, req, control_is_admin(req), 0, false, 0 };
+	struct wire_attrs owner;
+	uint32_t uid;
+
+	wire_get_u8(&req->msg.attrs, IPC_A_STATE, &ls.state);
+	if (wire_get_nested(&req->msg.attrs, IPC_A_OWNER, &owner) == 0 &&
+	    wire_get_u32(&owner, IPC_A_OWNER_UID, &uid) == 0) {
+		ls.by_uid = true;
+		ls.uid = (uid_t)uid;
+	}
+	latchdb_each(c->db, list_one, &ls);
+	if (!req->client)
+		return 0;
+	control_reply_begin(req, 0);
+	return control_reply_send(req);
+}
+
+/* ---- PEER_LIST: the IKE peers, with how many of the caller's latches each carries */
+
+struct peer_count {
+	uint32_t ike_id;
+	uid_t uid;
+	bool all;
+	unsigned n;
+};
+
+static bool count_on_ike(void *u, struct latch *l)
+{
+	struct peer_count *pc = u;
+
+	if (!l->listener && l->sa.ike_id == pc->ike_id && l->state != IPC_STATE_CLOSED &&
+	    (pc->all || l->owner.uid == pc->uid))
+		pc->n++;
+	return false;
+}
+
+struct peer_lister {
+	struct core *c;
+	struct request *req;
+	bool admin;
+	struct buf *b;
+	unsigned children;
+};
+
+static void put_child(void *u, const struct sa_child *ch)
+{
+	struct peer_lister *pl = u;
+
+	core_put_child(pl->b, ch->ike_id, ch);
+	pl->children++;
+}
+
+static void put_peer_tuple(struct buf *b, const struct sa_ike *ike)
+{
+	uint8_t la[16], ra[16];
+	int fam = strchr(ike->remote_host, ':') ? AF_INET6 : AF_INET;
+	size_t alen = fam == AF_INET6 ? 16 : 4, n;
+
+	if (inet_pton(fam, ike->remote_host, ra) != 1 || inet_pton(fam, ike->local_host, la) != 1)
+		return;
+	n = wire_nest_begin(b, IPC_A_TUPLE);
+	wire_put_u8(b, IPC_A_TUPLE_FAMILY, fam == AF_INET6 ? IPC_FAMILY_INET6 : IPC_FAMILY_INET);
+	wire_put_bytes(b, IPC_A_TUPLE_LOCAL_ADDR, la, alen);
+	wire_put_bytes(b, IPC_A_TUPLE_REMOTE_ADDR, ra, alen);
+	wire_nest_end(b, n);
+}
+
+static void list_peer(void *u, const struct sa_ike *ike)
+{
+	struct peer_lister *pl = u;
+	struct peer_count pc = { ike->id, pl->req->cred.uid, pl->admin, 0 };
+	struct latch_ident remote, local = { 0 };
+	size_t n;
+
+	latchdb_each(pl->c->db, count_on_ike, &pc);
+	if (!pl->req->client || (!pl->admin && !pc.n))
+		return; /* a user sees the peers of its own latches */
+	core_ike_remote(pl->c, ike, &remote);
+	snprintf(local.id, sizeof(local.id), "%s", ike->local_id);
+	pl->b = control_reply_begin(pl->req, IPC_F_MORE);
+	core_put_ident(pl->b, IPC_A_REMOTE_IDENTITY, &remote);
+	core_put_ident(pl->b, IPC_A_LOCAL_IDENTITY, &local);
+	put_peer_tuple(pl->b, ike);
+	pl->children = 0;
+	sacache_each_child(pl->c->sa, ike->id, put_child, pl);
+	n = wire_nest_begin(pl->b, IPC_A_COUNTER);
+	wire_put_str(pl->b, IPC_A_NAME, "latches");
+	wire_put_u64(pl->b, IPC_A_VALUE, pc.n);
+	wire_nest_end(pl->b, n);
+	n = wire_nest_begin(pl->b, IPC_A_COUNTER);
+	wire_put_str(pl->b, IPC_A_NAME, "child_sas");
+	wire_put_u64(pl->b, IPC_A_VALUE, pl->children);
+	wire_nest_end(pl->b, n);
+	n = wire_nest_begin(pl->b, IPC_A_COUNTER);
+	wire_put_str(pl->b, IPC_A_NAME, "ike_sa");
+	wire_put_u64(pl->b, IPC_A_VALUE, ike->id);
+	wire_nest_end(pl->b, n);
+	control_reply_send(pl->req);
+}
+
+int core_req_peer_list(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct peer_lister pl = { c, req, control_is_admin(req), NULL, 0 };
+
+	sacache_each_ike(c->sa, list_peer, &pl);
+	if (!req->client)
+		return 0;
+	control_reply_begin(req, 0);
+	return control_reply_send(req);
+}

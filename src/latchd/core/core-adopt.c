@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * latchd's own restart (RFC 5660 R16; docs/architecture.md, "Restarts"): the latches a previous
+ * latchd recorded (persist.h) are adopted when their sockets still exist, the
+ * kernel's enforcement of the rest is swept away, and once charon's SAs and
+ * certificates are known every adopted latch is bound to a congruent SA again
+ * or broken (REASON_DAEMON).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "latchd/base/log.h"
+#include "latchd/core/core-int.h"
+#include "latchd/dataplane/sockdiag.h"
+
+static void adopt_one(void *u, const struct persist_rec *r)
+{
+	const struct latch *rec = &r->l;
+	struct core *c = u;
+	char text[FLOW_FMT_MAX];
+	struct latch *l;
+	struct conn *conn;
+
+	/* A flow neither ESTABLISHED nor BROKEN, or its socket gone: sweep() ends its enforcement.
+	 */
+	if (!rec->listener &&
+	    ((rec->state != IPC_STATE_ESTABLISHED && rec->state != IPC_STATE_BROKEN) ||
+	     sockdiag_exists(&rec->flow, rec->cookie) != 1)) {
+		persist_del(c->persist, rec->id);
+		return;
+	}
+	l = latchdb_adopt(c->db, rec, ev_now(c->loop));
+	if (!l) {
+		persist_del(c->persist, rec->id);
+		return;
+	}
+	if (latchdb_set_policy(c->db, l, &r->pol) < 0 ||
+	    latchdb_set_ident(c->db, l, true, &r->remote) < 0) {
+		/* ENOMEM: without its policy the latch cannot be bound again. */
+		log_warn("latch %llu: out of memory re-adopting it", (unsigned long long)l->id);
+		if (l->listener)
+			latchdb_remove(c->db, l);
+		else
+			core_break(c, l, IPC_REASON_DAEMON);
+		return;
+	}
+	if (l->listener) {
+		if (core_btns_responder(c, l, &conn) == 0)
+			l->core = conn;
+	} else {
+		l->sa.child_id = 0; /* bound again once charon's SAs are known */
+		c->adopting = true;
+	}
+	log_info("latch %llu %s: re-adopted (%s)", (unsigned long long)l->id,
+		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
+		 latch_state_name(l->state));
+}
+
+/*
+ * Flows the kernel still holds for no latch of ours (a latch whose socket went
+ * away while latchd did): collected during the dump, removed after it, since
+ * the netlink socket cannot take a transaction in the middle of a dump.
+ */
+struct sweep {
+	struct core *c;
+	struct enforce_op *ops;
+	size_t n, cap;
+};
+
+/* A wildcard listener element of one family may belong to a dual-stack listener. */
+static bool listener_known(const struct latchdb *db, const struct flow3 *l)
+{
+	static const union flow_addr any;
+	struct flow3 dual = { .family = AF_UNSPEC, .proto = l->proto, .port = l->port };
+
+	return latchdb_listener(db, l) ||
+	       (!memcmp(&l->addr, &any, sizeof(any)) && latchdb_listener(db, &dual));
+}
+
+static int sweep_one(const struct enforce_elem *el, void *u)
+{
+	struct sweep *sw = u;
+	struct enforce_op op;
+
+	if (el->set == ENFORCE_SET_FLOWS && !latchdb_by_flow(sw->c->db, &el->flow))
+		op = (struct enforce_op){ .kind = ENFORCE_FLOW_DEL, .flow = el->flow };
+	else if (el->set == ENFORCE_SET_LISTEN && !listener_known(sw->c->db, &el->listen))
+		op = (struct enforce_op){ .kind = ENFORCE_LISTEN_DEL, .listen = el->listen };
+	else
+		return 0;
+	if (sw->n == sw->cap) {
+		size_t cap = sw->cap ? sw->cap * 2 : 64;
+		struct enforce_op *v = realloc(sw->ops, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		sw->ops = v;
+		sw->cap = cap;
+	}
+	sw->ops[sw->n++] = op;
+	return 0;
+}
+
+static void sweep(struct core *c)
+{
+	struct sweep sw = { .c = c };
+
+	if (enforce_dump(c->enf, sweep_one, &sw) == 0 && sw.n) {
+		log_info("%zu flows and listeners of gone latches no longer enforced", sw.n);
+		for (size_t i = 0; i < sw.n; i += ENFORCE_BATCH_MAX)
+			enforce_apply(c->enf, sw.ops + i,
+				      sw.n - i < ENFORCE_BATCH_MAX ? sw.n - i : ENFORCE_BATCH_MAX);
+	}
+	free(sw.ops);
+}
+
+/* Whether the control socket is an entry of dir (the default: both in /run/latch). */
+static bool socket_in(const char *dir, const char *sock)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(dir, sock, n) && sock[n] == '/' && !strchr(sock + n + 1, '/');
+}
+
+void core_readopt(struct core *c)
+{
+	/* 0700, but every user must reach a control socket that lives there. */
+	mode_t mode = socket_in(c->cfg.state_dir, c->cfg.socket) ? 0755 : 0700;
+	int r = persist_open(c->cfg.state_dir, mode, &c->persist);
+
+	if (r < 0) {
+		log_warn("state directory %s: %s%s: latches will not survive a restart",
+			 c->cfg.state_dir, strerror(-r),
+			 r == -EPERM ? " (not latchd's own, or writable by others)" : "");
+		return;
+	}
+	r = persist_load(c->persist, adopt_one, c);
+	if (r < 0)
+		log_warn("reading %s/latches: %s", c->cfg.state_dir, strerror(-r));
+	sweep(c);
+}
+
+static bool unbound(void *u, struct latch *l)
+{
+	return !l->listener && !l->sa.child_id &&
+	       (l->state == IPC_STATE_ESTABLISHED || l->state == IPC_STATE_BROKEN);
+}
+
+static void act_adopt(struct core *c, struct latch *l, void *u)
+{
+	if (!core_try_restore(c, l))
+		core_break(c, l, IPC_REASON_DAEMON);
+}
+
+void core_adopt_finish(struct core *c)
+{
+	if (!c->adopting)
+		return;
+	c->adopting = false;
+	core_each_matching(c, unbound, NULL, act_adopt);
+}

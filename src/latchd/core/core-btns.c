@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The core's BTNS logic (docs/btns.md): which tokens admit
+ * unauthenticated peers, the BTNS connections latchd loads for them, which
+ * IKE_SAs are BTNS, how a BTNS peer is judged, and leap-of-faith pins.
+ *
+ * The rule that never bends (RFC 5386): a BTNS peer is never taken for an
+ * authenticated one. An IKE_SA is BTNS when it ran under one of latchd's
+ * BTNS connections (our own BTNS identity), or its peer's certificate comes
+ * from the BTNS anchor, or either identity lies in the BTNS namespace; a
+ * peer can only ever downgrade itself. Only a token with PEER_BTNS, naming
+ * no identity, pattern or CA outside the BTNS namespace, accepts one.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "latchd/base/log.h"
+#include "latchd/core/core-int.h"
+#include "latchd/cred/btns.h"
+#include "latchd/db/pins.h"
+
+#define FAIL(r, ...) (snprintf(err, el, __VA_ARGS__), (r))
+
+struct core_btns {
+	struct btns *b;	   /* NULL: BTNS is off (no anchor) */
+	struct pins *pins; /* NULL: no data directory, so no leap of faith */
+	struct vici_blob cert, anchor;
+	bool flush;		/* a BTNS name had more than one key: empty charon's cache */
+	uint32_t flushed_below; /* IKE_SAs that may have authenticated before it was emptied */
+};
+
+static const struct btns *cred(const struct core *c)
+{
+	return c->btns ? c->btns->b : NULL;
+}
+
+static void hex8(const uint8_t *p, char out[17])
+{
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+int core_btns_open(struct core *c)
+{
+	struct core_btns *cb = calloc(1, sizeof(*cb));
+	char err[512] = "", h[17];
+	int r;
+
+	if (!cb)
+		return -ENOMEM;
+	c->btns = cb;
+	r = btns_open(c->cfg.data_dir, c->cfg.btns_anchor, c->cfg.btns_anchor_key, &cb->b, err,
+		      sizeof(err));
+	if (r < 0) {
+		log_warn("BTNS off: %s", err);
+	} else {
+		cb->cert = (struct vici_blob){ cb->b->cert_pem, cb->b->cert_len };
+		cb->anchor = (struct vici_blob){ cb->b->anchor_pem, cb->b->anchor_len };
+		hex8(cb->b->cert.spki_sha256, h);
+		log_info("BTNS: this host is '%s' (pubKeyID %s…)", cb->b->id, h);
+	}
+	r = pins_open(c->cfg.data_dir, &cb->pins);
+	if (r < 0)
+		log_warn("leap-of-faith pins in %s: %s: leap of faith is off", c->cfg.data_dir,
+			 strerror(-r));
+	return 0;
+}
+
+void core_btns_free(struct core *c)
+{
+	if (!c->btns)
+		return;
+	btns_free(c->btns->b);
+	pins_free(c->btns->pins);
+	free(c->btns);
+	c->btns = NULL;
+}
+
+static void cred_loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
+{
+	if (err)
+		log_err("charon refused latchd's BTNS %s: %s", (const char *)u, errmsg);
+}
+
+void core_btns_charon_up(struct core *c)
+{
+	const struct btns *b = cred(c);
+
+	if (!b)
+		return;
+	/* once, like our other certificate (core-charon.c load_creds): found by the BTNS id */
+	vici_load_cert(c->vici, "X509", "NONE", c->btns->cert, cred_loaded, "certificate");
+	vici_load_key(c->vici, "any", (struct vici_blob){ b->key_pem, b->key_len }, cred_loaded,
+		      "key");
+}
+
+/* ---------------------------------------------------------------- connections */
+
+bool core_btns_wanted(const struct core *c, const struct latch_policy *p)
+{
+	const struct btns *b = cred(c);
+
+	if (!b || !p->btns)
+		return false;
+	if (p->peer_ca[0] && !dn_equal(p->peer_ca, b->anchor.subject))
+		return false;
+	if (p->peer_pattern[0] && !btns_namespace(p->peer_pattern))
+		return false;
+	/* With leap of faith, the peer id is the name the key is pinned under. */
+	return !p->peer_id[0] || p->leap_of_faith || btns_namespace(p->peer_id);
+}
+
+/*
+ * A BTNS connection: our BTNS identity (charon has its certificate); the peer
+ * must be in the BTNS namespace and chain to the anchor (pinned: cacerts);
+ * unique = never, so that a BTNS peer's INITIAL_CONTACT tears down no other SA.
+ */
+void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct vici_conn_cfg *vc)
+{
+	struct core_btns *cb = c->btns;
+
+	if (!conn->btns || !cb || !cb->b)
+		return;
+	vc->local.id = cb->b->id;
+	vc->remote.id = BTNS_ID_PATTERN;
+	vc->remote.cacerts = &cb->anchor;
+	vc->remote.n_cacerts = 1;
+	vc->unique = "never";
+}
+
+/*
+ * A listener whose token admits BTNS peers gets the BTNS responder
+ * connection; authenticated peers are acceptable to it too, so it also gets
+ * the authenticated one when latchd has CAs to pin (loaded first: VICI
+ * answers in order, so both are loaded when the listener is answered).
+ */
+int core_btns_responder(struct core *c, const struct latch *l, struct conn **ret)
+{
+	struct latch *auth;
+	struct conn *conn;
+
+	if (!core_btns_wanted(c, l->pol))
+		return core_conn_responder(c, l, ret);
+	if (c->n_cas) {
+		auth = malloc(sizeof(*auth));
+		if (!auth)
+			return -ENOMEM;
+		struct latch_policy ap = *l->pol;
+
+		ap.btns = false;
+		if (ap.leap_of_faith)
+			ap.peer_id[0] = '\0'; /* a pin's name, not an IKE identity */
+		*auth = *l;
+		auth->pol = &ap; /* a temporary: it borrows, it is never in the database */
+		if (core_conn_responder(c, auth, &conn) < 0)
+			log_warn("listener %llu: no responder for authenticated peers",
+				 (unsigned long long)l->id);
+		free(auth); /* the connection stays in use: BTNS listeners keep it loaded */
+	}
+	return core_conn_responder(c, l, ret);
+}
+
+/* ---------------------------------------------------------------- whose SA */
+
+bool core_btns_issued(const struct core *c, const struct cert_info *info)
+{
+	return btns_issued(cred(c), info);
+}
+
+static bool btns_names(const struct sa_ike *ike)
+{
+	return btns_namespace(ike->local_id) || btns_namespace(ike->remote_id);
+}
+
+bool core_btns_peer(const struct core *c, const struct sa_ike *ike, const struct ike_ident *id)
+{
+	return btns_names(ike) || (id && id->has_cert && btns_issued(cred(c), &id->cert));
+}
+
+static void closed(void *u, int err, const char *errmsg, const struct vici_node *reply)
+{
+	if (err)
+		log_warn("closing a BTNS IKE_SA whose key cannot be told: %s", errmsg);
+}
+
+/* Why a key is not told; BTNS_KEY_ONE: one key, but listed right after the cache was emptied. */
+static const char *const no_key[] = {
+	[BTNS_KEY_ONE] = "it may have authenticated before charon's certificate cache was emptied",
+	[BTNS_KEY_NONE] = "no certificate under its name is in charon's cache",
+	[BTNS_KEY_SQUATTED] =
+		"another key than the one its name is the hash of presented that name",
+	[BTNS_KEY_TWO] = "two keys presented that name",
+	[BTNS_KEY_CHURN] =
+		"charon's certificate cache is full: its certificate may be gone from it",
+	[BTNS_KEY_WILDCARD] = "a wildcard name stands for every BTNS peer",
+};
+
+/*
+ * The key of a BTNS IKE_SA's peer, as far as charon's cache can tell it
+ * (btns.h). One it cannot tell is closed, so that no third party can make a
+ * peer unreachable: whoever is behind it authenticates again, and the cache
+ * is emptied (core_btns_listed), so the next judgement sees only what
+ * authenticated since. An IKE_SA that may have authenticated before the
+ * cache was emptied cannot be told either.
+ */
+bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici_cert *certs,
+		     size_t n, struct ike_ident *id)
+{
+	struct btns_claims cl;
+	struct cert_info info;
+	enum btns_key k;
+
+	if (!cred(c) || !btns_names(ike))
+		return false;
+	btns_claims_init(&cl, ike->remote_id);
+	for (size_t i = 0; i < n; i++) {
+		if (!certs[i].has_privkey &&
+		    cert_parse_der(certs[i].data.data, certs[i].data.len, &info) == 0)
+			btns_claims_add(&cl, cred(c), &info);
+	}
+	k = btns_claims_key(&cl);
+	id->has_cert = k == BTNS_KEY_ONE && id->ike_id >= c->btns->flushed_below;
+	if (id->has_cert) {
+		id->cert = cl.key;
+		return true;
+	}
+	id->no_key = no_key[k];
+	if (k == BTNS_KEY_NONE)
+		return true;
+	log_warn("IKE_SA %u with '%s': no key can be told (%s): closed", ike->id, ike->remote_id,
+		 id->no_key);
+	vici_terminate(c->vici, ike->id, 0, false, -1, closed, NULL);
+	c->btns->flush |= k == BTNS_KEY_SQUATTED || k == BTNS_KEY_TWO || k == BTNS_KEY_CHURN;
+	return true;
+}
+
+static void barrier_known(void *u, int err, const char *errmsg, const struct vici_ike_sa *sas,
+			  size_t n)
+{
+	struct core *c = u;
+
+	if (err)
+		log_warn("list-sas after emptying charon's certificate cache: %s", errmsg);
+	for (size_t i = 0; i < n; i++) {
+		if (sas[i].uniqueid >= c->btns->flushed_below && sas[i].uniqueid < UINT32_MAX)
+			c->btns->flushed_below = (uint32_t)sas[i].uniqueid + 1;
+	}
+	c->certs_listing = false;
+	if (c->certs_again) {
+		c->certs_again = false;
+		core_list_certs(c);
+	}
+}
+
+/* Every IKE_SA there is now may have authenticated before the cache was emptied. */
+static void cache_flushed(void *u, const struct vici_result *res)
+{
+	struct core *c = u;
+
+	if (res->err)
+		log_warn("flush-certs: %s", res->errmsg);
+	if (vici_list_sas(c->vici, &(struct vici_sa_filter){ .noblock = true }, 0, barrier_known,
+			  c) < 0)
+		barrier_known(c, -EIO, "not queued", NULL, 0);
+}
+
+bool core_btns_listed(struct core *c)
+{
+	struct vici_node *msg;
+
+	if (!c->btns || !c->btns->flush)
+		return false;
+	c->btns->flush = false;
+	msg = vici_msg_new();
+	if (msg)
+		vici_add_kv(msg, "type", "X509");
+	if (vici_call(c->vici, "flush-certs", msg, 0, cache_flushed, c, NULL) < 0) {
+		log_warn("charon's certificate cache could not be emptied");
+		return false;
+	}
+	log_info("a BTNS name was presented by more than one key: charon's certificate cache "
+		 "emptied");
+	return true;
+}
+
+/* ---------------------------------------------------------------- judging */
+
+/* The name a leap-of-faith pin is kept under: the token's peer id, else the address. */
+static void pin_name(const struct latch *l, char *out, size_t len)
+{
+	if (l->pol->peer_id[0])
+		snprintf(out, len, "%s", l->pol->peer_id);
+	else if (!inet_ntop(l->flow.family, l->flow.raddr.b, out, (socklen_t)len))
+		snprintf(out, len, "?");
+}
+
+static int judge_pin(const struct core *c, const struct latch *l, const uint8_t *spki, char *why,
+		     size_t wl)
+{
+	char name[PINS_NAME_MAX + 1], got[17], want[17];
+	const struct pin *pin;
+
+	if (!l->pol->leap_of_faith)
+		return 0;
+	if (!c->btns->pins) {
+		snprintf(why, wl, "leap of faith needs a pin store (data_dir), and there is none");
+		return -EACCES;
+	}
+	pin_name(l, name, sizeof(name));
+	pin = pins_find(c->btns->pins, name);
+	if (!pin && pins_count(c->btns->pins) >= PINS_MAX) {
+		snprintf(why, wl, "leap of faith: no room for another pin (%d)", PINS_MAX);
+		return -EACCES;
+	}
+	if (!pin || !memcmp(pin->spki, spki, IPC_SHA256_LEN))
+		return 0;
+	hex8(spki, got);
+	hex8(pin->spki, want);
+	snprintf(why, wl,
+		 "leap of faith: '%.200s' presented another key (pubKeyID %s…) than the one "
+		 "pinned on first contact (%s…); if it really changed: latchctl pins forget %.200s",
+		 name, got, want, name);
+	return -EACCES;
+}
+
+static bool spki_listed(const struct latch_policy *p, const uint8_t *spki)
+{
+	for (unsigned i = 0; i < p->n_spki; i++) {
+		if (!memcmp(p->spki[i], spki, IPC_SHA256_LEN))
+			return true;
+	}
+	return p->n_spki == 0;
+}
+
+int core_btns_judge(const struct core *c, const struct latch *l, const struct sa_ike *ike,
+		    const struct ike_ident *id, char *why, size_t wl)
+{
+	const struct latch_policy *p = l->pol;
+
+	if (!core_btns_wanted(c, p)) {
+		snprintf(why, wl,
+			 "the peer '%s' is unauthenticated (BTNS): the token requires an "
+			 "authenticated peer",
+			 ike->remote_id);
+		return -EACCES;
+	}
+	if (!id->has_cert) {
+		snprintf(why, wl, "the BTNS peer '%s' has no key latchd can tell: %s",
+			 ike->remote_id, id->no_key ? id->no_key : "no certificate");
+		return -EACCES;
+	}
+	if (p->peer_id[0] && !p->leap_of_faith && !dn_equal(p->peer_id, ike->remote_id)) {
+		snprintf(why, wl, "the BTNS peer is '%s', not '%s'", ike->remote_id, p->peer_id);
+		return -EACCES;
+	}
+	if (p->peer_pattern[0] && !id_match(p->peer_pattern, ike->remote_id)) {
+		snprintf(why, wl, "the BTNS peer '%s' does not match '%s'", ike->remote_id,
+			 p->peer_pattern);
+		return -EACCES;
+	}
+	if (!spki_listed(p, id->cert.spki_sha256)) {
+		snprintf(why, wl, "the BTNS peer's public key is not the one pinned");
+		return -EACCES;
+	}
+	return judge_pin(c, l, id->cert.spki_sha256, why, wl);
+}
+
+/* ---------------------------------------------------------------- binding */
+
+static void bind_local(const struct btns *b, struct latch_ident *me)
+{
+	snprintf(me->id, sizeof(me->id), "%s", b->id);
+	me->auth = IPC_AUTH_BTNS;
+	snprintf(me->subject, sizeof(me->subject), "%s", b->cert.subject);
+	snprintf(me->issuer, sizeof(me->issuer), "%s", b->cert.issuer);
+	memcpy(me->spki, b->cert.spki_sha256, IPC_SHA256_LEN);
+	me->has_spki = true;
+}
+
+/* First contact pins the key; a later one that matches is reported LEAPOFFAITH. */
+static void bind_pin(struct core *c, const struct latch *l, struct latch_ident *remote)
+{
+	char name[PINS_NAME_MAX + 1], h[17];
+	const struct pin *pin;
+	int r;
+
+	if (!l->pol->leap_of_faith || !remote->has_spki || !c->btns->pins)
+		return;
+	pin_name(l, name, sizeof(name));
+	pin = pins_find(c->btns->pins, name);
+	if (pin && !memcmp(pin->spki, remote->spki, IPC_SHA256_LEN)) {
+		remote->auth = IPC_AUTH_LEAP_OF_FAITH;
+		return;
+	}
+	if (pin)
+		return; /* judged a conflict already; never re-pinned silently */
+	r = pins_add(c->btns->pins, name, remote->spki, (uint64_t)time(NULL));
+	hex8(remote->spki, h);
+	if (r < 0)
+		log_warn("leap of faith: pinning '%s': %s", name, strerror(-r));
+	else
+		log_info("leap of faith: '%s' pinned to pubKeyID %s… (first contact)", name, h);
+}
+
+/* core_bind filled both identities as for an authenticated peer: BTNS ones are told so. */
+void core_btns_bind(struct core *c, const struct latch *l, const struct sa_ike *ike,
+		    struct latch_ident *remote, struct latch_ident *local)
+{
+	const struct ike_ident *id = core_ident(c, ike->id);
+	const struct btns *b = cred(c);
+
+	if (!core_btns_peer(c, ike, id))
+		return;
+	remote->auth = IPC_AUTH_BTNS;
+	if (b && dn_equal(ike->local_id, b->id))
+		bind_local(b, local);
+	bind_pin(c, l, remote);
+}
+
+/* ---------------------------------------------------------------- PIN_LIST, PIN_DELETE */
+
+static int list_pins(struct core *c, struct request *req)
+{
+	const struct pin *p;
+	char audit[64];
+	struct buf *b;
+	size_t n;
+
+	for (size_t i = 0; (p = pins_at(c->btns->pins, i)) && req->client; i++) {
+		b = control_reply_begin(req, IPC_F_MORE);
+		n = wire_nest_begin(b, IPC_A_REMOTE_IDENTITY);
+		wire_put_str(b, IPC_A_IDENT_ID, p->name);
+		wire_put_u16(b, IPC_A_IDENT_AUTH_METHOD, IPC_AUTH_LEAP_OF_FAITH);
+		wire_put_bytes(b, IPC_A_IDENT_SPKI_SHA256, p->spki, IPC_SHA256_LEN);
+		snprintf(audit, sizeof(audit), "pinned=%llu", (unsigned long long)p->when);
+		wire_put_str(b, IPC_A_IDENT_AUDIT, audit);
+		wire_nest_end(b, n);
+		if (control_reply_send(req) < 0)
+			return 0;
+	}
+	if (!req->client)
+		return 0;
+	control_reply_begin(req, 0);
+	return control_reply_send(req);
+}
+
+static int delete_pin(struct core *c, struct request *req, char *err, size_t el)
+{
+	struct wire_attrs id;
+	const char *name;
+	int r;
+
+	if (wire_get_nested(&req->msg.attrs, IPC_A_REMOTE_IDENTITY, &id) < 0 ||
+	    wire_get_str(&id, IPC_A_IDENT_ID, &name) < 0)
+		return FAIL(-EINVAL, "PIN_DELETE names the pin: REMOTE_IDENTITY with IDENT_ID");
+	r = pins_del(c->btns->pins, name);
+	if (r == -ENOENT)
+		return FAIL(r, "no pin named '%.200s'", name);
+	if (r < 0)
+		return FAIL(r, "the pin store could not be written: %s", strerror(-r));
+	log_info("leap of faith: pin of '%s' forgotten by uid %u", name, (unsigned)req->cred.uid);
+	control_reply_begin(req, 0);
+	return control_reply_send(req);
+}
+
+int core_req_pins(struct core *c, struct request *req, char *err, size_t el)
+{
+	if (!control_is_admin(req))
+		return FAIL(-EPERM, "leap-of-faith pins are for root or the admin group");
+	if (!c->btns || !c->btns->pins)
+		return FAIL(-EOPNOTSUPP, "latchd keeps no pins (no data_dir)");
+	if (req->type == IPC_MSG_PIN_LIST)
+		return list_pins(c, req);
+	return delete_pin(c, req, err, el);
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LATCH_LATCHD_CORE_H
+#define LATCH_LATCHD_CORE_H
+
+/*
+ * The daemon's core: where latches meet SAs. It owns the latch database,
+ * the SA cache and the connections latchd loads into charon; it takes typed
+ * requests from the control module, follows charon's events, judges every
+ * SA against every latch it could carry (congruent, conflicting), breaks
+ * latches and applies their disposition, and tells owners (ALERT).
+ *
+ * Files: core.c (life cycle, charon's events, judging SAs), core-charon.c
+ * (what latchd loads into charon and initiates), core-req.c (the requests),
+ * core-info.c (latch info on the wire).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "latchd/base/config.h"
+#include "latchd/base/event.h"
+
+struct core;
+
+int core_new(struct ev_loop *loop, const struct config *cfg, struct core **ret);
+/* keep: a restart is coming, leave the enforcement in place (flows stay fail-closed). */
+void core_free(struct core *c, bool keep);
+
+#endif
