@@ -23,16 +23,16 @@ static void check_cert(const uint8_t *der, size_t len)
 	struct btns_claims cl;
 	struct cert_info ci;
 
-	if (cert_parse_der(der, len, &ci) < 0)
+	if (ident_cert_parse_der(der, len, &ci) < 0)
 		return;
 	if (!memchr(ci.subject, 0, sizeof(ci.subject)) ||
 	    !memchr(ci.issuer, 0, sizeof(ci.issuer)) || ci.n_sans > IDENT_SANS_MAX)
 		abort();
-	if (!cert_vouches_for(&ci, ci.subject))
+	if (!ident_cert_vouches_for(&ci, ci.subject))
 		abort();
 	for (unsigned i = 0; i < ci.n_sans; i++) {
 		if (!memchr(ci.sans[i], 0, sizeof(ci.sans[i])) ||
-		    !cert_vouches_for(&ci, ci.sans[i]))
+		    !ident_cert_vouches_for(&ci, ci.sans[i]))
 			abort();
 	}
 	/* a name (its own subject) read as a BTNS name; no anchor: nobody's key */
@@ -44,11 +44,12 @@ static void check_cert(const uint8_t *der, size_t len)
 
 static void check_strings(const char *a, size_t alen, const char *b)
 {
-	if (!dn_equal(a, a) || !dn_equal(b, b) || dn_equal(a, b) != dn_equal(b, a))
+	if (!ident_dn_equal(a, a) || !ident_dn_equal(b, b) ||
+	    ident_dn_equal(a, b) != ident_dn_equal(b, a))
 		abort();
-	if (!strpbrk(a, "*?[") && alen < IDENT_STR_MAX && !id_match(a, a))
+	if (!strpbrk(a, "*?[") && alen < IDENT_STR_MAX && !ident_id_match(a, a))
 		abort();
-	(void)id_match(a, b);
+	(void)ident_id_match(a, b);
 	(void)btns_namespace(b);
 }
 

@@ -185,7 +185,7 @@ static void directory_names_are_read(void **state)
 	X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0);
 	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
 	len = i2d_X509(x, &der);
-	assert_int_equal(cert_parse_der(der, (size_t)len, &info), 0);
+	assert_int_equal(ident_cert_parse_der(der, (size_t)len, &info), 0);
 	assert_int_equal(info.n_sans, 1);
 	assert_string_equal(info.sans[0], name);
 	snprintf(info.issuer, sizeof(info.issuer), "%s", ANCHOR);

@@ -40,7 +40,7 @@ static void read_cert(uint8_t **der, size_t *len, struct cert_info *info)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, CERT_PEM, strlen(CERT_PEM)), (ssize_t)strlen(CERT_PEM));
 	close(fd);
-	assert_int_equal(cert_read_pem(path, der, len, info), 0);
+	assert_int_equal(ident_cert_read_pem(path, der, len, info), 0);
 	unlink(path);
 }
 
@@ -58,7 +58,7 @@ static void pem_and_der_say_the_same(void **state)
 	assert_string_equal(a.sans[1], "192.0.2.2");
 	assert_false(a.is_ca);
 	unit_assert_bytes(a.spki_sha256, sizeof(a.spki_sha256), spki, spki_len);
-	assert_int_equal(cert_parse_der(der, len, &b), 0);
+	assert_int_equal(ident_cert_parse_der(der, len, &b), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
 	free(der);
 	free(spki);
@@ -73,10 +73,11 @@ static void garbage_is_no_certificate(void **state)
 	read_cert(&der, &len, &info);
 	memset(&untouched, 0x5a, sizeof(untouched));
 	info = untouched;
-	assert_int_equal(cert_parse_der(der, len - 1, &info), -EBADMSG); /* truncated */
-	assert_int_equal(cert_parse_der(der, len, &info), 0);		 /* the whole one parses */
+	assert_int_equal(ident_cert_parse_der(der, len - 1, &info), -EBADMSG); /* truncated */
+	assert_int_equal(ident_cert_parse_der(der, len, &info), 0); /* the whole one parses */
 	info = untouched;
-	assert_int_equal(cert_parse_der((const uint8_t *)"\x30\x03\x02\x01", 4, &info), -EBADMSG);
+	assert_int_equal(ident_cert_parse_der((const uint8_t *)"\x30\x03\x02\x01", 4, &info),
+			 -EBADMSG);
 	assert_memory_equal(&info, &untouched, sizeof(info)); /* nothing written on failure */
 	free(der);
 }
@@ -88,26 +89,26 @@ static void certificate_vouches_for_its_names(void **state)
 	uint8_t *der;
 
 	read_cert(&der, &len, &c);
-	assert_true(cert_vouches_for(&c, "b.example"));
-	assert_true(cert_vouches_for(&c, "B.EXAMPLE"));
-	assert_true(cert_vouches_for(&c, "192.0.2.2"));
-	assert_true(cert_vouches_for(&c, "C=CH,O=latch-test,CN=b.example"));
-	assert_false(cert_vouches_for(&c, "c.example"));
-	assert_false(cert_vouches_for(&c, "192.0.2.3"));
-	assert_false(cert_vouches_for(&c, "C=CH, O=latch-test, CN=Test CA"));
+	assert_true(ident_cert_vouches_for(&c, "b.example"));
+	assert_true(ident_cert_vouches_for(&c, "B.EXAMPLE"));
+	assert_true(ident_cert_vouches_for(&c, "192.0.2.2"));
+	assert_true(ident_cert_vouches_for(&c, "C=CH,O=latch-test,CN=b.example"));
+	assert_false(ident_cert_vouches_for(&c, "c.example"));
+	assert_false(ident_cert_vouches_for(&c, "192.0.2.3"));
+	assert_false(ident_cert_vouches_for(&c, "C=CH, O=latch-test, CN=Test CA"));
 	free(der);
 }
 
 static void dn_and_pattern_matching(void **state)
 {
-	assert_true(dn_equal("C=CH, O=x, CN=a", "C=CH,O=x,CN=a"));
-	assert_true(dn_equal("C = CH, O = x", "C=CH, O=x"));
-	assert_false(dn_equal("C=CH, O=x, CN=a", "C=CH, O=x, CN=b"));
-	assert_true(id_match("*.example", "b.example"));
-	assert_false(id_match("*.example", "b.example.org"));
-	assert_true(id_match("C=CH, O=BTNS, CN=*", "C=CH,O=BTNS,CN=anything"));
-	assert_false(id_match("C=CH, O=BTNS, CN=*", "C=CH, O=latch-test, CN=b"));
-	assert_true(id_match("b.example", "b.example"));
+	assert_true(ident_dn_equal("C=CH, O=x, CN=a", "C=CH,O=x,CN=a"));
+	assert_true(ident_dn_equal("C = CH, O = x", "C=CH, O=x"));
+	assert_false(ident_dn_equal("C=CH, O=x, CN=a", "C=CH, O=x, CN=b"));
+	assert_true(ident_id_match("*.example", "b.example"));
+	assert_false(ident_id_match("*.example", "b.example.org"));
+	assert_true(ident_id_match("C=CH, O=BTNS, CN=*", "C=CH,O=BTNS,CN=anything"));
+	assert_false(ident_id_match("C=CH, O=BTNS, CN=*", "C=CH, O=latch-test, CN=b"));
+	assert_true(ident_id_match("b.example", "b.example"));
 }
 
 static void channel_binding_is_symmetric_and_labelled(void **state)
@@ -188,15 +189,15 @@ static void certificate_names_enter_cleaned(void **state)
 	size_t len;
 	uint8_t *der = odd_cert(&len);
 
-	assert_int_equal(cert_parse_der(der, len, &c), 0);
+	assert_int_equal(ident_cert_parse_der(der, len, &c), 0);
 	/* OpenSSL escapes C0 controls in DNs itself (RFC 2253 \1B); the rest is cleaned. */
 	assert_string_equal(c.subject, "CN=b\\1B[2J\\xc2\\x9b\\xe2\\x80\\xaex");
 	assert_string_equal(c.issuer, c.subject);
 	assert_int_equal(c.n_sans, 2);
 	assert_string_equal(c.sans[0], "b.example");
 	assert_string_equal(c.sans[1], "evil\\x1b[2J.example");
-	assert_true(cert_vouches_for(&c, "b.example"));
-	assert_false(cert_vouches_for(&c, "good.example"));
+	assert_true(ident_cert_vouches_for(&c, "b.example"));
+	assert_false(ident_cert_vouches_for(&c, "good.example"));
 	free(der);
 }
 

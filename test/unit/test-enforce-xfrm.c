@@ -27,16 +27,16 @@ static void test_carrier_make(void **state)
 	struct enforce_carrier c = { .reqid = 7 };
 	uint8_t want[4] = { 192, 0, 2, 2 };
 
-	assert_int_equal(xfrm_carrier_make(&c, "192.0.2.1", "192.0.2.2", 42, true), 0);
+	assert_int_equal(enforce_xfrm_carrier(&c, "192.0.2.1", "192.0.2.2", 42, true), 0);
 	assert_int_equal(c.family, AF_INET);
 	assert_int_equal(c.reqid, 42);
 	assert_true(c.tunnel);
 	assert_memory_equal(c.remote.b, want, 4);
-	assert_int_equal(xfrm_carrier_make(&c, "2001:db8::1", "2001:db8::2", 43, false), 0);
+	assert_int_equal(enforce_xfrm_carrier(&c, "2001:db8::1", "2001:db8::2", 43, false), 0);
 	assert_int_equal(c.family, AF_INET6);
 	assert_int_equal(c.remote.b[15], 2);
-	assert_int_equal(xfrm_carrier_make(&c, "192.0.2.1", "2001:db8::2", 1, true), -EINVAL);
-	assert_int_equal(xfrm_carrier_make(&c, "192.0.2.1", "192.0.2.2", 0, true), -EINVAL);
+	assert_int_equal(enforce_xfrm_carrier(&c, "192.0.2.1", "2001:db8::2", 1, true), -EINVAL);
+	assert_int_equal(enforce_xfrm_carrier(&c, "192.0.2.1", "192.0.2.2", 0, true), -EINVAL);
 	assert_int_equal(c.reqid, 43); /* untouched on failure */
 }
 
@@ -89,7 +89,7 @@ static bool can_set_policies(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct flow f = { .family = AF_INET, .proto = IPPROTO_TCP };
-	bool ok = fd >= 0 && xfrm_sock_block(fd, &f) == 0;
+	bool ok = fd >= 0 && enforce_xfrm_sock_block(fd, &f) == 0;
 
 	if (fd >= 0)
 		close(fd);
@@ -105,21 +105,21 @@ static void test_block_carry_clear(void **state)
 		skip(); /* not root, or no XFRM in this kernel */
 		return;
 	}
-	assert_int_equal(xfrm_carrier_make(&c, "127.0.0.1", "127.0.0.1", 4242, false), 0);
+	assert_int_equal(enforce_xfrm_carrier(&c, "127.0.0.1", "127.0.0.1", 4242, false), 0);
 
 	pair_open(&p);
-	assert_int_equal(xfrm_sock_block(p.fd, &p.f), 0);
+	assert_int_equal(enforce_xfrm_sock_block(p.fd, &p.f), 0);
 	assert_int_equal(try_connect(&p), -EPERM);
 	pair_close(&p);
 
 	pair_open(&p);
-	assert_int_equal(xfrm_sock_carry(p.fd, &p.f, &c), 0);
+	assert_int_equal(enforce_xfrm_sock_carry(p.fd, &p.f, &c), 0);
 	assert_int_equal(try_connect(&p), -EAGAIN); /* no SA with reqid 4242: never in clear */
 	pair_close(&p);
 
 	pair_open(&p);
-	assert_int_equal(xfrm_sock_block(p.fd, &p.f), 0);
-	assert_int_equal(xfrm_sock_clear(p.fd), 0);
+	assert_int_equal(enforce_xfrm_sock_block(p.fd, &p.f), 0);
+	assert_int_equal(enforce_xfrm_sock_clear(p.fd), 0);
 	assert_int_equal(try_connect(&p), 0);
 	pair_close(&p);
 }
@@ -135,7 +135,7 @@ static void test_selector_is_the_socket(void **state)
 	}
 	pair_open(&p);
 	p.f.rport++; /* a policy made for another destination port */
-	assert_int_equal(xfrm_sock_block(p.fd, &p.f), 0);
+	assert_int_equal(enforce_xfrm_sock_block(p.fd, &p.f), 0);
 	assert_int_equal(try_connect(&p), -EPERM);
 	pair_close(&p);
 }
@@ -161,12 +161,12 @@ static void test_listener(void **state)
 	assert_int_equal(getsockname(srv, (struct sockaddr *)&to, &len), 0);
 	l.addr.v4 = to.sin_addr;
 	l.port = ntohs(to.sin_port);
-	assert_int_equal(xfrm_sock_listen(srv, &l), 0);
+	assert_int_equal(enforce_xfrm_sock_listen(srv, &l), 0);
 	assert_int_equal(sendto(cli, "clear", 5, 0, (struct sockaddr *)&to, sizeof(to)), 5);
 	usleep(20000);
 	assert_int_equal(recv(srv, buf, sizeof(buf), 0), -1);
 	assert_int_equal(errno, EAGAIN); /* dropped by the inbound policy check */
-	assert_int_equal(xfrm_sock_clear(srv), 0);
+	assert_int_equal(enforce_xfrm_sock_clear(srv), 0);
 	assert_int_equal(sendto(cli, "clear", 5, 0, (struct sockaddr *)&to, sizeof(to)), 5);
 	usleep(20000);
 	assert_int_equal(recv(srv, buf, sizeof(buf), 0), 5);
@@ -202,7 +202,7 @@ static void test_fetch_by_cookie(void **state)
 	assert_true(copy != fd);
 	assert_int_equal(sockdiag_cookie(copy, &ck), 0);
 	assert_true(ck == cookie);
-	assert_int_equal(xfrm_sock_block(copy, &f), 0);
+	assert_int_equal(enforce_xfrm_sock_block(copy, &f), 0);
 	close(copy);
 	assert_int_equal(send(fd, "x", 1, 0), -1); /* the owner's socket is blocked */
 	assert_int_equal(errno, EPERM);
@@ -218,7 +218,7 @@ static void test_fetch_by_cookie(void **state)
 static void test_probe(void **state)
 {
 	const char *how = NULL;
-	int r = xfrm_probe_esp(&how);
+	int r = enforce_xfrm_probe_esp(&how);
 
 	assert_true(r == 0 || r == 1);
 	assert_non_null(how);

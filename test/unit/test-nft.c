@@ -30,24 +30,24 @@ static void test_key_v4(void **state)
 {
 	struct flow f = parse("tcp", "192.0.2.1", 40000, "192.0.2.2", 8080), back;
 	uint8_t key[NFT_KEY_MAX];
-	size_t len = nftkey_flow(&f, key);
+	size_t len = nft_key_flow(&f, key);
 	uint8_t *want;
 	size_t wlen;
 
 	want = unit_hex("c0000202 06000000 1f900000 c0000201 9c400000", &wlen);
 	unit_assert_bytes(key, len, want, wlen);
 	free(want);
-	assert_int_equal(nftkey_flow_parse(AF_INET, key, len, &back), 0);
+	assert_int_equal(nft_key_flow_parse(AF_INET, key, len, &back), 0);
 	assert_true(flow_equal(&f, &back));
-	assert_int_equal(nftkey_flow_parse(AF_INET, key, 44, &back), -EINVAL);
-	assert_int_equal(nftkey_flow_parse(AF_INET6, key, len, &back), -EINVAL);
+	assert_int_equal(nft_key_flow_parse(AF_INET, key, 44, &back), -EINVAL);
+	assert_int_equal(nft_key_flow_parse(AF_INET6, key, len, &back), -EINVAL);
 }
 
 static void test_key_v6(void **state)
 {
 	struct flow f = parse("udp", "2001:db8::1", 5353, "2001:db8::2", 40010), back;
 	uint8_t key[NFT_KEY_MAX];
-	size_t len = nftkey_flow(&f, key);
+	size_t len = nft_key_flow(&f, key);
 	uint8_t *want;
 	size_t wlen;
 
@@ -56,10 +56,10 @@ static void test_key_v6(void **state)
 			&wlen);
 	unit_assert_bytes(key, len, want, wlen);
 	free(want);
-	assert_int_equal(nftkey_flow_parse(AF_INET6, key, len, &back), 0);
+	assert_int_equal(nft_key_flow_parse(AF_INET6, key, len, &back), 0);
 	assert_true(flow_equal(&f, &back));
 	f.family = 0;
-	assert_int_equal(nftkey_flow(&f, key), 0);
+	assert_int_equal(nft_key_flow(&f, key), 0);
 }
 
 static void test_key_listen(void **state)
@@ -70,17 +70,17 @@ static void test_key_listen(void **state)
 	size_t len, wlen;
 
 	inet_pton(AF_INET, "192.0.2.1", l.addr.b);
-	len = nftkey_listen(&l, key);
+	len = nft_key_listen(&l, key);
 	want = unit_hex("c0000201 06000000 1f900000", &wlen);
 	unit_assert_bytes(key, len, want, wlen);
 	free(want);
-	assert_int_equal(nftkey_listen_parse(AF_INET, key, len, &back), 0);
+	assert_int_equal(nft_key_listen_parse(AF_INET, key, len, &back), 0);
 	assert_true(flow3_equal(&l, &back));
-	len = nftkey_listen_any(&l, key);
+	len = nft_key_listen_any(&l, key);
 	want = unit_hex("06000000 1f900000", &wlen);
 	unit_assert_bytes(key, len, want, wlen);
 	free(want);
-	assert_int_equal(nftkey_listen_parse(AF_INET6, key, len, &back), 0);
+	assert_int_equal(nft_key_listen_parse(AF_INET6, key, len, &back), 0);
 	assert_int_equal(back.family, AF_INET6);
 	assert_int_equal(back.port, 8080);
 	assert_int_equal(back.addr.b[0], 0);
@@ -142,7 +142,7 @@ static void test_elems(void **state)
 	assert_string_equal(nftnl_set_get_str(s, NFTNL_SET_NAME), "flows4");
 	assert_string_equal(nftnl_set_get_str(s, NFTNL_SET_TABLE), "latch");
 	nftnl_set_elem_foreach(s, first_key, got);
-	unit_assert_bytes(got, got[NFT_KEY_MAX], want, nftkey_flow(&ops[1].flow, want));
+	unit_assert_bytes(got, got[NFT_KEY_MAX], want, nft_key_flow(&ops[1].flow, want));
 	nftnl_set_free(s);
 	nft_batch_release(&b);
 }

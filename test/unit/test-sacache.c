@@ -386,23 +386,23 @@ static void selectors_parse(void **state)
 	struct sa_ts ts;
 	uint8_t a[16] = { 0 };
 
-	assert_int_equal(sa_ts_parse("192.0.2.0/24[udp/1024-2048]", &ts), 0);
+	assert_int_equal(sacache_ts_parse("192.0.2.0/24[udp/1024-2048]", &ts), 0);
 	assert_int_equal(ts.proto, 17);
 	assert_int_equal(ts.port_lo, 1024);
 	assert_int_equal(ts.port_hi, 2048);
 	inet_pton(AF_INET, "192.0.2.77", a);
-	assert_true(sa_ts_covers(&ts, AF_INET, a, 17, 1500));
-	assert_false(sa_ts_covers(&ts, AF_INET, a, 17, 3000));
-	assert_false(sa_ts_covers(&ts, AF_INET, a, 6, 1500));
+	assert_true(sacache_ts_covers(&ts, AF_INET, a, 17, 1500));
+	assert_false(sacache_ts_covers(&ts, AF_INET, a, 17, 3000));
+	assert_false(sacache_ts_covers(&ts, AF_INET, a, 6, 1500));
 	inet_pton(AF_INET, "192.0.3.1", a);
-	assert_false(sa_ts_covers(&ts, AF_INET, a, 17, 1500));
-	assert_int_equal(sa_ts_parse("2001:db8::/64", &ts), 0);
+	assert_false(sacache_ts_covers(&ts, AF_INET, a, 17, 1500));
+	assert_int_equal(sacache_ts_parse("2001:db8::/64", &ts), 0);
 	assert_int_equal(ts.family, AF_INET6);
 	assert_int_equal(ts.prefix, 64);
 	inet_pton(AF_INET6, "2001:db8::99", a);
-	assert_true(sa_ts_covers(&ts, AF_INET6, a, 6, 1));
-	assert_int_equal(sa_ts_parse("192.0.2.1/33", &ts), -EINVAL);
-	assert_int_equal(sa_ts_parse("not-an-address", &ts), -EINVAL);
+	assert_true(sacache_ts_covers(&ts, AF_INET6, a, 6, 1));
+	assert_int_equal(sacache_ts_parse("192.0.2.1/33", &ts), -EINVAL);
+	assert_int_equal(sacache_ts_parse("not-an-address", &ts), -EINVAL);
 }
 
 int main(void)

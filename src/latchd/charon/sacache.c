@@ -48,7 +48,7 @@ void sacache_free(struct sacache *c)
 
 /* ---------------------------------------------------------------- selectors */
 
-int sa_ts_parse(const char *text, struct sa_ts *ret)
+int sacache_ts_parse(const char *text, struct sa_ts *ret)
 {
 	struct sa_ts ts = { .port_hi = 65535 };
 	struct vici_ts_parsed p;
@@ -95,8 +95,8 @@ static bool prefix_match(const uint8_t *net, const uint8_t *addr, unsigned prefi
 	return (net[bytes] & mask) == (addr[bytes] & mask);
 }
 
-bool sa_ts_covers(const struct sa_ts *ts, int family, const uint8_t *addr, uint8_t proto,
-		  uint16_t port)
+bool sacache_ts_covers(const struct sa_ts *ts, int family, const uint8_t *addr, uint8_t proto,
+		       uint16_t port)
 {
 	if (ts->family != family || (ts->proto && ts->proto != proto))
 		return false;
@@ -105,7 +105,7 @@ bool sa_ts_covers(const struct sa_ts *ts, int family, const uint8_t *addr, uint8
 	return prefix_match(ts->addr, addr, ts->prefix);
 }
 
-bool sa_ts_is_exact(const struct sa_ts *ts)
+bool sacache_ts_is_exact(const struct sa_ts *ts)
 {
 	return ts->proto && ts->port_lo == ts->port_hi &&
 	       ts->prefix == (ts->family == AF_INET ? 32 : 128);
@@ -253,7 +253,7 @@ static int parse_ts_list(const struct vici_node *sec, const char *key, struct sa
 	for (const struct vici_node *it = l ? l->child : NULL; it; it = it->next) {
 		if (*n == SA_TS_MAX)
 			return -E2BIG;
-		if (sa_ts_parse((const char *)it->value, &ts[*n]) < 0)
+		if (sacache_ts_parse((const char *)it->value, &ts[*n]) < 0)
 			return -EBADMSG;
 		(*n)++;
 	}
@@ -570,7 +570,7 @@ static bool any_covers(const struct sa_ts *ts, unsigned n, int family, const uin
 		       uint8_t proto, uint16_t port)
 {
 	for (unsigned i = 0; i < n; i++) {
-		if (sa_ts_covers(&ts[i], family, addr, proto, port))
+		if (sacache_ts_covers(&ts[i], family, addr, proto, port))
 			return true;
 	}
 	return false;
@@ -605,8 +605,8 @@ unsigned sacache_covering(const struct sacache *c, const struct flow *f, sacache
 
 bool sacache_child_is_exact(const struct sa_child *c, const struct flow *f)
 {
-	return c->n_lts == 1 && c->n_rts == 1 && sa_ts_is_exact(&c->lts[0]) &&
-	       sa_ts_is_exact(&c->rts[0]) && c->lts[0].port_lo == f->lport &&
+	return c->n_lts == 1 && c->n_rts == 1 && sacache_ts_is_exact(&c->lts[0]) &&
+	       sacache_ts_is_exact(&c->rts[0]) && c->lts[0].port_lo == f->lport &&
 	       c->rts[0].port_lo == f->rport;
 }
 

@@ -35,11 +35,11 @@ struct sa_ts {
 	uint16_t port_lo, port_hi;
 };
 
-int sa_ts_parse(const char *text, struct sa_ts *ret);
-bool sa_ts_covers(const struct sa_ts *ts, int family, const uint8_t *addr, uint8_t proto,
-		  uint16_t port);
+int sacache_ts_parse(const char *text, struct sa_ts *ret);
+bool sacache_ts_covers(const struct sa_ts *ts, int family, const uint8_t *addr, uint8_t proto,
+		       uint16_t port);
 /* True when ts is exactly one host and one port of one protocol (an "exact" child). */
-bool sa_ts_is_exact(const struct sa_ts *ts);
+bool sacache_ts_is_exact(const struct sa_ts *ts);
 
 struct sa_child {
 	uint32_t id; /* charon's CHILD_SA unique id */

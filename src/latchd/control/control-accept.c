@@ -16,6 +16,7 @@
 
 #include "latchd/base/log.h"
 #include "latchd/control/control-int.h"
+#include "shared/fail.h"
 #include "shared/fdpass.h"
 
 /* Descriptors latchd keeps for itself beside its clients' (charon, netlink, files, sockets). */
@@ -63,17 +64,14 @@ static int admit(const struct control *c, const struct client *cl, char *err, si
 	unsigned users = cfg->max_clients - cfg->admin_clients;
 
 	if (cl->admin && c->n_clients >= cfg->max_clients)
-		return snprintf(err, el, "latchd serves %u clients, its limit", c->n_clients),
-		       -EUSERS;
+		return FAIL(-EUSERS, "latchd serves %u clients, its limit", c->n_clients);
 	if (cl->admin)
 		return 0;
 	if (clients_of_uid(c, cl->cred.uid) >= cfg->max_clients_per_uid)
-		return snprintf(err, el, "too many connections for uid %u (limit %u)",
-				(unsigned)cl->cred.uid, cfg->max_clients_per_uid),
-		       -EUSERS;
+		return FAIL(-EUSERS, "too many connections for uid %u (limit %u)",
+			    (unsigned)cl->cred.uid, cfg->max_clients_per_uid);
 	if (c->n_clients - c->n_admins >= users)
-		return snprintf(err, el, "latchd serves %u users' clients, its limit", users),
-		       -EUSERS;
+		return FAIL(-EUSERS, "latchd serves %u users' clients, its limit", users);
 	return 0;
 }
 

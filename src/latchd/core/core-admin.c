@@ -29,7 +29,7 @@ int core_req_status(struct core *c, struct request *req, char *err, size_t el)
 	put_count(b, IPC_A_COUNTER, "uptime_s", (ev_now(c->loop) - c->started_usec) / 1000000);
 	put_count(b, IPC_A_COUNTER, "clients", control_client_count(c->ctl));
 	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_PENDING; s++)
-		put_count(b, IPC_A_COUNTER, latch_state_name(s), latchdb_count(c->db, s));
+		put_count(b, IPC_A_COUNTER, latchdb_state_name(s), latchdb_count(c->db, s));
 	put_count(b, IPC_A_COUNTER, "ike_sas", sacache_count_ike(c->sa));
 	put_count(b, IPC_A_COUNTER, "child_sas", sacache_count_children(c->sa));
 	put_count(b, IPC_A_LIMIT, "latches_per_uid", c->cfg.max_latches);

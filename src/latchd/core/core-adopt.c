@@ -54,7 +54,7 @@ static void adopt_one(void *u, const struct persist_rec *r)
 	}
 	log_info("latch %llu %s: re-adopted (%s)", (unsigned long long)l->id,
 		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
-		 latch_state_name(l->state));
+		 latchdb_state_name(l->state));
 }
 
 /*

@@ -37,8 +37,7 @@
 #include "latchd/core/core-int.h"
 #include "latchd/dataplane/nfq.h"
 #include "latchd/dataplane/sockdiag.h"
-
-#define FAIL(r, ...) (snprintf(err, el, __VA_ARGS__), (r))
+#include "shared/fail.h"
 
 /* The hold rule's queue: one latchd per network namespace. */
 #define ATTACH_QUEUE 207
@@ -167,7 +166,7 @@ static unsigned release(struct core *c, uint64_t latch_id, bool accept)
 
 /* ---------------------------------------------------------------- latches */
 
-/* The latch of the flow f of an attached socket, as CONNECT makes it (new_flow_latch). */
+/* The latch of the flow f of an attached socket, as CONNECT makes it (core_new_flow_latch). */
 static int make_latch(struct core *c, struct attach *a, const struct flow *f, struct latch **ret)
 {
 	struct request req = {
@@ -176,7 +175,7 @@ static int make_latch(struct core *c, struct attach *a, const struct flow *f, st
 	struct pending *p;
 	char err[256] = "", text[FLOW_FMT_MAX];
 	struct latch *l;
-	int r = new_flow_latch(c, &req, f, &a->pol, &l, err, sizeof(err));
+	int r = core_new_flow_latch(c, &req, f, &a->pol, &l, err, sizeof(err));
 
 	if (r < 0) {
 		log_warn("attached socket %s: %s", flow_format(text, sizeof(text), f), err);
@@ -534,7 +533,7 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el)
 		return FAIL(-EOPNOTSUPP, "latchd cannot hold first packets here (no NFQUEUE)");
 	r = core_get_policy(&req->msg.attrs, &pol, err, el);
 	if (r == 0)
-		r = check_policy_rights(c, req, &pol, err, el);
+		r = core_check_policy_rights(c, req, &pol, err, el);
 	if (r == 0)
 		r = attach_socket(req->fd, enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL, &l3,
 				  &cookie, err, el);

@@ -22,8 +22,7 @@
 #include "latchd/core/core-int.h"
 #include "latchd/cred/btns.h"
 #include "latchd/db/pins.h"
-
-#define FAIL(r, ...) (snprintf(err, el, __VA_ARGS__), (r))
+#include "shared/fail.h"
 
 struct core_btns {
 	struct btns *b;	   /* NULL: BTNS is off (no anchor) */
@@ -108,7 +107,7 @@ bool core_btns_wanted(const struct core *c, const struct latch_policy *p)
 
 	if (!b || !p->btns)
 		return false;
-	if (p->peer_ca[0] && !dn_equal(p->peer_ca, b->anchor.subject))
+	if (p->peer_ca[0] && !ident_dn_equal(p->peer_ca, b->anchor.subject))
 		return false;
 	if (p->peer_pattern[0] && !btns_namespace(p->peer_pattern))
 		return false;
@@ -221,7 +220,7 @@ bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici
 	btns_claims_init(&cl, ike->remote_id);
 	for (size_t i = 0; i < n; i++) {
 		if (!certs[i].has_privkey &&
-		    cert_parse_der(certs[i].data.data, certs[i].data.len, &info) == 0)
+		    ident_cert_parse_der(certs[i].data.data, certs[i].data.len, &info) == 0)
 			btns_claims_add(&cl, cred(c), &info);
 	}
 	k = btns_claims_key(&cl);
@@ -355,11 +354,11 @@ int core_btns_judge(const struct core *c, const struct latch *l, const struct sa
 			 ike->remote_id, id->no_key ? id->no_key : "no certificate");
 		return -EACCES;
 	}
-	if (p->peer_id[0] && !p->leap_of_faith && !dn_equal(p->peer_id, ike->remote_id)) {
+	if (p->peer_id[0] && !p->leap_of_faith && !ident_dn_equal(p->peer_id, ike->remote_id)) {
 		snprintf(why, wl, "the BTNS peer is '%s', not '%s'", ike->remote_id, p->peer_id);
 		return -EACCES;
 	}
-	if (p->peer_pattern[0] && !id_match(p->peer_pattern, ike->remote_id)) {
+	if (p->peer_pattern[0] && !ident_id_match(p->peer_pattern, ike->remote_id)) {
 		snprintf(why, wl, "the BTNS peer '%s' does not match '%s'", ike->remote_id,
 			 p->peer_pattern);
 		return -EACCES;
@@ -418,7 +417,7 @@ void core_btns_bind(struct core *c, const struct latch *l, const struct sa_ike *
 	if (!core_btns_peer(c, ike, id))
 		return;
 	remote->auth = IPC_AUTH_BTNS;
-	if (b && dn_equal(ike->local_id, b->id))
+	if (b && ident_dn_equal(ike->local_id, b->id))
 		bind_local(b, local);
 	bind_pin(c, l, remote);
 }

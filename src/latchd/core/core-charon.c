@@ -108,7 +108,7 @@ static size_t pick_cas(const struct core *c, const struct latch_policy *p, struc
 	size_t n = 0;
 
 	for (unsigned i = 0; i < c->n_cas; i++) {
-		if (p->peer_ca[0] && !dn_equal(c->cas[i].info.subject, p->peer_ca))
+		if (p->peer_ca[0] && !ident_dn_equal(c->cas[i].info.subject, p->peer_ca))
 			continue;
 		out[n++] = (struct vici_blob){ c->cas[i].text, c->cas[i].len };
 	}
@@ -545,7 +545,7 @@ static void load_creds(struct core *c)
 			       "certificate");
 	if (!c->cfg.key[0])
 		return;
-	r = file_read(c->cfg.key, &pem, &len, 1 << 20);
+	r = ident_file_read(c->cfg.key, &pem, &len, 1 << 20);
 	if (r < 0) {
 		log_err("key %s: %s", c->cfg.key, strerror(-r));
 		return;
@@ -645,10 +645,10 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct vici
 			struct cert_info info;
 
 			if (certs[i].has_privkey ||
-			    cert_parse_der(certs[i].data.data, certs[i].data.len, &info) < 0)
+			    ident_cert_parse_der(certs[i].data.data, certs[i].data.len, &info) < 0)
 				continue;
 			if (!info.is_ca && !core_btns_issued(c, &info) &&
-			    cert_vouches_for(&info, ike->remote_id)) {
+			    ident_cert_vouches_for(&info, ike->remote_id)) {
 				id->cert = info;
 				id->has_cert = true;
 				break;

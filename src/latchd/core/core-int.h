@@ -190,11 +190,11 @@ void core_client_gone(void *core, struct client *cl);
 /* Answer a pending request (0: with the latch's info) and forget it; on error the latch ends. */
 void core_reply_pending(struct core *c, struct pending *p, int err, const char *why);
 /* A latch for flow f owned by req's caller, its flow enforced (CONNECT's; ATTACH's too). */
-int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
-		   const struct latch_policy *pol, struct latch **ret, char *err, size_t el);
+int core_new_flow_latch(struct core *c, struct request *req, const struct flow *f,
+			const struct latch_policy *pol, struct latch **ret, char *err, size_t el);
 /* A policy weaker than the system's (allow unlatched) needs an administrator. */
-int check_policy_rights(struct core *c, const struct request *req, const struct latch_policy *pol,
-			char *err, size_t el);
+int core_check_policy_rights(struct core *c, const struct request *req,
+			     const struct latch_policy *pol, char *err, size_t el);
 
 /* core-attach.c: the draft flow, ATTACH (an attached socket's first packet is held) */
 struct attachments;

@@ -17,9 +17,8 @@
 #include "latchd/base/log.h"
 #include "latchd/core/core-int.h"
 #include "latchd/dataplane/sockdiag.h"
+#include "shared/fail.h"
 #include "shared/text.h"
-
-#define FAIL(r, ...) (snprintf(err, el, __VA_ARGS__), (r))
 
 /* ---------------------------------------------------------------- pending */
 
@@ -279,8 +278,8 @@ static int check_quota(struct core *c, const struct request *req, char *err, siz
 	return 0;
 }
 
-int check_policy_rights(struct core *c, const struct request *req, const struct latch_policy *pol,
-			char *err, size_t el)
+int core_check_policy_rights(struct core *c, const struct request *req,
+			     const struct latch_policy *pol, char *err, size_t el)
 {
 	/* Less than the system's protection is a bypass: only for administrators. */
 	if (pol->allow_unlatched && !control_is_admin(req))
@@ -401,8 +400,8 @@ static int stale_latch_gone(struct core *c, const struct request *req, const str
 	return 0;
 }
 
-int new_flow_latch(struct core *c, struct request *req, const struct flow *f,
-		   const struct latch_policy *pol, struct latch **ret, char *err, size_t el)
+int core_new_flow_latch(struct core *c, struct request *req, const struct flow *f,
+			const struct latch_policy *pol, struct latch **ret, char *err, size_t el)
 {
 	char text[FLOW_FMT_MAX];
 	struct latch *l;
@@ -472,13 +471,13 @@ static int req_connect(struct core *c, struct request *req, char *err, size_t el
 
 	r = core_get_policy(&req->msg.attrs, &pol, err, el);
 	if (r == 0)
-		r = check_policy_rights(c, req, &pol, err, el);
+		r = core_check_policy_rights(c, req, &pol, err, el);
 	if (r == 0)
 		r = connect_flow(req->fd, &req->msg.attrs, &f, err, el);
 	if (r == 0)
 		r = core_attach_protect(c, req, &pol, err, el);
 	if (r == 0)
-		r = new_flow_latch(c, req, &f, &pol, &l, err, el);
+		r = core_new_flow_latch(c, req, &f, &pol, &l, err, el);
 	if (r < 0)
 		return r;
 	return start_resolving(c, req, l, false, false, err, el);
@@ -493,7 +492,7 @@ static int req_latch(struct core *c, struct request *req, char *err, size_t el)
 
 	r = core_get_policy(&req->msg.attrs, &pol, err, el);
 	if (r == 0)
-		r = check_policy_rights(c, req, &pol, err, el);
+		r = core_check_policy_rights(c, req, &pol, err, el);
 	if (r < 0)
 		return r;
 	r = flow_from_fd(req->fd, &f);
@@ -501,7 +500,7 @@ static int req_latch(struct core *c, struct request *req, char *err, size_t el)
 		return FAIL(r, "the socket passed is no connected TCP or UDP socket");
 	r = core_attach_protect(c, req, &pol, err, el);
 	if (r == 0)
-		r = new_flow_latch(c, req, &f, &pol, &l, err, el);
+		r = core_new_flow_latch(c, req, &f, &pol, &l, err, el);
 	if (r < 0)
 		return r;
 	return start_resolving(c, req, l, false, true, err, el);
@@ -523,7 +522,7 @@ static int req_accept(struct core *c, struct request *req, char *err, size_t el)
 			    flow_format(text, sizeof(text), &f));
 	if (lst->owner.uid != req->cred.uid && !control_is_admin(req))
 		return FAIL(-EPERM, "the listener belongs to uid %u", (unsigned)lst->owner.uid);
-	r = new_flow_latch(c, req, &f, lst->pol, &l, err, el);
+	r = core_new_flow_latch(c, req, &f, lst->pol, &l, err, el);
 	if (r < 0)
 		return r;
 	return start_resolving(c, req, l, true, true, err, el);
@@ -539,7 +538,7 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 
 	r = core_get_policy(&req->msg.attrs, &pol, err, el);
 	if (r == 0)
-		r = check_policy_rights(c, req, &pol, err, el);
+		r = core_check_policy_rights(c, req, &pol, err, el);
 	/* R33 is kept by refusal; admitting unlatched connections is not served (yet). */
 	if (r == 0 && pol.allow_unlatched)
 		r = FAIL(-EOPNOTSUPP,

@@ -42,7 +42,7 @@ static void ident_forget(struct core *c, uint32_t ike_id)
 static bool is_our_ca(const struct core *c, const char *issuer)
 {
 	for (unsigned i = 0; i < c->n_cas; i++) {
-		if (dn_equal(c->cas[i].info.subject, issuer))
+		if (ident_dn_equal(c->cas[i].info.subject, issuer))
 			return true;
 	}
 	return false;
@@ -55,17 +55,17 @@ static bool peer_acceptable(const struct latch_policy *p, const struct sa_ike *i
 	bool pinned = p->n_spki == 0;
 
 	if (p->peer_id[0] && strcmp(ike->remote_id, p->peer_id) &&
-	    !(cert && cert_vouches_for(cert, p->peer_id))) {
+	    !(cert && ident_cert_vouches_for(cert, p->peer_id))) {
 		snprintf(why, wl, "the peer authenticated as '%s', not as '%s'", ike->remote_id,
 			 p->peer_id);
 		return false;
 	}
-	if (p->peer_pattern[0] && !id_match(p->peer_pattern, ike->remote_id)) {
+	if (p->peer_pattern[0] && !ident_id_match(p->peer_pattern, ike->remote_id)) {
 		snprintf(why, wl, "the peer '%s' does not match '%s'", ike->remote_id,
 			 p->peer_pattern);
 		return false;
 	}
-	if (p->peer_ca[0] && !(cert && dn_equal(cert->issuer, p->peer_ca))) {
+	if (p->peer_ca[0] && !(cert && ident_dn_equal(cert->issuer, p->peer_ca))) {
 		snprintf(why, wl, "the peer's certificate was not issued by '%s'", p->peer_ca);
 		return false;
 	}
@@ -243,7 +243,8 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
 	control_latch_changed(l->client, l->id);
 	log_info("latch %llu %s: %s -> %s (%s)", (unsigned long long)l->id,
 		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
-		 latch_state_name(old), latch_state_name(l->state), latch_reason_name(l->reason));
+		 latchdb_state_name(old), latchdb_state_name(l->state),
+		 latchdb_reason_name(l->reason));
 	core_attach_changed(c, l, old);
 	if (c->persist && l->state == IPC_STATE_CLOSED)
 		persist_del(c->persist, l->id);
@@ -301,7 +302,7 @@ void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 	for (struct pending *p = c->pending; p; p = p->next) {
 		if (p->latch == l) {
 			p->latch = NULL; /* so that answering it does not close l again */
-			core_reply_pending(c, p, -ECONNABORTED, latch_reason_name(reason));
+			core_reply_pending(c, p, -ECONNABORTED, latchdb_reason_name(reason));
 			break;
 		}
 	}
@@ -320,8 +321,8 @@ int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike 
 	if (enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL)
 		return 0;
 	if (ch) {
-		r = xfrm_carrier_make(&carrier, ike->local_host, ike->remote_host, ch->reqid,
-				      ch->tunnel);
+		r = enforce_xfrm_carrier(&carrier, ike->local_host, ike->remote_host, ch->reqid,
+					 ch->tunnel);
 		if (r < 0)
 			return r;
 	}
@@ -775,10 +776,10 @@ static int load_pem(const char *path, struct pem *ret)
 	size_t der_len;
 	int r;
 
-	r = cert_read_pem(path, &der, &der_len, &ret->info);
+	r = ident_cert_read_pem(path, &der, &der_len, &ret->info);
 	free(der);
 	if (r == 0)
-		r = file_read(path, &ret->text, &ret->len, 1 << 20);
+		r = ident_file_read(path, &ret->text, &ret->len, 1 << 20);
 	return r;
 }
 

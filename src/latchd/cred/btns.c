@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The host's BTNS key and its certificate under the public anchor (btns.h). */
 #include "latchd/cred/btns.h"
+#include "shared/fail.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define FAIL(r, ...) (snprintf(err, el, __VA_ARGS__), (r))
 
 /* ---------------------------------------------------------------- files */
 
@@ -298,7 +297,7 @@ static int describe(X509 *x, char **pem, size_t *len, struct cert_info *info)
 
 	if (n <= 0)
 		return -EIO;
-	r = cert_parse_der(der, (size_t)n, info);
+	r = ident_cert_parse_der(der, (size_t)n, info);
 	OPENSSL_free(der);
 	return r < 0 ? r : pem_of(NULL, x, pem, len);
 }
@@ -373,12 +372,12 @@ void btns_free(struct btns *b)
 
 bool btns_issued(const struct btns *b, const struct cert_info *cert)
 {
-	return b && dn_equal(cert->issuer, b->anchor.subject);
+	return b && ident_dn_equal(cert->issuer, b->anchor.subject);
 }
 
 bool btns_namespace(const char *id)
 {
-	return id_match(BTNS_ID_PATTERN, id);
+	return ident_id_match(BTNS_ID_PATTERN, id);
 }
 
 static bool is_hex(const char *s, size_t n)
@@ -402,7 +401,7 @@ static bool own_name(const char *name)
 	for (int i = 0; i < BTNS_CN_HEX / 2; i++)
 		sscanf(cn + 3 + 2 * i, "%2hhx", &spki[i]);
 	btns_id_for(spki, want, sizeof(want));
-	return dn_equal(want, name);
+	return ident_dn_equal(want, name);
 }
 
 /*
@@ -432,7 +431,7 @@ static bool folded_equal(const char *a, const char *b)
 
 	fold(a, x, sizeof(x));
 	fold(b, y, sizeof(y));
-	return dn_equal(x, y);
+	return ident_dn_equal(x, y);
 }
 
 /* Could charon have authenticated name with cert's key? A name cut off could be any. */
@@ -475,7 +474,7 @@ void btns_claims_add(struct btns_claims *cl, const struct btns *b, const struct 
 		return;
 	btns_id_for(cert->spki_sha256, named, sizeof(named));
 	/* no certificate of a latch host's: another key under its name */
-	if (cl->own && !dn_equal(named, cl->name)) {
+	if (cl->own && !ident_dn_equal(named, cl->name)) {
 		cl->squatted = true;
 		return;
 	}

@@ -133,7 +133,7 @@ static int cert_info_from(X509 *x, struct cert_info *ret)
 	return 0;
 }
 
-int cert_parse_der(const uint8_t *der, size_t len, struct cert_info *ret)
+int ident_cert_parse_der(const uint8_t *der, size_t len, struct cert_info *ret)
 {
 	const unsigned char *p = der;
 	X509 *x;
@@ -149,7 +149,7 @@ int cert_parse_der(const uint8_t *der, size_t len, struct cert_info *ret)
 	return r;
 }
 
-int cert_read_pem(const char *path, uint8_t **der, size_t *der_len, struct cert_info *ret)
+int ident_cert_read_pem(const char *path, uint8_t **der, size_t *der_len, struct cert_info *ret)
 {
 	struct cert_info info;
 	unsigned char *out = NULL;
@@ -181,7 +181,7 @@ int cert_read_pem(const char *path, uint8_t **der, size_t *der_len, struct cert_
 	return 0;
 }
 
-int file_read(const char *path, char **ret, size_t *ret_len, size_t max)
+int ident_file_read(const char *path, char **ret, size_t *ret_len, size_t max)
 {
 	struct stat st;
 	ssize_t n;
@@ -229,7 +229,7 @@ static void dn_squeeze(const char *s, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-bool dn_equal(const char *a, const char *b)
+bool ident_dn_equal(const char *a, const char *b)
 {
 	char x[IDENT_STR_MAX], y[IDENT_STR_MAX];
 
@@ -238,16 +238,16 @@ bool dn_equal(const char *a, const char *b)
 	return strcmp(x, y) == 0;
 }
 
-bool cert_vouches_for(const struct cert_info *c, const char *id)
+bool ident_cert_vouches_for(const struct cert_info *c, const char *id)
 {
 	for (unsigned i = 0; i < c->n_sans; i++) {
 		if (!strcasecmp(c->sans[i], id))
 			return true;
 	}
-	return dn_equal(c->subject, id);
+	return ident_dn_equal(c->subject, id);
 }
 
-bool id_match(const char *pattern, const char *id)
+bool ident_id_match(const char *pattern, const char *id)
 {
 	char p[IDENT_STR_MAX], s[IDENT_STR_MAX];
 

@@ -30,31 +30,31 @@ struct cert_info {
 };
 
 /* Parse one DER certificate. 0, or -EBADMSG when it is not one. */
-int cert_parse_der(const uint8_t *der, size_t len, struct cert_info *ret);
+int ident_cert_parse_der(const uint8_t *der, size_t len, struct cert_info *ret);
 
 /*
  * Read the first certificate of a PEM file: its DER (malloc'd, caller frees)
  * and what it says. 0 or -errno.
  */
-int cert_read_pem(const char *path, uint8_t **der, size_t *der_len, struct cert_info *ret);
+int ident_cert_read_pem(const char *path, uint8_t **der, size_t *der_len, struct cert_info *ret);
 
 /* Read a whole file (PEM text for charon); caller frees. 0 or -errno. */
-int file_read(const char *path, char **ret, size_t *ret_len, size_t max);
+int ident_file_read(const char *path, char **ret, size_t *ret_len, size_t max);
 
 /*
  * Is id (an IKE identity as charon prints it) the identity this certificate
  * vouches for: one of its subjectAltNames, or its subject DN?
  */
-bool cert_vouches_for(const struct cert_info *c, const char *id);
+bool ident_cert_vouches_for(const struct cert_info *c, const char *id);
 
 /* Compare two DNs as charon prints them, ignoring spacing around ',' and '='. */
-bool dn_equal(const char *a, const char *b);
+bool ident_dn_equal(const char *a, const char *b);
 
 /*
  * Does id match pattern? '*' matches any run of characters, within one DN
  * component or one label sequence ("C=CH, O=Example, CN=*", "*.example").
  */
-bool id_match(const char *pattern, const char *id);
+bool ident_id_match(const char *pattern, const char *id);
 
 /*
  * draft-ietf-btns-channel-binding-api / draft-williams-ipsec-channel-binding:

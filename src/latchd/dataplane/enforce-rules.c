@@ -825,7 +825,7 @@ static int fam_digit(int family)
 static int flow_op(struct nft_batch *b, const char *table, const struct enforce_op *op)
 {
 	uint8_t key[NFT_KEY_MAX];
-	size_t klen = nftkey_flow(&op->flow, key);
+	size_t klen = nft_key_flow(&op->flow, key);
 	int fam = fam_digit(op->flow.family), err;
 
 	if (!klen || !valid_proto(op->flow.proto))
@@ -867,17 +867,17 @@ static int listen_op(struct nft_batch *b, const char *table, const struct enforc
 	if (!valid_proto(l->proto))
 		return -EINVAL;
 	if (l->family == AF_UNSPEC) {
-		klen = nftkey_listen_any(l, key);
+		klen = nft_key_listen_any(l, key);
 		err = elem_msg(b, table, any, 4, type, key, klen);
 		return err ? err : elem_msg(b, table, any, 6, type, key, klen);
 	}
 	if (!fam_digit(l->family))
 		return -EINVAL;
 	if (addr_is_any(&l->addr)) {
-		klen = nftkey_listen_any(l, key);
+		klen = nft_key_listen_any(l, key);
 		return elem_msg(b, table, any, fam_digit(l->family), type, key, klen);
 	}
-	klen = nftkey_listen(l, key);
+	klen = nft_key_listen(l, key);
 	return elem_msg(b, table, set, fam_digit(l->family), type, key, klen);
 }
 

@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int xfrm_carrier_make(struct enforce_carrier *ret, const char *local_host, const char *remote_host,
-		      uint32_t reqid, bool tunnel)
+int enforce_xfrm_carrier(struct enforce_carrier *ret, const char *local_host,
+			 const char *remote_host, uint32_t reqid, bool tunnel)
 {
 	struct enforce_carrier c = { .reqid = reqid, .tunnel = tunnel };
 
@@ -106,7 +106,7 @@ static int set_policy(int fd, const struct sockpol *p, socklen_t len)
 	return setsockopt(fd, level, opt, p, len) < 0 ? -errno : 0;
 }
 
-int xfrm_sock_block(int fd, const struct flow *f)
+int enforce_xfrm_sock_block(int fd, const struct flow *f)
 {
 	static const int dirs[] = { XFRM_POLICY_OUT, XFRM_POLICY_IN };
 	struct sockpol p;
@@ -142,7 +142,7 @@ static void carry_tmpl(struct xfrm_user_tmpl *t, const struct enforce_carrier *c
 	t->aalgos = t->ealgos = t->calgos = ~0u;
 }
 
-int xfrm_sock_carry(int fd, const struct flow *f, const struct enforce_carrier *c)
+int enforce_xfrm_sock_carry(int fd, const struct flow *f, const struct enforce_carrier *c)
 {
 	static const int dirs[] = { XFRM_POLICY_OUT, XFRM_POLICY_IN };
 	struct sockpol p;
@@ -156,7 +156,7 @@ int xfrm_sock_carry(int fd, const struct flow *f, const struct enforce_carrier *
 	return r;
 }
 
-int xfrm_sock_listen(int fd, const struct flow3 *l)
+int enforce_xfrm_sock_listen(int fd, const struct flow3 *l)
 {
 	/* a dual-stack wildcard (AF_UNSPEC): the kernel matches a socket policy of one family */
 	uint8_t family = l->family == AF_INET6 ? AF_INET6 : AF_INET;
@@ -185,7 +185,7 @@ int xfrm_sock_listen(int fd, const struct flow3 *l)
 	return set_policy(fd, &p, sizeof(p));
 }
 
-int xfrm_sock_clear(int fd)
+int enforce_xfrm_sock_clear(int fd)
 {
 	int level, opt, r = sock_level(fd, &level, &opt);
 
@@ -291,7 +291,7 @@ static bool module_known(const char *name)
 	return false;
 }
 
-int xfrm_probe_esp(const char **how)
+int enforce_xfrm_probe_esp(const char **how)
 {
 	int r = probe_netns();
 

@@ -7,8 +7,8 @@
  * the kernel's own XFRM machinery, through per-socket policies on the
  * application's socket (the fd it passes with every request).
  *
- *	xfrm_sock_block(fd, &f);           // latched, no SA yet: nothing in or out
- *	xfrm_sock_carry(fd, &f, &carrier); // only under the child with carrier.reqid
+ *	enforce_xfrm_sock_block(fd, &f);           // latched, no SA yet: nothing in or out
+ *	enforce_xfrm_sock_carry(fd, &f, &carrier); // only under the child with carrier.reqid
  *
  * A socket policy outranks every global policy for its socket, in both
  * directions. Carrying: outbound packets of the flow need an ESP state with
@@ -35,7 +35,7 @@
 enum enforce_plane {
 	ENFORCE_PLANE_LIBIPSEC, /* nftables sets and the routing mark (enforce.h) */
 	ENFORCE_PLANE_KERNEL,	/* XFRM socket policies (this file) */
-	ENFORCE_PLANE_AUTO,	/* the kernel's when it has ESP (xfrm_probe_esp) */
+	ENFORCE_PLANE_AUTO,	/* the kernel's when it has ESP (enforce_xfrm_probe_esp) */
 };
 
 /* The child SA that carries a flow, as a socket policy names it. */
@@ -47,11 +47,11 @@ struct enforce_carrier {
 };
 
 /* From charon's words (list-sas "local-host", "remote-host", the child's reqid and mode). */
-int xfrm_carrier_make(struct enforce_carrier *ret, const char *local_host, const char *remote_host,
-		      uint32_t reqid, bool tunnel);
+int enforce_xfrm_carrier(struct enforce_carrier *ret, const char *local_host,
+			 const char *remote_host, uint32_t reqid, bool tunnel);
 
-int xfrm_sock_block(int fd, const struct flow *f);
-int xfrm_sock_carry(int fd, const struct flow *f, const struct enforce_carrier *c);
+int enforce_xfrm_sock_block(int fd, const struct flow *f);
+int enforce_xfrm_sock_carry(int fd, const struct flow *f, const struct enforce_carrier *c);
 /*
  * A latched listener (or bound UDP server socket): inbound, only what an ESP
  * tunnel state decrypted reaches it, from any peer (which peer is judged at
@@ -59,9 +59,9 @@ int xfrm_sock_carry(int fd, const struct flow *f, const struct enforce_carrier *
  * A socket holds one inbound policy, of one family: a dual-stack wildcard
  * (AF_UNSPEC) gets the IPv4 one, so its IPv6 peers are not covered.
  */
-int xfrm_sock_listen(int fd, const struct flow3 *l);
+int enforce_xfrm_sock_listen(int fd, const struct flow3 *l);
 /* Remove the socket's policies (both directions). */
-int xfrm_sock_clear(int fd);
+int enforce_xfrm_sock_clear(int fd);
 
 /*
  * Does this kernel do ESP? 1 yes, 0 no. How (how): an ESP state (AES-GCM)
@@ -69,6 +69,6 @@ int xfrm_sock_clear(int fd);
  * without the right to make one (CAP_SYS_ADMIN), whether esp4 is loaded,
  * built in or installed as a module.
  */
-int xfrm_probe_esp(const char **how);
+int enforce_xfrm_probe_esp(const char **how);
 
 #endif

@@ -157,7 +157,7 @@ static enum enforce_plane resolve_plane(enum enforce_plane want)
 
 	if (want != ENFORCE_PLANE_AUTO)
 		return want;
-	return xfrm_probe_esp(&how) == 1 ? ENFORCE_PLANE_KERNEL : ENFORCE_PLANE_LIBIPSEC;
+	return enforce_xfrm_probe_esp(&how) == 1 ? ENFORCE_PLANE_KERNEL : ENFORCE_PLANE_LIBIPSEC;
 }
 
 enum enforce_plane enforce_data_plane(const struct enforce *e)
@@ -173,7 +173,7 @@ int enforce_flow_sock(struct enforce *e, int fd, const struct flow *f,
 	e->err[0] = '\0';
 	if (e->plane != ENFORCE_PLANE_KERNEL)
 		return 0;
-	r = c ? xfrm_sock_carry(fd, f, c) : xfrm_sock_block(fd, f);
+	r = c ? enforce_xfrm_sock_carry(fd, f, c) : enforce_xfrm_sock_block(fd, f);
 	return r < 0 ? fail(e, r, c ? "socket policy (carry)" : "socket policy (block)") : 0;
 }
 
@@ -198,7 +198,7 @@ int enforce_listen_sock(struct enforce *e, int fd, const struct flow3 *l)
 	e->err[0] = '\0';
 	if (e->plane != ENFORCE_PLANE_KERNEL)
 		return 0;
-	r = xfrm_sock_listen(fd, l);
+	r = enforce_xfrm_sock_listen(fd, l);
 	return r < 0 ? fail(e, r, "socket policy (listener)") : 0;
 }
 
@@ -381,9 +381,9 @@ static int elem_cb(struct nftnl_set_elem *el, void *data)
 	if (!key)
 		return -EBADMSG;
 	if (d->kind == ENFORCE_SET_LISTEN)
-		r = nftkey_listen_parse(d->family, key, klen, &out.listen);
+		r = nft_key_listen_parse(d->family, key, klen, &out.listen);
 	else
-		r = nftkey_flow_parse(d->family, key, klen, &out.flow);
+		r = nft_key_flow_parse(d->family, key, klen, &out.flow);
 	return r < 0 ? r : d->cb(&out, d->arg);
 }
 

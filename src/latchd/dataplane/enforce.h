@@ -186,7 +186,7 @@ enum enforce_plane enforce_data_plane(const struct enforce *e);
 int enforce_flow_sock(struct enforce *e, int fd, const struct flow *f,
 		      const struct enforce_carrier *c);
 
-/* The same for a latched listener (xfrm_sock_listen); libipsec: nothing. */
+/* The same for a latched listener (enforce_xfrm_sock_listen); libipsec: nothing. */
 int enforce_listen_sock(struct enforce *e, int fd, const struct flow3 *l);
 
 enum enforce_set_kind {

@@ -44,7 +44,7 @@ static uint16_t get_port(const uint8_t *k)
 	return (uint16_t)(k[0] << 8 | k[1]);
 }
 
-size_t nftkey_flow(const struct flow *f, uint8_t key[NFT_KEY_MAX])
+size_t nft_key_flow(const struct flow *f, uint8_t key[NFT_KEY_MAX])
 {
 	size_t alen = addr_len(f->family), n = 0;
 
@@ -59,7 +59,7 @@ size_t nftkey_flow(const struct flow *f, uint8_t key[NFT_KEY_MAX])
 	return n;
 }
 
-size_t nftkey_listen(const struct flow3 *f, uint8_t key[NFT_KEY_MAX])
+size_t nft_key_listen(const struct flow3 *f, uint8_t key[NFT_KEY_MAX])
 {
 	size_t alen = addr_len(f->family), n = 0;
 
@@ -72,7 +72,7 @@ size_t nftkey_listen(const struct flow3 *f, uint8_t key[NFT_KEY_MAX])
 	return n;
 }
 
-size_t nftkey_listen_any(const struct flow3 *f, uint8_t key[NFT_KEY_MAX])
+size_t nft_key_listen_any(const struct flow3 *f, uint8_t key[NFT_KEY_MAX])
 {
 	size_t n = 0;
 
@@ -82,7 +82,7 @@ size_t nftkey_listen_any(const struct flow3 *f, uint8_t key[NFT_KEY_MAX])
 	return n;
 }
 
-int nftkey_flow_parse(int family, const uint8_t *key, size_t len, struct flow *ret)
+int nft_key_flow_parse(int family, const uint8_t *key, size_t len, struct flow *ret)
 {
 	size_t alen = addr_len(family);
 	struct flow f = { .family = (uint8_t)family };
@@ -99,7 +99,7 @@ int nftkey_flow_parse(int family, const uint8_t *key, size_t len, struct flow *r
 }
 
 /* An 8-byte key is a wildcard listener's proto.port: zero address, the family given. */
-int nftkey_listen_parse(int family, const uint8_t *key, size_t len, struct flow3 *ret)
+int nft_key_listen_parse(int family, const uint8_t *key, size_t len, struct flow3 *ret)
 {
 	size_t alen = addr_len(family);
 	struct flow3 f = { .family = (uint8_t)family };

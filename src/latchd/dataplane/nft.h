@@ -33,17 +33,17 @@ struct nlmsghdr;
 #define NFT_NLBUF 16384
 
 /* Key bytes of f into key (zeroed first); returns the length (20 or 44), 0 on a bad family. */
-size_t nftkey_flow(const struct flow *f, uint8_t key[NFT_KEY_MAX]);
+size_t nft_key_flow(const struct flow *f, uint8_t key[NFT_KEY_MAX]);
 /* Listener key: addr.proto.port (12 or 24) for a bound address, 0 for a bad family. */
-size_t nftkey_listen(const struct flow3 *f, uint8_t key[NFT_KEY_MAX]);
+size_t nft_key_listen(const struct flow3 *f, uint8_t key[NFT_KEY_MAX]);
 /* Wildcard listener key: proto.port (8). */
-size_t nftkey_listen_any(const struct flow3 *f, uint8_t key[NFT_KEY_MAX]);
+size_t nft_key_listen_any(const struct flow3 *f, uint8_t key[NFT_KEY_MAX]);
 /*
  * The inverse: 0, or -EINVAL when len does not fit family. ret untouched on
  * failure. An 8-byte listener key parses as a wildcard (zero addr) of family.
  */
-int nftkey_flow_parse(int family, const uint8_t *key, size_t len, struct flow *ret);
-int nftkey_listen_parse(int family, const uint8_t *key, size_t len, struct flow3 *ret);
+int nft_key_flow_parse(int family, const uint8_t *key, size_t len, struct flow *ret);
+int nft_key_listen_parse(int family, const uint8_t *key, size_t len, struct flow3 *ret);
 
 /*
  * A batch: BATCH_BEGIN, messages, BATCH_END, in one growing buffer. Every

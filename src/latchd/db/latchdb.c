@@ -571,7 +571,7 @@ void latchdb_each(const struct latchdb *db, bool (*fn)(void *u, struct latch *l)
 	}
 }
 
-const char *latch_state_name(uint8_t state)
+const char *latchdb_state_name(uint8_t state)
 {
 	static const char *const names[] = {
 		[IPC_STATE_LISTENER] = "LISTENER", [IPC_STATE_ESTABLISHED] = "ESTABLISHED",
@@ -582,7 +582,7 @@ const char *latch_state_name(uint8_t state)
 	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "?";
 }
 
-const char *latch_reason_name(uint16_t reason)
+const char *latchdb_reason_name(uint16_t reason)
 {
 	static const char *const names[] = {
 		[IPC_REASON_NONE] = "none",

@@ -156,7 +156,7 @@ unsigned latchdb_count_uid(const struct latchdb *db, uid_t uid);
 /* Visit every latch; fn may not add or remove latches. Stops when fn returns true. */
 void latchdb_each(const struct latchdb *db, bool (*fn)(void *u, struct latch *l), void *u);
 
-const char *latch_state_name(uint8_t state);
-const char *latch_reason_name(uint16_t reason);
+const char *latchdb_state_name(uint8_t state);
+const char *latchdb_reason_name(uint16_t reason);
 
 #endif
