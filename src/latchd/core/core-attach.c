@@ -275,7 +275,7 @@ static int on_readable(struct ev_source *s, int fd, uint32_t revents, void *u)
 
 /* ---------------------------------------------------------------- the core's hooks */
 
-void core_attach_changed(struct core *c, struct latch *l, uint8_t old)
+static void latch_changed(struct core *c, struct latch *l, uint8_t old)
 {
 	bool up = l->state == IPC_STATE_ESTABLISHED;
 	struct attach *a;
@@ -289,7 +289,7 @@ void core_attach_changed(struct core *c, struct latch *l, uint8_t old)
 		forget(c, a); /* kernel: the socket's policies hold it from now on */
 }
 
-void core_attach_gone(struct core *c, uint64_t cookie)
+static void socket_gone(struct core *c, uint64_t cookie)
 {
 	struct attach *a = c->att ? by_cookie(c->att, cookie) : NULL;
 
@@ -305,7 +305,7 @@ void core_attach_gone(struct core *c, uint64_t cookie)
  * destroy event forgets the attachment), and a first packet that comes later
  * cannot get its socket policies: the socket is reset (on_packet).
  */
-void core_attach_client_gone(struct core *c, struct client *cl)
+static void client_gone(struct core *c, struct client *cl)
 {
 	for (struct attach *a = c->att ? c->att->list : NULL; a; a = a->next) {
 		if (a->client != cl)
@@ -317,7 +317,8 @@ void core_attach_client_gone(struct core *c, struct client *cl)
 	}
 }
 
-int core_attach_open(struct core *c, struct enforce_config *ec)
+/* The NFQUEUE listener; sets ec's hold rule when it is bound (else ATTACH is EOPNOTSUPP). */
+static int attach_open(struct core *c, struct enforce_config *ec)
 {
 	struct attachments *at = calloc(1, sizeof(*at));
 	int r;
@@ -343,7 +344,7 @@ int core_attach_open(struct core *c, struct enforce_config *ec)
 	return 0;
 }
 
-void core_attach_close(struct core *c)
+static void attach_free(struct core *c)
 {
 	struct attachments *at = c->att;
 
@@ -481,8 +482,12 @@ static int keep_socket(struct core *c, struct request *req, const struct latch_p
 	return 0;
 }
 
-int core_attach_protect(struct core *c, struct request *req, const struct latch_policy *pol,
-			char *err, size_t el)
+/*
+ * CONNECT, LATCH: the socket of req keeps pol's protection for its whole life
+ * (libipsec: its mark; kernel: nothing, its policies do it).
+ */
+static int protect(struct core *c, struct request *req, const struct latch_policy *pol, char *err,
+		   size_t el)
 {
 	struct attach *a;
 	struct flow3 l3;
@@ -531,9 +536,7 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el)
 
 	if (!c->att || !c->att->q)
 		return FAIL(-EOPNOTSUPP, "latchd cannot hold first packets here (no NFQUEUE)");
-	r = core_get_policy(&req->msg.attrs, &pol, err, el);
-	if (r == 0)
-		r = core_check_policy_rights(c, req, &pol, err, el);
+	r = core_req_policy(c, req, &pol, err, el);
 	if (r == 0)
 		r = attach_socket(req->fd, enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL, &l3,
 				  &cookie, err, el);
@@ -546,3 +549,13 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el)
 		 flow3_format(text, sizeof(text), &l3), (unsigned)req->cred.uid);
 	return reply(c, req, a);
 }
+
+const struct core_feature core_attach_feature = {
+	.name = "attach",
+	.open = attach_open,
+	.free = attach_free,
+	.latch_changed = latch_changed,
+	.protect = protect,
+	.socket_gone = socket_gone,
+	.client_gone = client_gone,
+};

@@ -45,7 +45,7 @@ static void hex8(const uint8_t *p, char out[17])
 
 /* ---------------------------------------------------------------- life cycle */
 
-int core_btns_open(struct core *c)
+static int feature_open(struct core *c, struct enforce_config *ec)
 {
 	struct core_btns *cb = calloc(1, sizeof(*cb));
 	char err[512] = "", h[17];
@@ -71,7 +71,7 @@ int core_btns_open(struct core *c)
 	return 0;
 }
 
-void core_btns_free(struct core *c)
+static void feature_free(struct core *c)
 {
 	if (!c->btns)
 		return;
@@ -87,7 +87,7 @@ static void cred_loaded(void *u, int err, const char *errmsg, const struct vici_
 		log_err("charon refused latchd's BTNS %s: %s", (const char *)u, errmsg);
 }
 
-void core_btns_charon_up(struct core *c)
+static void charon_up(struct core *c)
 {
 	const struct btns *b = cred(c);
 
@@ -120,7 +120,7 @@ bool core_btns_wanted(const struct core *c, const struct latch_policy *p)
  * must be in the BTNS namespace and chain to the anchor (pinned: cacerts);
  * unique = never, so that a BTNS peer's INITIAL_CONTACT tears down no other SA.
  */
-void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct vici_conn_cfg *vc)
+static void conn_cfg(struct core *c, const struct conn *conn, struct vici_conn_cfg *vc)
 {
 	struct core_btns *cb = c->btns;
 
@@ -408,8 +408,8 @@ static void bind_pin(struct core *c, const struct latch *l, struct latch_ident *
 }
 
 /* core_bind filled both identities as for an authenticated peer: BTNS ones are told so. */
-void core_btns_bind(struct core *c, const struct latch *l, const struct sa_ike *ike,
-		    struct latch_ident *remote, struct latch_ident *local)
+static void bind_ident(struct core *c, const struct latch *l, const struct sa_ike *ike,
+		       struct latch_ident *remote, struct latch_ident *local)
 {
 	const struct ike_ident *id = core_ident(c, ike->id);
 	const struct btns *b = cred(c);
@@ -470,11 +470,18 @@ static int delete_pin(struct core *c, struct request *req, char *err, size_t el)
 
 int core_req_pins(struct core *c, struct request *req, char *err, size_t el)
 {
-	if (!control_is_admin(req))
-		return FAIL(-EPERM, "leap-of-faith pins are for root or the admin group");
 	if (!c->btns || !c->btns->pins)
 		return FAIL(-EOPNOTSUPP, "latchd keeps no pins (no data_dir)");
 	if (req->type == IPC_MSG_PIN_LIST)
 		return list_pins(c, req);
 	return delete_pin(c, req, err, el);
 }
+
+const struct core_feature core_btns_feature = {
+	.name = "btns",
+	.open = feature_open,
+	.free = feature_free,
+	.charon_up = charon_up,
+	.conn_cfg = conn_cfg,
+	.bind = bind_ident,
+};

@@ -120,6 +120,26 @@ struct conn_load {
 	char name[64];
 };
 
+/* What a connection's load or IKE came to, for the requests waiting on it. */
+struct conn_outcome {
+	struct core *c;
+	const struct conn *conn;
+	int err;
+	const char *why;
+};
+
+static void conn_loaded_for(void *u, struct pending *p)
+{
+	struct conn_outcome *o = u;
+
+	if (p->conn != o->conn)
+		return;
+	if (o->err)
+		core_reply_pending(o->c, p, -EREMOTEIO, o->why);
+	else if (!o->conn->responder)
+		core_initiate(o->c, p);
+}
+
 static void loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
 {
 	struct conn_load *cl = u;
@@ -133,15 +153,9 @@ static void loaded(void *u, int err, const char *errmsg, const struct vici_node 
 	conn->loaded = err == 0;
 	if (err)
 		log_warn("charon refused connection %s: %s", conn->name, errmsg);
-	for (struct pending *p = c->pending, *next; p; p = next) {
-		next = p->next;
-		if (p->conn != conn)
-			continue;
-		if (err)
-			core_reply_pending(c, p, -EREMOTEIO, errmsg);
-		else if (!conn->responder)
-			core_initiate(c, p);
-	}
+	struct conn_outcome o = { c, conn, err, errmsg };
+
+	pending_each(c->pend, conn_loaded_for, &o);
 	if (!err)
 		core_resolve_pending(c);
 }
@@ -242,7 +256,7 @@ static int load_conn(struct core *c, struct conn *conn, const char *const *laddr
 		.n_children = 1,
 	};
 
-	core_btns_conn_cfg(c, conn, &vc);
+	CORE_FEATURES_CALL(conn_cfg, c, conn, &vc);
 	return conn_load(c, conn, &vc);
 }
 
@@ -424,23 +438,14 @@ int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret
 
 struct initiated {
 	struct core *c;
-	uint64_t latch_id;
+	uint64_t pending_id;
 };
-
-static struct pending *pending_of(struct core *c, uint64_t latch_id)
-{
-	for (struct pending *p = c->pending; p; p = p->next) {
-		if (p->latch && p->latch->id == latch_id)
-			return p;
-	}
-	return NULL;
-}
 
 static void initiated(void *u, int err, const char *errmsg, const struct vici_node *reply)
 {
 	struct initiated *in = u;
 	struct core *c = in->c;
-	struct pending *p = pending_of(c, in->latch_id);
+	struct pending *p = pending_by_id(c->pend, in->pending_id);
 
 	free(in);
 	if (p && err)
@@ -467,7 +472,7 @@ int core_initiate(struct core *c, struct pending *p)
 	if (!in)
 		return -ENOMEM;
 	in->c = c;
-	in->latch_id = p->latch->id;
+	in->pending_id = p->id;
 	r = vici_initiate(c->vici, p->conn->name, p->conn->name, -1, initiated, in);
 	if (r < 0) {
 		free(in);
@@ -477,20 +482,25 @@ int core_initiate(struct core *c, struct pending *p)
 	return 0;
 }
 
+static void conn_failed_for(void *u, struct pending *p)
+{
+	struct conn_outcome *o = u;
+
+	if (p->latch && p->conn == o->conn && p->initiated)
+		core_reply_pending(o->c, p, o->err, o->why);
+}
+
 void core_conn_failed(struct core *c, const char *conn_name, const char *remote_id)
 {
 	char why[IPC_MESSAGE_MAX];
-	struct pending *p, *next;
+	struct conn_outcome o = { c, conn_find(c, conn_name), -EACCES, why };
 
 	snprintf(why, sizeof(why),
 		 "IKE with the peer failed: authentication was refused"
 		 " (peer expected as '%.200s'; charon's log has the details)",
 		 remote_id && *remote_id ? remote_id : "?");
-	for (p = c->pending; p; p = next) {
-		next = p->next;
-		if (p->latch && p->conn && p->initiated && !strcmp(p->conn->name, conn_name))
-			core_reply_pending(c, p, -EACCES, why);
-	}
+	if (o.conn)
+		pending_each(c->pend, conn_failed_for, &o);
 }
 
 /* ---------------------------------------------------------------- state */
@@ -518,7 +528,7 @@ static void listed_raw(void *u, const struct vici_result *res)
 	     ev = ev->next)
 		sacache_feed(c->sa, "list-sa", ev);
 	if (!c->certs_listing)
-		core_adopt_finish(c);
+		core_charon_known(c);
 	listed_sas(c, 0, "", NULL, 0);
 }
 
@@ -559,7 +569,7 @@ void core_charon_up(struct core *c, bool resync)
 	struct vici_node *msg = vici_msg_new();
 
 	load_creds(c);
-	core_btns_charon_up(c);
+	CORE_FEATURES_CALL(charon_up, c);
 	/* A restarted charon knows none of latchd's connections: load what is in use again. */
 	for (struct conn *conn = c->conns; conn; conn = conn->next) {
 		conn->loaded = conn->loading = false;
@@ -665,7 +675,7 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct vici
 		return;
 	}
 	core_rejudge_all(c);
-	core_adopt_finish(c);
+	core_charon_known(c);
 	core_resolve_pending(c);
 }
 

@@ -22,88 +22,53 @@
 
 /* ---------------------------------------------------------------- pending */
 
-static int pending_timeout(struct ev_source *s, uint64_t usec, void *u)
+static void pending_expired(void *u, struct pending *p)
 {
-	struct pending *p = u;
-
-	core_reply_pending(p->core, p, -ETIMEDOUT,
+	core_reply_pending(u, p, -ETIMEDOUT,
 			   p->latch && p->latch->listener
 				   ? "charon did not load the responder connection in time"
 				   : "no SA with an acceptable peer came up in time");
-	return 0;
 }
 
 /* The client went away before its answer: the latch cannot be handed to anyone. */
-static void pending_cancel(struct request *req)
+static void pending_cancelled(void *u, struct pending *p)
 {
-	struct pending *p = req->data;
+	core_reply_pending(u, p, -ECANCELED, "the client went away");
+}
 
-	if (!p)
-		return;
-	p->req = NULL;
-	core_reply_pending(p->core, p, -ECANCELED, "the client went away");
+static void pending_release(void *u, struct pending *p)
+{
+	core_conn_put(u, p->conn);
+	p->conn = NULL;
+}
+
+static const struct pending_ops pending_ops = {
+	.expired = pending_expired,
+	.cancelled = pending_cancelled,
+	.release = pending_release,
+};
+
+int core_pending_open(struct core *c)
+{
+	return pending_set_new(c->loop, (uint64_t)(c->cfg.initiate_timeout + 1) * 1000000u,
+			       &pending_ops, c, &c->pend);
 }
 
 struct pending *core_pending_new(struct core *c, struct latch *l, struct request *req, int sock)
 {
-	struct pending *p = calloc(1, sizeof(*p));
-	bool keep;
-
-	if (!p)
-		return NULL;
+	struct pending *p;
 	/* The kernel data plane sets the socket's policies when its SA is up: keep it till then. */
-	keep = sock >= 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
-	p->sock = keep ? fcntl(sock, F_DUPFD_CLOEXEC, 0) : -1;
-	if ((keep && p->sock < 0) || (req && control_request_hold(req) < 0) ||
-	    ev_add_time(c->loop, &p->timer, 0, pending_timeout, p) < 0) {
-		if (p->sock >= 0)
-			close(p->sock);
-		free(p);
-		return NULL;
-	}
-	ev_time_set_in(p->timer, (uint64_t)(c->cfg.initiate_timeout + 1) * 1000000u);
-	p->core = c;
-	p->latch = l;
-	p->req = req;
-	if (req) {
-		req->data = p;
-		req->cancel = pending_cancel;
-	}
-	p->next = c->pending;
-	c->pending = p;
-	return p;
-}
+	bool keep = sock >= 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
 
-void core_pending_free(struct core *c, struct pending *p)
-{
-	struct request *req = p->req;
-
-	for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	}
-	p->req = NULL;
-	if (req) {
-		req->data = NULL;
-		req->cancel = NULL;
-		control_reply_error(req, -ECANCELED, "latchd is stopping");
-	}
-	ev_source_free(p->timer);
-	core_conn_put(c, p->conn);
-	if (p->sock >= 0)
-		close(p->sock);
-	free(p);
+	return pending_new(c->pend, l, req, keep ? sock : -1, &p) < 0 ? NULL : p;
 }
 
 void core_reply_pending(struct core *c, struct pending *p, int err, const char *why)
 {
 	struct latch *l = p->latch;
-	struct request *req = p->req;
+	struct request *req = pending_take_request(p);
 	bool reset = p->connected;
 
-	p->req = NULL;
 	p->latch = NULL;
 	if (!err && l) {
 		l->core = p->conn; /* the latch keeps its connection in use */
@@ -111,16 +76,11 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 		if (l->listener && c->persist)
 			persist_put(c->persist, l);
 	}
-	if (req) {
-		req->data = NULL;
-		req->cancel = NULL;
-		if (err) {
-			control_reply_error(req, err, "%s", why);
-		} else {
-			core_reply_latch(c, req, l);
-		}
-	}
-	core_pending_free(c, p);
+	if (req && err)
+		control_reply_error(req, err, "%s", why);
+	else if (req)
+		core_reply_latch(c, req, l);
+	pending_free(p);
 	if (err && l)
 		core_close(c, l, IPC_REASON_OWNER, reset);
 }
@@ -216,16 +176,15 @@ static void resolve_one(struct core *c, struct pending *p)
 		need_sa(c, p);
 }
 
+static void resolve_each(void *u, struct pending *p)
+{
+	if (p->latch)
+		resolve_one(u, p);
+}
+
 void core_resolve_pending(struct core *c)
 {
-	struct pending *p, *next;
-
-	/* Answering removes entries; the next pointer is taken first. */
-	for (p = c->pending; p; p = next) {
-		next = p->next;
-		if (p->latch)
-			resolve_one(c, p);
-	}
+	pending_each(c->pend, resolve_each, c);
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -278,13 +237,28 @@ static int check_quota(struct core *c, const struct request *req, char *err, siz
 	return 0;
 }
 
-int core_check_policy_rights(struct core *c, const struct request *req,
-			     const struct latch_policy *pol, char *err, size_t el)
+int core_req_policy(struct core *c, const struct request *req, struct latch_policy *ret, char *err,
+		    size_t el)
 {
+	int r = core_get_policy(&req->msg.attrs, ret, err, el);
+
 	/* Less than the system's protection is a bypass: only for administrators. */
-	if (pol->allow_unlatched && !control_is_admin(req))
+	if (r == 0 && ret->allow_unlatched && !control_is_admin(req))
 		return FAIL(-EPERM, "allowing unlatched connections needs root or the admin group");
-	return 0;
+	return r;
+}
+
+/* Every feature's say on a socket given a token (attach: its protection for life). */
+static int protect(struct core *c, struct request *req, const struct latch_policy *pol, char *err,
+		   size_t el)
+{
+	int r = 0;
+
+	for (const struct core_feature *const *f = core_features; *f && r == 0; f++) {
+		if ((*f)->protect)
+			r = (*f)->protect(c, req, pol, err, el);
+	}
+	return r;
 }
 
 static int tuple_remote(const struct wire_attrs *a, struct flow *f, char *err, size_t el)
@@ -422,7 +396,7 @@ int core_new_flow_latch(struct core *c, struct request *req, const struct flow *
 	}
 	owner_from(c, l, req, req->fd);
 	/* Enforcement before anything else: from here nothing of the flow leaves unarmed. */
-	core_linger_forget(c, f);
+	CORE_FEATURES_CALL(flow_taken, c, f);
 	r = enforce_flow_add(c->enf, f);
 	if (r == 0 && req->fd >= 0) /* kernel data plane: the socket's own policy blocks it */
 		r = enforce_flow_sock(c->enf, req->fd, f, NULL);
@@ -462,20 +436,18 @@ static int start_resolving(struct core *c, struct request *req, struct latch *l,
 	return r;
 }
 
-static int req_connect(struct core *c, struct request *req, char *err, size_t el)
+int core_req_connect(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch_policy pol;
 	struct latch *l;
 	struct flow f;
 	int r;
 
-	r = core_get_policy(&req->msg.attrs, &pol, err, el);
-	if (r == 0)
-		r = core_check_policy_rights(c, req, &pol, err, el);
+	r = core_req_policy(c, req, &pol, err, el);
 	if (r == 0)
 		r = connect_flow(req->fd, &req->msg.attrs, &f, err, el);
 	if (r == 0)
-		r = core_attach_protect(c, req, &pol, err, el);
+		r = protect(c, req, &pol, err, el);
 	if (r == 0)
 		r = core_new_flow_latch(c, req, &f, &pol, &l, err, el);
 	if (r < 0)
@@ -483,22 +455,20 @@ static int req_connect(struct core *c, struct request *req, char *err, size_t el
 	return start_resolving(c, req, l, false, false, err, el);
 }
 
-static int req_latch(struct core *c, struct request *req, char *err, size_t el)
+int core_req_latch(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch_policy pol;
 	struct latch *l;
 	struct flow f;
 	int r;
 
-	r = core_get_policy(&req->msg.attrs, &pol, err, el);
-	if (r == 0)
-		r = core_check_policy_rights(c, req, &pol, err, el);
+	r = core_req_policy(c, req, &pol, err, el);
 	if (r < 0)
 		return r;
 	r = flow_from_fd(req->fd, &f);
 	if (r < 0)
 		return FAIL(r, "the socket passed is no connected TCP or UDP socket");
-	r = core_attach_protect(c, req, &pol, err, el);
+	r = protect(c, req, &pol, err, el);
 	if (r == 0)
 		r = core_new_flow_latch(c, req, &f, &pol, &l, err, el);
 	if (r < 0)
@@ -506,7 +476,7 @@ static int req_latch(struct core *c, struct request *req, char *err, size_t el)
 	return start_resolving(c, req, l, false, true, err, el);
 }
 
-static int req_accept(struct core *c, struct request *req, char *err, size_t el)
+int core_req_accept(struct core *c, struct request *req, char *err, size_t el)
 {
 	char text[FLOW_FMT_MAX];
 	struct latch *lst, *l;
@@ -528,7 +498,7 @@ static int req_accept(struct core *c, struct request *req, char *err, size_t el)
 	return start_resolving(c, req, l, true, true, err, el);
 }
 
-static int req_listen(struct core *c, struct request *req, char *err, size_t el)
+int core_req_listen(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch_policy pol;
 	struct pending *p;
@@ -536,9 +506,7 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 	struct flow3 l3;
 	int r;
 
-	r = core_get_policy(&req->msg.attrs, &pol, err, el);
-	if (r == 0)
-		r = core_check_policy_rights(c, req, &pol, err, el);
+	r = core_req_policy(c, req, &pol, err, el);
 	/* R33 is kept by refusal; admitting unlatched connections is not served (yet). */
 	if (r == 0 && pol.allow_unlatched)
 		r = FAIL(-EOPNOTSUPP,
@@ -702,7 +670,7 @@ static int req_query_peer(struct core *c, struct request *req, char *err, size_t
 	return control_reply_send(req);
 }
 
-static int req_query(struct core *c, struct request *req, char *err, size_t el)
+int core_req_query(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch *l;
 	int r;
@@ -716,7 +684,7 @@ static int req_query(struct core *c, struct request *req, char *err, size_t el)
 	return core_reply_latch(c, req, l);
 }
 
-static int req_release(struct core *c, struct request *req, char *err, size_t el)
+int core_req_release(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch *l;
 	int r = find_latch(c, req, &l, err, el);
@@ -730,14 +698,14 @@ static int req_release(struct core *c, struct request *req, char *err, size_t el
 	return control_reply_send(req);
 }
 
-static int req_close(struct core *c, struct request *req, char *err, size_t el)
+int core_req_close(struct core *c, struct request *req, char *err, size_t el)
 {
-	if (req->fd >= 0 || !wire_has(&req->msg.attrs, IPC_A_LATCH_ID))
+	if (!wire_has(&req->msg.attrs, IPC_A_LATCH_ID)) /* a socket: CORE_FD_NONE */
 		return FAIL(-EINVAL, "CLOSE names a latch by LATCH_ID");
-	return req_release(c, req, err, el);
+	return core_req_release(c, req, err, el);
 }
 
-static int req_watch(struct core *c, struct request *req, char *err, size_t el)
+int core_req_watch(struct core *c, struct request *req, char *err, size_t el)
 {
 	uint64_t id = 0;
 	struct latch *l;
@@ -754,76 +722,6 @@ static int req_watch(struct core *c, struct request *req, char *err, size_t el)
 	return control_reply_send(req);
 }
 
-/*
- * Every passed descriptor enters here, before any request reads it. Inside a
- * network namespace of their own (unshare -rn) anyone makes sockets with any
- * addresses: such a socket names, makes and ends no latch of latchd's own.
- */
-static int check_socket(const struct core *c, int fd, char *err, size_t el)
-{
-	struct flow3 l3;
-	uint64_t ns;
-	int r = sockdiag_netns(fd, &ns);
-
-	if (r == -ENOTSOCK)
-		return FAIL(r, "the descriptor passed is no socket");
-	if (r < 0)
-		return FAIL(r, "SO_NETNS_COOKIE of the socket passed: %s", strerror(-r));
-	if (ns != c->netns)
-		return FAIL(-EXDEV, "the socket passed belongs to another network namespace: "
-				    "latchd serves only sockets of its own");
-	/* its kind, before any request reads its token or counts it (docs/ipc.md) */
-	r = flow3_from_fd(fd, &l3);
-	if (r == -EAFNOSUPPORT || r == -EPROTONOSUPPORT)
-		return FAIL(r, "the socket passed is no TCP or UDP socket");
-	return 0;
-}
-
-int core_handle(void *core, struct request *req, char *err, size_t el)
-{
-	struct core *c = core;
-	int r = req->fd >= 0 ? check_socket(c, req->fd, err, el) : 0;
-
-	if (r < 0)
-		return r;
-	switch (req->type) {
-	case IPC_MSG_CONNECT:
-		return req_connect(c, req, err, el);
-	case IPC_MSG_LATCH:
-		return req_latch(c, req, err, el);
-	case IPC_MSG_LISTEN:
-		return req_listen(c, req, err, el);
-	case IPC_MSG_ACCEPT:
-		return req_accept(c, req, err, el);
-	case IPC_MSG_ATTACH:
-		return core_req_attach(c, req, err, el);
-	case IPC_MSG_QUERY:
-		return req_query(c, req, err, el);
-	case IPC_MSG_RELEASE:
-		return req_release(c, req, err, el);
-	case IPC_MSG_CLOSE:
-		return req_close(c, req, err, el);
-	case IPC_MSG_WATCH:
-	case IPC_MSG_UNWATCH:
-		return req_watch(c, req, err, el);
-	case IPC_MSG_STATUS:
-		return core_req_status(c, req, err, el);
-	case IPC_MSG_LIST:
-		return core_req_list(c, req, err, el);
-	case IPC_MSG_PIN_LIST:
-	case IPC_MSG_PIN_DELETE:
-		return core_req_pins(c, req, err, el);
-	case IPC_MSG_PEER_LIST:
-		return core_req_peer_list(c, req, err, el);
-	case IPC_MSG_BYE:
-		control_reply_begin(req, 0);
-		return control_reply_send(req);
-	default:
-		return FAIL(-EOPNOTSUPP, "%s is not served by this latchd yet",
-			    wire_msg_name(req->type));
-	}
-}
-
 static bool forget_client(void *u, struct latch *l)
 {
 	if (l->client == u)
@@ -836,5 +734,5 @@ void core_client_gone(void *core, struct client *cl)
 	struct core *c = core;
 
 	latchdb_each(c->db, forget_client, cl);
-	core_attach_client_gone(c, cl);
+	CORE_FEATURES_CALL(client_gone, c, cl);
 }

@@ -203,7 +203,7 @@ void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike, const 
 
 	fill_remote(&remote, ike, id);
 	fill_local(c, &local, ike);
-	core_btns_bind(c, l, ike, &remote, &local);
+	CORE_FEATURES_CALL(bind, c, l, ike, &remote, &local);
 	latchdb_set_ident(c->db, l, true, &remote);
 	latchdb_set_ident(c->db, l, false, &local);
 	l->sa = (struct latch_sa){
@@ -245,7 +245,7 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
 		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
 		 latchdb_state_name(old), latchdb_state_name(l->state),
 		 latchdb_reason_name(l->reason));
-	core_attach_changed(c, l, old);
+	CORE_FEATURES_CALL(latch_changed, c, l, old);
 	if (c->persist && l->state == IPC_STATE_CLOSED)
 		persist_del(c->persist, l->id);
 	else if (c->persist && l->state != IPC_STATE_PENDING)
@@ -283,6 +283,16 @@ static void reset_socket(struct core *c, struct latch *l)
 			 (unsigned long long)l->id, strerror(-r));
 }
 
+/* Does a feature keep the flow of closed latch l enforced a while (linger)? */
+static bool flow_kept(struct core *c, const struct latch *l)
+{
+	bool kept = false;
+
+	for (const struct core_feature *const *f = core_features; *f; f++)
+		kept |= (*f)->flow_closed && (*f)->flow_closed(c, l);
+	return kept;
+}
+
 /*
  * End a latch: optionally reset its connection first, then stop enforcing
  * its flow and forget it. An owner that keeps the socket after a reset has a
@@ -290,6 +300,8 @@ static void reset_socket(struct core *c, struct latch *l)
  */
 void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 {
+	struct pending *p;
+
 	if (!l->listener && reset && l->cookie)
 		reset_socket(c, l);
 	/* An exact latch's own SA ends with it (R28), after the reset went through it. */
@@ -297,14 +309,12 @@ void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 		core_terminate_child(c, l->sa.child_id);
 	if (l->listener)
 		enforce_listen_del(c->enf, &l->listen);
-	else
-		core_linger(c, l);
-	for (struct pending *p = c->pending; p; p = p->next) {
-		if (p->latch == l) {
-			p->latch = NULL; /* so that answering it does not close l again */
-			core_reply_pending(c, p, -ECONNABORTED, latchdb_reason_name(reason));
-			break;
-		}
+	else if (!flow_kept(c, l))
+		enforce_flow_del(c->enf, &l->flow);
+	p = pending_of_latch(c->pend, l);
+	if (p) {
+		p->latch = NULL; /* so that answering it does not close l again */
+		core_reply_pending(c, p, -ECONNABORTED, latchdb_reason_name(reason));
 	}
 	core_conn_put(c, l->core);
 	latchdb_set_state(c->db, l, IPC_STATE_CLOSED, reason, ev_now(c->loop));
@@ -553,7 +563,7 @@ static void sa_child_up(void *u, const struct sa_ike *ike, const struct sa_child
 {
 	struct core *c = u;
 
-	core_linger_child_up(c, ch);
+	CORE_FEATURES_CALL(child_up, c, ch);
 	core_each_matching(c, covered_by, (void *)ch, act_rejudge);
 	core_each_matching(c, is_broken, NULL, act_restore);
 	core_resolve_pending(c);
@@ -564,7 +574,7 @@ static void sa_child_down(void *u, const struct sa_ike *ike, const struct sa_chi
 	struct core *c = u;
 	uint32_t id = ch->id;
 
-	core_linger_child_down(c, id);
+	CORE_FEATURES_CALL(child_down, c, id);
 	core_each_matching(c, carried_by, &id, act_lost);
 }
 
@@ -655,6 +665,11 @@ static const struct sacache_ops sa_ops = {
 
 /* ---------------------------------------------------------------- charon */
 
+void core_charon_known(struct core *c)
+{
+	CORE_FEATURES_CALL(charon_known, c);
+}
+
 static void vici_up(void *u, bool resync, unsigned unknown)
 {
 	struct core *c = u;
@@ -739,7 +754,7 @@ static void socket_gone(const struct flow *f, uint64_t cookie, void *u)
 
 	while ((l = latchdb_by_cookie(c->db, cookie)))
 		core_close(c, l, IPC_REASON_OWNER, false);
-	core_attach_gone(c, cookie);
+	CORE_FEATURES_CALL(socket_gone, c, cookie);
 }
 
 static bool socket_lost(void *u, struct latch *l)
@@ -769,6 +784,40 @@ static int on_diag(struct ev_source *s, int fd, uint32_t revents, void *u)
 }
 
 /* ---------------------------------------------------------------- life cycle */
+
+/* Whether the control socket is an entry of dir (the default: both in /run/latch). */
+static bool socket_in(const char *dir, const char *sock)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(dir, sock, n) && sock[n] == '/' && !strchr(sock + n + 1, '/');
+}
+
+/* The journal of latches (persist.h); without it latches do not survive a restart. */
+static void open_journal(struct core *c)
+{
+	/* 0700, but every user must reach a control socket that lives there. */
+	mode_t mode = socket_in(c->cfg.state_dir, c->cfg.socket) ? 0755 : 0700;
+	int r = persist_open(c->cfg.state_dir, mode, &c->persist);
+
+	if (r < 0)
+		log_warn("state directory %s: %s%s: latches will not survive a restart",
+			 c->cfg.state_dir, strerror(-r),
+			 r == -EPERM ? " (not latchd's own, or writable by others)" : "");
+}
+
+/* In reverse order: a feature may rely on those before it. */
+static void features_free(struct core *c)
+{
+	size_t n = 0;
+
+	while (core_features[n])
+		n++;
+	while (n--) {
+		if (core_features[n]->free)
+			core_features[n]->free(c);
+	}
+}
 
 static int load_pem(const char *path, struct pem *ret)
 {
@@ -828,9 +877,11 @@ static int open_enforcement(struct core *c)
 	ec.data_plane = c->cfg.data_plane == DATA_PLANE_KERNEL ? ENFORCE_PLANE_KERNEL
 			: c->cfg.data_plane == DATA_PLANE_AUTO ? ENFORCE_PLANE_AUTO
 							       : ENFORCE_PLANE_LIBIPSEC;
-	r = core_attach_open(c, &ec);
-	if (r < 0)
-		return r;
+	for (const struct core_feature *const *f = core_features; *f; f++) {
+		r = (*f)->open ? (*f)->open(c, &ec) : 0;
+		if (r < 0)
+			return r;
+	}
 	/* Adopt: what a previous latchd left keeps its flows fail-closed until judged. */
 	r = enforce_open(&c->enf, &ec, ENFORCE_ADOPT);
 	if (r < 0)
@@ -862,7 +913,7 @@ static int open_parts(struct core *c)
 
 	r = load_credentials(c);
 	if (r == 0)
-		r = core_btns_open(c);
+		r = core_pending_open(c);
 	if (r == 0)
 		r = latchdb_new(&db_ops, c, &c->db);
 	if (r == 0)
@@ -876,12 +927,12 @@ static int open_parts(struct core *c)
 	if (r == 0)
 		r = vici_client_new(c->loop, &vc, &vici_ops, c, &c->vici);
 	if (r == 0)
-		core_readopt(
-			c); /* needs the VICI client: listeners' connections are loaded again */
+		open_journal(c);
 	if (r == 0)
 		r = core_watch_conns(c);
-	if (r == 0)
-		r = core_linger_start(c);
+	/* after the VICI client: adopted listeners' connections are loaded again */
+	for (const struct core_feature *const *f = core_features; *f && r == 0; f++)
+		r = (*f)->start ? (*f)->start(c) : 0;
 	if (r == 0 && (r = sockdiag_netns_self(&c->netns)) < 0)
 		log_err("SO_NETNS_COOKIE: %s: latchd cannot tell its own sockets", strerror(-r));
 	if (r == 0)
@@ -914,18 +965,16 @@ void core_free(struct core *c, bool keep)
 	if (!c)
 		return;
 	control_free(c->ctl);
-	while (c->pending)
-		core_pending_free(c, c->pending);
+	pending_set_free(c->pend);
 	vici_client_free(c->vici);
 	ev_source_free(c->diag_src);
 	ev_source_free(c->conn_timer);
-	core_linger_free(c);
 	if (c->diag_fd >= 0)
 		close(c->diag_fd);
-	core_attach_close(c);
 	enforce_close(c->enf, keep);
 	sacache_free(c->sa);
 	latchdb_free(c->db);
+	features_free(c);
 	persist_close(c->persist);
 	while (c->idents)
 		ident_forget(c, c->idents->ike_id);
@@ -937,7 +986,6 @@ void core_free(struct core *c, bool keep)
 	}
 	for (unsigned i = 0; i < c->n_cas; i++)
 		free(c->cas[i].text);
-	core_btns_free(c);
 	free(c->cert.text);
 	free(c);
 }
