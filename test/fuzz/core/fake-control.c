@@ -39,7 +39,8 @@ struct req_impl {
 
 struct client {
 	struct ucred cred;
-	int32_t last_status; /* of the last request answered */
+	int32_t last_status;			/* of the last request answered */
+	char last_message[IPC_MESSAGE_MAX + 1]; /* its MESSAGE, "" when none */
 	bool hello, broken;
 	struct req_impl *held;
 	unsigned n_held;
@@ -226,8 +227,13 @@ int control_reply_send(struct request *req)
 		return 0;
 	r->answered = true;
 	note_maker(req, &m);
-	if (req->client)
+	if (req->client) {
+		const char *text = "";
+
 		req->client->last_status = m.hdr.status;
+		(void)wire_get_str(&m.attrs, IPC_A_MESSAGE, &text);
+		snprintf(req->client->last_message, sizeof(req->client->last_message), "%s", text);
+	}
 	if (req->client && req->client->broken)
 		return -EPIPE; /* dropped by the loop, afterwards */
 	if (r->held) {
@@ -325,6 +331,11 @@ unsigned fake_client_live(void)
 int32_t fake_client_last_status(const struct client *cl)
 {
 	return cl->last_status;
+}
+
+const char *fake_client_last_message(const struct client *cl)
+{
+	return cl->last_message;
 }
 
 void fake_client_break(struct client *cl)
