@@ -20,29 +20,6 @@
 #include "latchd/core/core.h"
 #include "shared/wire.h"
 
-static void send_msg(struct client *cl, uint16_t type, uint32_t seq, int fd)
-{
-	struct buf b;
-
-	buf_init(&b, IPC_MSG_MAX);
-	wire_begin(&b, type, 0, seq, 0);
-	if (type == IPC_MSG_HELLO)
-		wire_put_u32(&b, IPC_A_VERSION, IPC_VERSION);
-	assert_int_equal(wire_end(&b), 0);
-	fake_client_send(cl, b.data, b.len, fd);
-	buf_free(&b);
-}
-
-static struct client *client(uid_t uid)
-{
-	struct client *cl = fake_client_connect(uid, uid, 100 + (pid_t)uid);
-
-	assert_non_null(cl);
-	send_msg(cl, IPC_MSG_HELLO, 1, -1);
-	assert_int_equal(fake_client_last_status(cl), 0);
-	return cl;
-}
-
 static int bound_tcp(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -78,13 +55,13 @@ static void attach_of_anothers_socket_is_refused(void **state)
 	fake_vici_reset();
 	fake_plane_reset(false, 0);
 	assert_int_equal(core_new(NULL, &cfg, &c), 0);
-	owner = client(1000);
-	other = client(1001);
-	send_msg(owner, IPC_MSG_ATTACH, 2, fd);
+	owner = fake_client_hello(1000);
+	other = fake_client_hello(1001);
+	fake_client_send_bare(owner, IPC_MSG_ATTACH, fd);
 	assert_int_equal(fake_client_last_status(owner), 0);
-	send_msg(other, IPC_MSG_ATTACH, 2, fd);
+	fake_client_send_bare(other, IPC_MSG_ATTACH, fd);
 	assert_int_equal(fake_client_last_status(other), -EPERM);
-	send_msg(owner, IPC_MSG_ATTACH, 3, fd);
+	fake_client_send_bare(owner, IPC_MSG_ATTACH, fd);
 	assert_int_equal(fake_client_last_status(owner), 0);
 	core_free(c, false);
 	fake_control_finish();

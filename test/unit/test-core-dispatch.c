@@ -66,8 +66,6 @@ static void send_msg(struct client *cl, uint16_t type, int fd)
 
 	buf_init(&b, IPC_MSG_MAX);
 	wire_begin(&b, type, 0, 7, 0);
-	if (type == IPC_MSG_HELLO)
-		wire_put_u32(&b, IPC_A_VERSION, IPC_VERSION);
 	if (type == IPC_MSG_CONNECT) {
 		n = wire_nest_begin(&b, IPC_A_TUPLE);
 		wire_put_u8(&b, IPC_A_TUPLE_FAMILY, IPC_FAMILY_INET);
@@ -85,16 +83,6 @@ static void send_msg(struct client *cl, uint16_t type, int fd)
 	assert_int_equal(wire_end(&b), 0);
 	fake_client_send(cl, b.data, b.len, fd);
 	buf_free(&b);
-}
-
-static struct client *client(uid_t uid)
-{
-	struct client *cl = fake_client_connect(uid, uid, 100 + (pid_t)uid);
-
-	assert_non_null(cl);
-	send_msg(cl, IPC_MSG_HELLO, -1);
-	assert_int_equal(fake_client_last_status(cl), 0);
-	return cl;
 }
 
 static unsigned rows_of(uint16_t type)
@@ -192,7 +180,7 @@ static void not_served_types_are_eopnotsupp(void **state)
 /* A UNIX socket is no TCP or UDP one: every request that takes a socket refuses it first. */
 static void a_passed_descriptor_is_checked_for_every_row_that_takes_one(void **state)
 {
-	struct client *cl = client(1000);
+	struct client *cl = fake_client_hello(1000);
 	int p[2];
 	unsigned n = 0;
 
@@ -216,7 +204,7 @@ static void a_passed_descriptor_is_checked_for_every_row_that_takes_one(void **s
 /* Admin-only rows: -EPERM with a message for others, the handler for root. */
 static void admin_only_rows_refuse_other_users(void **state)
 {
-	struct client *user = client(1000), *root = client(0);
+	struct client *user = fake_client_hello(1000), *root = fake_client_hello(0);
 	char want[128];
 	unsigned n = 0;
 

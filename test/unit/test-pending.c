@@ -107,32 +107,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void send_msg(struct client *cl, uint16_t type, int fd)
-{
-	struct buf b;
-
-	buf_init(&b, IPC_MSG_MAX);
-	wire_begin(&b, type, 0, 1, 0);
-	if (type == IPC_MSG_HELLO)
-		wire_put_u32(&b, IPC_A_VERSION, IPC_VERSION);
-	assert_int_equal(wire_end(&b), 0);
-	fake_client_send(cl, b.data, b.len, fd);
-	buf_free(&b);
-}
-
-static struct client *client(uid_t uid)
-{
-	struct client *cl = fake_client_connect(uid, uid, 100 + (pid_t)uid);
-
-	assert_non_null(cl);
-	send_msg(cl, IPC_MSG_HELLO, -1);
-	return cl;
-}
-
 /* A request of cl waiting: QUERY takes a socket or none. */
 static struct pending *waiting(struct client *cl, int fd)
 {
-	send_msg(cl, IPC_MSG_QUERY, fd);
+	fake_client_send_bare(cl, IPC_MSG_QUERY, fd);
 	assert_int_equal(t.last_err, 0);
 	assert_non_null(t.last);
 	return t.last;
@@ -158,7 +136,7 @@ static int next_fd(void)
 
 static void expires_after_its_timeout(void **state)
 {
-	struct client *cl = client(1000);
+	struct client *cl = fake_client_hello(1000);
 	struct pending *p = waiting(cl, -1);
 
 	assert_ptr_equal(p->latch, (struct latch *)&latch_a);
@@ -174,7 +152,7 @@ static void expires_after_its_timeout(void **state)
 
 static void a_client_gone_cancels_its_requests(void **state)
 {
-	struct client *cl = client(1000), *other = client(1001);
+	struct client *cl = fake_client_hello(1000), *other = fake_client_hello(1001);
 	struct pending *mine = waiting(cl, -1), *theirs = waiting(other, -1);
 
 	fake_client_drop(cl);
@@ -187,7 +165,7 @@ static void a_client_gone_cancels_its_requests(void **state)
 
 static void freed_with_its_request_answers_ecanceled(void **state)
 {
-	struct client *cl = client(1000);
+	struct client *cl = fake_client_hello(1000);
 	struct pending *p = waiting(cl, -1);
 
 	assert_int_equal(fake_client_last_status(cl), 0); /* HELLO's */
@@ -199,7 +177,7 @@ static void freed_with_its_request_answers_ecanceled(void **state)
 
 static void a_taken_request_is_the_callers(void **state)
 {
-	struct client *cl = client(1000);
+	struct client *cl = fake_client_hello(1000);
 	struct pending *p = waiting(cl, -1);
 	struct request *req = pending_take_request(p);
 
@@ -216,13 +194,13 @@ static void a_taken_request_is_the_callers(void **state)
 
 static void over_the_limit_nothing_is_left(void **state)
 {
-	struct client *cl = client(1000);
+	struct client *cl = fake_client_hello(1000);
 	int fd = udp_socket(), free_fd;
 
 	waiting(cl, fd);
 	waiting(cl, fd);
 	free_fd = next_fd();
-	send_msg(cl, IPC_MSG_QUERY, fd); /* max_pending_per_uid = 2 */
+	fake_client_send_bare(cl, IPC_MSG_QUERY, fd); /* max_pending_per_uid = 2 */
 	assert_int_equal(t.last_err, -EAGAIN);
 	assert_null(t.last);
 	assert_int_equal(fake_client_last_status(cl), -EAGAIN);
@@ -234,7 +212,7 @@ static void over_the_limit_nothing_is_left(void **state)
 
 static void keeps_a_copy_of_the_socket_until_freed(void **state)
 {
-	struct client *cl = client(1000);
+	struct client *cl = fake_client_hello(1000);
 	int fd = udp_socket(), copy;
 	struct stat a, b;
 	struct pending *p = waiting(cl, fd);
@@ -261,7 +239,7 @@ static void pending_free_all(void *u, struct pending *p)
 
 static void found_by_id_and_latch_each_one_once(void **state)
 {
-	struct client *a = client(1000), *b = client(1001);
+	struct client *a = fake_client_hello(1000), *b = fake_client_hello(1001);
 	struct pending *p = waiting(a, -1), *q = waiting(b, -1);
 	struct pending *r = waiting(b, -1);
 	unsigned seen = 0;
@@ -279,7 +257,7 @@ static void found_by_id_and_latch_each_one_once(void **state)
 
 static void freeing_the_set_answers_every_request(void **state)
 {
-	struct client *a = client(1000), *b = client(1001);
+	struct client *a = fake_client_hello(1000), *b = fake_client_hello(1001);
 
 	waiting(a, -1);
 	waiting(b, -1);

@@ -467,3 +467,31 @@ void fake_client_send(struct client *cl, const uint8_t *msg, size_t len, int fd)
 	r->pub.fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 	dispatch(cl, r);
 }
+
+/* ---------------------------------------------------------------- for unit tests */
+
+void fake_client_send_bare(struct client *cl, uint16_t type, int fd)
+{
+	struct buf b;
+
+	buf_init(&b, IPC_MSG_MAX);
+	wire_begin(&b, type, 0, 1, 0);
+	if (type == IPC_MSG_HELLO)
+		wire_put_u32(&b, IPC_A_VERSION, IPC_VERSION);
+	if (wire_end(&b) != 0)
+		abort();
+	fake_client_send(cl, b.data, b.len, fd);
+	buf_free(&b);
+}
+
+struct client *fake_client_hello(uid_t uid)
+{
+	struct client *cl = fake_client_connect(uid, uid, 100 + (pid_t)uid);
+
+	if (!cl)
+		abort();
+	fake_client_send_bare(cl, IPC_MSG_HELLO, -1);
+	if (cl->last_status != 0)
+		abort();
+	return cl;
+}
