@@ -46,7 +46,7 @@ static void adopt_one(void *u, const struct persist_rec *r)
 		return;
 	}
 	if (l->listener) {
-		if (core_btns_responder(c, l, &conn) == 0)
+		if (core_conn_responder(c, l, &conn) == 0)
 			l->core = conn;
 	} else {
 		l->sa.child_id = 0; /* bound again once charon's SAs are known */

@@ -30,6 +30,7 @@ struct core_btns {
 	struct vici_blob cert, anchor;
 	bool flush;		/* a BTNS name had more than one key: empty charon's cache */
 	uint32_t flushed_below; /* IKE_SAs that may have authenticated before it was emptied */
+	void (*flushed)(struct core *c); /* the cache is empty: listings may go on */
 };
 
 static const struct btns *cred(const struct core *c)
@@ -133,38 +134,6 @@ static void conn_cfg(struct core *c, const struct conn *conn, struct vici_conn_c
 	vc->unique = "never";
 }
 
-/*
- * A listener whose token admits BTNS peers gets the BTNS responder
- * connection; authenticated peers are acceptable to it too, so it also gets
- * the authenticated one when latchd has CAs to pin (loaded first: VICI
- * answers in order, so both are loaded when the listener is answered).
- */
-int core_btns_responder(struct core *c, const struct latch *l, struct conn **ret)
-{
-	struct latch *auth;
-	struct conn *conn;
-
-	if (!core_btns_wanted(c, l->pol))
-		return core_conn_responder(c, l, ret);
-	if (c->n_cas) {
-		auth = malloc(sizeof(*auth));
-		if (!auth)
-			return -ENOMEM;
-		struct latch_policy ap = *l->pol;
-
-		ap.btns = false;
-		if (ap.leap_of_faith)
-			ap.peer_id[0] = '\0'; /* a pin's name, not an IKE identity */
-		*auth = *l;
-		auth->pol = &ap; /* a temporary: it borrows, it is never in the database */
-		if (core_conn_responder(c, auth, &conn) < 0)
-			log_warn("listener %llu: no responder for authenticated peers",
-				 (unsigned long long)l->id);
-		free(auth); /* the connection stays in use: BTNS listeners keep it loaded */
-	}
-	return core_conn_responder(c, l, ret);
-}
-
 /* ---------------------------------------------------------------- whose SA */
 
 bool core_btns_issued(const struct core *c, const struct cert_info *info)
@@ -250,11 +219,7 @@ static void barrier_known(void *u, int err, const char *errmsg, const struct vic
 		if (sas[i].uniqueid >= c->btns->flushed_below && sas[i].uniqueid < UINT32_MAX)
 			c->btns->flushed_below = (uint32_t)sas[i].uniqueid + 1;
 	}
-	c->certs_listing = false;
-	if (c->certs_again) {
-		c->certs_again = false;
-		core_list_certs(c);
-	}
+	c->btns->flushed(c);
 }
 
 /* Every IKE_SA there is now may have authenticated before the cache was emptied. */
@@ -269,13 +234,14 @@ static void cache_flushed(void *u, const struct vici_result *res)
 		barrier_known(c, -EIO, "not queued", NULL, 0);
 }
 
-bool core_btns_listed(struct core *c)
+bool core_btns_listed(struct core *c, void (*flushed)(struct core *c))
 {
 	struct vici_node *msg;
 
 	if (!c->btns || !c->btns->flush)
 		return false;
 	c->btns->flush = false;
+	c->btns->flushed = flushed;
 	msg = vici_msg_new();
 	if (msg)
 		vici_add_kv(msg, "type", "X509");
@@ -409,9 +375,9 @@ static void bind_pin(struct core *c, const struct latch *l, struct latch_ident *
 
 /* core_bind filled both identities as for an authenticated peer: BTNS ones are told so. */
 static void bind_ident(struct core *c, const struct latch *l, const struct sa_ike *ike,
-		       struct latch_ident *remote, struct latch_ident *local)
+		       const struct ike_ident *id, struct latch_ident *remote,
+		       struct latch_ident *local)
 {
-	const struct ike_ident *id = core_ident(c, ike->id);
 	const struct btns *b = cred(c);
 
 	if (!core_btns_peer(c, ike, id))

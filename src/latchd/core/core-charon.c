@@ -421,7 +421,7 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
 	return conn_use(c, name, false, l, ret);
 }
 
-int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret)
+static int conn_responder(struct core *c, const struct latch *l, struct conn **ret)
 {
 	struct vici_blob cas[CORE_CAS_MAX];
 	char name[64];
@@ -432,6 +432,38 @@ int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret
 		return -ENOENT; /* no CA to pin: refuse rather than admit anyone */
 	snprintf(name, sizeof(name), "latch-r-%08x", policy_hash(l->pol));
 	return conn_use(c, name, true, l, ret);
+}
+
+/*
+ * A listener whose token admits BTNS peers gets the BTNS responder
+ * connection; authenticated peers are acceptable to it too, so it also gets
+ * the authenticated one when latchd has CAs to pin (loaded first: VICI
+ * answers in order, so both are loaded when the listener is answered).
+ */
+int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret)
+{
+	struct latch *auth;
+	struct conn *conn;
+
+	if (!core_btns_wanted(c, l->pol))
+		return conn_responder(c, l, ret);
+	if (c->n_cas) {
+		auth = malloc(sizeof(*auth));
+		if (!auth)
+			return -ENOMEM;
+		struct latch_policy ap = *l->pol;
+
+		ap.btns = false;
+		if (ap.leap_of_faith)
+			ap.peer_id[0] = '\0'; /* a pin's name, not an IKE identity */
+		*auth = *l;
+		auth->pol = &ap; /* a temporary: it borrows, it is never in the database */
+		if (conn_responder(c, auth, &conn) < 0)
+			log_warn("listener %llu: no responder for authenticated peers",
+				 (unsigned long long)l->id);
+		free(auth); /* the connection stays in use: BTNS listeners keep it loaded */
+	}
+	return conn_responder(c, l, ret);
 }
 
 /* ---------------------------------------------------------------- initiating */
@@ -636,6 +668,16 @@ int core_watch_conns(struct core *c)
 
 /* ---------------------------------------------------------------- certificates */
 
+/* charon's certificate cache was emptied (core_btns_listed): listings go on. */
+static void certs_flushed(struct core *c)
+{
+	c->certs_listing = false;
+	if (c->certs_again) {
+		c->certs_again = false;
+		core_list_certs(c);
+	}
+}
+
 static void certs_listed(void *u, int err, const char *errmsg, const struct vici_cert *certs,
 			 size_t n)
 {
@@ -666,7 +708,8 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct vici
 		}
 		id->ready = true;
 	}
-	c->certs_listing = core_btns_listed(c); /* while it empties charon's cache, none is asked */
+	/* while BTNS empties charon's cache, none is asked */
+	c->certs_listing = core_btns_listed(c, certs_flushed);
 	if (c->certs_again) {
 		if (!c->certs_listing) {
 			c->certs_again = false;

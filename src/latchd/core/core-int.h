@@ -137,7 +137,8 @@ struct core_feature {
 	/* core_bind filled both identities: the feature's view of them (BTNS: never authenticated)
 	 */
 	void (*bind)(struct core *c, const struct latch *l, const struct sa_ike *ike,
-		     struct latch_ident *remote, struct latch_ident *local);
+		     const struct ike_ident *id, struct latch_ident *remote,
+		     struct latch_ident *local);
 };
 
 /* Call every feature's hook (a void one) with the arguments given, c first. */
@@ -211,6 +212,7 @@ void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike,
 
 /* core-charon.c */
 int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret);
+/* A listener's responder connection; the BTNS one, and the authenticated one beside, for BTNS. */
 int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret);
 void core_conn_put(struct core *c, struct conn *conn);
 void core_terminate_child(struct core *c, uint32_t child_id);
@@ -270,8 +272,6 @@ struct attachments;
 /* core-btns.c: BTNS peers and leap-of-faith pins (docs/btns.md) */
 /* Does the token admit BTNS peers (and so get BTNS connections)? */
 bool core_btns_wanted(const struct core *c, const struct latch_policy *p);
-/* core_conn_responder(), plus the BTNS responder for tokens that admit BTNS peers. */
-int core_btns_responder(struct core *c, const struct latch *l, struct conn **ret);
 /*
  * The certificate of a BTNS IKE_SA's peer, when charon's cache can tell it;
  * false when the IKE_SA is not BTNS. One it cannot tell is closed.
@@ -280,9 +280,9 @@ bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici
 		     size_t n, struct ike_ident *id);
 /*
  * After a listing: true when a BTNS name was found shared, and charon's
- * certificate cache is being emptied (listings wait until it is done).
+ * certificate cache is being emptied (listings wait until flushed is called).
  */
-bool core_btns_listed(struct core *c);
+bool core_btns_listed(struct core *c, void (*flushed)(struct core *c));
 /* Issued by the BTNS anchor: never the certificate of an authenticated peer. */
 bool core_btns_issued(const struct core *c, const struct cert_info *info);
 bool core_btns_peer(const struct core *c, const struct sa_ike *ike, const struct ike_ident *id);

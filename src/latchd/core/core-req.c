@@ -540,7 +540,7 @@ int core_req_listen(struct core *c, struct request *req, char *err, size_t el)
 	r = start_pending(c, req, l, true, false, &p, err, el);
 	if (r < 0)
 		return r;
-	r = core_btns_responder(c, l, &p->conn);
+	r = core_conn_responder(c, l, &p->conn);
 	if (r < 0)
 		core_reply_pending(
 			c, p, r,

@@ -203,7 +203,7 @@ void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike, const 
 
 	fill_remote(&remote, ike, id);
 	fill_local(c, &local, ike);
-	CORE_FEATURES_CALL(bind, c, l, ike, &remote, &local);
+	CORE_FEATURES_CALL(bind, c, l, ike, id, &remote, &local);
 	latchdb_set_ident(c->db, l, true, &remote);
 	latchdb_set_ident(c->db, l, false, &local);
 	l->sa = (struct latch_sa){
