@@ -183,7 +183,6 @@ void core_each_matching(struct core *c, bool (*want)(void *u, struct latch *l), 
 			void (*act)(struct core *c, struct latch *l, void *u));
 /* Bind a latch without an SA (lost, broken, adopted) to a congruent one, if there is. */
 bool core_try_restore(struct core *c, struct latch *l);
-void core_resolve_pending(struct core *c);
 void core_rejudge_all(struct core *c);
 /* charon's SAs and certificates are known: the features' charon_known hooks. */
 void core_charon_known(struct core *c);
@@ -249,7 +248,7 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el);
 /* core-btns.c: PIN_LIST, PIN_DELETE */
 int core_req_pins(struct core *c, struct request *req, char *err, size_t el);
 
-/* core-req.c */
+/* core-wait.c: the requests that wait on charon */
 int core_pending_open(struct core *c);
 /*
  * A latch waiting for its SA, answering req (NULL: none, an attached
@@ -257,9 +256,14 @@ int core_pending_open(struct core *c);
  * plane's policies, -1 when there is none. NULL when out of memory or fds.
  */
 struct pending *core_pending_new(struct core *c, struct latch *l, struct request *req, int sock);
-void core_client_gone(void *core, struct client *cl);
 /* Answer a pending request (0: with the latch's info) and forget it; on error the latch ends. */
 void core_reply_pending(struct core *c, struct pending *p, int err, const char *why);
+/* Is what p waits for there (or refused)? Answers it, or asks charon for its SA. */
+void core_pending_resolve(struct core *c, struct pending *p);
+/* core_pending_resolve() for every one: SAs, certificates or connections came. */
+void core_resolve_pending(struct core *c);
+
+/* core-req.c */
 /* A latch for flow f owned by req's caller, its flow enforced (CONNECT's; ATTACH's too). */
 int core_new_flow_latch(struct core *c, struct request *req, const struct flow *f,
 			const struct latch_policy *pol, struct latch **ret, char *err, size_t el);

@@ -20,173 +20,6 @@
 #include "shared/fail.h"
 #include "shared/text.h"
 
-/* ---------------------------------------------------------------- pending */
-
-static void pending_expired(void *u, struct pending *p)
-{
-	core_reply_pending(u, p, -ETIMEDOUT,
-			   p->latch && p->latch->listener
-				   ? "charon did not load the responder connection in time"
-				   : "no SA with an acceptable peer came up in time");
-}
-
-/* The client went away before its answer: the latch cannot be handed to anyone. */
-static void pending_cancelled(void *u, struct pending *p)
-{
-	core_reply_pending(u, p, -ECANCELED, "the client went away");
-}
-
-static void pending_release(void *u, struct pending *p)
-{
-	core_conn_put(u, p->conn);
-	p->conn = NULL;
-}
-
-static const struct pending_ops pending_ops = {
-	.expired = pending_expired,
-	.cancelled = pending_cancelled,
-	.release = pending_release,
-};
-
-int core_pending_open(struct core *c)
-{
-	return pending_set_new(c->loop, (uint64_t)(c->cfg.initiate_timeout + 1) * 1000000u,
-			       &pending_ops, c, &c->pend);
-}
-
-struct pending *core_pending_new(struct core *c, struct latch *l, struct request *req, int sock)
-{
-	struct pending *p;
-	/* The kernel data plane sets the socket's policies when its SA is up: keep it till then. */
-	bool keep = sock >= 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
-
-	return pending_new(c->pend, l, req, keep ? sock : -1, &p) < 0 ? NULL : p;
-}
-
-void core_reply_pending(struct core *c, struct pending *p, int err, const char *why)
-{
-	struct latch *l = p->latch;
-	struct request *req = pending_take_request(p);
-	bool reset = p->connected;
-
-	p->latch = NULL;
-	if (!err && l) {
-		l->core = p->conn; /* the latch keeps its connection in use */
-		p->conn = NULL;
-		if (l->listener && c->persist)
-			persist_put(c->persist, l);
-	}
-	if (req && err)
-		control_reply_error(req, err, "%s", why);
-	else if (req)
-		core_reply_latch(c, req, l);
-	pending_free(p);
-	if (err && l)
-		core_close(c, l, IPC_REASON_OWNER, reset);
-}
-
-/* ---------------------------------------------------------------- resolving */
-
-struct verdict {
-	struct core *core;
-	struct latch *latch;
-	const struct sa_ike *ike;
-	const struct sa_child *ok; /* an acceptable carrier */
-	bool conflict, waiting;
-	char why[256];
-};
-
-static bool judge_carrier(void *u, const struct sa_ike *ike, const struct sa_child *ch)
-{
-	struct verdict *v = u;
-	char why[256];
-	int r = core_judge(v->core, v->latch, ike, ch, why, sizeof(why));
-
-	if (r == -EAGAIN) {
-		v->waiting = true;
-	} else if (r < 0) {
-		v->conflict = true;
-		snprintf(v->why, sizeof(v->why), "%s", why);
-	} else if (v->latch->pol->exact && !sacache_child_is_exact(ch, &v->latch->flow)) {
-		/* congruent, but shared: an exact latch waits for its own SA (R19) */
-	} else if (!v->ok) {
-		v->ok = ch;
-		v->ike = ike;
-	}
-	return false; /* every covering SA is judged: one conflict is enough to refuse */
-}
-
-static void establish(struct core *c, struct pending *p, const struct sa_ike *ike,
-		      const struct sa_child *ch)
-{
-	struct latch *l = p->latch;
-	int r;
-
-	core_bind(c, l, ike, ch);
-	/* kernel data plane: from now on only this child (its reqid) carries the socket's flow */
-	r = p->sock >= 0 ? core_sock_hold(c, l, p->sock, ike, ch) : 0;
-	if (r == 0)
-		r = enforce_flow_arm(c->enf, &l->flow);
-	if (r < 0) {
-		core_reply_pending(c, p, r, enforce_last_error(c->enf));
-		return;
-	}
-	latchdb_set_state(c->db, l, IPC_STATE_ESTABLISHED,
-			  p->responder ? IPC_REASON_NEW_CONNECTION : IPC_REASON_NONE,
-			  ev_now(c->loop));
-	core_reply_pending(c, p, 0, NULL);
-}
-
-/* Still no SA for an initiator: make sure charon is asked for one. */
-static void need_sa(struct core *c, struct pending *p)
-{
-	int r = 0;
-
-	if (!p->conn)
-		r = core_conn_initiator(c, p->latch, &p->conn);
-	if (r == 0 && p->conn->loaded)
-		r = core_initiate(c, p);
-	if (r == -ENOENT)
-		core_reply_pending(
-			c, p, -EACCES,
-			"no trust anchor to pin for that peer: latchd has no such CA (ca = …)");
-	else if (r < 0)
-		core_reply_pending(c, p, r, "charon could not be asked for an SA");
-}
-
-static void resolve_one(struct core *c, struct pending *p)
-{
-	struct verdict v = { .core = c, .latch = p->latch };
-
-	if (p->latch->listener) {
-		if (p->conn && p->conn->loaded)
-			core_reply_pending(c, p, 0, NULL);
-		return;
-	}
-	sacache_covering(c->sa, &p->latch->flow, judge_carrier, &v);
-	if (v.conflict) /* R29: never latch while a conflicting SA exists */
-		core_reply_pending(c, p, -EACCES, v.why);
-	else if (v.ok)
-		establish(c, p, v.ike, v.ok);
-	else if (v.waiting)
-		return;
-	else if (p->responder)
-		return; /* it came through the data plane: its SA's up event is on its way */
-	else if (!p->initiated)
-		need_sa(c, p);
-}
-
-static void resolve_each(void *u, struct pending *p)
-{
-	if (p->latch)
-		resolve_one(u, p);
-}
-
-void core_resolve_pending(struct core *c)
-{
-	pending_each(c->pend, resolve_each, c);
-}
-
 /* ---------------------------------------------------------------- requests */
 
 /*
@@ -432,7 +265,7 @@ static int start_resolving(struct core *c, struct request *req, struct latch *l,
 	int r = start_pending(c, req, l, responder, connected, &p, err, el);
 
 	if (r == 0)
-		resolve_one(c, p);
+		core_pending_resolve(c, p);
 	return r;
 }
 
@@ -547,7 +380,7 @@ int core_req_listen(struct core *c, struct request *req, char *err, size_t el)
 			r == -ENOENT ? "no trust anchor to pin for the listener's peers"
 				     : "charon could not be asked for a responder connection");
 	else
-		resolve_one(c, p);
+		core_pending_resolve(c, p);
 	return 0;
 }
 
@@ -720,19 +553,4 @@ int core_req_watch(struct core *c, struct request *req, char *err, size_t el)
 		control_client_watch(req->client, req->type == IPC_MSG_WATCH, id);
 	control_reply_begin(req, 0);
 	return control_reply_send(req);
-}
-
-static bool forget_client(void *u, struct latch *l)
-{
-	if (l->client == u)
-		l->client = NULL;
-	return false;
-}
-
-void core_client_gone(void *core, struct client *cl)
-{
-	struct core *c = core;
-
-	latchdb_each(c->db, forget_client, cl);
-	CORE_FEATURES_CALL(client_gone, c, cl);
 }

@@ -859,10 +859,26 @@ static int load_credentials(struct core *c)
 	return 0;
 }
 
+static bool forget_client(void *u, struct latch *l)
+{
+	if (l->client == u)
+		l->client = NULL;
+	return false;
+}
+
+/* A client of the control socket went away: nothing may point to it any more. */
+static void client_gone(void *core, struct client *cl)
+{
+	struct core *c = core;
+
+	latchdb_each(c->db, forget_client, cl);
+	CORE_FEATURES_CALL(client_gone, c, cl);
+}
+
 static const struct latchdb_ops db_ops = { .changed = on_changed };
 static const struct control_ops ctl_ops = {
 	.handle = core_handle,
-	.client_gone = core_client_gone,
+	.client_gone = client_gone,
 };
 
 static int open_enforcement(struct core *c)
