@@ -215,6 +215,8 @@ static const struct row rows[] = {
 	{ "R12 transport asked, tunnel given", .pol = { .mode = IPC_MODE_TRANSPORT },
 	  .ike = B_FROM_A, .ch = CHILD(CBC, 128, HMAC, 256, true), .cert = &cert_b, .n_cas = 1,
 	  .err = -EPROTO, .rule = JUDGE_MODE, .why = "the SA is in tunnel mode" },
+	{ "R12 transport asked and given", .pol = { .mode = IPC_MODE_TRANSPORT }, .ike = B_FROM_A,
+	  .ch = CBC_CHILD, .cert = &cert_b, .n_cas = 1, .rule = JUDGE_OK },
 	{ "R12 tunnel asked and given", .pol = { .mode = IPC_MODE_TUNNEL }, .ike = B_FROM_A,
 	  .ch = CHILD(CBC, 128, HMAC, 256, true), .cert = &cert_b, .n_cas = 1, .rule = JUDGE_OK },
 	{ "R34 the peer is judged before the protection",
