@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The core's life cycle, charon's events, and judging SAs against latches. */
+/* The core's life cycle, charon's events, and what judge.c is told to judge SAs. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
