@@ -9,10 +9,11 @@
  * SA against every latch it could carry (congruent, conflicting), breaks
  * latches and applies their disposition, and tells owners (ALERT).
  *
- * Files: core.c (life cycle, charon's events, judging SAs), core-charon.c
- * (what latchd loads into charon and initiates), dispatch.c (the table of
- * request handlers and the list of features), core-req.c and core-admin.c
- * (the requests), pending.c and core-wait.c (requests waiting on charon),
+ * Files: core.c (life cycle, charon's events, what the judge is told),
+ * judge.c (judging an SA against a latch: pure), core-charon.c (what latchd
+ * loads into charon and initiates), dispatch.c (the table of request
+ * handlers and the list of features), core-req.c and core-admin.c (the
+ * requests), pending.c and core-wait.c (requests waiting on charon),
  * core-info.c (latch info on the wire); the features attach, BTNS, linger
  * and adopt (core-*.c) hook into the life cycle (core-int.h, struct
  * core_feature). docs/architecture.md, "The core, inside", draws who calls
