@@ -12,7 +12,7 @@
  *
  * Protection is the socket's for its whole life, not its first flow's
  * (docs/architecture.md, "Protected sockets"). On libipsec every socket given
- * a token (ATTACH, and CONNECT and LATCH through core_attach_protect) gets a
+ * a token (ATTACH, and CONNECT and LATCH through its protect hook) gets a
  * mark of its own (SO_MARK on latchd's copy): the hold rule queues every
  * packet of it whose flow is not armed, whatever its tuple, and the mark
  * names the socket. So a second connect(2) after a failed or released latch

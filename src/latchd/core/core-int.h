@@ -135,8 +135,7 @@ struct core_feature {
 	void (*client_gone)(struct core *c, struct client *cl);
 	/* a connection to load into charon: the feature's credentials and constraints over vc */
 	void (*conn_cfg)(struct core *c, const struct conn *conn, struct vici_conn_cfg *vc);
-	/* core_bind filled both identities: the feature's view of them (BTNS: never authenticated)
-	 */
+	/* core_bind filled both identities: the feature's say (BTNS: never authenticated) */
 	void (*bind)(struct core *c, const struct latch *l, const struct sa_ike *ike,
 		     const struct ike_ident *id, struct latch_ident *remote,
 		     struct latch_ident *local);
@@ -272,8 +271,6 @@ int core_new_flow_latch(struct core *c, struct request *req, const struct flow *
 /* The request's PROTECTION and PEER, and the caller's right to them (weaker needs an admin). */
 int core_req_policy(struct core *c, const struct request *req, struct latch_policy *ret, char *err,
 		    size_t el);
-
-struct attachments;
 
 /* core-btns.c: BTNS peers and leap-of-faith pins (docs/btns.md) */
 /* Does the token admit BTNS peers (and so get BTNS connections)? */
