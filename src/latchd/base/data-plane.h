@@ -5,7 +5,7 @@
 /*
  * Which data plane enforces latches (docs/dataplanes.md): the configuration's
  * data_plane key and enforce_config.data_plane. Only dataplane/ acts on it
- * (enforce-plane.h chooses the plane's operations once); the core asks the
+ * (enforce-plane.c chooses the plane's operations once); the core asks the
  * plane's capabilities (enforce_caps), never its name.
  */
 enum data_plane {
