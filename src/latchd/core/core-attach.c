@@ -390,7 +390,9 @@ static int attach_socket(int fd, bool udp, struct flow3 *l3, uint64_t *cookie, c
 	return r < 0 ? FAIL(r, "SO_COOKIE: %s", strerror(-r)) : 0;
 }
 
-/* No socket marks (kernel): the local end into the attach sets, the socket kept for its policies.
+/*
+ * No socket marks (kernel): the local end into the attach sets, the socket
+ * kept for its policies.
  */
 static int attach_set(struct core *c, struct request *req, const struct flow3 *l3, struct attach *a)
 {

@@ -51,7 +51,9 @@ struct pending *core_pending_new(struct core *c, struct latch *l, struct request
 
 	if (!p)
 		return NULL;
-	/* A plane that holds the flow by its socket sets its policies when its SA is up: keep it.
+	/*
+	 * A plane that holds the flow by its socket sets the socket's policies
+	 * when its SA is up: keep the socket till then.
 	 */
 	keep = sock >= 0 && enforce_caps(c->enf)->needs_socket;
 	p->sock = keep ? fcntl(sock, F_DUPFD_CLOEXEC, 0) : -1;

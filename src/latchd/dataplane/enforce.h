@@ -206,8 +206,7 @@ struct enforce_caps {
 	 * policy, for one destination. libipsec.
 	 */
 	bool attach_udp;
-	/* charon must put ESP in UDP (encap = yes in its connections): libipsec's TUN sees no ESP.
-	 */
+	/* charon must put ESP in UDP (encap = yes): libipsec's TUN sees no plain ESP. */
 	bool udp_encap;
 };
 
