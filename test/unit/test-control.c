@@ -458,7 +458,8 @@ static void send_raw(int fd, uint16_t type, uint16_t flags, uint32_t seq, const 
 			  0,	     0,		  seq >> 8,   seq & 0xff };
 
 	assert_true(n <= sizeof(p) - IPC_HDR_LEN);
-	memcpy(p + IPC_HDR_LEN, body, n);
+	if (n)
+		memcpy(p + IPC_HDR_LEN, body, n);
 	assert_int_equal(fdpass_send(fd, p, IPC_HDR_LEN + n, pass), 0);
 }
 
