@@ -467,6 +467,44 @@ static void torn_last_line_then_more(void **state)
 	rmdir_all(dir);
 }
 
+/*
+ * The same when the journal cannot be rewritten at load (/run full; here:
+ * latches.new is a directory that cannot be removed): the torn line is cut
+ * off all the same, or the next record would be glued to it and lost.
+ */
+static void torn_last_line_kept_journal(void **state)
+{
+	char dir[64], journal[80], line[PERSIST_LINE_MAX], block[128];
+	struct latch l1 = mklatch(1), l3 = mklatch(3);
+	struct persist *p;
+	struct seen s;
+	FILE *f;
+
+	tmpdir(dir, sizeof(dir), journal, sizeof(journal));
+	f = fopen(journal, "w");
+	assert_non_null(f);
+	assert_int_equal(persist_format(&l1, line, sizeof(line)), 0);
+	fprintf(f, "+ %s\n", line);
+	assert_int_equal(persist_format(&l3, line, sizeof(line)), 0);
+	line[strlen(line) / 2] = '\0';
+	fprintf(f, "+ %s", line);
+	fclose(f);
+	snprintf(block, sizeof(block), "%s/latches.new", dir);
+	assert_int_equal(mkdir(block, 0700), 0);
+	snprintf(block, sizeof(block), "%s/latches.new/x", dir);
+	assert_int_equal(mkdir(block, 0700), 0);
+	assert_int_equal(persist_open(dir, 0700, &p), 0);
+	assert_int_equal(persist_load(p, collect, &s), 1);
+	put(p, 4);
+	persist_close(p);
+	assert_int_equal(rmdir(block), 0);
+	block[strlen(block) - 2] = '\0';
+	assert_int_equal(rmdir(block), 0);
+	assert_int_equal(reload(dir, &s), 2);
+	assert_true(seen(&s, 1) && !seen(&s, 3) && seen(&s, 4));
+	rmdir_all(dir);
+}
+
 /* A state directory that belongs to another user is refused, whatever its mode (root only). */
 static void a_directory_of_another_user_is_refused(void **state)
 {
@@ -499,6 +537,7 @@ int main(void)
 		cmocka_unit_test(every_field_round_trips),
 		cmocka_unit_test(unknown_versions_are_skipped),
 		cmocka_unit_test(torn_last_line_then_more),
+		cmocka_unit_test(torn_last_line_kept_journal),
 		cmocka_unit_test(a_directory_of_another_user_is_refused),
 	};
 
