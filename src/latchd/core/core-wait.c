@@ -50,8 +50,11 @@ int core_pending_open(struct core *c)
 struct pending *core_pending_new(struct core *c, struct latch *l, struct request *req, int sock)
 {
 	struct pending *p;
-	/* The kernel data plane sets the socket's policies when its SA is up: keep it till then. */
-	bool keep = sock >= 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
+	/*
+	 * A plane that holds the flow by its socket sets the socket's policies
+	 * when its SA is up: keep the socket till then.
+	 */
+	bool keep = sock >= 0 && enforce_caps(c->enf)->needs_socket;
 
 	return pending_new(c->pend, l, req, keep ? sock : -1, &p) < 0 ? NULL : p;
 }
