@@ -231,7 +231,7 @@ static void keeps_a_copy_of_the_socket_until_freed(void **state)
 	assert_int_equal(waiting(cl, -1)->sock, -1);
 }
 
-static void pending_free_all(void *u, struct pending *p)
+static void free_each(void *u, struct pending *p)
 {
 	(*(unsigned *)u)++;
 	pending_free(p);
@@ -249,10 +249,29 @@ static void found_by_id_and_latch_each_one_once(void **state)
 	assert_null(pending_by_id(t.set, r->id + 1));
 	r->latch = NULL; /* being answered: no latch finds it */
 	assert_ptr_equal(pending_of_latch(t.set, (struct latch *)&latch_a), q);
-	pending_each(t.set, pending_free_all, &seen); /* each may free itself */
+	pending_each(t.set, free_each, &seen); /* each may free itself */
 	assert_int_equal(seen, 3);
 	assert_int_equal(pending_count(t.set), 0);
 	assert_int_equal(t.released, 3);
+}
+
+/* What stops after the set is emptied may still walk it and look in it. */
+static void emptied_the_set_stays(void **state)
+{
+	struct client *a = fake_client_hello(1000);
+	struct pending *p = waiting(a, -1);
+	uint64_t id = p->id;
+	unsigned seen = 0;
+
+	pending_free_all(t.set);
+	assert_int_equal(fake_client_last_status(a), -ECANCELED);
+	assert_int_equal(t.released, 1);
+	assert_int_equal(pending_count(t.set), 0);
+	assert_null(pending_by_id(t.set, id));
+	assert_null(pending_of_latch(t.set, (struct latch *)&latch_a));
+	pending_each(t.set, free_each, &seen);
+	assert_int_equal(seen, 0);
+	assert_int_equal(waiting(a, -1)->id, id + 1); /* and takes new ones */
 }
 
 static void freeing_the_set_answers_every_request(void **state)
@@ -284,6 +303,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(found_by_id_and_latch_each_one_once, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(emptied_the_set_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(freeing_the_set_answers_every_request, setup,
 						teardown),
 	};

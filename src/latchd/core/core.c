@@ -879,7 +879,8 @@ void core_free(struct core *c, bool keep)
 	if (!c)
 		return;
 	control_free(c->ctl);
-	pending_set_free(c->pend);
+	if (c->pend) /* answered now; the set stays until charon's client has failed its calls */
+		pending_free_all(c->pend);
 	vici_client_free(c->vici);
 	ev_source_free(c->diag_src);
 	ev_source_free(c->conn_timer);
@@ -889,6 +890,7 @@ void core_free(struct core *c, bool keep)
 	sacache_free(c->sa);
 	latchdb_free(c->db);
 	features_free(c);
+	pending_set_free(c->pend);
 	persist_close(c->persist);
 	while (c->idents)
 		ident_forget(c, c->idents->ike_id);

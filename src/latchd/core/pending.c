@@ -34,12 +34,17 @@ int pending_set_new(struct ev_loop *loop, uint64_t timeout_usec, const struct pe
 	return 0;
 }
 
+void pending_free_all(struct pending_set *s)
+{
+	while (s->list)
+		pending_free(s->list);
+}
+
 void pending_set_free(struct pending_set *s)
 {
 	if (!s)
 		return;
-	while (s->list)
-		pending_free(s->list);
+	pending_free_all(s);
 	free(s);
 }
 

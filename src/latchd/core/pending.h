@@ -60,7 +60,14 @@ struct pending_ops {
 /* Every entry gets timeout_usec from its creation (the loop's clock). */
 int pending_set_new(struct ev_loop *loop, uint64_t timeout_usec, const struct pending_ops *ops,
 		    void *u, struct pending_set **ret);
-/* Every entry freed (pending_free()): waiting requests get -ECANCELED. NULL: nothing. */
+/*
+ * Every entry freed (pending_free()): waiting requests get -ECANCELED. The
+ * set stays, empty, for what its owner's other parts still ask while they
+ * stop (charon's client fails its outstanding commands: their callbacks
+ * walk the set).
+ */
+void pending_free_all(struct pending_set *s);
+/* pending_free_all(), then the set itself. NULL: nothing. */
 void pending_set_free(struct pending_set *s);
 
 /*
