@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Install, from Debian's archive only, what building and testing latch needs.
+# Install, from Debian's archive only, what building and testing latch needs;
+# `setup.sh deb` also what building the Debian packages needs (make deb).
 # Idempotent: installs nothing when every package is already present, so `make`
 # costs one dpkg-query on a prepared machine. Needs root only when something is missing.
 set -euo pipefail
@@ -20,6 +21,10 @@ packages=(
 	# the kernel lab (test/kernel-lab/): Debian's kernel with ESP under qemu, its initramfs
 	qemu-system-x86 busybox-static kmod cpio
 )
+if [ "${1:-}" = deb ]; then
+	# make deb: dpkg-buildpackage (dpkg-dev, with build-essential), dh, lintian
+	packages+=(dpkg-dev debhelper lintian fakeroot)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
