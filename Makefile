@@ -37,8 +37,7 @@ install: build
 	@meson install -C $(BUILD) --destdir "$(DESTDIR)"
 
 # The Debian packages (debian/) into $(BUILD_DEB)/, checked by lintian.
-deb:
-	@scripts/setup.sh deb
+deb: setup
 	@scripts/deb.sh $(BUILD_DEB)
 
 # Benchmarks on the lab (docs/performance.md); QUICK=1 for a smoke run.

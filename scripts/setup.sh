@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Install, from Debian's archive only, what building and testing latch needs;
-# `setup.sh deb` also what building the Debian packages needs (make deb).
+# Install, from Debian's archive only, what building and testing latch needs.
 # Idempotent: installs nothing when every package is already present, so `make`
 # costs one dpkg-query on a prepared machine. Needs root only when something is missing.
 set -euo pipefail
@@ -20,11 +19,9 @@ packages=(
 	iproute2 nftables iptables tcpdump openssl socat procps psmisc python3
 	# the kernel lab (test/kernel-lab/): Debian's kernel with ESP under qemu, its initramfs
 	qemu-system-x86 busybox-static kmod cpio
+	# the Debian packages (make deb, and make check's suite package)
+	dpkg-dev debhelper lintian
 )
-if [ "${1:-}" = deb ]; then
-	# make deb: dpkg-buildpackage (dpkg-dev, with build-essential), dh, lintian
-	packages+=(dpkg-dev debhelper lintian fakeroot)
-fi
 
 missing=()
 for p in "${packages[@]}"; do
