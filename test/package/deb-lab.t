@@ -24,6 +24,9 @@
 # This machine's kernel has no ESP: latchd picks kernel-libipsec, and each
 # host's /etc/strongswan.d gets the packaged latchd-libipsec.conf, as
 # docs/real-hosts.md tells an administrator of such a kernel to do.
+# A third host c (c.example) runs strongSwan without latch, with the swanctl
+# connection docs/real-hosts.md gives such a peer: a latches a connection to a
+# plain echo server there.
 # LATCH_DEBS=DIR uses the packages in DIR instead of building them.
 set -u
 source "$(dirname "$0")/../lab/lab.sh"
@@ -125,9 +128,11 @@ pkg_bg() {
 
 lab_host a 1
 lab_host b 2
+lab_host c 3
 lab_ca ca
 lab_cert a ca a.example
 lab_cert b ca b.example
+lab_cert c ca c.example
 for h in a b; do
 	dir=$(lab_dir "$h")
 	pkg_host "$h"
@@ -181,6 +186,46 @@ tap_ok "a latches the connection and learns b.example by certificate" \
 tap_ok "b's server learns a.example by certificate" \
 	grep -q '^peer id=a.example .*auth=PKIX_TRUSTED' "$LAB_DIR/server.log"
 tap_ok "the server echoed the message" grep -q "^answer $marker" <<<"$out"
+tap_cmp "$(lab_pcap_esp "$pcap")" -ge 2 "the connection crossed as ESP"
+tap_is "$(lab_pcap_clear "$pcap" "$marker")" 0 "the message never appears in clear"
+tap_is "$(lab_pcap_count "$pcap" 'tcp port 8080')" 0 "no TCP segment of it in clear"
+
+# ---- a peer with strongSwan and no latch: the lab's charon (kernel-libipsec,
+# for this kernel's sake) with docs/real-hosts.md's connection for it
+lab_charon_start c
+lab_conn c latch-peers <<EOT
+connections {
+	latch-peers {
+		local {
+			auth = pubkey
+			certs = c.pem
+			id = c.example
+		}
+		remote {
+			auth = pubkey
+			cacerts = ca.pem
+		}
+		children {
+			latch-peers {
+				local_ts = dynamic
+				remote_ts = dynamic
+			}
+		}
+	}
+}
+EOT
+tap_ok "c loads the guide's connection for a peer without latch" lab_load c
+lab_bg c "$LAB_DIR/echo.log" socat TCP-LISTEN:8080,reuseaddr EXEC:cat
+lab_wait 100 lab_listening c 8080
+marker="STOCK-$RANDOM$RANDOM"
+pcap=$(lab_pcap stock)
+lab_capture_start a "$pcap"
+out=$(pkg_exec a "$LAB_DIR/native-client" "$(lab_ip c)" 8080 c.example "$marker" 2>&1)
+lab_capture_stop "$pcap"
+tap_diag "client: $out"
+tap_ok "a latches a connection to c and learns c.example by certificate" \
+	grep -q '^peer id=c.example subject=C=CH, O=latch-lab, CN=c.example auth=PKIX_TRUSTED' <<<"$out"
+tap_ok "c's echo server answered" grep -q "^answer $marker" <<<"$out"
 tap_cmp "$(lab_pcap_esp "$pcap")" -ge 2 "the connection crossed as ESP"
 tap_is "$(lab_pcap_clear "$pcap" "$marker")" 0 "the message never appears in clear"
 tap_is "$(lab_pcap_count "$pcap" 'tcp port 8080')" 0 "no TCP segment of it in clear"
