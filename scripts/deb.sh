@@ -21,9 +21,9 @@ src=$out/latch-$upstream
 rm -rf "$out"
 mkdir -p "$src"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-	git ls-files -z --cached --others --exclude-standard | xargs -0 -r cp --parents -a -t "$src" 2>/dev/null ||
-		true
-	# files deleted in the work tree but still tracked are skipped above
+	# tracked files deleted in the work tree are skipped (--ignore-failed-read)
+	git ls-files -z --cached --others --exclude-standard |
+		tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$src"
 else
 	tar -c --exclude='./build*' --exclude=./.git . | tar -x -C "$src"
 fi
@@ -37,7 +37,7 @@ dpkg-buildpackage -b -us -uc -j"$(nproc)" >"$out/build.log" 2>&1 || {
 cd "$out"
 changes=$(ls latch_"$version"_*.changes)
 echo "deb: built in $out:"
-ls -1 ./*.deb | sed 's|^\./|  |'
+printf '  %s\n' ./*.deb
 # --fail-on warning: an error or a warning fails make deb; each override in
 # debian/*.lintian-overrides says why it is one.
 lintian_rc=0

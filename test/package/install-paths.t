@@ -20,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # installed PREFIX: a build with PREFIX, installed into $tmp/PREFIX-as-name/root
 check_prefix() {
-	local prefix=$1 b d sysconf sbin unit exe paths conf anchor key man bad
+	local prefix=$1 b d sysconf unit exe paths conf anchor key man bad targets
 	b=$tmp/build${prefix//\//-}
 	d=$tmp/root${prefix//\//-}
 	if ! meson setup "$b" "$src" --prefix "$prefix" --buildtype plain >"$tmp/setup.log" 2>&1; then
