@@ -23,7 +23,9 @@
 #
 # This machine's kernel has no ESP: latchd picks kernel-libipsec, and each
 # host's /etc/strongswan.d gets the packaged latchd-libipsec.conf, as
-# docs/real-hosts.md tells an administrator of such a kernel to do.
+# docs/real-hosts.md tells an administrator of such a kernel to do. In the
+# kernel lab (LAB_DATAPLANE=kernel: Debian's kernel, with ESP) the hosts are
+# configured exactly as the packages leave them and latchd picks the kernel.
 # A third host c (c.example) runs strongSwan without latch, with the swanctl
 # connection docs/real-hosts.md gives such a peer: a latches a connection to a
 # plain echo server there.
@@ -35,6 +37,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 
 lab_init
 root=$LAB_DIR/root
+plane=${LAB_DATAPLANE:-libipsec}
 
 # ---- the packages
 if [ -n "${LATCH_DEBS:-}" ]; then
@@ -68,16 +71,17 @@ caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr ' ' '\n' | sed -n 's/^
 tap_ok "the unit names latchd's capabilities ($caps)" test -n "$caps"
 
 # ---- two hosts with the packages installed
-# pkg_host NAME N: lab host NAME with the packages installed in a mount
+# pkg_host NAME: lab host NAME with the packages installed in a mount
 # namespace of its own, held by a process of the host (its PID in
 # $dir/holder); its certificate (lab_cert) placed in /etc/swanctl and named in
-# /etc/latch/latchd.conf.
+# /etc/latch/latchd.conf. The writable layer of /etc is a tmpfs of its own
+# (an overlay's upper layer cannot lie on an overlay, as the kernel lab's / is).
 pkg_host() {
 	local h=$1 dir up
 	dir=$(lab_dir "$h")
 	up=$dir/etc-up
 	mkdir -p "$up/latch" "$up/strongswan.d" "$up/swanctl/x509" "$up/swanctl/x509ca" \
-		"$up/swanctl/private" "$dir/etc-work"
+		"$up/swanctl/private" "$dir/etc-rw"
 	cp "$dir/swanctl/x509/$h.pem" "$up/swanctl/x509/"
 	cp "$dir/swanctl/private/$h.pem" "$up/swanctl/private/"
 	cp "$dir/swanctl/x509ca/ca.pem" "$up/swanctl/x509ca/"
@@ -88,7 +92,8 @@ pkg_host() {
 		echo "key = /etc/swanctl/private/$h.pem"
 		echo "ca = /etc/swanctl/x509ca/ca.pem"
 	} >"$up/latch/latchd.conf"
-	cp "$root/usr/share/latch/strongswan.d/latchd-libipsec.conf" "$up/strongswan.d/"
+	[ "$plane" = libipsec ] &&
+		cp "$root/usr/share/latch/strongswan.d/latchd-libipsec.conf" "$up/strongswan.d/"
 	# the lab's own: charon's log in the host's directory
 	cat >"$up/strongswan.d/zz-lab-log.conf" <<EOT
 charon {
@@ -107,7 +112,8 @@ EOT
 		mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 0755 /run/latch &&
 		mount -t tmpfs -o mode=0755 tmpfs /var/lib && mkdir -m 0700 /var/lib/latch &&
 		mount -t overlay overlay -o lowerdir=$root/usr:/usr /usr &&
-		mount -t overlay overlay -o lowerdir=$root/etc:/etc,upperdir=$up,workdir=$dir/etc-work /etc &&
+		mount -t tmpfs tmpfs $dir/etc-rw && cp -a $up $dir/etc-rw/up && mkdir $dir/etc-rw/work &&
+		mount -t overlay overlay -o lowerdir=$root/etc:/etc,upperdir=$dir/etc-rw/up,workdir=$dir/etc-rw/work /etc &&
 		touch $dir/ns-ready && exec sleep infinity"
 	echo "$LAB_PID" >"$dir/holder"
 	lab_wait 50 test -f "$dir/ns-ready" || lab_die "host $h: its mounts failed: $(cat "$dir/holder.log")"
@@ -146,8 +152,13 @@ for h in a b; do
 	lab_wait 100 sh -c "ip netns exec $(lab_ns "$h") nsenter -t $(cat "$dir/holder") -m -- latchctl status 2>/dev/null | grep -q '^charon_up *1'" ||
 		lab_die "latchd on $h did not reach charon: $(tail -n 5 "$dir/latchd.log")"
 done
-tap_ok "charon loaded the packaged drop-in's plugins (vici, kernel-libipsec)" \
-	grep -q 'loaded plugins:.*kernel-libipsec.*vici\|loaded plugins:.*vici.*kernel-libipsec' "$(lab_dir a)/charon.log"
+plugins=$(grep -m1 'loaded plugins:' "$(lab_dir a)/charon.log")
+tap_ok "charon loaded vici" grep -qw vici <<<"$plugins"
+if [ "$plane" = libipsec ]; then
+	tap_ok "and kernel-libipsec, as the packaged latchd-libipsec.conf says" grep -qw kernel-libipsec <<<"$plugins"
+else
+	tap_not "and not kernel-libipsec (Debian's default)" grep -qw kernel-libipsec <<<"$plugins"
+fi
 tap_is "$(pkg_exec a sh -c 'command -v latchctl')" /usr/bin/latchctl "latchctl is the packaged /usr/bin/latchctl"
 paths=$(pkg_exec a /usr/sbin/latchd --print-paths)
 tap_ok "latchd's configuration is /etc/latch/latchd.conf" grep -q '^config  *\/etc\/latch\/latchd.conf$' <<<"$paths"
@@ -155,7 +166,7 @@ anchor=$(awk '$1 == "btns_anchor" { print $2 }' <<<"$paths")
 tap_ok "the packaged BTNS anchor is where latchd looks ($anchor)" pkg_exec a test -f "$anchor"
 tap_ok "latchd started with BTNS on (its key certified under the packaged anchor)" \
 	pkg_exec a test -f /var/lib/latch/btns.pem
-tap_diag "$(grep -m1 'data plane' "$(lab_dir a)/latchd.log")"
+tap_ok "latchd picked the $plane data plane" grep -q "data plane: $plane" "$(lab_dir a)/latchd.log"
 tap_is "$(grep '^CapEff' "/proc/$(cat "$(lab_dir a)/latchd.pid")/status" | cut -f2)" \
 	"$(setpriv --bounding-set "-all,$caps" grep '^CapBnd' /proc/self/status | cut -f2)" \
 	"latchd runs with the unit's capabilities only"
