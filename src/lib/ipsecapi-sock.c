@@ -11,10 +11,9 @@
  * The one global state of liblatch (see ipsecapi.h): the draft has no
  * context, so its calls share a hidden ctx, made on first use, and a table
  * of the listeners latched through it (to recognise their accepted
- * sockets). One mutex guards both for the whole of each call.
+ * sockets; it grows as needed). One mutex guards both for the whole of
+ * each call.
  */
-#define LISTENERS_MAX 64
-
 struct listener {
 	uint64_t cookie; /* SO_COOKIE: tells a reused descriptor number from ours */
 	int fd, proto;
@@ -24,13 +23,15 @@ struct listener {
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static latch_ctx *g_ctx;
 static pid_t g_pid;
-static struct listener g_listeners[LISTENERS_MAX];
-static unsigned g_n_listeners;
+static struct listener *g_listeners;
+static unsigned g_n_listeners, g_cap_listeners;
 
 /*
  * The shared ctx, with the lock held. A child after fork() must not talk
  * over its parent's connection (replies would go to whoever reads first),
- * so it drops its copy and makes its own.
+ * so it drops its copy and makes its own. It keeps the listener table: the
+ * listeners are its sockets too, and a pre-fork server's children accept
+ * on them.
  */
 static int ctx_get(latch_ctx **ret)
 {
@@ -39,7 +40,6 @@ static int ctx_get(latch_ctx **ret)
 	if (g_ctx && g_pid != getpid()) {
 		latch_ctx_free(g_ctx);
 		g_ctx = NULL;
-		g_n_listeners = 0;
 	}
 	/* Nobody listens to this ctx's events: drain them, and notice a dead latchd. */
 	if (g_ctx && latch_ctx_process(g_ctx) == -ECONNRESET) {
@@ -86,6 +86,13 @@ static int local_port(int fd, uint16_t *ret)
 	return 0;
 }
 
+static bool is_socket(int fd)
+{
+	int type;
+
+	return sock_int(fd, SO_TYPE, &type) == 0;
+}
+
 static bool is_connected(int fd)
 {
 	struct sockaddr_storage ss;
@@ -109,15 +116,24 @@ static void listeners_prune(void)
 	}
 }
 
-static void listener_add(int fd)
+static int listener_add(int fd)
 {
-	struct listener l = { .fd = fd };
+	struct listener l = { .fd = fd }, *grown;
+	unsigned cap;
 
 	listeners_prune();
-	if (g_n_listeners == LISTENERS_MAX || sock_u64(fd, SO_COOKIE, &l.cookie) < 0 ||
-	    sock_int(fd, SO_PROTOCOL, &l.proto) < 0 || local_port(fd, &l.port) < 0)
-		return; /* its accepted sockets are then latched by QUERY only */
+	if (sock_u64(fd, SO_COOKIE, &l.cookie) < 0 || sock_int(fd, SO_PROTOCOL, &l.proto) < 0 ||
+	    local_port(fd, &l.port) < 0)
+		return -ENOTSOCK;
+	if (g_n_listeners == g_cap_listeners) {
+		cap = g_cap_listeners ? 2 * g_cap_listeners : 16;
+		grown = realloc(g_listeners, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		g_listeners = grown, g_cap_listeners = cap;
+	}
 	g_listeners[g_n_listeners++] = l;
+	return 0;
 }
 
 /* Was fd accepted from a listener latched here (same protocol and local port)? */
@@ -154,9 +170,11 @@ static int apply(latch_ctx *ctx, int fd, const latch_token *tok)
 	    port)
 		listening = 1;
 	if (listening) {
-		r = latch_listen(ctx, fd, tok, 0, NULL);
-		if (r == 0)
-			listener_add(fd);
+		/* Room first: a listener whose accepted sockets would go unrecognised is refused.
+		 */
+		r = listener_add(fd);
+		if (r == 0 && (r = latch_listen(ctx, fd, tok, 0, NULL)) < 0)
+			g_n_listeners--;
 		return r;
 	}
 	if (is_connected(fd))
@@ -172,6 +190,8 @@ LATCH_EXPORT int ipsec_set_socket_pToken(int fd, const ipsec_pToken_t pToken)
 
 	if (fd < 0 || !pToken || pToken->magic != PTOKEN_MAGIC)
 		return draft_ret(-EINVAL);
+	if (!is_socket(fd))
+		return draft_ret(-ENOTSOCK);
 	r = ptoken_to_native(pToken, &tok);
 	if (r < 0)
 		return draft_ret(r);
@@ -207,6 +227,8 @@ LATCH_EXPORT int ipsec_get_socket_pToken(int fd, ipsec_pToken_t pToken)
 
 	if (fd < 0 || !pToken || pToken->magic != PTOKEN_MAGIC)
 		return draft_ret(-EINVAL);
+	if (!is_socket(fd))
+		return draft_ret(-ENOTSOCK);
 	r = socket_info(fd, &info);
 	if (r < 0)
 		return draft_ret(r);

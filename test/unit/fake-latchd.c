@@ -105,7 +105,7 @@ static void put_latch(struct fake *f, struct buf *b, uint8_t state, int fd,
 	if (fd >= 0)
 		put_tuple(b, fd, req);
 	nest = wire_nest_begin(b, IPC_A_PROTECTION);
-	wire_put_u8(b, IPC_A_PROT_ENCRYPT, IPC_WANT_YES);
+	wire_put_u8(b, IPC_A_PROT_ENCRYPT, f->query_encrypt ? f->query_encrypt : IPC_WANT_YES);
 	wire_put_u8(b, IPC_A_PROT_MODE, IPC_MODE_TUNNEL);
 	wire_nest_end(b, nest);
 	put_ident(b, IPC_A_LOCAL_IDENTITY, "a.example", IPC_AUTH_PKIX_TRUSTED);

@@ -29,6 +29,7 @@ struct fake {
 	int hello_status;	 /* HELLO answered with this status */
 	bool no_gen_page;	 /* HELLO gives no generation page, replies no GENERATION */
 	uint8_t query_state;	 /* the STATE QUERY answers (0: ESTABLISHED) */
+	uint8_t query_encrypt;	 /* the ENCRYPT its PROTECTION says was asked (0: YES) */
 	/* what it saw */
 	unsigned count[FAKE_TYPES];
 	uint16_t last_type;

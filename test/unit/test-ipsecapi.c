@@ -128,13 +128,7 @@ static void ptoken_strings_and_objects(void **state)
 	char s[80];
 	uint32_t len = sizeof(s);
 
-	assert_int_equal(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 6, "secure"), 0);
-	assert_int_equal(ipsec_get_token_attr(pt, IPSEC_API_ATTR_policyName, &len, s), 0);
-	assert_string_equal(s, "secure");
-	assert_int_equal(len, 7);
-	len = 3;
-	EXPECT_FAIL(ipsec_get_token_attr(pt, IPSEC_API_ATTR_policyName, &len, s), ERANGE);
-	assert_int_equal(len, 7);
+	EXPECT_FAIL(ipsec_get_token_attr(pt, IPSEC_API_ATTR_policyName, &len, s), ENODATA);
 	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 3, "a\0b"), EINVAL);
 	len = sizeof(s);
 	EXPECT_FAIL(ipsec_get_token_attr(pt, IPSEC_API_ATTR_auditString, &len, s), ENODATA);
@@ -299,6 +293,137 @@ static void draft_server_flow(void **state)
 	close(lfd);
 }
 
+/* Every setting of a template is either honoured or refused, whatever the order. */
+static void settings_never_dropped(void **state)
+{
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	uint16_t v = IPSEC_API_ATTR_DISABLE;
+
+	/* IP options then transport mode contradicts as much as the other order. */
+	set16(pt, IPSEC_API_ATTR_ipoptionsProtected, IPSEC_API_ATTR_ENABLE);
+	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_tunnelMode, 2, &v), EINVAL);
+	assert_int_equal(get16(pt, IPSEC_API_ATTR_tunnelMode), IPSEC_API_ATTR_ANY);
+	assert_int_equal(get16(pt, IPSEC_API_ATTR_ipoptionsProtected), IPSEC_API_ATTR_ENABLE);
+	set16(pt, IPSEC_API_ATTR_tunnelMode, IPSEC_API_ATTR_ENABLE);
+	/* A policy name names nothing latchd has: refused, not carried and ignored. */
+	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 0, ""), EINVAL);
+	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 1, ""), EINVAL);
+	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 6, "secure"), EOPNOTSUPP);
+	assert_int_equal(ipsec_free_pToken(pt), 0);
+}
+
+/* Two templates are equal only if they ask for the same: peer kinds, leap of faith, options. */
+static void cmp_sees_every_wish(void **state)
+{
+	ipsec_pToken_t a = ipsec_create_pToken(), b = NULL;
+	ipsec_iToken_t btns = ipsec_create_iToken(), plain = ipsec_create_iToken();
+
+	assert_int_equal(ipsec_dup_pToken(a, &b), 0);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 0);
+	set16(btns, IPSEC_API_ATTR_authMeth_BTNS, IPSEC_API_ATTR_ENABLE);
+	assert_int_equal(ipsec_set_token_attr(a, IPSEC_API_ATTR_iToken, sizeof(btns), &btns), 0);
+	assert_int_equal(ipsec_set_token_attr(b, IPSEC_API_ATTR_iToken, sizeof(plain), &plain), 0);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 1); /* only a admits BTNS peers */
+	assert_int_equal(ipsec_set_token_attr(b, IPSEC_API_ATTR_iToken, sizeof(btns), &btns), 0);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 0);
+	set16(btns, IPSEC_API_ATTR_authMeth_LEAPOFFAITH, IPSEC_API_ATTR_ENABLE);
+	assert_int_equal(ipsec_set_token_attr(b, IPSEC_API_ATTR_iToken, sizeof(btns), &btns), 0);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 1); /* only b takes a leap of faith */
+	assert_int_equal(ipsec_set_token_attr(a, IPSEC_API_ATTR_iToken, sizeof(btns), &btns), 0);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 0);
+	set16(a, IPSEC_API_ATTR_ipoptionsProtected, IPSEC_API_ATTR_DISABLE);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 1); /* only a says no to protected options */
+	ipsec_free_iToken(btns);
+	ipsec_free_iToken(plain);
+	ipsec_free_pToken(a);
+	ipsec_free_pToken(b);
+}
+
+/* An exported template keeps its wishes: importing it gives the same template. */
+static void export_keeps_wishes(void **state)
+{
+	ipsec_iToken_t t = NULL, back = NULL;
+	char s[256];
+	uint32_t len = sizeof(s);
+
+	assert_int_equal(ipsec_import_iToken("latch-ident/1 id=b.example", &t), 0);
+	set16(t, IPSEC_API_ATTR_authMeth_BTNS, IPSEC_API_ATTR_ENABLE);
+	set16(t, IPSEC_API_ATTR_authMeth_LEAPOFFAITH, IPSEC_API_ATTR_ENABLE);
+	set16(t, IPSEC_API_ATTR_authMeth_NONE, IPSEC_API_ATTR_DISABLE);
+	assert_int_equal(ipsec_export_iToken(t, s, &len), 0);
+	assert_int_equal(ipsec_import_iToken(s, &back), 0);
+	assert_int_equal(get16(back, IPSEC_API_ATTR_authMeth_BTNS), IPSEC_API_ATTR_ENABLE);
+	assert_int_equal(get16(back, IPSEC_API_ATTR_authMeth_LEAPOFFAITH), IPSEC_API_ATTR_ENABLE);
+	assert_int_equal(get16(back, IPSEC_API_ATTR_authMeth_NONE), IPSEC_API_ATTR_DISABLE);
+	assert_int_equal(get16(back, IPSEC_API_ATTR_authMeth_EAP), IPSEC_API_ATTR_ANY);
+	len = sizeof(s);
+	assert_int_equal(ipsec_get_token_attr(back, IPSEC_API_ATTR_certificateDN, &len, s), -1);
+	ipsec_free_iToken(back);
+	/* A wish that is not one: refused as a whole. */
+	EXPECT_FAIL(ipsec_import_iToken("latch-ident/1 id=b.example authMeth_BTNS=maybe", &back),
+		    EINVAL);
+	EXPECT_FAIL(ipsec_import_iToken("latch-ident/1 authMeth_EAP=disable", &back), EOPNOTSUPP);
+	ipsec_free_iToken(t);
+}
+
+/* Read from a latch, privacyProtected is the protection in force, not the wish. */
+static void protection_in_force(void **state)
+{
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	struct sockaddr_in sa;
+	int lfd = loopback_listener(&sa), fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	fake->query_encrypt = IPC_WANT_NO; /* asked for no encryption, got AES-GCM */
+	assert_int_equal(ipsec_get_socket_pToken(fd, pt), 0);
+	assert_int_equal(get16(pt, IPSEC_API_ATTR_privacyProtected), IPSEC_API_ATTR_ENABLE);
+	ipsec_free_pToken(pt);
+	close(fd);
+	close(lfd);
+}
+
+/* Not a socket is ENOTSOCK before anything reaches latchd. */
+static void not_a_socket(void **state)
+{
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	EXPECT_FAIL(ipsec_get_socket_pToken(p[0], pt), ENOTSOCK);
+	EXPECT_FAIL(ipsec_set_socket_pToken(p[1], pt), ENOTSOCK);
+	assert_int_equal(fake->count[IPC_MSG_QUERY - 200], 0);
+	ipsec_free_pToken(pt);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Every listener is remembered, however many: the 65th's sockets are ACCEPTed too. */
+static void many_listeners(void **state)
+{
+	enum {
+		N = 80
+	};
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	struct sockaddr_in sa;
+	int l[N], c, fd;
+
+	for (int i = 0; i < N; i++) {
+		l[i] = loopback_listener(&sa);
+		assert_int_equal(ipsec_set_socket_pToken(l[i], pt), 0);
+	}
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	fd = accept4(l[N - 1], NULL, NULL, SOCK_CLOEXEC);
+	fake->query_enoent = true;
+	assert_int_equal(ipsec_get_socket_pToken(fd, pt), 0);
+	assert_int_equal(fake->last_type, IPC_MSG_ACCEPT);
+	for (int i = 0; i < N; i++)
+		close(l[i]);
+	close(fd);
+	close(c);
+	ipsec_free_pToken(pt);
+}
+
 static void draft_errors_from_latchd(void **state)
 {
 	ipsec_pToken_t pt = ipsec_create_pToken();
@@ -323,6 +448,12 @@ int main(void)
 		cmocka_unit_test_setup(draft_client_flow, fake_reset_test),
 		cmocka_unit_test_setup(draft_server_flow, fake_reset_test),
 		cmocka_unit_test_setup(draft_errors_from_latchd, fake_reset_test),
+		cmocka_unit_test(settings_never_dropped),
+		cmocka_unit_test(cmp_sees_every_wish),
+		cmocka_unit_test(export_keeps_wishes),
+		cmocka_unit_test_setup(protection_in_force, fake_reset_test),
+		cmocka_unit_test_setup(not_a_socket, fake_reset_test),
+		cmocka_unit_test_setup(many_listeners, fake_reset_test),
 	};
 
 	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
