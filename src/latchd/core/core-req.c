@@ -147,7 +147,7 @@ static bool judge_carrier(void *u, const struct sa_ike *ike, const struct sa_chi
 	} else if (r < 0) {
 		v->conflict = true;
 		snprintf(v->why, sizeof(v->why), "%s", why);
-	} else if (v->latch->pol->exact && !sacache_child_is_exact(ch, &v->latch->flow)) {
+	} else if (!judge_exact_carrier(v->latch, ch)) {
 		/* congruent, but shared: an exact latch waits for its own SA (R19) */
 	} else if (!v->ok) {
 		v->ok = ch;
