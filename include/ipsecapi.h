@@ -28,7 +28,9 @@
  * Threads and the one global. The draft has no context object, so this
  * layer keeps one hidden latch_ctx per process, made on first use
  * (connecting to latchd at $LATCH_SOCKET or /run/latch/latchd.sock) and
- * remade in a child after fork(). A mutex serialises every call that uses
+ * remade in a child after fork(), and a table of the listeners latched
+ * through it, which a child keeps (a pre-fork server's children accept on
+ * them). A mutex serialises every call that uses
  * it, so calls from several threads are safe but wait for each other
  * (a connect may take seconds). Its latch events are discarded: an
  * application that needs events, parallelism or control of the connection
@@ -65,9 +67,14 @@
  *      EOPNOTSUPP  a value latch cannot honour (compressionAvailable
  *                  ENABLE; disabling an authentication method other than
  *                  BTNS or LEAPOFFAITH; per-message tokens, see 7)
+ *      EOPNOTSUPP  also: policyName (latchd has no administrator policies
+ *                  to name; an empty name is EINVAL)
+ *      ENOTSOCK    the descriptor is not a socket
  *      ENOENT      (get_socket_pToken) the socket has no latch
+ *      ESRCH       latchd is not running (nothing answers on its socket)
  *    and latchd's own: EACCES/EPERM (peer or request not allowed),
- *    ECONNREFUSED, ETIMEDOUT, ECONNRESET.
+ *    ECONNREFUSED (no SA could be made), ETIMEDOUT, ECONNRESET (latchd
+ *    went away). ipsec_last_error() says what happened in words.
  *    Buffers: a successful get sets *attr_len to the bytes written. Strings
  *    are NUL-terminated and counted with their NUL, at most
  *    IPSEC_API_STRING_MAX bytes; on set, attr_len counts the string with or
@@ -238,6 +245,16 @@ int ipsec_export_iToken(const ipsec_iToken_t token, char *buf, uint32_t *len);
 int ipsec_set_cbinding(int fd);
 int ipsec_get_cbinding_types(int fd, char *buf, socklen_t *len);
 int ipsec_get_cbinding_data(int fd, void *buf, socklen_t *len);
+
+/*
+ * latch's one extension of the draft: the explanation of this thread's
+ * last failure, as errno is this thread's last error — latchd's own words
+ * when latchd refused ("the peer's certificate chains to no trusted CA"),
+ * else this layer's ("descriptor 5 is not a socket", "latchd is not
+ * running"), else strerror(errno). Valid until this thread's next failing
+ * call; "" before any failure.
+ */
+const char *ipsec_last_error(void);
 
 #ifdef __cplusplus
 }

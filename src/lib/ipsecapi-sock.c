@@ -48,12 +48,24 @@ static int ctx_get(latch_ctx **ret)
 	}
 	if (!g_ctx) {
 		r = latch_ctx_new(&g_ctx, NULL, 0);
+		if (r == -ESRCH)
+			draft_explain("latchd is not running (nothing answers on its socket)");
 		if (r < 0)
 			return r;
 		g_pid = getpid();
 	}
+	g_ctx->error[0] = 0; /* what explains this call's failure, not an earlier one's */
 	*ret = g_ctx;
 	return 0;
+}
+
+/* latchd's words for the failure just reported on ctx, if it gave any. */
+static void explain_ctx(latch_ctx *ctx)
+{
+	const char *why = latch_ctx_last_error(ctx);
+
+	if (*why)
+		draft_explain("%s", why);
 }
 
 static int sock_u64(int fd, int opt, uint64_t *ret)
@@ -190,15 +202,17 @@ LATCH_EXPORT int ipsec_set_socket_pToken(int fd, const ipsec_pToken_t pToken)
 
 	if (fd < 0 || !pToken || pToken->magic != PTOKEN_MAGIC)
 		return draft_ret(-EINVAL);
-	if (!is_socket(fd))
+	if (!is_socket(fd)) {
+		draft_explain("descriptor %d is not a socket", fd);
 		return draft_ret(-ENOTSOCK);
+	}
 	r = ptoken_to_native(pToken, &tok);
 	if (r < 0)
 		return draft_ret(r);
 	pthread_mutex_lock(&g_lock);
 	r = ctx_get(&ctx);
-	if (r == 0)
-		r = apply(ctx, fd, tok);
+	if (r == 0 && (r = apply(ctx, fd, tok)) < 0)
+		explain_ctx(ctx);
 	pthread_mutex_unlock(&g_lock);
 	latch_token_free(tok);
 	return draft_ret(r);
@@ -207,7 +221,7 @@ LATCH_EXPORT int ipsec_set_socket_pToken(int fd, const ipsec_pToken_t pToken)
 /* The socket's latch; an accepted socket of one of our listeners is latched now. */
 static int socket_info(int fd, latch_info **ret)
 {
-	latch_ctx *ctx;
+	latch_ctx *ctx = NULL;
 	int r;
 
 	pthread_mutex_lock(&g_lock);
@@ -216,6 +230,8 @@ static int socket_info(int fd, latch_info **ret)
 		r = latch_socket_query(ctx, fd, ret);
 	if (r == -ENOENT && is_connected(fd) && from_listener(fd))
 		r = socket_accepted(ctx, fd, ret);
+	if (r < 0 && ctx)
+		explain_ctx(ctx);
 	pthread_mutex_unlock(&g_lock);
 	return r;
 }
@@ -227,8 +243,10 @@ LATCH_EXPORT int ipsec_get_socket_pToken(int fd, ipsec_pToken_t pToken)
 
 	if (fd < 0 || !pToken || pToken->magic != PTOKEN_MAGIC)
 		return draft_ret(-EINVAL);
-	if (!is_socket(fd))
+	if (!is_socket(fd)) {
+		draft_explain("descriptor %d is not a socket", fd);
 		return draft_ret(-ENOTSOCK);
+	}
 	r = socket_info(fd, &info);
 	if (r < 0)
 		return draft_ret(r);

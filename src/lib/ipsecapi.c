@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,37 @@
 
 #define METH_BASE IPSEC_API_ATTR_authMeth_NONE
 
+/*
+ * The last failure's explanation, per thread like errno: set by
+ * draft_explain() on the way to a failure, else strerror() of it.
+ */
+static __thread char explanation[IPC_MESSAGE_MAX + 1];
+static __thread bool explained;
+
+void draft_explain(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(explanation, sizeof(explanation), fmt, ap);
+	va_end(ap);
+	explained = true;
+}
+
+LATCH_EXPORT const char *ipsec_last_error(void)
+{
+	return explanation;
+}
+
 int draft_ret(int r)
 {
-	if (r >= 0)
+	if (r >= 0) {
+		explained = false;
 		return 0;
+	}
+	if (!explained)
+		snprintf(explanation, sizeof(explanation), "%s", strerror(-r));
+	explained = false;
 	errno = -r;
 	return -1;
 }
@@ -393,7 +421,10 @@ static int set_policy_name(uint32_t len, const void *val)
 
 	if (len && s[len - 1] == 0)
 		len--;
-	return !len || memchr(s, 0, len) ? -EINVAL : -EOPNOTSUPP;
+	if (!len || memchr(s, 0, len))
+		return -EINVAL;
+	draft_explain("policyName: latchd has no administrator policies to name");
+	return -EOPNOTSUPP;
 }
 
 static int ptoken_set(struct ipsec_pToken *p, uint32_t type, uint32_t len, const void *val)

@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fake-latchd.h"
@@ -309,6 +311,10 @@ static void settings_never_dropped(void **state)
 	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 0, ""), EINVAL);
 	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 1, ""), EINVAL);
 	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 6, "secure"), EOPNOTSUPP);
+	assert_string_equal(ipsec_last_error(),
+			    "policyName: latchd has no administrator policies to name");
+	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 0, ""), EINVAL);
+	assert_string_equal(ipsec_last_error(), strerror(EINVAL)); /* not the one before */
 	assert_int_equal(ipsec_free_pToken(pt), 0);
 }
 
@@ -390,6 +396,7 @@ static void not_a_socket(void **state)
 
 	assert_int_equal(pipe(p), 0);
 	EXPECT_FAIL(ipsec_get_socket_pToken(p[0], pt), ENOTSOCK);
+	assert_non_null(strstr(ipsec_last_error(), "is not a socket"));
 	EXPECT_FAIL(ipsec_set_socket_pToken(p[1], pt), ENOTSOCK);
 	assert_int_equal(fake->count[IPC_MSG_QUERY - 200], 0);
 	ipsec_free_pToken(pt);
@@ -424,6 +431,43 @@ static void many_listeners(void **state)
 	ipsec_free_pToken(pt);
 }
 
+/* A pre-fork server: its children accept on the listener latched before the fork. */
+static void prefork_child_accepts(void **state)
+{
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	struct sockaddr_in sa;
+	int lfd = loopback_listener(&sa), c, st = -1;
+	pid_t pid;
+
+	assert_int_equal(ipsec_set_socket_pToken(lfd, pt), 0);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	fake->query_enoent = true; /* latchd has not seen the accepted socket yet */
+	pid = fork();
+	if (pid == 0) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		_exit(fd >= 0 && ipsec_get_socket_pToken(fd, pt) == 0 ? 0 : 10 + errno);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(fake->last_type, IPC_MSG_ACCEPT);
+	/* And a child that finds no latchd is told so, in words. */
+	pid = fork();
+	if (pid == 0) {
+		setenv("LATCH_SOCKET", "/nonexistent/latchd.sock", 1);
+		if (ipsec_set_socket_pToken(c, pt) == 0 || errno != ESRCH)
+			_exit(1);
+		_exit(strstr(ipsec_last_error(), "latchd is not running") ? 0 : 2);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	ipsec_free_pToken(pt);
+	close(c);
+	close(lfd);
+}
+
 static void draft_errors_from_latchd(void **state)
 {
 	ipsec_pToken_t pt = ipsec_create_pToken();
@@ -431,7 +475,9 @@ static void draft_errors_from_latchd(void **state)
 
 	fake->fail_type = IPC_MSG_ATTACH;
 	fake->fail_status = -EPERM;
+	fake->fail_msg = "the peer's certificate chains to no trusted CA";
 	EXPECT_FAIL(ipsec_set_socket_pToken(fd, pt), EPERM);
+	assert_string_equal(ipsec_last_error(), "the peer's certificate chains to no trusted CA");
 	EXPECT_FAIL(ipsec_set_socket_pToken(-1, pt), EINVAL);
 	ipsec_free_pToken(pt);
 	close(fd);
@@ -454,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup(protection_in_force, fake_reset_test),
 		cmocka_unit_test_setup(not_a_socket, fake_reset_test),
 		cmocka_unit_test_setup(many_listeners, fake_reset_test),
+		cmocka_unit_test_setup(prefork_child_accepts, fake_reset_test),
 	};
 
 	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
