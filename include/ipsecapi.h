@@ -26,15 +26,16 @@
  * accept(2), then ipsec_get_socket_pToken() on the accepted socket.
  *
  * Threads and the one global. The draft has no context object, so this
- * layer keeps one hidden latch_ctx per process, made on first use
- * (connecting to latchd at $LATCH_SOCKET or /run/latch/latchd.sock) and
- * remade in a child after fork(), and a table of the listeners latched
- * through it, which a child keeps (a pre-fork server's children accept on
- * them). A mutex serialises every call that uses
- * it, so calls from several threads are safe but wait for each other
- * (a connect may take seconds). Its latch events are discarded: an
- * application that needs events, parallelism or control of the connection
- * uses the native API, which has no global state.
+ * layer keeps hidden latch_ctxs: a pool of at most 8 connections to latchd
+ * (at $LATCH_SOCKET or /run/latch/latchd.sock), made as calls need them. A
+ * call takes one and gives it back, so threads do not wait for each other
+ * while one waits for its IKE (a ninth concurrent call waits for a free
+ * one). A child after fork() drops its parent's connections and makes its
+ * own; it keeps the table of listeners latched here, so a pre-fork
+ * server's children accept on them. The pool's latch events are
+ * discarded (a broken latch resets its socket, which is how a draft
+ * program learns of it): an application that needs events or its own
+ * connection uses the native API, which has no global state.
  *
  * Resolutions of the draft's defects, each decided once:
  *

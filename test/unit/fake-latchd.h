@@ -59,6 +59,8 @@ void fake_stop(struct fake *f);
 void fake_reset(struct fake *f);
 /* Count a change of latch id in the generation page, as latchd does. */
 void fake_bump(struct fake *f, uint64_t id);
+/* Close every client's connection now (their waiting calls get ECONNRESET). */
+void fake_drop_clients(struct fake *f);
 /* Push an ALERT to every connected client now. */
 void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason);
 

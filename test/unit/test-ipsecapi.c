@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -468,6 +469,52 @@ static void prefork_child_accepts(void **state)
 	close(lfd);
 }
 
+struct slow {
+	int fd, ret, err;
+	bool done;
+};
+
+static void *slow_attach(void *arg)
+{
+	struct slow *s = arg;
+	ipsec_pToken_t pt = ipsec_create_pToken();
+
+	s->ret = ipsec_set_socket_pToken(s->fd, pt);
+	s->err = errno;
+	ipsec_free_pToken(pt);
+	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* One thread waiting on latchd (an IKE that takes seconds) holds up no other. */
+static void threads_do_not_wait_for_each_other(void **state)
+{
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	struct slow slow = { .fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) };
+	struct sockaddr_in sa;
+	int lfd = loopback_listener(&sa), c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pthread_t t;
+
+	fake->silent_type = IPC_MSG_ATTACH; /* never answered: that thread waits */
+	assert_int_equal(pthread_create(&t, NULL, slow_attach, &slow), 0);
+	for (int i = 0;
+	     i < 1000 && !__atomic_load_n(&fake->count[IPC_MSG_ATTACH - 200], __ATOMIC_ACQUIRE);
+	     i++)
+		usleep(10000);
+	assert_int_equal(fake->count[IPC_MSG_ATTACH - 200], 1);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(ipsec_get_socket_pToken(c, pt), 0); /* answered meanwhile */
+	assert_false(__atomic_load_n(&slow.done, __ATOMIC_ACQUIRE));
+	fake_drop_clients(fake); /* the waiting call ends: latchd went away */
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(slow.ret, -1);
+	assert_int_equal(slow.err, ECONNRESET);
+	ipsec_free_pToken(pt);
+	close(slow.fd);
+	close(c);
+	close(lfd);
+}
+
 static void draft_errors_from_latchd(void **state)
 {
 	ipsec_pToken_t pt = ipsec_create_pToken();
@@ -501,6 +548,7 @@ int main(void)
 		cmocka_unit_test_setup(not_a_socket, fake_reset_test),
 		cmocka_unit_test_setup(many_listeners, fake_reset_test),
 		cmocka_unit_test_setup(prefork_child_accepts, fake_reset_test),
+		cmocka_unit_test_setup(threads_do_not_wait_for_each_other, fake_reset_test),
 	};
 
 	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
