@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "latchd/base/data-plane.h"
+
 #ifndef LATCH_SYSCONFDIR
 #define LATCH_SYSCONFDIR "/etc"
 #endif
@@ -25,12 +27,6 @@
 #define CONFIG_BTNS_ANCHOR_DEFAULT     CONFIG_DIR "/btns/anchor.pem"
 #define CONFIG_BTNS_ANCHOR_KEY_DEFAULT CONFIG_DIR "/btns/anchor.key"
 #define CONFIG_MAX_CAS		       16
-
-enum data_plane {
-	DATA_PLANE_AUTO,
-	DATA_PLANE_LIBIPSEC,
-	DATA_PLANE_KERNEL,
-};
 
 struct config {
 	char socket[108];      /* the control socket (UNIX path) */

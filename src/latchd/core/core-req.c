@@ -51,8 +51,11 @@ struct pending *core_pending_new(struct core *c, struct latch *l, struct request
 
 	if (!p)
 		return NULL;
-	/* The kernel data plane sets the socket's policies when its SA is up: keep it till then. */
-	keep = sock >= 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
+	/*
+	 * A plane that holds the flow by its socket sets the socket's policies
+	 * when its SA is up: keep the socket till then.
+	 */
+	keep = sock >= 0 && enforce_caps(c->enf)->needs_socket;
 	p->sock = keep ? fcntl(sock, F_DUPFD_CLOEXEC, 0) : -1;
 	if ((keep && p->sock < 0) || (req && control_request_hold(req) < 0) ||
 	    ev_add_time(c->loop, &p->timer, 0, pending_timeout, p) < 0) {

@@ -164,16 +164,16 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
  */
 static void reset_socket(struct core *c, struct latch *l)
 {
-	bool kernel = enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
+	bool by_socket = enforce_caps(c->enf)->needs_socket;
 	/* taken first: sock_diag finds the socket by its flow only until the reset */
-	int fd = kernel ? sockdiag_fetch(l->owner.pid, &l->flow, l->cookie) : -1;
+	int fd = by_socket ? sockdiag_fetch(l->owner.pid, &l->flow, l->cookie) : -1;
 	char text[FLOW_FMT_MAX];
 	int r = sockdiag_destroy(&l->flow, l->cookie);
 
 	if (r < 0 && r != -ENOENT)
 		log_warn("latch %llu %s: reset failed: %s", (unsigned long long)l->id,
 			 flow_format(text, sizeof(text), &l->flow), strerror(-r));
-	if (!kernel)
+	if (!by_socket)
 		return;
 	r = fd < 0 ? fd : core_sock_hold(c, l, fd, NULL, NULL);
 	if (fd >= 0)
@@ -219,7 +219,7 @@ int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike 
 	bool fetch = fd < 0; /* the request is over: a copy of the owner's descriptor */
 	int r;
 
-	if (enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL)
+	if (!enforce_caps(c->enf)->needs_socket)
 		return 0;
 	if (ch) {
 		r = enforce_xfrm_carrier(&carrier, ike->local_host, ike->remote_host, ch->reqid,
@@ -726,9 +726,7 @@ static int open_enforcement(struct core *c)
 	ec.iface = c->cfg.tun;
 	ec.mark = c->cfg.mark;
 	ec.ct_mark = c->cfg.mark;
-	ec.data_plane = c->cfg.data_plane == DATA_PLANE_KERNEL ? ENFORCE_PLANE_KERNEL
-			: c->cfg.data_plane == DATA_PLANE_AUTO ? ENFORCE_PLANE_AUTO
-							       : ENFORCE_PLANE_LIBIPSEC;
+	ec.data_plane = c->cfg.data_plane;
 	r = core_attach_open(c, &ec);
 	if (r < 0)
 		return r;
@@ -737,9 +735,8 @@ static int open_enforcement(struct core *c)
 	if (r < 0)
 		log_err("enforcement: %s", enforce_last_error(NULL));
 	else
-		log_info("data plane: %s", enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL
-						   ? "kernel (XFRM, per-socket policies)"
-						   : "libipsec (nftables sets, routing mark)");
+		log_info("data plane: %s; %s", enforce_caps(c->enf)->name,
+			 enforce_plane_why(c->enf));
 	return r;
 }
 
