@@ -15,9 +15,7 @@
 #include <unistd.h>
 
 #include "../fuzz/core/harness.h"
-#include "latchd/base/config.h"
-#include "latchd/base/log.h"
-#include "latchd/core/core.h"
+#include "core-fixture.h"
 #include "shared/wire.h"
 
 static int bound_tcp(void)
@@ -38,23 +36,12 @@ static int bound_tcp(void)
  */
 static void attach_of_anothers_socket_is_refused(void **state)
 {
-	char dir[] = "/tmp/test-core-attach-XXXXXX", cmd[64];
+	struct core_fixture fx;
 	struct client *owner, *other;
-	struct config cfg;
-	struct core *c;
 	int fd = bound_tcp();
 
-	assert_non_null(mkdtemp(dir));
-	config_defaults(&cfg);
-	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", dir);
-	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
-	snprintf(cfg.btns_anchor, sizeof(cfg.btns_anchor), "%s/none", dir);
-	log_set_level(LOG_LVL_ERR);
-	fake_ev_reset();
-	fake_control_reset();
-	fake_vici_reset();
-	fake_plane_reset(false, 0);
-	assert_int_equal(core_new(NULL, &cfg, &c), 0);
+	core_fixture_config(&fx);
+	core_fixture_start(&fx);
 	owner = fake_client_hello(1000);
 	other = fake_client_hello(1001);
 	fake_client_send_bare(owner, IPC_MSG_ATTACH, fd);
@@ -63,11 +50,8 @@ static void attach_of_anothers_socket_is_refused(void **state)
 	assert_int_equal(fake_client_last_status(other), -EPERM);
 	fake_client_send_bare(owner, IPC_MSG_ATTACH, fd);
 	assert_int_equal(fake_client_last_status(owner), 0);
-	core_free(c, false);
-	fake_control_finish();
+	core_fixture_stop(&fx);
 	close(fd);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
 }
 
 int main(void)

@@ -17,43 +17,22 @@
 #include <unistd.h>
 
 #include "../fuzz/core/harness.h"
-#include "latchd/base/config.h"
-#include "latchd/base/log.h"
+#include "core-fixture.h"
 #include "latchd/core/core-int.h"
 #include "shared/wire.h"
 
-static struct {
-	char dir[64];
-	struct core *c;
-} t;
+static struct core_fixture fx;
 
 static int setup(void **state)
 {
-	struct config cfg;
-
-	snprintf(t.dir, sizeof(t.dir), "/tmp/test-core-dispatch-XXXXXX");
-	assert_non_null(mkdtemp(t.dir));
-	config_defaults(&cfg);
-	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", t.dir);
-	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", t.dir); /* pins are kept */
-	snprintf(cfg.btns_anchor, sizeof(cfg.btns_anchor), "%s/none", t.dir);
-	log_set_level(LOG_LVL_ERR);
-	fake_ev_reset();
-	fake_control_reset();
-	fake_vici_reset();
-	fake_plane_reset(false, 0);
-	assert_int_equal(core_new(NULL, &cfg, &t.c), 0);
+	core_fixture_config(&fx);
+	core_fixture_start(&fx);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[96];
-
-	core_free(t.c, false);
-	fake_control_finish();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", t.dir);
-	assert_int_equal(system(cmd), 0);
+	core_fixture_stop(&fx);
 	return 0;
 }
 
@@ -134,7 +113,7 @@ static int handle_direct(uint16_t type, int fd, char *err, size_t el)
 	};
 
 	err[0] = '\0';
-	return core_handle(t.c, &req, err, el);
+	return core_handle(fx.c, &req, err, el);
 }
 
 static void the_socket_column_is_checked_for_every_row(void **state)

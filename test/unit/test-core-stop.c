@@ -19,9 +19,7 @@
 #include <unistd.h>
 
 #include "../fuzz/core/harness.h"
-#include "latchd/base/config.h"
-#include "latchd/base/log.h"
-#include "latchd/core/core.h"
+#include "core-fixture.h"
 #include "shared/wire.h"
 
 /* CONNECT of fd to 192.0.2.2:80. */
@@ -55,38 +53,25 @@ static bool call_queued(const char *name)
 static void stopping_while_a_connection_loads(void **state)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	char dir[] = "/tmp/test-core-stop-XXXXXX", cmd[64];
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct core_fixture fx;
 	struct client *cl;
-	struct config cfg;
-	struct core *c;
 
 	assert_true(fd >= 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_non_null(mkdtemp(dir));
-	config_defaults(&cfg);
-	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", dir);
-	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
-	snprintf(cfg.btns_anchor, sizeof(cfg.btns_anchor), "%s/none", dir);
+	core_fixture_config(&fx);
 	/* a CA to pin: any certificate does, the connection is never used */
-	snprintf(cfg.cas[0], sizeof(cfg.cas[0]), "%s", LATCH_SOURCE_ROOT "/etc/btns/anchor.pem");
-	cfg.n_cas = 1;
-	log_set_level(LOG_LVL_ERR);
-	fake_ev_reset();
-	fake_control_reset();
-	fake_vici_reset();
-	fake_plane_reset(false, 0);
-	assert_int_equal(core_new(NULL, &cfg, &c), 0);
+	snprintf(fx.cfg.cas[0], sizeof(fx.cfg.cas[0]), "%s",
+		 LATCH_SOURCE_ROOT "/etc/btns/anchor.pem");
+	fx.cfg.n_cas = 1;
+	core_fixture_start(&fx);
 	fake_vici_up(false);
 	cl = fake_client_hello(1000);
 	send_connect(cl, fd);
 	assert_int_equal(fake_client_last_status(cl), 0); /* HELLO's: CONNECT waits */
 	assert_true(call_queued("load-conn"));		  /* its connection, never answered */
-	core_free(c, false);
-	fake_control_finish();
+	core_fixture_stop(&fx); /* core_free: charon's client fails the load */
 	close(fd);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
