@@ -816,6 +816,21 @@ static const struct control_ops ctl_ops = {
 	.client_gone = core_client_gone,
 };
 
+/*
+ * The kernel data plane takes a latch's socket from its owner (pidfd_getfd)
+ * to block it on break and after a reset; without that, "wait" on break
+ * resets instead. Said once, at start, rather than at each break.
+ */
+static void warn_no_fetch(void)
+{
+	char why[160];
+
+	if (sockdiag_fetch_probe(why, sizeof(why)) < 0)
+		log_warn("%s: a latch whose token waits on break will be reset instead, and a "
+			 "reset socket cannot be blocked",
+			 why);
+}
+
 static int open_enforcement(struct core *c)
 {
 	struct enforce_config ec = ENFORCE_CONFIG_DEFAULT;
@@ -839,6 +854,8 @@ static int open_enforcement(struct core *c)
 		log_info("data plane: %s", enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL
 						   ? "kernel (XFRM, per-socket policies)"
 						   : "libipsec (nftables sets, routing mark)");
+	if (r == 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL)
+		warn_no_fetch();
 	return r;
 }
 

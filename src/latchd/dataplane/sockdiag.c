@@ -275,6 +275,55 @@ out:
 	return r;
 }
 
+/* Bit 19 of the effective set, as the kernel reports it (no libcap needed). */
+static int has_sys_ptrace(void)
+{
+	char line[256];
+	unsigned long long eff;
+	FILE *f = fopen("/proc/self/status", "re");
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "CapEff: %llx", &eff) == 1) {
+			r = (eff >> 19) & 1; /* CAP_SYS_PTRACE */
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+int sockdiag_fetch_probe(char *why, size_t wl)
+{
+	int pidfd = pidfd_open(getpid(), 0), fd = -1, r;
+
+	if (pidfd < 0) {
+		r = -errno;
+		snprintf(why, wl, "pidfd_open: %s", strerror(-r));
+		return r;
+	}
+	/* its own descriptor: only the system call itself is in question here */
+	fd = pidfd_getfd(pidfd, pidfd, 0);
+	r = fd < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	close(pidfd);
+	if (r < 0) {
+		snprintf(why, wl, "pidfd_getfd: %s", strerror(-r));
+		return r;
+	}
+	r = has_sys_ptrace();
+	if (r == 0) {
+		snprintf(why, wl,
+			 "no CAP_SYS_PTRACE: only sockets of processes of latchd's own "
+			 "uid can be taken");
+		return -EPERM;
+	}
+	return 0;
+}
+
 int sockdiag_find(const struct flow *f, uint64_t *cookie, uint8_t *state)
 {
 	struct inet_diag_msg m;
