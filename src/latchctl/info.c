@@ -136,13 +136,7 @@ const char *ctl_state_name(uint8_t state)
 
 const char *ctl_reason_name(uint16_t reason)
 {
-	static const char *const names[] = {
-		"none",	    "sa-conflict",    "sa-gone",   "peer-dead",	  "peer-changed",
-		"policy",   "admin",	      "owner",	   "key-manager", "daemon",
-		"restored", "new-connection", "unlatched",
-	};
-
-	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "?";
+	return wire_reason_name(reason);
 }
 
 const char *ctl_auth_name(uint16_t auth)

@@ -238,13 +238,9 @@ static void alert(struct core *c, struct latch *l, const char *why)
 static void on_changed(void *u, struct latch *l, uint8_t old)
 {
 	struct core *c = u;
-	char text[FLOW_FMT_MAX];
 
 	control_latch_changed(l->client, l->id);
-	log_info("latch %llu %s: %s -> %s (%s)", (unsigned long long)l->id,
-		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
-		 latchdb_state_name(old), latchdb_state_name(l->state),
-		 latchdb_reason_name(l->reason));
+	core_metrics_changed(c, l, old);
 	core_attach_changed(c, l, old);
 	if (c->persist && l->state == IPC_STATE_CLOSED)
 		persist_del(c->persist, l->id);
