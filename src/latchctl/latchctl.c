@@ -35,6 +35,7 @@ struct opts {
 	bool help;
 	int count; /* watch: stop after this many events; 0: never */
 	int timeout_ms;
+	const char *bad; /* the option getopt refused, said by latchctl itself */
 };
 
 struct cmd {
@@ -451,6 +452,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	};
 	int ch;
 
+	opterr = 0; /* said once, by latchctl (as JSON with --json) */
 	while ((ch = getopt_long(argc, argv, "+js:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
@@ -486,6 +488,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->help = true;
 			break;
 		default:
+			o->bad = argv[optind - 1];
 			return -EINVAL;
 		}
 	}
@@ -502,8 +505,13 @@ int main(int argc, char **argv)
 	o.socket = getenv("LATCH_SOCKET") ? getenv("LATCH_SOCKET") : "/run/latch/latchd.sock";
 	if (parse_opts(argc, argv, &o) < 0 || (optind >= argc && !o.help)) {
 		if (o.json)
-			return ctl_usage_error(true, "usage: latchctl [--json] [--socket PATH] "
-						     "COMMAND [ARGS] (latchctl --help)");
+			return ctl_usage_error(true,
+					       "%s%s%susage: latchctl [--json] [--socket PATH] "
+					       "COMMAND [ARGS] (latchctl --help)",
+					       o.bad ? "bad option '" : "", o.bad ? o.bad : "",
+					       o.bad ? "': " : "");
+		if (o.bad)
+			fprintf(stderr, "latchctl: bad option '%s'\n", o.bad);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -528,7 +536,11 @@ int main(int argc, char **argv)
 	optind = 0;
 	if (parse_opts(argc + 1, argv - 1, &o) < 0) {
 		if (o.json)
-			return ctl_usage_error(true, "usage: latchctl %s %s", cmd->name, cmd->args);
+			return ctl_usage_error(true, "%s%s%susage: latchctl %s %s",
+					       o.bad ? "bad option '" : "", o.bad ? o.bad : "",
+					       o.bad ? "': " : "", cmd->name, cmd->args);
+		if (o.bad)
+			fprintf(stderr, "latchctl: bad option '%s'\n", o.bad);
 		usage(stderr);
 		return EXIT_USAGE;
 	}

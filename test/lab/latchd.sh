@@ -208,7 +208,7 @@ lab_latch_states() {
 	lab_latchctl "$1" --json list | python3 -c '
 import json, sys
 p = int(sys.argv[1])
-for l in json.load(sys.stdin):
+for l in json.load(sys.stdin)["latches"]:
     f = l.get("flow", {})
     if p in (f.get("local_port"), f.get("remote_port")) and l["state"] != "LISTENER":
         print(l["state"])' "$2"
