@@ -19,6 +19,7 @@ source "$(dirname "$0")/../lab/lab.sh"
 source "$(dirname "$0")/../lab/tap.sh"
 
 lab=$(cd "$(dirname "$0")/../lab" && pwd)
+man8=$(cd "$(dirname "$0")/../../docs/man" && pwd)/latchd.8
 lab_init
 lab_latch_host a 1
 lab_latch_host b 2
@@ -50,10 +51,13 @@ sample() {
 }
 # event KIND LATCH_ID: the journal entry of that kind for that latch, as JSON
 event() {
-	python3 - "$journal" "$1" "$2" <<'EOF'
+	python3 - "$journal" "$1" "$2" "$man8" <<'EOF'
 import json, sys
-ids = {"established": "fc6e4e9dfd2d433ea95a6b46499e53e9", "broken": "39f80e2eb299426095b84c309f2de7b9",
-       "closed": "d05c6324fa1e459db45356c6d308f51e", "refused": "34e0d6b04a4e4f779ccb88a1c2458767"}
+import re
+# the MESSAGE_IDs as latchd(8), LOGGING, lists them
+page = open(sys.argv[4], encoding="utf-8").read()
+ids = dict(re.findall(r"^\.B (established|broken|closed|refused)\n([0-9a-f]{32}):", page, re.M))
+assert len(ids) == 4, ids
 for line in open(sys.argv[1], encoding="utf-8"):
     e = json.loads(line)
     if e.get("MESSAGE_ID") == ids[sys.argv[2]] and e.get("LATCH_ID", "") == sys.argv[3]:
@@ -143,13 +147,15 @@ tap_is "$(sample latchd_established_total)" 3 "established_total 3"
 # ---- refused: a peer that is not b.example at b's address
 out=$(lab_probe a connect "$(lab_ip b)" 8080 --peer-id nobody.example --sport 42104)
 tap_ok "a latch to the wrong peer is refused ($(head -c 100 <<<"$out"))" grep -q '^error' <<<"$out"
-lab_wait 50 eval 'grep -q 34e0d6b04a4e4f779ccb88a1c2458767 "$journal"'
+refused_id=$(grep -A1 '^\.B refused$' "$man8" | grep -o '^[0-9a-f]\{32\}')
+tap_is "${#refused_id}" 32 "latchd(8) lists refused's MESSAGE_ID"
+lab_wait 50 eval 'grep -q "$refused_id" "$journal"'
 ref=$(python3 -c '
 import json, sys
 for l in open(sys.argv[1]):
     e = json.loads(l)
-    if e.get("MESSAGE_ID") == "34e0d6b04a4e4f779ccb88a1c2458767":
-        print(e.get("PEER_ID"), e.get("UID"), e.get("REASON"), "latch" if e.get("LATCH_ID") else "-")' "$journal")
+    if e.get("MESSAGE_ID") == sys.argv[2]:
+        print(e.get("PEER_ID"), e.get("UID"), e.get("REASON"), "latch" if e.get("LATCH_ID") else "-")' "$journal" "$refused_id")
 tap_ok "refused: its entry names the peer asked for, the uid and an errno ($ref)" \
 	grep -q '^nobody.example 0 E[A-Z]* latch$' <<<"$ref"
 m=$(metrics)
@@ -176,6 +182,19 @@ assert d["schema"] == 1, d
 assert any(x["name"] == "latchd_established_total" and x["value"] == 3 for x in d["metrics"]), d' "$js"
 lab_latchctl a metrics frobnicate >/dev/null 2>&1
 tap_is "$?" 2 "metrics with a bad format: usage error"
+
+# ---- the shipped latchctl-metrics.service, its command as systemd runs it
+unit=$(cd "$(dirname "$0")/../../etc" && pwd)/latchctl-metrics.service
+# (systemd passes $$ on as $)
+cmd=$(sed -n "s/^ExecStart=\/bin\/sh -ec '\(.*\)'\$/\1/p" "$unit" | sed 's/\$\$/$/g')
+mkdir -p "$LAB_DIR/textfile" "$LAB_DIR/bin"
+ln -sf "$(lab_latchctl_bin)" "$LAB_DIR/bin/latchctl"
+lab_exec a env PATH="$LAB_DIR/bin:$PATH" LATCH_SOCKET="$(lab_latchd_sock a)" \
+	LATCH_TEXTFILE_DIR="$LAB_DIR/textfile" sh -ec "$cmd"
+tap_is "$?" 0 "latchctl-metrics.service's command runs ($cmd)"
+tap_is "$(ls -A "$LAB_DIR/textfile")" latchd.prom "it leaves latchd.prom alone in the directory"
+out=$(python3 "$lab/openmetrics.py" --prometheus --cross-check 2>&1 <"$LAB_DIR/textfile/latchd.prom" >/dev/null)
+tap_is "$?" 0 "latchd.prom: Prometheus text, as node_exporter's textfile collector reads ${out:+($out)}"
 
 # ---- SIGHUP is ignored (latchd(8), SIGNALS)
 kill -HUP "$(lab_latchd_pid a)"

@@ -11,7 +11,9 @@
 What this cannot test here (systemd is not PID 1 in the test machine): latchd
 running under the unit's sandbox; sockdiag_fetch_probe's unit test runs the
 probe under a seccomp filter that refuses pidfd_getfd as the unit did.
-Usage: unit-file.py UNIT LATCHD MANDIR
+- the other units given (latchctl-metrics.service and .timer) pass
+  systemd-analyze verify too.
+Usage: unit-file.py UNIT LATCHD MANDIR [OTHER_UNIT...]
 TAP on stdout.
 """
 import os
@@ -76,7 +78,7 @@ def allowed(filters, sets):
     return names
 
 
-def main(unit, latchd, mandir):
+def main(unit, latchd, mandir, *others):
     text = open(unit, encoding="utf-8").read()
     analyze = shutil.which("systemd-analyze")
     if not analyze:
@@ -98,6 +100,16 @@ def main(unit, latchd, mandir):
         out = subprocess.run([analyze, "verify", copy], capture_output=True, text=True, env=env)
         ok(out.returncode == 0 and not out.stderr.strip(), "systemd-analyze verify: clean",
            out.stdout + out.stderr)
+        for other in others:
+            # a timer is verified with its service beside it, as installed
+            dst = os.path.join(tmp, os.path.basename(other))
+            shutil.copy(other, dst)
+        for other in others:
+            dst = os.path.join(tmp, os.path.basename(other))
+            out = subprocess.run([analyze, "verify", dst], capture_output=True, text=True,
+                                 env=env, cwd=tmp)
+            ok(out.returncode == 0 and not out.stderr.strip(),
+               f"systemd-analyze verify {os.path.basename(other)}: clean", out.stdout + out.stderr)
 
     out = subprocess.run([analyze, "syscall-filter"], capture_output=True, text=True)
     names = allowed(directives(text, "SystemCallFilter"), expand(out.stdout))
@@ -116,4 +128,4 @@ def main(unit, latchd, mandir):
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:]))
