@@ -125,8 +125,11 @@ static void text_family(FILE *f, const struct family *fam, const char *name,
 			continue;
 		fprintf(f, "%s%s", name, suffix);
 		if (s.label) {
+			char t[CTL_TEXT_MAX]; /* latchd's words: cleaned, as everything latchctl
+						 shows */
+
 			fprintf(f, "{%s=\"", fam && fam->label ? fam->label : "label");
-			put_escaped(f, s.label, true);
+			put_escaped(f, ctl_text(t, sizeof(t), s.label, ""), true);
 			fputs("\"}", f);
 		}
 		fprintf(f, " %llu\n", (unsigned long long)s.value);

@@ -267,7 +267,7 @@ static void metrics_rendered(void **state)
 	put_item(&metrics_buf, "new_thing", NULL, 7);
 	put_item(&metrics_buf, "clients", NULL, 3);
 	put_item(&metrics_buf, "breaks", "odd\"\\", 1);
-	put_item(&metrics_buf, "new_thing", "x", 8);
+	put_item(&metrics_buf, "new_thing", "x\x1b", 8);
 	put_item(&metrics_buf, "resident_memory_bytes", NULL, 4096);
 	assert_int_equal(wire_end(&metrics_buf), 0);
 	assert_int_equal(wire_parse(metrics_buf.data, metrics_buf.len, WIRE_FROM_DAEMON, 0,
@@ -283,7 +283,7 @@ static void metrics_rendered(void **state)
 	assert_non_null(strstr(om, "# UNIT latchd_resident_memory_bytes bytes\n"
 				   "latchd_resident_memory_bytes 4096\n"));
 	assert_non_null(strstr(om, "# TYPE latchd_new_thing unknown\nlatchd_new_thing 7\n"
-				   "latchd_new_thing{label=\"x\"} 8\n# EOF\n"));
+				   "latchd_new_thing{label=\"x\\\\x1b\"} 8\n# EOF\n"));
 	assert_int_equal(occurrences(om, "# TYPE latchd_new_thing"), 1);
 	assert_string_equal(om + strlen(om) - 6, "# EOF\n");
 
