@@ -89,20 +89,26 @@ static void close_aside(int fd)
 	}
 }
 
-/* The number of the owner's descriptor of the socket with inode ino, or -ENOENT. */
+/*
+ * The number of the owner's descriptor of the socket with inode ino, -ENOENT,
+ * or -EPERM when its descriptors cannot be read (no ptrace rights over it).
+ */
 static int find_fd(DIR *dir, uint32_t ino)
 {
 	char want[32], link[32];
 	struct dirent *de;
+	bool denied = false;
 	ssize_t n;
 
 	snprintf(want, sizeof(want), "socket:[%u]", ino);
 	while ((de = readdir(dir))) {
 		n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link));
+		if (n < 0 && (errno == EACCES || errno == EPERM))
+			denied = true;
 		if (n == (ssize_t)strlen(want) && !memcmp(link, want, (size_t)n))
 			return atoi(de->d_name);
 	}
-	return -ENOENT;
+	return denied ? -EPERM : -ENOENT;
 }
 
 /* Take the owner's descriptor number nr, if it is (still) the socket with this cookie. */
@@ -263,7 +269,7 @@ int sockdiag_fetch(pid_t pid, const struct flow *f, uint64_t cookie)
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	dir = opendir(path);
 	if (!dir) {
-		r = -errno;
+		r = errno == EACCES ? -EPERM : -errno;
 		goto out;
 	}
 	r = find_fd(dir, m.idiag_inode);
