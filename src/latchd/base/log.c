@@ -52,7 +52,7 @@ int log_journal_open(const char *path)
 		return 0;
 	if (strlen(path) >= sizeof(journal_addr.sun_path))
 		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	memset(&journal_addr, 0, sizeof(journal_addr));
@@ -113,7 +113,10 @@ static void put_field(char *buf, size_t cap, size_t *len, const char *key, const
 	*len += need;
 }
 
-/* 0 when the journal took it; otherwise the caller writes the line to stderr. */
+/*
+ * 0 when the journal took it; otherwise (no journal, or its queue is full: the
+ * socket never blocks the event loop) the caller writes the line to stderr.
+ */
 static int journal_send(enum log_level lvl, const char *msg, const struct log_field *f, size_t n)
 {
 	char buf[8192], prio[4];
