@@ -11,6 +11,7 @@
 #include <linux/seccomp.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -128,16 +129,31 @@ static int probe_in_child(enum cut cut, const char *want)
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
-	assert_int_not_equal(WEXITSTATUS(st), 100); /* the test's own setup failed */
+	if (WEXITSTATUS(st) == 100) /* no seccomp or capset here (a build container) */
+		skip();
 	assert_int_not_equal(WEXITSTATUS(st), 101); /* why did not name the cause */
 	return WEXITSTATUS(st);
 }
 
 /* The unit's seccomp filter without pidfd_getfd, and latchd without CAP_SYS_PTRACE. */
+static bool has_sys_ptrace(void)
+{
+	char line[256];
+	unsigned long long eff = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "CapEff: %llx", &eff);
+	fclose(f);
+	return (eff >> CAP_SYS_PTRACE) & 1;
+}
+
 static void fetch_probe_names_what_is_missing(void **state)
 {
 	(void)state;
-	if (getuid() == 0)
+	/* with CAP_SYS_PTRACE (root, not fakeroot) nothing is missing */
+	if (has_sys_ptrace())
 		assert_int_equal(probe_in_child(CUT_NOTHING, NULL), 0);
 	assert_int_equal(probe_in_child(CUT_PIDFD_GETFD, "pidfd_getfd"), EPERM);
 	assert_int_equal(probe_in_child(CUT_SYS_PTRACE, "CAP_SYS_PTRACE"), EPERM);

@@ -97,7 +97,11 @@ def main(unit, latchd, mandir, *others):
         with open(copy, "w", encoding="utf-8") as f:
             f.write(re.sub(r"(?m)^ExecStart=\S+", "ExecStart=" + latchd, text))
         env = dict(os.environ, MANPATH=man)
-        out = subprocess.run([analyze, "verify", copy], capture_output=True, text=True, env=env)
+        if not shutil.which("man"):
+            env["SYSTEMD_ANALYZE_MAN"] = "no"  # no man-db (a build chroot): Documentation= unchecked
+        man_opt = ["--man=no"] if env.get("SYSTEMD_ANALYZE_MAN") == "no" else []
+        out = subprocess.run([analyze, "verify"] + man_opt + [copy], capture_output=True,
+                             text=True, env=env)
         ok(out.returncode == 0 and not out.stderr.strip(), "systemd-analyze verify: clean",
            out.stdout + out.stderr)
         for other in others:
@@ -106,8 +110,8 @@ def main(unit, latchd, mandir, *others):
             shutil.copy(other, dst)
         for other in others:
             dst = os.path.join(tmp, os.path.basename(other))
-            out = subprocess.run([analyze, "verify", dst], capture_output=True, text=True,
-                                 env=env, cwd=tmp)
+            out = subprocess.run([analyze, "verify"] + man_opt + [dst], capture_output=True,
+                                 text=True, env=env, cwd=tmp)
             ok(out.returncode == 0 and not out.stderr.strip(),
                f"systemd-analyze verify {os.path.basename(other)}: clean", out.stdout + out.stderr)
 
