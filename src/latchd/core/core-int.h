@@ -65,6 +65,14 @@ struct conn {
 	struct conn *next;
 };
 
+/* core-metrics.c: what latchctl metrics counts since latchd started */
+#define CORE_ERRNO_MAX 134 /* refusals are counted by errno, below this */
+struct core_metrics {
+	uint64_t established, closed;
+	uint64_t breaks[IPC_REASON_UNLATCHED + 1]; /* by enum ipc_reason */
+	uint64_t refusals[CORE_ERRNO_MAX];	   /* by errno */
+};
+
 struct core {
 	struct config cfg;
 	struct ev_loop *loop;
@@ -97,6 +105,7 @@ struct core {
 	unsigned certs_gen;	  /* list-certs asked so far */
 	uint64_t started_usec;
 	uint64_t netns; /* SO_NETNS_COOKIE of latchd's network namespace */
+	struct core_metrics metrics;
 };
 
 /*
@@ -169,6 +178,7 @@ struct core_handler {
 	int (*handle)(struct core *c, struct request *req, char *err, size_t el);
 	enum core_fd fd;
 	const char *admin_only; /* non-NULL: root and the admin group only; what, for the refusal */
+	bool makes_latch;	/* its refusals are counted (core_metrics_refused) */
 };
 
 /* dispatch.c: the core's tables */
@@ -229,6 +239,16 @@ extern const struct core_feature core_btns_feature;   /* core-btns.c */
 extern const struct core_feature core_attach_feature; /* core-attach.c */
 extern const struct core_feature core_linger_feature; /* core-linger.c */
 extern const struct core_feature core_adopt_feature;  /* core-adopt.c */
+
+/*
+ * core-metrics.c: the events of a latch, counted and logged (journal fields,
+ * latchd(8) LOGGING), and latchctl metrics. changed: after every state
+ * change; refused: a latch request answered with -err (l: its latch, if made).
+ */
+void core_metrics_changed(struct core *c, const struct latch *l, uint8_t old);
+void core_metrics_refused(struct core *c, const struct request *req, const struct latch *l, int err,
+			  const char *why);
+int core_req_metrics(struct core *c, struct request *req, char *err, size_t el);
 
 /* Request handlers (dispatch.c lists them in core_handlers[]) */
 /* core-req.c: latches */

@@ -72,6 +72,8 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 		if (l->listener && c->persist)
 			persist_put(c->persist, l);
 	}
+	if (err && (l || req))
+		core_metrics_refused(c, req, l, err, why);
 	if (req && err)
 		control_reply_error(req, err, "%s", why);
 	else if (req)

@@ -27,24 +27,25 @@ static int req_bye(struct core *c, struct request *req, char *err, size_t el)
 
 /* One row per message type of shared/proto.h (test-core-dispatch checks it). */
 const struct core_handler core_handlers[] = {
-	{ IPC_MSG_HELLO, NULL, CORE_FD_NONE, NULL }, /* the control module's */
-	{ IPC_MSG_BYE, req_bye, CORE_FD_NONE, NULL },
-	{ IPC_MSG_CONNECT, core_req_connect, CORE_FD_REQUIRED, NULL },
-	{ IPC_MSG_LISTEN, core_req_listen, CORE_FD_REQUIRED, NULL },
-	{ IPC_MSG_ACCEPT, core_req_accept, CORE_FD_REQUIRED, NULL },
-	{ IPC_MSG_LATCH, core_req_latch, CORE_FD_REQUIRED, NULL },
-	{ IPC_MSG_QUERY, core_req_query, CORE_FD_OPTIONAL, NULL },
-	{ IPC_MSG_RELEASE, core_req_release, CORE_FD_OPTIONAL, NULL },
-	{ IPC_MSG_CLOSE, core_req_close, CORE_FD_NONE, NULL },
-	{ IPC_MSG_ATTACH, core_req_attach, CORE_FD_REQUIRED, NULL },
-	{ IPC_MSG_PEER_LIST, core_req_peer_list, CORE_FD_NONE, NULL },
-	{ IPC_MSG_PIN_LIST, core_req_pins, CORE_FD_NONE, "leap-of-faith pins" },
-	{ IPC_MSG_PIN_DELETE, core_req_pins, CORE_FD_NONE, "leap-of-faith pins" },
-	{ IPC_MSG_STATUS, core_req_status, CORE_FD_NONE, NULL },
-	{ IPC_MSG_LIST, core_req_list, CORE_FD_NONE, NULL },
-	{ IPC_MSG_WATCH, core_req_watch, CORE_FD_NONE, NULL },
-	{ IPC_MSG_UNWATCH, core_req_watch, CORE_FD_NONE, NULL },
-	{ IPC_MSG_ALERT, NULL, CORE_FD_NONE, NULL }, /* an event: never a request */
+	{ IPC_MSG_HELLO, NULL, CORE_FD_NONE, NULL, false }, /* the control module's */
+	{ IPC_MSG_BYE, req_bye, CORE_FD_NONE, NULL, false },
+	{ IPC_MSG_CONNECT, core_req_connect, CORE_FD_REQUIRED, NULL, true },
+	{ IPC_MSG_LISTEN, core_req_listen, CORE_FD_REQUIRED, NULL, true },
+	{ IPC_MSG_ACCEPT, core_req_accept, CORE_FD_REQUIRED, NULL, true },
+	{ IPC_MSG_LATCH, core_req_latch, CORE_FD_REQUIRED, NULL, true },
+	{ IPC_MSG_QUERY, core_req_query, CORE_FD_OPTIONAL, NULL, false },
+	{ IPC_MSG_RELEASE, core_req_release, CORE_FD_OPTIONAL, NULL, false },
+	{ IPC_MSG_CLOSE, core_req_close, CORE_FD_NONE, NULL, false },
+	{ IPC_MSG_ATTACH, core_req_attach, CORE_FD_REQUIRED, NULL, true },
+	{ IPC_MSG_PEER_LIST, core_req_peer_list, CORE_FD_NONE, NULL, false },
+	{ IPC_MSG_PIN_LIST, core_req_pins, CORE_FD_NONE, "leap-of-faith pins", false },
+	{ IPC_MSG_PIN_DELETE, core_req_pins, CORE_FD_NONE, "leap-of-faith pins", false },
+	{ IPC_MSG_STATUS, core_req_status, CORE_FD_NONE, NULL, false },
+	{ IPC_MSG_LIST, core_req_list, CORE_FD_NONE, NULL, false },
+	{ IPC_MSG_WATCH, core_req_watch, CORE_FD_NONE, NULL, false },
+	{ IPC_MSG_UNWATCH, core_req_watch, CORE_FD_NONE, NULL, false },
+	{ IPC_MSG_METRICS, core_req_metrics, CORE_FD_NONE, NULL, false },
+	{ IPC_MSG_ALERT, NULL, CORE_FD_NONE, NULL, false }, /* an event: never a request */
 };
 const size_t core_n_handlers = sizeof(core_handlers) / sizeof(core_handlers[0]);
 
@@ -109,5 +110,9 @@ int core_handle(void *core, struct request *req, char *err, size_t el)
 		return FAIL(-EOPNOTSUPP, "%s is not served by this latchd yet",
 			    wire_msg_name(req->type));
 	r = check_row(c, h, req, err, el);
-	return r < 0 ? r : h->handle(c, req, err, el);
+	if (r == 0)
+		r = h->handle(c, req, err, el);
+	if (r < 0 && h->makes_latch) /* a refusal: counted (latchctl metrics) */
+		core_metrics_refused(c, req, NULL, r, err);
+	return r;
 }

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -308,6 +309,12 @@ int sockdiag_fetch(pid_t pid, const struct flow *f, uint64_t cookie)
 	(void)f;
 	(void)cookie;
 	return -ESRCH;
+}
+
+int sockdiag_fetch_probe(char *why, size_t wl)
+{
+	snprintf(why, wl, "the fake data plane takes no descriptors");
+	return -ENOSYS;
 }
 
 int sockdiag_monitor_open(int *fd)
