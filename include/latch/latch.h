@@ -106,6 +106,7 @@ enum latch_reason {
 	LATCH_REASON_RESTORED = 10,    /* ESTABLISHED again */
 	LATCH_REASON_NEW_CONNECTION = 11, /* a listener spawned this latch */
 	LATCH_REASON_UNLATCHED = 12,	  /* accepted without a latch (token allowed it) */
+	LATCH_REASON_OVERFLOW = 13, /* latch id 0: events were dropped, query the latches again */
 };
 
 /* A wish: the draft's ANY (system default) / DISABLE / ENABLE. */
@@ -182,7 +183,10 @@ LATCH_WUR int latch_ctx_pending(const latch_ctx *ctx);
 /*
  * Deliver kept events and read what latchd sent, without blocking. Returns
  * the number of events delivered, or -ECONNRESET when latchd went away.
- * At most 1024 undelivered events are kept; older ones are dropped.
+ * At most 1024 undelivered events are kept; when more arrive the oldest are
+ * dropped, and the next delivery begins with one event for latch id 0,
+ * state LATCH_STATE_NONE, reason LATCH_REASON_OVERFLOW and a message
+ * counting them: the application should then query its latches again.
  */
 LATCH_WUR int latch_ctx_process(latch_ctx *ctx);
 

@@ -60,7 +60,7 @@ LATCH_EXPORT int latch_ctx_get_fd(const latch_ctx *ctx)
 
 LATCH_EXPORT int latch_ctx_pending(const latch_ctx *ctx)
 {
-	return ctx ? (int)ctx->ev_count : ret_errno(-EINVAL);
+	return ctx ? (int)ctx->ev_count + (ctx->ev_lost > 0) : ret_errno(-EINVAL);
 }
 
 static void event_drop_oldest(latch_ctx *ctx)
@@ -87,8 +87,10 @@ static void event_keep(latch_ctx *ctx, const struct wire_msg *m)
 	(void)wire_get_u16(&m->attrs, IPC_A_REASON, &ev.reason);
 	if (wire_get_str(&m->attrs, IPC_A_MESSAGE, &s) == 0)
 		ev.message = text_dup(s); /* without its text the event still counts */
-	if (ctx->ev_count == EVENTS_MAX)
+	if (ctx->ev_count == EVENTS_MAX) {
 		event_drop_oldest(ctx);
+		ctx->ev_lost++; /* told first by latch_ctx_process(): deliver_lost() */
+	}
 	ctx->events[(ctx->ev_head + ctx->ev_count++) % EVENTS_MAX] = ev;
 }
 
@@ -310,6 +312,24 @@ LATCH_EXPORT void latch_ctx_free(latch_ctx *ctx)
 	free(ctx);
 }
 
+/*
+ * Events were dropped: say so before the ones kept, as the state of no
+ * particular latch (id 0), so the application asks again for all of them.
+ */
+static int deliver_lost(latch_ctx *ctx)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg),
+		 "%u events were dropped (more than %d undelivered): query the latches again",
+		 ctx->ev_lost, EVENTS_MAX);
+	ctx->ev_lost = 0;
+	if (ctx->event_fn)
+		ctx->event_fn(ctx, 0, LATCH_STATE_NONE, LATCH_REASON_OVERFLOW, msg,
+			      ctx->event_data);
+	return 1;
+}
+
 static int deliver_one(latch_ctx *ctx)
 {
 	struct event ev = ctx->events[ctx->ev_head];
@@ -329,6 +349,8 @@ LATCH_EXPORT int latch_ctx_process(latch_ctx *ctx)
 	if (!ctx)
 		return ret_errno(-EINVAL);
 	for (;;) {
+		if (ctx->ev_lost)
+			n += deliver_lost(ctx);
 		while (ctx->ev_count)
 			n += deliver_one(ctx);
 		r = read_one(ctx, 0);

@@ -90,6 +90,7 @@ struct latch_ctx {
 	void *event_data;
 	struct event *events; /* ring of EVENTS_MAX */
 	unsigned ev_head, ev_count;
+	unsigned ev_lost; /* events dropped since the last delivery */
 	struct buf out;
 	uint8_t in[IPC_MSG_MAX];
 	struct wire_msg reply; /* the last reply, borrowing in[] */

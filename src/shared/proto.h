@@ -207,6 +207,7 @@ enum ipc_reason {
 	IPC_REASON_RESTORED = 10,    /* every conflict cleared: ESTABLISHED again */
 	IPC_REASON_NEW_CONNECTION = 11, /* a LISTENER spawned an ESTABLISHED latch (R26) */
 	IPC_REASON_UNLATCHED = 12,	/* a connection was accepted without a latch (R33) */
+	/* 13: liblatch's LATCH_REASON_OVERFLOW (its events were dropped), never on the wire */
 };
 
 /* Tri-state wish, the draft's IPSEC_API_ATTR_ANY / DISABLE / ENABLE. */

@@ -503,6 +503,64 @@ static void events(void **state)
 	latch_ctx_free(ctx);
 }
 
+/* Every event an application is given, in order. */
+struct trail {
+	unsigned n;
+	uint64_t id[1100];
+	int state[1100], reason[1100];
+	char first_msg[160];
+};
+
+static void on_event_trail(latch_ctx *ctx, uint64_t id, int st, int reason, const char *msg,
+			   void *userdata)
+{
+	struct trail *t = userdata;
+
+	if (t->n == 0)
+		snprintf(t->first_msg, sizeof(t->first_msg), "%s", msg ? msg : "");
+	if (t->n < 1100) {
+		t->id[t->n] = id;
+		t->state[t->n] = st;
+		t->reason[t->n] = reason;
+	}
+	t->n++;
+}
+
+/*
+ * More events than the ctx keeps arrive while calls wait: the oldest are
+ * dropped, and the application is told so before the ones kept.
+ */
+static void events_overflow_told(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	struct trail *t = calloc(1, sizeof(*t));
+	const unsigned pushed = EVENTS_MAX + 6;
+
+	assert_non_null(t);
+	assert_int_equal(latch_ctx_set_event_fn(ctx, on_event_trail, t), 0);
+	for (uint64_t id = 1; id <= pushed; id++)
+		fake_alert(fake, id, IPC_STATE_BROKEN, IPC_REASON_SA_GONE);
+	/* The fake sends one alert per turn; each call reads what came before its reply. */
+	for (unsigned i = 0; i < pushed + 16; i++)
+		assert_int_equal(latch_ctx_watch(ctx, 0), 0);
+	assert_int_equal(latch_ctx_pending(ctx), EVENTS_MAX + 1);
+	assert_int_equal(latch_ctx_process(ctx), EVENTS_MAX + 1);
+	assert_int_equal(t->n, EVENTS_MAX + 1);
+	assert_int_equal(t->id[0], 0);
+	assert_int_equal(t->state[0], LATCH_STATE_NONE);
+	assert_int_equal(t->reason[0], LATCH_REASON_OVERFLOW);
+	assert_non_null(strstr(t->first_msg, "6 events were dropped"));
+	/* Then the newest EVENTS_MAX, oldest first: 7 .. pushed. */
+	assert_int_equal(t->id[1], 7);
+	assert_int_equal(t->state[1], LATCH_STATE_BROKEN);
+	assert_int_equal(t->id[EVENTS_MAX], pushed);
+	/* Told once: the next round has nothing. */
+	assert_int_equal(latch_ctx_pending(ctx), 0);
+	assert_int_equal(latch_ctx_process(ctx), 0);
+	free(t);
+	latch_ctx_free(ctx);
+}
+
 static void timeout_then_recover(void **state)
 {
 	latch_ctx *ctx = new_ctx();
@@ -572,6 +630,7 @@ int main(void)
 		cmocka_unit_test_setup(accept_refused_closes, fake_reset_test),
 		cmocka_unit_test_setup(query_release, fake_reset_test),
 		cmocka_unit_test_setup(events, fake_reset_test),
+		cmocka_unit_test_setup(events_overflow_told, fake_reset_test),
 		cmocka_unit_test_setup(timeout_then_recover, fake_reset_test),
 		cmocka_unit_test_setup(daemon_goes_away, fake_reset_test),
 		cmocka_unit_test_setup(query_answered_until_changed, fake_reset_test),
