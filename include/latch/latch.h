@@ -79,6 +79,7 @@ typedef struct latch_ctx latch_ctx;
 typedef struct latch_token latch_token;
 typedef struct latch_ident latch_ident;
 typedef struct latch_info latch_info;
+typedef struct latch_op latch_op;
 
 /* Numbers are ABI: append-only. */
 
@@ -388,6 +389,40 @@ LATCH_WUR int latch_listen(latch_ctx *ctx, int fd, const latch_token *tok, unsig
 #define LATCH_ACCEPT_NONBLOCK 0x1u
 LATCH_WUR int latch_accept(latch_ctx *ctx, int lfd, struct sockaddr *addr, socklen_t *addrlen,
 			   unsigned flags, latch_info **ret);
+
+/*
+ * ---- The same without waiting: for event loops ------------------------
+ *
+ * latch_connect_start() and latch_accept_start() send the request and
+ * return at once with an op (0, or -errno as their blocking forms fail
+ * before latchd is asked: a bad argument, accept4(2)'s -EAGAIN, ...).
+ * Poll latch_ctx_get_fd() for POLLIN, then call latch_op_finish() (also
+ * after latch_ctx_process(), which reads the answers too): -EAGAIN while
+ * latchd has not answered; otherwise exactly what latch_connect() or
+ * latch_accept() would have returned, with *ret, and the op is gone.
+ * A connect op's connect(2) runs in latch_op_finish(): make the socket
+ * non-blocking and take its -EINPROGRESS (*ret written) as with
+ * latch_connect(). Any number of ops may be in flight on one ctx, along with
+ * blocking calls and events; their answers come in any order. There is no
+ * timeout but latchd's own (it answers -ETIMEDOUT when IKE does not come
+ * up). An op belongs to its ctx: latch_ctx_free() frees those left.
+ */
+LATCH_WUR int latch_connect_start(latch_ctx *ctx, int fd, const struct sockaddr *addr,
+				  socklen_t addrlen, const latch_token *tok, unsigned flags,
+				  latch_op **ret);
+/* accept4(2) now; the new connection is latch_op_get_fd(op) until finished. */
+LATCH_WUR int latch_accept_start(latch_ctx *ctx, int lfd, struct sockaddr *addr, socklen_t *addrlen,
+				 unsigned flags, latch_op **ret);
+/* -EAGAIN, or the outcome (0/-EINPROGRESS for connect, the descriptor for accept, -errno). */
+LATCH_WUR int latch_op_finish(latch_ctx *ctx, latch_op *op, latch_info **ret);
+/* The socket the op is about: connect's fd, or accept's new connection. */
+int latch_op_get_fd(const latch_op *op);
+/*
+ * Forget an op not finished; its answer, if it comes, is dropped. An accept
+ * op's connection is closed. A connect op's socket may still be latched
+ * (its packets never leave in clear): close it, or latch_socket_release().
+ */
+void latch_op_cancel(latch_ctx *ctx, latch_op *op);
 
 /* Latch a socket that is already connected. -ENOENT/-EACCES when no acceptable SA carries it. */
 LATCH_WUR int latch_socket_latch(latch_ctx *ctx, int fd, const latch_token *tok, unsigned flags,

@@ -23,9 +23,19 @@
 #define CLIENTS_MAX 8
 
 struct cmd {
-	uint64_t id; /* 0: stop */
+	uint64_t id; /* 0: stop; CMD_ANSWER_HELD: answer the held requests */
 	uint8_t state;
 	uint16_t reason;
+};
+
+#define CMD_ANSWER_HELD UINT64_MAX
+
+/* A request kept unanswered (hold_type): its bytes, its descriptor, its client. */
+struct fake_held {
+	struct fake_held *next;
+	int c, fd;
+	size_t n;
+	uint8_t in[];
 };
 
 static uint64_t next_id = 1;
@@ -212,14 +222,63 @@ static int status_for(struct fake *f, const struct wire_msg *m, int fd)
 	return 0;
 }
 
+/* Answer the request m (with the socket fd, -1 for none) on the client c; closes fd. */
+static void answer(struct fake *f, int c, const struct wire_msg *m, int fd)
+{
+	struct buf b;
+	int st;
+
+	if (f->alert_before_reply)
+		send_alert(c, 99, IPC_STATE_BROKEN, IPC_REASON_PEER_DEAD);
+	st = status_for(f, m, fd);
+	buf_init(&b, IPC_MSG_MAX);
+	wire_begin(&b, m->hdr.type, IPC_F_REPLY, m->hdr.seq, st);
+	if (st < 0)
+		wire_put_str(&b, IPC_A_MESSAGE, f->fail_msg ? f->fail_msg : "fake failure");
+	else
+		answer_ok(f, m, fd, &b);
+	if (wire_end(&b) == 0)
+		(void)fdpass_send(c, b.data, b.len, st == 0 && gives_page(f, m) ? f->gen_fd : -1);
+	buf_free(&b);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void hold(struct fake *f, int c, const uint8_t *in, size_t n, int fd)
+{
+	struct fake_held *h = malloc(sizeof(*h) + n);
+
+	assert_non_null(h);
+	h->c = c;
+	h->fd = fd;
+	h->n = n;
+	memcpy(h->in, in, n);
+	h->next = f->held;
+	f->held = h;
+}
+
+static void answer_held(struct fake *f)
+{
+	struct fake_held *h;
+	struct wire_msg m;
+	char err[256];
+
+	while ((h = f->held)) {
+		f->held = h->next;
+		if (wire_parse(h->in, h->n, WIRE_FROM_CLIENT, h->fd >= 0, &m, err, sizeof(err)) ==
+		    0)
+			answer(f, h->c, &m, h->fd);
+		free(h);
+	}
+}
+
 /* One request: 0 to keep the connection, -1 to close it. */
 static int serve(struct fake *f, int c)
 {
 	uint8_t in[IPC_MSG_MAX];
 	struct wire_msg m;
-	int fd = -1, n, st;
+	int fd = -1, n;
 	char err[256];
-	struct buf b;
 
 	n = fdpass_recv(c, in, sizeof(in), &fd);
 	if (n <= 0)
@@ -232,20 +291,11 @@ static int serve(struct fake *f, int c)
 			close(fd);
 		return m.hdr.type == f->close_on_type ? -1 : 0;
 	}
-	if (f->alert_before_reply)
-		send_alert(c, 99, IPC_STATE_BROKEN, IPC_REASON_PEER_DEAD);
-	st = status_for(f, &m, fd);
-	buf_init(&b, IPC_MSG_MAX);
-	wire_begin(&b, m.hdr.type, IPC_F_REPLY, m.hdr.seq, st);
-	if (st < 0)
-		wire_put_str(&b, IPC_A_MESSAGE, f->fail_msg ? f->fail_msg : "fake failure");
-	else
-		answer_ok(f, &m, fd, &b);
-	if (wire_end(&b) == 0)
-		(void)fdpass_send(c, b.data, b.len, st == 0 && gives_page(f, &m) ? f->gen_fd : -1);
-	buf_free(&b);
-	if (fd >= 0)
-		close(fd);
+	if (m.hdr.type == f->hold_type) {
+		hold(f, c, in, (size_t)n, fd);
+		return 0;
+	}
+	answer(f, c, &m, fd);
 	return 0;
 }
 
@@ -264,7 +314,9 @@ static void *run(void *arg)
 		if (p[0].revents) {
 			if (read(f->cmd[0], &cmd, sizeof(cmd)) != sizeof(cmd) || !cmd.id)
 				break;
-			for (unsigned i = 0; i < n; i++)
+			if (cmd.id == CMD_ANSWER_HELD)
+				answer_held(f);
+			for (unsigned i = 0; i < n && cmd.id != CMD_ANSWER_HELD; i++)
 				send_alert(p[i + 2].fd, cmd.id, cmd.state, cmd.reason);
 		}
 		for (unsigned i = 0; i < n; i++) {
@@ -321,6 +373,11 @@ void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason)
 	assert_int_equal(write(f->cmd[1], &c, sizeof(c)), sizeof(c));
 }
 
+void fake_answer_held(struct fake *f)
+{
+	fake_alert(f, CMD_ANSWER_HELD, 0, 0);
+}
+
 void fake_bump(struct fake *f, uint64_t id)
 {
 	__atomic_fetch_add(&f->gen[id % IPC_GEN_SLOTS], 1, __ATOMIC_RELEASE);
@@ -332,6 +389,12 @@ void fake_stop(struct fake *f)
 
 	assert_int_equal(write(f->cmd[1], &c, sizeof(c)), sizeof(c));
 	pthread_join(*(pthread_t *)f->thread, NULL);
+	for (struct fake_held *h = f->held, *next; h; h = next) {
+		next = h->next;
+		if (h->fd >= 0)
+			close(h->fd);
+		free(h);
+	}
 	close(f->cmd[0]);
 	close(f->cmd[1]);
 	close(f->lfd);

@@ -29,6 +29,7 @@ struct fake {
 	int hello_status;	 /* HELLO answered with this status */
 	bool no_gen_page;	 /* HELLO gives no generation page, replies no GENERATION */
 	uint8_t query_state;	 /* the STATE QUERY answers (0: ESTABLISHED) */
+	uint16_t hold_type; /* keep requests of this type unanswered until fake_answer_held() */
 	/* what it saw */
 	unsigned count[FAKE_TYPES];
 	uint16_t last_type;
@@ -41,8 +42,9 @@ struct fake {
 	char dir[64], path[128];
 	int lfd, cmd[2]; /* commands to the thread: alerts, stop */
 	void *thread;
-	int gen_fd;    /* the generation page every client shares */
-	uint64_t *gen; /* its slots, as latchd's: IPC_GEN_SLOTS */
+	int gen_fd;		/* the generation page every client shares */
+	uint64_t *gen;		/* its slots, as latchd's: IPC_GEN_SLOTS */
+	struct fake_held *held; /* requests kept by hold_type, newest first */
 };
 
 /* The fake of a test program, for cmocka's group and test fixtures below. */
@@ -58,6 +60,8 @@ void fake_stop(struct fake *f);
 void fake_reset(struct fake *f);
 /* Count a change of latch id in the generation page, as latchd does. */
 void fake_bump(struct fake *f, uint64_t id);
+/* Answer the requests kept by hold_type now, the newest first (out of order). */
+void fake_answer_held(struct fake *f);
 /* Push an ALERT to every connected client now. */
 void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason);
 
