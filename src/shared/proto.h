@@ -90,6 +90,7 @@ enum ipc_attr {
 	IPC_A_VALUE = 8,    /* [u64] value of a COUNTER or LIMIT */
 	IPC_A_CHANNEL_BINDING = 9, /* [bytes ≤ 64] RFC 5056 prefix + ipsec-end-point-sha256 */
 	IPC_A_GENERATION = 10,	   /* [u64] the latch's slot in the generation page, when sent */
+	IPC_A_PEER_CERT_DER = 11, /* [bytes ≤ IPC_CERT_DER_MAX] the remote identity's certificate */
 
 	/* 16–31: containers (nested, top level only) */
 	IPC_A_PROTECTION = 16,	    /* [nest] protection asked for, or latched */
@@ -177,12 +178,13 @@ enum ipc_attr {
 #define IPC_GEN_PAGE_SIZE    (IPC_GEN_SLOTS * 8)
 
 /* String and byte limits quoted above, for encoders that want to truncate first. */
-#define IPC_NAME_MAX	64
-#define IPC_MESSAGE_MAX 512
-#define IPC_DN_MAX	1024 /* identities, patterns and DNs */
-#define IPC_SHA256_LEN	32
-#define IPC_CB_MAX	64
-#define IPC_ADDR_MAX	16
+#define IPC_NAME_MAX	 64
+#define IPC_MESSAGE_MAX	 512
+#define IPC_DN_MAX	 1024 /* identities, patterns and DNs */
+#define IPC_SHA256_LEN	 32
+#define IPC_CB_MAX	 64
+#define IPC_CERT_DER_MAX 8192 /* a certificate larger is not sent (IPC_MSG_MAX) */
+#define IPC_ADDR_MAX	 16
 
 /*
  * RFC 5660 §2.2 states, by the RFC's names everywhere (API, latchctl, logs):

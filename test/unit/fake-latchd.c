@@ -102,6 +102,7 @@ static void put_latch(struct fake *f, struct buf *b, uint8_t state, int fd,
 		      const struct wire_attrs *req)
 {
 	uint8_t cb[23 + IPC_SHA256_LEN];
+	uint8_t der[FAKE_DER_LEN];
 	uint64_t id = next_id++;
 	size_t nest;
 
@@ -129,6 +130,14 @@ static void put_latch(struct fake *f, struct buf *b, uint8_t state, int fd,
 	wire_put_u8(b, IPC_A_SA_MODE, IPC_MODE_TUNNEL);
 	wire_nest_end(b, nest);
 	wire_put_bytes(b, IPC_A_CHANNEL_BINDING, cb, sizeof(cb));
+	fake_cert_der(der);
+	wire_put_bytes(b, IPC_A_PEER_CERT_DER, der, sizeof(der));
+}
+
+void fake_cert_der(uint8_t der[FAKE_DER_LEN])
+{
+	for (size_t i = 0; i < FAKE_DER_LEN; i++)
+		der[i] = (uint8_t)(i * 7 + 0x30);
 }
 
 static void record(struct fake *f, const struct wire_msg *m, int fd)

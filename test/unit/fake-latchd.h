@@ -67,6 +67,10 @@ void fake_answer_held(struct fake *f);
 /* Push an ALERT to every connected client now. */
 void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason);
 
+/* The peer's certificate every canned latch carries: FAKE_DER_LEN bytes of a pattern. */
+#define FAKE_DER_LEN 700
+void fake_cert_der(uint8_t der[FAKE_DER_LEN]);
+
 /* The channel binding and key every canned latch carries. */
 #define FAKE_CB_BYTE   0x3c
 #define FAKE_SPKI_BYTE 0xa5
