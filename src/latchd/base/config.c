@@ -97,9 +97,11 @@ static int set_bytes(size_t *dst, const char *key, const char *v, char *err, siz
 		num[n - 1] = '\0';
 	}
 	r = set_uint(&x, SIZE_MAX >> shift, key, num, err, el);
-	if (r == 0)
-		*dst = (size_t)x << shift;
-	return r;
+	if (r < 0) /* quote the value as written, unit and all */
+		return errf(err, el, r, "%s: '%s' is not a size (a number, then K, M or G)", key,
+			    v);
+	*dst = (size_t)x << shift;
+	return 0;
 }
 
 /* "30", "30s", "2m": seconds. */
@@ -118,8 +120,10 @@ static int set_secs(unsigned *dst, const char *key, const char *v, char *err, si
 		num[n - 1] = '\0';
 	}
 	r = set_uint(&x, 86400, key, num, err, el);
-	if (r < 0)
-		return r;
+	if (r < 0) /* quote the value as written, unit and all */
+		return errf(err, el, r,
+			    "%s: '%s' is not a duration (0 to 86400, then s or m: 30, 30s, 2m)",
+			    key, v);
 	*dst = (unsigned)(x * mult);
 	return 0;
 }
@@ -136,6 +140,28 @@ static int set_data_plane(struct config *c, const char *v, char *err, size_t el)
 		return errf(err, el, -EINVAL, "data_plane: '%s' is not auto, libipsec or kernel",
 			    v);
 	return 0;
+}
+
+/*
+ * charon's VICI socket: a path, or strongSwan's own URI for one
+ * ("unix:///run/charon.vici", as in strongswan.conf and swanctl --uri).
+ * latchd speaks VICI over UNIX sockets only: another scheme is refused.
+ */
+static int set_vici_socket(struct config *c, const char *v, char *err, size_t el)
+{
+	const char *path = v, *colon = strstr(v, "://");
+
+	if (colon) {
+		if (strncmp(v, "unix://", 7))
+			return errf(err, el, -EPROTONOSUPPORT,
+				    "vici_socket: '%s': latchd reaches charon over a UNIX socket "
+				    "only (a path, or unix:///PATH)",
+				    v);
+		path = v + 7;
+	}
+	if (path[0] != '/')
+		return errf(err, el, -EINVAL, "vici_socket: '%s' is not an absolute path", v);
+	return set_str(c->vici_socket, sizeof(c->vici_socket), "vici_socket", path, err, el);
 }
 
 static int set_admin_group(struct config *c, const char *v, char *err, size_t el)
@@ -173,7 +199,6 @@ static const struct {
 	STR("data_dir", data_dir),
 	STR("btns_anchor", btns_anchor),
 	STR("btns_anchor_key", btns_anchor_key),
-	STR("vici_socket", vici_socket),
 	STR("tun", tun),
 	STR("nft_table", nft_table),
 	STR("local_id", local_id),
@@ -203,6 +228,8 @@ static int set_typed(struct config *c, const char *key, const char *value, char 
 
 	if (!strcmp(key, "data_plane"))
 		return set_data_plane(c, value, err, el);
+	if (!strcmp(key, "vici_socket"))
+		return set_vici_socket(c, value, err, el);
 	if (!strcmp(key, "admin_group"))
 		return set_admin_group(c, value, err, el);
 	if (!strcmp(key, "ca"))
