@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct opts {
 	long port;	  /* list: only latches with this local or remote port */
 	long limit;	  /* list: at most this many rows (0: all) */
 	bool help;
+	bool version;
 	int count; /* watch: stop after this many events; 0: never */
 	int timeout_ms;
 };
@@ -40,6 +42,7 @@ struct cmd {
 	const char *name;
 	const char *args;
 	const char *help;
+	int n_args; /* positional arguments: 0 none, 1 one latch id, -1 the command checks */
 	int (*run)(struct ctl_client *c, struct opts *o, int argc, char **argv);
 };
 
@@ -203,10 +206,8 @@ static int by_id(struct ctl_client *c, struct opts *o, int argc, char **argv, ui
 	uint64_t id;
 	int r;
 
-	if (argc != 1 || parse_id(argv[0], &id) < 0) {
-		fprintf(stderr, "latchctl: give one latch id (a number from 'latchctl list')\n");
-		return EXIT_USAGE;
-	}
+	if (argc != 1 || parse_id(argv[0], &id) < 0)
+		return EXIT_USAGE; /* checked before connecting (check_args) */
 	ctl_begin(c, &b, type);
 	wire_put_u64(&b, IPC_A_LATCH_ID, id);
 	r = ctl_call(c, &b, type == IPC_MSG_QUERY ? list_entry : NULL, &ls);
@@ -365,21 +366,22 @@ static int cmd_pins(struct ctl_client *c, struct opts *o, int argc, char **argv)
 /* ---------------------------------------------------------------- main */
 
 static const struct cmd cmds[] = {
-	{ "status", "", "latchd and charon reachable, counts by state, limits", cmd_status },
+	{ "status", "", "latchd and charon reachable, counts by state, limits", 0, cmd_status },
 	{ "list", "[--state S] [--uid U] [--peer ID] [--port P] [--limit N]",
-	  "one line per latch: owner, flow, peer, SA, age", cmd_list },
-	{ "show", "ID", "everything about one latch", cmd_show },
-	{ "close", "ID", "close a latch; its owner's connection is reset", cmd_close },
-	{ "watch", "[--count N] [--timeout MS]", "stream latch events", cmd_watch },
-	{ "peers", "", "IKE peers: identity, method, certificate, latches and child SAs",
+	  "one line per latch: owner, flow, peer, SA, age", 0, cmd_list },
+	{ "show", "ID", "everything about one latch", 1, cmd_show },
+	{ "close", "ID", "close a latch; its owner's connection is reset", 1, cmd_close },
+	{ "watch", "[--count N] [--timeout MS]", "stream latch events", 0, cmd_watch },
+	{ "peers", "", "IKE peers: identity, method, certificate, latches and child SAs", 0,
 	  cmd_peers },
-	{ "pins", "[forget NAME]", "leap-of-faith pins: BTNS peers' keys by name; forget one",
+	{ "pins", "[forget NAME]", "leap-of-faith pins: BTNS peers' keys by name; forget one", -1,
 	  cmd_pins },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: latchctl [--json] [--socket PATH] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: latchctl [--json] [--socket PATH] COMMAND [ARGS]\n"
+		   "       latchctl --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-7s %s\n          %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
 	fprintf(f,
@@ -396,6 +398,26 @@ static uint8_t state_of(const char *s)
 	return 0;
 }
 
+/*
+ * A whole decimal number from min to max, or a message naming the option and
+ * the value as written (issue 17: checked before latchd is asked anything).
+ */
+static int parse_num(const char *opt, const char *s, long min, long max, long *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max) {
+		fprintf(stderr, "latchctl: %s '%s': expected a number from %ld to %ld\n", opt, s,
+			min, max);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -409,8 +431,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "port", required_argument, NULL, 'P' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	long v;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "+js:h", lo, NULL)) != -1) {
@@ -423,33 +447,74 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'S':
 			o->state = state_of(optarg);
-			if (!o->state)
+			if (!o->state) {
+				fprintf(stderr,
+					"latchctl: --state '%s': expected LISTENER, ESTABLISHED, "
+					"BROKEN, CLOSED or PENDING\n",
+					optarg);
 				return -EINVAL;
+			}
 			break;
 		case 'u':
-			o->uid = strtol(optarg, NULL, 10);
+			if (parse_num("--uid", optarg, 0, UINT32_MAX - 1, &o->uid) < 0)
+				return -EINVAL;
 			break;
 		case 'n':
-			o->count = atoi(optarg);
+			if (parse_num("--count", optarg, 0, INT_MAX, &v) < 0)
+				return -EINVAL;
+			o->count = (int)v;
 			break;
 		case 't':
-			o->timeout_ms = atoi(optarg);
+			if (parse_num("--timeout", optarg, 0, INT_MAX, &v) < 0)
+				return -EINVAL;
+			o->timeout_ms = (int)v;
 			break;
 		case 'p':
 			o->peer = optarg;
 			break;
 		case 'P':
-			o->port = strtol(optarg, NULL, 10);
+			if (parse_num("--port", optarg, 0, 65535, &o->port) < 0)
+				return -EINVAL;
 			break;
 		case 'l':
-			o->limit = strtol(optarg, NULL, 10);
+			if (parse_num("--limit", optarg, 0, LONG_MAX, &o->limit) < 0)
+				return -EINVAL;
 			break;
 		case 'h':
 			o->help = true;
 			break;
+		case 'V':
+			o->version = true;
+			break;
 		default:
 			return -EINVAL;
 		}
+	}
+	return 0;
+}
+
+/* The positional arguments of cmd, before latchd is reached: each bad one named. */
+static int check_args(const struct cmd *cmd, int argc, char **argv)
+{
+	uint64_t id;
+
+	if (cmd->n_args < 0)
+		return 0;
+	if (argc > cmd->n_args) {
+		fprintf(stderr, "latchctl: %s: unexpected argument '%s'\n", cmd->name,
+			argv[cmd->n_args]);
+		return -EINVAL;
+	}
+	if (argc < cmd->n_args) {
+		fprintf(stderr, "latchctl: %s: give one latch id (a number from 'latchctl list')\n",
+			cmd->name);
+		return -EINVAL;
+	}
+	if (cmd->n_args == 1 && parse_id(argv[0], &id) < 0) {
+		fprintf(stderr,
+			"latchctl: %s '%s': a latch id is a number from 1 (see 'latchctl list')\n",
+			cmd->name, argv[0]);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -462,7 +527,15 @@ int main(int argc, char **argv)
 	int r;
 
 	o.socket = getenv("LATCH_SOCKET") ? getenv("LATCH_SOCKET") : "/run/latch/latchd.sock";
-	if (parse_opts(argc, argv, &o) < 0 || (optind >= argc && !o.help)) {
+	if (parse_opts(argc, argv, &o) < 0) {
+		fprintf(stderr, "'latchctl --help' lists the commands and options\n");
+		return EXIT_USAGE;
+	}
+	if (o.version) {
+		printf("latchctl %s\n", LATCH_VERSION);
+		return 0;
+	}
+	if (optind >= argc && !o.help) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -483,7 +556,7 @@ int main(int argc, char **argv)
 	argv += optind + 1;
 	optind = 0;
 	if (parse_opts(argc + 1, argv - 1, &o) < 0) {
-		usage(stderr);
+		fprintf(stderr, "'latchctl %s --help' says what it takes\n", cmd->name);
 		return EXIT_USAGE;
 	}
 	argc -= optind - 1;
@@ -493,6 +566,8 @@ int main(int argc, char **argv)
 		       cmd->args, cmd->help);
 		return 0;
 	}
+	if (check_args(cmd, argc, argv) < 0)
+		return EXIT_USAGE;
 	if (ctl_connect(&c, o.socket) < 0) {
 		fprintf(stderr, "latchctl: %s\n", c.error);
 		return EXIT_UNREACHABLE;
