@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LATCH_LATCHD_PROBE_H
+#define LATCH_LATCHD_PROBE_H
+
+/*
+ * What this kernel offers the data planes, probed without touching the
+ * host's state (latchd --check, latchctl status). Each probe asks the
+ * kernel itself, in a throwaway network namespace where it must change
+ * something, and says how it asked:
+ *
+ *	ESP            an ESP state (enforce_xfrm_probe_esp)
+ *	nf_tables      NFT_MSG_GETGEN over nfnetlink
+ *	NFQUEUE        binding a queue (nfnetlink_queue), and nft_compat with
+ *	               xt_NFQUEUE loaded, built in or installed
+ *	sock_diag destroy  SOCK_DESTROY of a socket that does not exist:
+ *	               ENOENT means the kernel has CONFIG_INET_DIAG_DESTROY
+ *	pidfd_getfd    latchd's own descriptor, taken through its own pidfd
+ *
+ * Each result is 0 (works) or -errno (EPERM: latchd lacks a capability, or
+ * a seccomp filter refuses the call; EOPNOTSUPP, ENOSYS, ENOENT: the kernel
+ * lacks it).
+ */
+
+#include "latchd/dataplane/enforce-xfrm.h"
+
+enum probe_feature {
+	PROBE_ESP,
+	PROBE_NFTABLES,
+	PROBE_NFQUEUE,
+	PROBE_SOCK_DESTROY,
+	PROBE_PIDFD_GETFD,
+	PROBE_N,
+};
+
+struct probe_result {
+	int err;       /* 0 the kernel does it; -errno */
+	char how[160]; /* how it was asked, and what it answered */
+};
+
+void probe_kernel(struct probe_result out[PROBE_N]);
+/* "ESP", "nf_tables", "NFQUEUE", "sock_diag destroy", "pidfd_getfd" */
+const char *probe_name(enum probe_feature f);
+/* Whether data plane p needs feature f (NFQUEUE: for attached sockets). */
+bool probe_needed(enum enforce_plane p, enum probe_feature f);
+/* The data plane data_plane = auto takes on this kernel, and why (as enforce_open does). */
+enum enforce_plane probe_auto_plane(const struct probe_result r[PROBE_N], const char **why);
+/* Is a kernel module loaded, built in or installed (modules.builtin, modules.dep)? */
+bool probe_module_known(const char *name);
+
+#endif
