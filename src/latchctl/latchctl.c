@@ -59,6 +59,39 @@ struct status {
 	bool first;
 };
 
+/* The doctor's lines from the running daemon (latchd --check words them alike). */
+static void print_checks(const struct opts *o, const struct wire_attrs *a)
+{
+	char t[CTL_TEXT_MAX], w[CTL_TEXT_MAX];
+	struct wire_attr at;
+	size_t cur = 0;
+
+	if (o->json)
+		printf(",\"checks\":[");
+	for (bool first = true; wire_next(a, IPC_A_CHECK, &cur, &at) == 1; first = false) {
+		struct wire_attrs n = { at.val, at.len };
+		const char *what = "?", *text = "";
+		uint64_t ok = 0;
+
+		wire_get_str(&n, IPC_A_NAME, &what);
+		wire_get_u64(&n, IPC_A_VALUE, &ok);
+		wire_get_str(&n, IPC_A_MESSAGE, &text);
+		if (o->json) {
+			printf("%s{\"name\":", first ? "" : ",");
+			json_str(stdout, what);
+			printf(",\"ok\":%s,\"message\":", ok ? "true" : "false");
+			json_str(stdout, text);
+			printf("}");
+		} else {
+			printf("%-4s %s: %s\n", ok ? "ok" : "FAIL",
+			       ctl_text(w, sizeof(w), what, NULL),
+			       ctl_text(t, sizeof(t), text, NULL));
+		}
+	}
+	if (o->json)
+		printf("]");
+}
+
 static int status_entry(void *u, const struct wire_msg *m)
 {
 	struct status *st = u;
@@ -101,6 +134,7 @@ static int status_entry(void *u, const struct wire_msg *m)
 		if (st->o->json)
 			printf("}");
 	}
+	print_checks(st->o, &m->attrs);
 	if (st->o->json)
 		printf("}\n");
 	return 0;

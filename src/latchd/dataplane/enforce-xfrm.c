@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "latchd/dataplane/probe.h"
 
 int enforce_xfrm_carrier(struct enforce_carrier *ret, const char *local_host,
 			 const char *remote_host, uint32_t reqid, bool tunnel)
@@ -262,6 +262,37 @@ static int probe_netns(void)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* Is a kernel module loaded, built in or installed (modules.builtin, modules.dep)? */
+static bool module_known(const char *name)
+{
+	char path[256], line[512], ko[80];
+	const char *lists[] = { "modules.builtin", "modules.dep" };
+	struct utsname u;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/module/%s", name);
+	if (stat(path, &st) == 0)
+		return true;
+	if (uname(&u) < 0)
+		return false;
+	snprintf(ko, sizeof(ko), "/%s.ko", name);
+	for (size_t i = 0; i < 2; i++) {
+		FILE *fp;
+		bool found = false;
+
+		snprintf(path, sizeof(path), "/lib/modules/%s/%s", u.release, lists[i]);
+		fp = fopen(path, "re");
+		if (!fp)
+			continue;
+		while (!found && fgets(line, sizeof(line), fp))
+			found = strstr(line, ko) != NULL;
+		fclose(fp);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
 int enforce_xfrm_probe_esp(const char **how)
 {
 	int r = probe_netns();
@@ -271,5 +302,5 @@ int enforce_xfrm_probe_esp(const char **how)
 		return r == 0;
 	}
 	*how = "the kernel's modules (no right to make a network namespace)";
-	return probe_module_known("esp4");
+	return module_known("esp4");
 }

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include "latchd/dataplane/probe.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,36 +20,6 @@
 
 /* A queue number nothing else binds: the probe's, should it run in the host's namespace. */
 #define PROBE_QUEUE 65207
-
-bool probe_module_known(const char *name)
-{
-	char path[256], line[512], ko[80];
-	const char *lists[] = { "modules.builtin", "modules.dep" };
-	struct utsname u;
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/sys/module/%s", name);
-	if (stat(path, &st) == 0)
-		return true;
-	if (uname(&u) < 0)
-		return false;
-	snprintf(ko, sizeof(ko), "/%s.ko", name);
-	for (size_t i = 0; i < 2; i++) {
-		FILE *fp;
-		bool found = false;
-
-		snprintf(path, sizeof(path), "/lib/modules/%s/%s", u.release, lists[i]);
-		fp = fopen(path, "re");
-		if (!fp)
-			continue;
-		while (!found && fgets(line, sizeof(line), fp))
-			found = strstr(line, ko) != NULL;
-		fclose(fp);
-		if (found)
-			return true;
-	}
-	return false;
-}
 
 /*
  * fn in a child, in a network namespace of its own: its result (0 or
@@ -76,21 +46,13 @@ static int in_scratch_netns(int (*fn)(void))
 	return WEXITSTATUS(status) == 255 ? 1 : -WEXITSTATUS(status);
 }
 
-static int nft_getgen(void)
+/* One nfnetlink request of subsys, type, family and attributes: 0 when answered, -errno. */
+static int nfnl_ask(struct nlmsghdr *nlh)
 {
 	char buf[8192];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *g;
-	struct mnl_socket *nl;
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	int r = 0;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = 1;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->nfgen_family = AF_UNSPEC;
-	g->version = NFNETLINK_V0;
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!nl)
 		return -errno;
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
@@ -113,6 +75,40 @@ static int nft_getgen(void)
 	}
 	mnl_socket_close(nl);
 	return r;
+}
+
+static struct nlmsghdr *nfnl_header(char *buf, uint16_t type, uint8_t family)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *g;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->nfgen_family = family;
+	g->version = NFNETLINK_V0;
+	return nlh;
+}
+
+static int nft_getgen(void)
+{
+	char buf[256];
+
+	return nfnl_ask(nfnl_header(buf, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, AF_UNSPEC));
+}
+
+/* nft_compat knows xt target NFQUEUE of the revision the hold chain uses (as nft asks). */
+static int nfqueue_target(void)
+{
+	char buf[256];
+	struct nlmsghdr *nlh =
+		nfnl_header(buf, (NFNL_SUBSYS_NFT_COMPAT << 8) | NFNL_MSG_COMPAT_GET, AF_INET);
+
+	mnl_attr_put_strz(nlh, NFTA_COMPAT_NAME, "NFQUEUE");
+	mnl_attr_put_u32(nlh, NFTA_COMPAT_REV, htonl(3));
+	mnl_attr_put_u32(nlh, NFTA_COMPAT_TYPE, htonl(1)); /* a target */
+	return nfnl_ask(nlh);
 }
 
 static int nfq_bind(void)
@@ -141,20 +137,18 @@ static void probe_nftables(struct probe_result *p)
 
 static void probe_nfqueue(struct probe_result *p)
 {
-	int r = in_scratch_netns(nfq_bind);
+	int r = in_scratch_netns(nfq_bind), t;
 	const char *where = "in a throwaway network namespace";
-	bool compat = probe_module_known("nft_compat"), target = probe_module_known("xt_NFQUEUE");
 
 	if (r == 1) {
 		r = nfq_bind();
 		where = "in latchd's network namespace";
 	}
-	if (r == 0 && (!compat || !target))
-		r = -ENOENT;
-	p->err = r;
-	snprintf(p->how, sizeof(p->how), "binding queue %u %s: %s; nft_compat %s, xt_NFQUEUE %s",
-		 PROBE_QUEUE, where, r == -ENOENT ? "a module is missing" : strerror(-r),
-		 compat ? "present" : "missing", target ? "present" : "missing");
+	t = nfqueue_target();
+	p->err = r ? r : t;
+	snprintf(p->how, sizeof(p->how),
+		 "binding queue %u %s: %s; nft_compat's xt target NFQUEUE v3: %s", PROBE_QUEUE,
+		 where, r ? strerror(-r) : "bound", t ? strerror(-t) : "known");
 }
 
 static void probe_destroy(struct probe_result *p)

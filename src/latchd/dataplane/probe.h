@@ -10,8 +10,8 @@
  *
  *	ESP            an ESP state (enforce_xfrm_probe_esp)
  *	nf_tables      NFT_MSG_GETGEN over nfnetlink
- *	NFQUEUE        binding a queue (nfnetlink_queue), and nft_compat with
- *	               xt_NFQUEUE loaded, built in or installed
+ *	NFQUEUE        binding a queue (nfnetlink_queue), and nft_compat's
+ *	               answer for the xt target NFQUEUE (as nft asks for it)
  *	sock_diag destroy  SOCK_DESTROY of a socket that does not exist:
  *	               ENOENT means the kernel has CONFIG_INET_DIAG_DESTROY
  *	pidfd_getfd    latchd's own descriptor, taken through its own pidfd
@@ -44,7 +44,5 @@ const char *probe_name(enum probe_feature f);
 bool probe_needed(enum enforce_plane p, enum probe_feature f);
 /* The data plane data_plane = auto takes on this kernel, and why (as enforce_open does). */
 enum enforce_plane probe_auto_plane(const struct probe_result r[PROBE_N], const char **why);
-/* Is a kernel module loaded, built in or installed (modules.builtin, modules.dep)? */
-bool probe_module_known(const char *name);
 
 #endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LATCH_LATCHD_DOCTOR_H
+#define LATCH_LATCHD_DOCTOR_H
+
+/*
+ * The doctor: what latchd needs, checked one line at a time (latchd --check,
+ * and latchctl status from the running daemon). Each line is ok or FAIL, the
+ * thing checked and, for a failure, what to do. The probes stay in the
+ * layers that own them (dataplane/probe.c: the kernel; charon/: VICI and
+ * charon's files; cred/credcheck.c: certificate and key); this file only
+ * asks them and words the answers.
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "latchd/base/config.h"
+#include "latchd/charon/vici-cmd.h"
+#include "latchd/dataplane/probe.h"
+
+#define DOCTOR_LINES_MAX 32
+
+struct doctor_line {
+	bool ok;
+	char what[32]; /* "charon", "kernel", "data plane", ... */
+	char text[480];
+};
+
+struct doctor {
+	struct doctor_line line[DOCTOR_LINES_MAX];
+	unsigned n, failed;
+};
+
+void doctor_add(struct doctor *d, bool ok, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* The parts, each adding its lines. */
+void doctor_privileges(struct doctor *d);
+void doctor_credentials(struct doctor *d, const struct config *cfg);
+/* The data plane data_plane asks for on this kernel, and why (enforce_open decides alike). */
+enum enforce_plane doctor_plane(struct doctor *d, const struct config *cfg,
+				const struct probe_result probes[PROBE_N]);
+void doctor_kernel(struct doctor *d, const struct probe_result probes[PROBE_N],
+		   enum enforce_plane plane);
+/* error NULL: charon answers; info NULL: what it said of itself is not known (yet). */
+void doctor_charon(struct doctor *d, const struct config *cfg, const char *error,
+		   const struct vici_charon *info, enum enforce_plane plane);
+/* charon's files (STRONGSWAN_CONF, else strongswan.conf under the system's configuration). */
+void doctor_settings(struct doctor *d, const struct config *cfg, const char *daemon,
+		     enum enforce_plane plane);
+
+/* Print "ok   what: text" / "FAIL what: text" lines. */
+void doctor_print(FILE *f, const struct doctor *d);
+
+#endif
