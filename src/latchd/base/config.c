@@ -34,6 +34,7 @@ void config_defaults(struct config *c)
 	snprintf(c->btns_anchor, sizeof(c->btns_anchor), "/etc/latch/btns/anchor.pem");
 	snprintf(c->btns_anchor_key, sizeof(c->btns_anchor_key), "/etc/latch/btns/anchor.key");
 	snprintf(c->vici_socket, sizeof(c->vici_socket), "/run/charon.vici");
+	snprintf(c->strongswan_conf, sizeof(c->strongswan_conf), "/etc/strongswan.conf");
 	snprintf(c->tun, sizeof(c->tun), "ipsec0");
 	snprintf(c->nft_table, sizeof(c->nft_table), "latch");
 	snprintf(c->proposals, sizeof(c->proposals), "aes256gcm16-prfsha256-x25519,default");
@@ -199,6 +200,7 @@ static const struct {
 	STR("data_dir", data_dir),
 	STR("btns_anchor", btns_anchor),
 	STR("btns_anchor_key", btns_anchor_key),
+	STR("strongswan_conf", strongswan_conf),
 	STR("tun", tun),
 	STR("nft_table", nft_table),
 	STR("local_id", local_id),

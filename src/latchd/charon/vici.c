@@ -701,7 +701,7 @@ bool vici_client_is_up(const struct vici_client *c)
 
 const char *vici_client_error(const struct vici_client *c)
 {
-	return c->up ? NULL : c->why[0] ? c->why : "connecting to charon";
+	return c->up || c->connected ? NULL : c->why[0] ? c->why : "not connected to charon yet";
 }
 
 static void apply_defaults(struct vici_client_config *cfg)

@@ -82,7 +82,8 @@ int vici_client_new(struct ev_loop *loop, const struct vici_client_config *cfg,
 void vici_client_free(struct vici_client *c);
 bool vici_client_is_up(const struct vici_client *c);
 /*
- * Why the client is not up (NULL when it is): the last failed connect with
+ * Why charon is unreachable (NULL while both connections are open, even
+ * before every event is registered): the last failed connect with
  * the socket's path and errno ("cannot connect to charon's VICI socket
  * /run/charon.vici: No such file or directory"), or why charon went away.
  */

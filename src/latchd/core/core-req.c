@@ -22,14 +22,23 @@
 
 /* ---------------------------------------------------------------- pending */
 
+/* Timed out: because charon was unreachable, or because no SA came up (issue 17). */
 static int pending_timeout(struct ev_source *s, uint64_t usec, void *u)
 {
 	struct pending *p = u;
+	const char *why = vici_client_error(p->core->vici);
+	char msg[256];
 
-	core_reply_pending(p->core, p, -ETIMEDOUT,
-			   p->latch && p->latch->listener
-				   ? "charon did not load the responder connection in time"
-				   : "no SA with an acceptable peer came up in time");
+	if (!vici_client_is_up(p->core->vici))
+		snprintf(msg, sizeof(msg), "charon is unreachable (%s): no SA could be asked for",
+			 why ? why : "its events are not registered yet");
+	else
+		snprintf(msg, sizeof(msg), "%s",
+			 p->latch && p->latch->listener
+				 ? "charon did not load the responder connection in time"
+				 : "charon is reachable, but no SA with an acceptable peer came up "
+				   "in time");
+	core_reply_pending(p->core, p, -ETIMEDOUT, msg);
 	return 0;
 }
 

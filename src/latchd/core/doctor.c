@@ -304,9 +304,8 @@ static void settings_libipsec(struct doctor *d, const struct config *cfg, const 
 void doctor_settings(struct doctor *d, const struct config *cfg, const char *daemon,
 		     enum enforce_plane plane)
 {
-	const char *path =
-		getenv("STRONGSWAN_CONF") ? getenv("STRONGSWAN_CONF") : "/etc/strongswan.conf";
-	char err[400], where[300];
+	const char *path = cfg->strongswan_conf;
+	char err[400], where[360];
 	struct swconf *s;
 	int r;
 
@@ -320,7 +319,8 @@ void doctor_settings(struct doctor *d, const struct config *cfg, const char *dae
 	if (r < 0) {
 		doctor_add(d, false, "charon settings",
 			   "%s: charon does not report the fwmark pair or allow_peer_ts over VICI, "
-			   "and its files cannot be read (STRONGSWAN_CONF names another file)",
+			   "and its files cannot be read (strongswan_conf in latchd.conf names "
+			   "another file)",
 			   err);
 		return;
 	}

@@ -45,7 +45,7 @@ void doctor_kernel(struct doctor *d, const struct probe_result probes[PROBE_N],
 /* error NULL: charon answers; info NULL: what it said of itself is not known (yet). */
 void doctor_charon(struct doctor *d, const struct config *cfg, const char *error,
 		   const struct vici_charon *info, enum enforce_plane plane);
-/* charon's files (STRONGSWAN_CONF, else strongswan.conf under the system's configuration). */
+/* charon's files (strongswan_conf, and what it includes). */
 void doctor_settings(struct doctor *d, const struct config *cfg, const char *daemon,
 		     enum enforce_plane plane);
 

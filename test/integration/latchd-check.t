@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# The doctor and the errors an administrator acts on (issue 17 §2-§4), on the
+# lab: latchd --check passes on a working latch host and names each fault
+# (a key of another certificate, a CA that did not issue ours, charon's
+# fwmark that misses latchd's mark, charon stopped) with a non-zero exit;
+# latchctl status shows the same lines from the running daemon; with charon
+# stopped latchd logs the failed connect with the path and errno, once, not
+# at every retry; systemd hears READY=1, STATUS= (charon reachable or not,
+# the latches) and WATCHDOG=1 on a NOTIFY_SOCKET this test reads; and a
+# latch asked for while charon is down fails saying so, with nothing of it
+# in clear on the wire.
+#
+#   a 192.0.2.1 a.example: latchd (under a NOTIFY_SOCKET)   b 192.0.2.2 b.example: latchd, server
+set -u
+source "$(dirname "$0")/../lab/lab.sh"
+source "$(dirname "$0")/../lab/tap.sh"
+
+lab_init
+lab_latch_pair
+da=$(lab_dir a)
+db=$(lab_dir b)
+check() { # check HOST [latchd args...]: latchd --check's output and exit status
+	local h=$1
+	shift
+	lab_exec "$h" "$(lab_latchd_bin)" --check -c "$(lab_dir "$h")/latchd.conf" "$@" 2>&1
+}
+
+# ---- a working host
+out=$(check a)
+rc=$?
+tap_diag "$(grep -v '^ok' <<<"$out")"
+tap_is "$rc" 0 "--check on a working latch host: exit 0"
+tap_ok "it says all checks passed" grep -q '^all [0-9]* checks passed$' <<<"$out"
+tap_ok "charon answers, as charon names itself" \
+	grep -q "^ok   charon: charon [0-9.]* answers on $da/charon.vici" <<<"$out"
+tap_ok "charon's plugins as charon reports them" \
+	grep -q '^ok   charon plugins: [0-9]* loaded, as charon reports them (stats): .*kernel-libipsec.*kernel-netlink' <<<"$out"
+tap_ok "the fwmark pair, read from charon's files, and said so" \
+	grep -q "^ok   charon settings: kernel-netlink.fwmark = 0x100 selects latchd's mark 0x100 .*(read from $da/strongswan.conf and its includes: charon does not report it)" <<<"$out"
+tap_ok "allow_peer_ts" grep -q '^ok   charon settings: kernel-libipsec.allow_peer_ts = yes' <<<"$out"
+tap_ok "the certificate and key are one pair" \
+	grep -q "^ok   credentials: cert $da/swanctl/x509/a.pem and key $da/swanctl/private/a.pem are one pair" <<<"$out"
+tap_ok "the certificate chains to the CA" grep -q "^ok   trust anchors: cert .* chains to the CAs" <<<"$out"
+tap_ok "which data plane auto takes, and why" \
+	grep -q '^ok   data plane: data_plane = auto takes \(kernel: the kernel does ESP\|libipsec: the kernel does not do ESP\)' <<<"$out"
+for f in nf_tables NFQUEUE 'sock_diag destroy' pidfd_getfd; do
+	tap_ok "kernel: $f" grep -q "^ok   kernel: $f (" <<<"$out"
+done
+
+# ---- faults in latchd's own files
+out=$(check a -o "key=$db/swanctl/private/b.pem")
+tap_is "$?" 1 "b's key with a's certificate: exit 1"
+tap_ok "names the mismatch" grep -q "^FAIL credentials: key $db/swanctl/private/b.pem is not the key of cert $da/swanctl/x509/a.pem" <<<"$out"
+sed "s|^ca = .*|ca = $db/swanctl/x509/b.pem|" "$da/latchd.conf" >"$da/latchd-wrongca.conf"
+out=$(lab_exec a "$(lab_latchd_bin)" --check -c "$da/latchd-wrongca.conf" 2>&1)
+tap_is "$?" 1 "a CA that did not issue the certificate: exit 1"
+tap_ok "names it" grep -q "^FAIL trust anchors: cert $da/swanctl/x509/a.pem does not chain to the CAs: unable to get local issuer certificate" <<<"$out"
+out=$(check a -o dpd_delay='5 minutes')
+tap_is "$?" 1 "a configuration that does not parse: exit 1"
+tap_ok "quoted as written" grep -q "^FAIL config: -o dpd_delay: dpd_delay: '5 minutes' is not a duration" <<<"$out"
+
+# ---- charon's fwmark misses latchd's mark (its files say so; VICI does not)
+sed 's/fwmark = 0x100/fwmark = 0x200/' "$da/strongswan.conf" >"$da/strongswan-wrong.conf"
+out=$(check a -o "strongswan_conf=$da/strongswan-wrong.conf")
+tap_is "$?" 1 "charon's fwmark misses latchd's mark: exit 1"
+tap_ok "names the setting, the value and the fix" \
+	grep -q "^FAIL charon settings: charon.plugins.kernel-netlink.fwmark = 0x200 does not select latchd's mark 0x100: set it to 0x100" <<<"$out"
+
+# ---- latchd on a under systemd's notification protocol (a socket this test reads)
+lab_latchd_stop a
+notes=$LAB_DIR/notify.log
+python3 -u -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("bound", flush=True)
+while True:
+    print(s.recv(4096).decode().replace("\n", "|"), flush=True)' "$LAB_DIR/notify.sock" >"$notes" &
+reader=$!
+echo "$reader" >>"$LAB_DIR/pids"
+lab_wait_count 50 1 '^bound' "$notes"
+lab_bg a "$da/latchd.log.tmp" env NOTIFY_SOCKET="$LAB_DIR/notify.sock" WATCHDOG_USEC=1000000 \
+	"$(lab_latchd_bin)" -c "$da/latchd.conf" -d
+echo "$LAB_PID" >"$da/latchd.pid"
+lab_wait 100 lab_latchd_ready a
+tap_ok "READY=1 with STATUS=: charon reachable, the latches" \
+	lab_wait_count 50 1 '^READY=1|STATUS=charon reachable; 0 latches' "$notes"
+tap_ok "WATCHDOG=1 pings (WATCHDOG_USEC 1 s: every half second)" lab_wait_count 50 3 '^WATCHDOG=1$' "$notes"
+lab_latch_server b 8080 "$LAB_DIR/server.log"
+lab_probe_bg a "$LAB_DIR/held.log" connect "$(lab_ip b)" 8080 --peer-id b.example --count 1 --hold 60000
+lab_wait_count 100 1 '^latched' "$LAB_DIR/held.log"
+tap_ok "STATUS= follows the latches" lab_wait_count 50 1 '^STATUS=charon reachable; 1 latch (1 ESTABLISHED)$' "$notes"
+
+# ---- charon stopped
+wire=$(lab_pcap outage)
+lab_capture_start a "$wire"
+lab_charon_stop a TERM
+t0=$SECONDS
+tap_ok "STATUS= says charon is unreachable, and why" \
+	lab_wait_count 100 1 "^STATUS=charon unreachable: cannot connect to charon's VICI socket $da/charon.vici: \(No such file or directory\|Connection refused\); 0 latches" "$notes"
+out=$(check a)
+tap_is "$?" 1 "--check with charon stopped: exit 1"
+tap_ok "--check names the fault: the socket, the errno, what to do" \
+	grep -q "^FAIL charon: cannot connect to charon's VICI socket $da/charon.vici: .*: start charon" <<<"$out"
+st=$(lab_latchctl a status)
+tap_ok "latchctl status: charon_up 0" grep -q '^charon_up  *0$' <<<"$st"
+tap_ok "latchctl status: the same line as --check" \
+	grep -q "^FAIL charon: cannot connect to charon's VICI socket $da/charon.vici" <<<"$st"
+tap_ok "latchctl --json status: the line as a check that failed" \
+	grep -qF '{"name":"charon","ok":false,"message":"cannot connect to charon'"'"'s VICI socket' \
+	<<<"$(lab_latchctl a --json status)"
+out=$(lab_probe a connect "$(lab_ip b)" 8080 --peer-id b.example --marker OUTAGE --sport 41000)
+tap_diag "connect during the outage: $out"
+tap_ok "a latch asked for meanwhile fails, saying charon is unreachable" \
+	grep -q '^error [A-Z]*: .*charon.*unreachable' <<<"$out"
+[ $((SECONDS - t0)) -ge 8 ] || { sleep $((t0 + 8 - SECONDS)) & wait $!; }
+n=$(grep -c "cannot connect to charon's VICI socket $da/charon.vici" "$da/latchd.log.tmp")
+tap_is "$n" 1 "the failed connect is logged once in 8 s of retries (rate-limited)"
+lab_capture_stop "$wire"
+tap_is "$(lab_pcap_clear "$wire" OUTAGE)" 0 "nothing of the refused latch in clear"
+tap_is "$(lab_pcap_count "$wire" 'tcp port 8080')" 0 \
+	"not one segment of a latched flow in clear (the refused one, the one charon's exit broke)"
+lab_charon_start a
+tap_ok "charon back: STATUS= says so" lab_wait_count 100 1 '^STATUS=charon reachable' "$notes"
+tap_ok "and --check passes again" eval "check a | grep -q '^all [0-9]* checks passed'"
+lab_stop "$reader"
+tap_done
