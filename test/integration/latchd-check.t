@@ -69,6 +69,8 @@ tap_ok "names the setting, the value and the fix" \
 	grep -q "^FAIL charon settings: charon.plugins.kernel-netlink.fwmark = 0x200 does not select latchd's mark 0x100: set it to 0x100" <<<"$out"
 
 # ---- latchd on a under systemd's notification protocol (a socket this test reads)
+wire=$(lab_pcap wire)
+lab_capture_start a "$wire"
 lab_latchd_stop a
 notes=$LAB_DIR/notify.log
 python3 -u -c '
@@ -81,10 +83,13 @@ while True:
 reader=$!
 echo "$reader" >>"$LAB_DIR/pids"
 lab_wait_count 50 1 '^bound' "$notes"
-lab_bg a "$da/latchd.log.tmp" env NOTIFY_SOCKET="$LAB_DIR/notify.sock" WATCHDOG_USEC=1000000 \
-	"$(lab_latchd_bin)" -c "$da/latchd.conf" -d
-echo "$LAB_PID" >"$da/latchd.pid"
-lab_wait 100 lab_latchd_ready a
+start_notified() {
+	lab_bg a "$da/latchd.log.tmp" env NOTIFY_SOCKET="$LAB_DIR/notify.sock" WATCHDOG_USEC=1000000 \
+		"$(lab_latchd_bin)" -c "$da/latchd.conf" -d
+	echo "$LAB_PID" >"$da/latchd.pid"
+	lab_wait 100 lab_latchd_ready a
+}
+start_notified
 tap_ok "READY=1 with STATUS=: charon reachable, the latches" \
 	lab_wait_count 50 1 '^READY=1|STATUS=charon reachable; 0 latches' "$notes"
 tap_ok "WATCHDOG=1 pings (WATCHDOG_USEC 1 s: every half second)" lab_wait_count 50 3 '^WATCHDOG=1$' "$notes"
@@ -93,9 +98,30 @@ lab_probe_bg a "$LAB_DIR/held.log" connect "$(lab_ip b)" 8080 --peer-id b.exampl
 lab_wait_count 100 1 '^latched' "$LAB_DIR/held.log"
 tap_ok "STATUS= follows the latches" lab_wait_count 50 1 '^STATUS=charon reachable; 1 latch (1 ESTABLISHED)$' "$notes"
 
+# ---- latchd restarted: the held latch is re-adopted with its owner and age;
+# one whose program died meanwhile is dropped, and both are logged
+lab_probe_bg a "$LAB_DIR/gone.log" connect "$(lab_ip b)" 8080 --peer-id b.example --count 1 \
+	--hold 60000 --sport 42002
+gone=$LAB_PID
+lab_wait_count 100 1 '^latched' "$LAB_DIR/gone.log"
+held=$(grep -o '^latched id=[0-9]*' "$LAB_DIR/held.log" | cut -d= -f2)
+dead=$(grep -o '^latched id=[0-9]*' "$LAB_DIR/gone.log" | cut -d= -f2)
+sleep 3 & wait $!
+lab_latchd_stop a
+lab_stop "$gone" KILL
+start_notified
+log=$(lab_latchd_log a)
+tap_ok "the re-adoption is logged with the owner and the age" \
+	grep -q "latch $held tcp 192.0.2.1:[0-9]* -> 192.0.2.2:8080: re-adopted (ESTABLISHED, owner uid 0 pid [0-9]* (latch-probe), [3-9] s old)" <<<"$log"
+tap_ok "the latch whose socket went is logged, not dropped silently" \
+	grep -q "latch $dead tcp 192.0.2.1:42002 -> 192.0.2.2:8080: not re-adopted: its socket is gone (ESTABLISHED, owner uid 0 pid [0-9]* (latch-probe)" <<<"$log"
+js=$(lab_latchctl a --json list)
+tap_ok "latchctl: the re-adopted latch keeps its program" \
+	grep -q "\"id\":$held,.*\"owner\":{\"pid\":[1-9][0-9]*,\"uid\":0,\"program\":\"latch-probe\"}" <<<"$js"
+tap_ok "latchctl: and its age (at least the 3 s before the restart)" \
+	grep -q "\"id\":$held,.*\"age_s\":\([3-9]\|[1-9][0-9]\)," <<<"$js"
+
 # ---- charon stopped
-wire=$(lab_pcap outage)
-lab_capture_start a "$wire"
 lab_charon_stop a TERM
 t0=$SECONDS
 tap_ok "STATUS= says charon is unreachable, and why" \
