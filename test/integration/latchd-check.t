@@ -49,6 +49,25 @@ for f in nf_tables NFQUEUE 'sock_diag destroy' pidfd_getfd; do
 	tap_ok "kernel: $f" grep -q "^ok   kernel: $f (" <<<"$out"
 done
 
+# ---- a latch whose IKE fails, one whose CA latchd has not: the log says why, not
+# "released by owner", and the error names the CAs
+out=$(lab_probe a connect "$(lab_ip b)" 8080 --peer-id b.example \
+	--peer-ca "C=CH, O=elsewhere, CN=other CA" --sport 41001)
+tap_diag "a CA latchd has not: $out"
+tap_ok "a token naming a CA latchd has not: the error names both CAs" \
+	grep -q "^error EACCES: no trust anchor to pin for that peer: the token names CA 'C=CH, O=elsewhere, CN=other CA', and latchd has only the CAs '$LAB_CA_DN'" <<<"$out"
+out=$(lab_probe a connect "$(lab_ip b)" 8080 --peer-id nobody.example --sport 41002)
+tap_diag "IKE with a peer that is not nobody.example: $out"
+out=$(lab_probe a connect "$LAB_UNUSED4" 8080 --peer-id nobody.example --sport 41003)
+tap_ok "no IKE peer at all: the timeout says charon was reachable and no SA came up" \
+	grep -q '^error ETIMEDOUT: charon is reachable, but no SA with an acceptable peer came up in time' <<<"$out"
+log=$(lab_latchd_log a)
+tap_ok "the log gives the CA failure's reason" \
+	grep -q "latch [0-9]* tcp 192.0.2.1:41001 -> 192.0.2.2:8080: not established: no trust anchor to pin for that peer: the token names CA 'C=CH, O=elsewhere, CN=other CA'" <<<"$log"
+tap_ok "the log gives the IKE failure's reason" \
+	grep -q "latch [0-9]* tcp 192.0.2.1:41002 -> 192.0.2.2:8080: not established: IKE with the peer failed" <<<"$log"
+tap_not "and never 'released by owner' for either" grep -q "41001 -> .*released by owner\|41002 -> .*released by owner" <<<"$log"
+
 # ---- faults in latchd's own files
 out=$(check a -o "key=$db/swanctl/private/b.pem")
 tap_is "$?" 1 "b's key with a's certificate: exit 1"
@@ -140,9 +159,9 @@ tap_ok "latchctl --json status: the line as a check that failed" \
 out=$(lab_probe a connect "$(lab_ip b)" 8080 --peer-id b.example --marker OUTAGE --sport 41000)
 tap_diag "connect during the outage: $out"
 tap_ok "a latch asked for meanwhile fails, saying charon is unreachable" \
-	grep -q '^error [A-Z]*: .*charon.*unreachable' <<<"$out"
+	grep -q "^error ETIMEDOUT: charon is unreachable (cannot connect to charon's VICI socket $da/charon.vici: " <<<"$out"
 [ $((SECONDS - t0)) -ge 8 ] || { sleep $((t0 + 8 - SECONDS)) & wait $!; }
-n=$(grep -c "cannot connect to charon's VICI socket $da/charon.vici" "$da/latchd.log.tmp")
+n=$(grep -c "warning: cannot connect to charon's VICI socket $da/charon.vici" "$da/latchd.log.tmp")
 tap_is "$n" 1 "the failed connect is logged once in 8 s of retries (rate-limited)"
 lab_capture_stop "$wire"
 tap_is "$(lab_pcap_clear "$wire" OUTAGE)" 0 "nothing of the refused latch in clear"

@@ -111,6 +111,7 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 	struct latch *l = p->latch;
 	struct request *req = p->req;
 	bool reset = p->connected;
+	char text[FLOW_FMT_MAX];
 
 	p->req = NULL;
 	p->latch = NULL;
@@ -130,8 +131,13 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 		}
 	}
 	core_pending_free(c, p);
-	if (err && l)
-		core_close(c, l, IPC_REASON_OWNER, reset);
+	if (err && l) {
+		/* why it failed, not "released by owner" (issue 17); on_changed says no more */
+		log_info("latch %llu %s: not established: %s (%s)", (unsigned long long)l->id,
+			 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow), why,
+			 strerror(-err));
+		core_close(c, l, IPC_REASON_NONE, reset);
+	}
 }
 
 /* ---------------------------------------------------------------- resolving */
@@ -186,6 +192,28 @@ static void establish(struct core *c, struct pending *p, const struct sa_ike *ik
 	core_reply_pending(c, p, 0, NULL);
 }
 
+/* No CA of latchd's matches the token's: name both (issue 17), the CAs by subject. */
+static void no_anchor(struct core *c, struct pending *p)
+{
+	char msg[IPC_MESSAGE_MAX + 1];
+	const char *want = p->latch->pol->peer_ca;
+	size_t at;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "no trust anchor to pin for that peer: %s%s%s, and latchd ",
+		     want[0] ? "the token names CA '" : "the token names no CA", want,
+		     want[0] ? "'" : "");
+	at = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
+	if (!c->n_cas)
+		snprintf(msg + at, sizeof(msg) - at, "has no CA (no ca line in latchd.conf)");
+	for (unsigned i = 0; i < c->n_cas && at < sizeof(msg) - 1; i++) {
+		n = snprintf(msg + at, sizeof(msg) - at, "%s'%s'", i ? ", " : "has only the CAs ",
+			     c->cas[i].info.subject);
+		at += n < 0 ? 0 : (size_t)n;
+	}
+	core_reply_pending(c, p, -EACCES, msg);
+}
+
 /* Still no SA for an initiator: make sure charon is asked for one. */
 static void need_sa(struct core *c, struct pending *p)
 {
@@ -196,9 +224,7 @@ static void need_sa(struct core *c, struct pending *p)
 	if (r == 0 && p->conn->loaded)
 		r = core_initiate(c, p);
 	if (r == -ENOENT)
-		core_reply_pending(
-			c, p, -EACCES,
-			"no trust anchor to pin for that peer: latchd has no such CA (ca = …)");
+		no_anchor(c, p);
 	else if (r < 0)
 		core_reply_pending(c, p, r, "charon could not be asked for an SA");
 }

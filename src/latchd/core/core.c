@@ -241,10 +241,13 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
 	char text[FLOW_FMT_MAX];
 
 	control_latch_changed(l->client, l->id);
-	log_info("latch %llu %s: %s -> %s (%s)", (unsigned long long)l->id,
-		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
-		 latchdb_state_name(old), latchdb_state_name(l->state),
-		 latchdb_reason_name(l->reason));
+	/* a request that failed: core_reply_pending logged why */
+	if (old != IPC_STATE_PENDING || l->state != IPC_STATE_CLOSED ||
+	    l->reason != IPC_REASON_NONE)
+		log_info("latch %llu %s: %s -> %s (%s)", (unsigned long long)l->id,
+			 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
+			 latchdb_state_name(old), latchdb_state_name(l->state),
+			 latchdb_reason_name(l->reason));
 	core_attach_changed(c, l, old);
 	if (c->persist && l->state == IPC_STATE_CLOSED)
 		persist_del(c->persist, l->id);
