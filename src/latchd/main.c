@@ -22,6 +22,7 @@
 #include "latchd/base/log.h"
 #include "latchd/check.h"
 #include "latchd/core/core.h"
+#include "latchd/core/doctor.h"
 #include "latchd/dataplane/enforce.h"
 
 static void usage(FILE *f)
@@ -256,6 +257,10 @@ int main(int argc, char **argv)
 		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	if (a.check)
 		return check_run(&cfg, a.path, stdout, 3000) ? EXIT_FAILURE : EXIT_SUCCESS;
+	if (!doctor_cap_net_admin()) { /* say so, not "ip rule add ...: Operation not permitted" */
+		log_err("%s", DOCTOR_NEEDS_NET_ADMIN);
+		return EXIT_FAILURE;
+	}
 	if (a.cleanup)
 		return cleanup(&cfg) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	signal(SIGPIPE, SIG_IGN);

@@ -80,6 +80,19 @@ out=$(check a -o dpd_delay='5 minutes')
 tap_is "$?" 1 "a configuration that does not parse: exit 1"
 tap_ok "quoted as written" grep -q "^FAIL config: -o dpd_delay: dpd_delay: '5 minutes' is not a duration" <<<"$out"
 
+# ---- without CAP_NET_ADMIN: said so, not "ip rule add ...: Operation not permitted"
+nobody() {
+	lab_exec a setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		"$(lab_latchd_bin)" -c "$da/latchd.conf" -o "socket=$LAB_DIR/nobody.sock" "$@" 2>&1
+}
+out=$(nobody)
+tap_is "$?" 1 "latchd as nobody: exit 1"
+tap_ok "it says CAP_NET_ADMIN is needed" grep -q 'error: latchd needs CAP_NET_ADMIN (nftables, ip rules, XFRM policies, sock_diag) and has not got it: run it as root' <<<"$out"
+tap_not "and not what the kernel said to an attempt" grep -q 'Operation not permitted' <<<"$out"
+out=$(nobody --check)
+tap_is "$?" 1 "--check as nobody: exit 1"
+tap_ok "--check names it" grep -q '^FAIL privileges: latchd needs CAP_NET_ADMIN' <<<"$out"
+
 # ---- charon's fwmark misses latchd's mark (its files say so; VICI does not)
 sed 's/fwmark = 0x100/fwmark = 0x200/' "$da/strongswan.conf" >"$da/strongswan-wrong.conf"
 out=$(check a -o "strongswan_conf=$da/strongswan-wrong.conf")

@@ -42,7 +42,7 @@ static const char *plane_name(enum enforce_plane p)
 
 /* ---- latchd itself ---- */
 
-void doctor_privileges(struct doctor *d)
+bool doctor_cap_net_admin(void)
 {
 	char line[256];
 	unsigned long long eff = 0;
@@ -53,12 +53,15 @@ void doctor_privileges(struct doctor *d)
 		found = sscanf(line, "CapEff: %llx", &eff) == 1;
 	if (f)
 		fclose(f);
-	if (eff & (1ull << CAP_NET_ADMIN_BIT))
+	return !found || (eff & (1ull << CAP_NET_ADMIN_BIT)); /* no /proc: let the kernel say */
+}
+
+void doctor_privileges(struct doctor *d)
+{
+	if (doctor_cap_net_admin())
 		doctor_add(d, true, "privileges", "CAP_NET_ADMIN in effect");
 	else
-		doctor_add(d, false, "privileges",
-			   "latchd needs CAP_NET_ADMIN (nftables, ip rules, XFRM policies, "
-			   "sock_diag) and has not got it: run it as root, as latchd.service does");
+		doctor_add(d, false, "privileges", "%s", DOCTOR_NEEDS_NET_ADMIN);
 }
 
 void doctor_credentials(struct doctor *d, const struct config *cfg)

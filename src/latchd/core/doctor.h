@@ -34,6 +34,13 @@ struct doctor {
 void doctor_add(struct doctor *d, bool ok, const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+#define DOCTOR_NEEDS_NET_ADMIN                                                                   \
+	"latchd needs CAP_NET_ADMIN (nftables, ip rules, XFRM policies, sock_diag) and has not " \
+	"got it: run it as root, as latchd.service does, or give it the capability"
+
+/* Does latchd hold CAP_NET_ADMIN (its effective set)? */
+bool doctor_cap_net_admin(void);
+
 /* The parts, each adding its lines. */
 void doctor_privileges(struct doctor *d);
 void doctor_credentials(struct doctor *d, const struct config *cfg);
