@@ -17,6 +17,8 @@ set -u
 source "$(dirname "$0")/../lab/lab.sh"
 source "$(dirname "$0")/../lab/tap.sh"
 
+kernel=false
+[ "${LAB_DATAPLANE:-libipsec}" = kernel ] && kernel=true
 lab_init
 lab_latch_pair
 da=$(lab_dir a)
@@ -35,11 +37,22 @@ tap_is "$rc" 0 "--check on a working latch host: exit 0"
 tap_ok "it says all checks passed" grep -q '^all [0-9]* checks passed$' <<<"$out"
 tap_ok "charon answers, as charon names itself" \
 	grep -q "^ok   charon: charon [0-9.]* answers on $da/charon.vici" <<<"$out"
-tap_ok "charon's plugins as charon reports them" \
-	grep -q '^ok   charon plugins: [0-9]* loaded, as charon reports them (stats): .*kernel-libipsec.*kernel-netlink' <<<"$out"
-tap_ok "the fwmark pair, read from charon's files, and said so" \
-	grep -q "^ok   charon settings: kernel-netlink.fwmark = 0x100 selects latchd's mark 0x100 .*(read from $da/strongswan.conf and its includes: charon does not report it)" <<<"$out"
-tap_ok "allow_peer_ts" grep -q '^ok   charon settings: kernel-libipsec.allow_peer_ts = yes' <<<"$out"
+if $kernel; then
+	tap_ok "charon's plugins as charon reports them (kernel-netlink, no kernel-libipsec)" \
+		eval 'grep -q "^ok   charon plugins: [0-9]* loaded, as charon reports them (stats): .*kernel-netlink" <<<"$out" &&
+			! grep -q "charon plugins: .*kernel-libipsec" <<<"$out"'
+	tap_ok "the kernel data plane needs none of charon's libipsec settings" \
+		grep -q '^ok   charon settings: the kernel data plane needs neither the fwmark pair nor allow_peer_ts' <<<"$out"
+	tap_ok "data_plane = auto takes the kernel's ESP" \
+		grep -q '^ok   data plane: data_plane = auto takes kernel: the kernel does ESP' <<<"$out"
+	tap_ok "kernel: ESP" grep -q '^ok   kernel: ESP (' <<<"$out"
+else
+	tap_ok "charon's plugins as charon reports them" \
+		grep -q '^ok   charon plugins: [0-9]* loaded, as charon reports them (stats): .*kernel-libipsec.*kernel-netlink' <<<"$out"
+	tap_ok "the fwmark pair, read from charon's files, and said so" \
+		grep -q "^ok   charon settings: kernel-netlink.fwmark = 0x100 selects latchd's mark 0x100 .*(read from $da/strongswan.conf and its includes: charon does not report it)" <<<"$out"
+	tap_ok "allow_peer_ts" grep -q '^ok   charon settings: kernel-libipsec.allow_peer_ts = yes' <<<"$out"
+fi
 tap_ok "the certificate and key are one pair" \
 	grep -q "^ok   credentials: cert $da/swanctl/x509/a.pem and key $da/swanctl/private/a.pem are one pair" <<<"$out"
 tap_ok "the certificate chains to the CA" grep -q "^ok   trust anchors: cert .* chains to the CAs" <<<"$out"
@@ -94,11 +107,16 @@ tap_is "$?" 1 "--check as nobody: exit 1"
 tap_ok "--check names it" grep -q '^FAIL privileges: latchd needs CAP_NET_ADMIN' <<<"$out"
 
 # ---- charon's fwmark misses latchd's mark (its files say so; VICI does not)
-sed 's/fwmark = 0x100/fwmark = 0x200/' "$da/strongswan.conf" >"$da/strongswan-wrong.conf"
-out=$(check a -o "strongswan_conf=$da/strongswan-wrong.conf")
-tap_is "$?" 1 "charon's fwmark misses latchd's mark: exit 1"
-tap_ok "names the setting, the value and the fix" \
-	grep -q "^FAIL charon settings: charon.plugins.kernel-netlink.fwmark = 0x200 does not select latchd's mark 0x100: set it to 0x100" <<<"$out"
+if $kernel; then
+	tap_skip "charon's fwmark misses latchd's mark" "the kernel data plane needs no fwmark"
+	tap_skip "names the setting, the value and the fix" "the kernel data plane needs no fwmark"
+else
+	sed 's/fwmark = 0x100/fwmark = 0x200/' "$da/strongswan.conf" >"$da/strongswan-wrong.conf"
+	out=$(check a -o "strongswan_conf=$da/strongswan-wrong.conf")
+	tap_is "$?" 1 "charon's fwmark misses latchd's mark: exit 1"
+	tap_ok "names the setting, the value and the fix" \
+		grep -q "^FAIL charon settings: charon.plugins.kernel-netlink.fwmark = 0x200 does not select latchd's mark 0x100: set it to 0x100" <<<"$out"
+fi
 
 # ---- latchd on a under systemd's notification protocol (a socket this test reads)
 wire=$(lab_pcap wire)
