@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "latchd/base/event.h"
-#include "latchd/charon/vici.h"
+#include "latchd/charon/vici-cmd.h"
 #include "latchd/core/doctor.h"
 
 struct ask {

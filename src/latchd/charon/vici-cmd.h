@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "latchd/charon/charon-info.h"
 #include "latchd/charon/vici.h"
 
 typedef void (*vici_done_fn)(void *userdata, int err, const char *errmsg,
@@ -190,22 +191,10 @@ int vici_load_shared(struct vici_client *c, const char *id, const char *type,
 
 /* ---- charon itself ---- */
 
-/*
- * What charon says of itself: "version" (daemon, version, kernel) and
- * "stats" (the plugins it loaded, space-separated). Strings are clean text.
- */
-struct vici_charon {
-	char daemon[32], version[32], sysname[32], release[64];
-	char plugins[2048];
-	unsigned n_plugins;
-};
-
 typedef void (*vici_charon_fn)(void *userdata, int err, const char *errmsg,
 			       const struct vici_charon *info);
 
 /* Asks "version", then "stats". */
 int vici_charon_info(struct vici_client *c, vici_charon_fn cb, void *userdata);
-/* Did charon load plugin name ("kernel-netlink")? */
-bool vici_charon_has_plugin(const struct vici_charon *info, const char *name);
 
 #endif

@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "latchd/base/config.h"
-#include "latchd/charon/vici-cmd.h"
+#include "latchd/charon/charon-info.h"
 #include "latchd/dataplane/probe.h"
 
 #define DOCTOR_LINES_MAX 32
