@@ -99,7 +99,7 @@ unsigned check_run(const struct config *cfg, const char *config_path, FILE *out,
 	struct doctor *d = calloc(1, sizeof(*d));
 	struct probe_result probes[PROBE_N];
 	struct ask a = { 0 };
-	enum enforce_plane plane;
+	enum data_plane plane;
 	const char *why;
 	unsigned failed;
 
@@ -111,7 +111,7 @@ unsigned check_run(const struct config *cfg, const char *config_path, FILE *out,
 	doctor_privileges(d);
 	doctor_credentials(d, cfg);
 	probe_kernel(probes);
-	plane = doctor_plane(d, cfg, probes);
+	plane = doctor_plane(d, cfg);
 	doctor_kernel(d, probes, plane);
 	why = ask_charon(cfg, &a, timeout_ms);
 	doctor_charon(d, cfg, why, why ? NULL : &a.info, plane);

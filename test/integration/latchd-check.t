@@ -44,7 +44,7 @@ if $kernel; then
 	tap_ok "the kernel data plane needs none of charon's libipsec settings" \
 		grep -q '^ok   charon settings: the kernel data plane needs neither the fwmark pair nor allow_peer_ts' <<<"$out"
 	tap_ok "data_plane = auto takes the kernel's ESP" \
-		grep -q '^ok   data plane: data_plane = auto takes kernel: the kernel does ESP' <<<"$out"
+		grep -q '^ok   data plane: kernel (XFRM, per-socket policies): auto: the kernel does ESP' <<<"$out"
 	tap_ok "kernel: ESP" grep -q '^ok   kernel: ESP (' <<<"$out"
 else
 	tap_ok "charon's plugins as charon reports them" \
@@ -56,8 +56,8 @@ fi
 tap_ok "the certificate and key are one pair" \
 	grep -q "^ok   credentials: cert $da/swanctl/x509/a.pem and key $da/swanctl/private/a.pem are one pair" <<<"$out"
 tap_ok "the certificate chains to the CA" grep -q "^ok   trust anchors: cert .* chains to the CAs" <<<"$out"
-tap_ok "which data plane auto takes, and why" \
-	grep -q '^ok   data plane: data_plane = auto takes \(kernel: the kernel does ESP\|libipsec: the kernel does not do ESP\)' <<<"$out"
+tap_ok "which data plane auto takes, and why (as latchd's log says it)" \
+	grep -q '^ok   data plane: \(kernel (XFRM, per-socket policies): auto: the kernel does ESP\|libipsec (nftables sets, routing mark): auto: the kernel has no ESP\) (found by ' <<<"$out"
 for f in nf_tables NFQUEUE 'sock_diag destroy' pidfd_getfd; do
 	tap_ok "kernel: $f" grep -q "^ok   kernel: $f (" <<<"$out"
 done

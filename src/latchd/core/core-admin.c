@@ -81,7 +81,7 @@ void core_health_free(struct core *c)
 static void put_checks(struct core *c, struct buf *b)
 {
 	struct core_health *h = health(c);
-	enum enforce_plane plane = enforce_data_plane(c->enf);
+	enum data_plane plane = probe_plane_in_force(c->enf);
 	struct doctor *d = calloc(1, sizeof(*d));
 
 	if (!h || !d) {
@@ -94,8 +94,8 @@ static void put_checks(struct core *c, struct buf *b)
 	}
 	doctor_privileges(d);
 	doctor_credentials(d, &c->cfg);
-	doctor_add(d, true, "data plane", "%s, in force since latchd started",
-		   plane == ENFORCE_PLANE_KERNEL ? "kernel" : "libipsec");
+	doctor_add(d, true, "data plane", "%s, since latchd started: %s",
+		   enforce_caps(c->enf)->name, enforce_plane_why(c->enf));
 	doctor_kernel(d, h->probes, plane);
 	doctor_charon(d, &c->cfg, vici_client_error(c->vici), h->have_charon ? &h->charon : NULL,
 		      plane);

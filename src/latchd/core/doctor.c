@@ -35,9 +35,9 @@ void doctor_print(FILE *f, const struct doctor *d)
 			d->line[i].text);
 }
 
-static const char *plane_name(enum enforce_plane p)
+static const char *plane_name(enum data_plane p)
 {
-	return p == ENFORCE_PLANE_KERNEL ? "kernel" : "libipsec";
+	return p == DATA_PLANE_KERNEL ? "kernel" : "libipsec";
 }
 
 /* ---- latchd itself ---- */
@@ -106,22 +106,13 @@ void doctor_credentials(struct doctor *d, const struct config *cfg)
 
 /* ---- the kernel and the data plane ---- */
 
-enum enforce_plane doctor_plane(struct doctor *d, const struct config *cfg,
-				const struct probe_result probes[PROBE_N])
+enum data_plane doctor_plane(struct doctor *d, const struct config *cfg)
 {
-	const char *why;
-	enum enforce_plane p;
+	const char *name;
+	char why[200];
+	enum data_plane p = probe_plane(cfg->data_plane, &name, why, sizeof(why));
 
-	if (cfg->data_plane != DATA_PLANE_AUTO) {
-		p = cfg->data_plane == DATA_PLANE_KERNEL ? ENFORCE_PLANE_KERNEL
-							 : ENFORCE_PLANE_LIBIPSEC;
-		doctor_add(d, true, "data plane", "%s, as data_plane = %s asks", plane_name(p),
-			   plane_name(p));
-		return p;
-	}
-	p = probe_auto_plane(probes, &why);
-	doctor_add(d, true, "data plane", "data_plane = auto takes %s: %s (%s)", plane_name(p), why,
-		   probes[PROBE_ESP].how);
+	doctor_add(d, true, "data plane", "%s: %s", name, why);
 	return p;
 }
 
@@ -146,7 +137,7 @@ static const char *kernel_fix(enum probe_feature f, int err)
 }
 
 void doctor_kernel(struct doctor *d, const struct probe_result probes[PROBE_N],
-		   enum enforce_plane plane)
+		   enum data_plane plane)
 {
 	for (int f = 0; f < PROBE_N; f++) {
 		const struct probe_result *r = &probes[f];
@@ -183,8 +174,7 @@ static int plugin_index(const struct vici_charon *info, const char *name)
 	return -1;
 }
 
-static void doctor_plugins(struct doctor *d, const struct vici_charon *info,
-			   enum enforce_plane plane)
+static void doctor_plugins(struct doctor *d, const struct vici_charon *info, enum data_plane plane)
 {
 	int libipsec = plugin_index(info, "kernel-libipsec"),
 	    netlink = plugin_index(info, "kernel-netlink");
@@ -194,16 +184,16 @@ static void doctor_plugins(struct doctor *d, const struct vici_charon *info,
 			   "kernel-netlink is not loaded (charon reports: %s): add it to "
 			   "charon.load",
 			   info->plugins);
-	else if (plane == ENFORCE_PLANE_LIBIPSEC && libipsec < 0)
+	else if (plane == DATA_PLANE_LIBIPSEC && libipsec < 0)
 		doctor_add(d, false, "charon plugins",
 			   "kernel-libipsec is not loaded, and the libipsec data plane needs it: "
 			   "load it before kernel-netlink (charon reports: %s)",
 			   info->plugins);
-	else if (plane == ENFORCE_PLANE_LIBIPSEC && libipsec > netlink)
+	else if (plane == DATA_PLANE_LIBIPSEC && libipsec > netlink)
 		doctor_add(d, false, "charon plugins",
 			   "kernel-libipsec is loaded after kernel-netlink: ESP would not go "
 			   "through ipsec0; list it first in charon.load");
-	else if (plane == ENFORCE_PLANE_KERNEL && libipsec >= 0)
+	else if (plane == DATA_PLANE_KERNEL && libipsec >= 0)
 		doctor_add(d, false, "charon plugins",
 			   "kernel-libipsec is loaded, and the kernel data plane needs the "
 			   "kernel's ESP: remove it from charon.load, or set data_plane = "
@@ -218,7 +208,7 @@ static void doctor_plugins(struct doctor *d, const struct vici_charon *info,
 }
 
 void doctor_charon(struct doctor *d, const struct config *cfg, const char *error,
-		   const struct vici_charon *info, enum enforce_plane plane)
+		   const struct vici_charon *info, enum data_plane plane)
 {
 	if (error) {
 		doctor_add(
@@ -305,14 +295,14 @@ static void settings_libipsec(struct doctor *d, const struct config *cfg, const 
 }
 
 void doctor_settings(struct doctor *d, const struct config *cfg, const char *daemon,
-		     enum enforce_plane plane)
+		     enum data_plane plane)
 {
 	const char *path = cfg->strongswan_conf;
 	char err[400], where[360];
 	struct swconf *s;
 	int r;
 
-	if (plane == ENFORCE_PLANE_KERNEL) {
+	if (plane == DATA_PLANE_KERNEL) {
 		doctor_add(d, true, "charon settings",
 			   "the kernel data plane needs neither the fwmark pair nor "
 			   "allow_peer_ts");

@@ -45,16 +45,15 @@ bool doctor_cap_net_admin(void);
 void doctor_privileges(struct doctor *d);
 void doctor_credentials(struct doctor *d, const struct config *cfg);
 /* The data plane data_plane asks for on this kernel, and why (enforce_open decides alike). */
-enum enforce_plane doctor_plane(struct doctor *d, const struct config *cfg,
-				const struct probe_result probes[PROBE_N]);
+enum data_plane doctor_plane(struct doctor *d, const struct config *cfg);
 void doctor_kernel(struct doctor *d, const struct probe_result probes[PROBE_N],
-		   enum enforce_plane plane);
+		   enum data_plane plane);
 /* error NULL: charon answers; info NULL: what it said of itself is not known (yet). */
 void doctor_charon(struct doctor *d, const struct config *cfg, const char *error,
-		   const struct vici_charon *info, enum enforce_plane plane);
+		   const struct vici_charon *info, enum data_plane plane);
 /* charon's files (strongswan_conf, and what it includes). */
 void doctor_settings(struct doctor *d, const struct config *cfg, const char *daemon,
-		     enum enforce_plane plane);
+		     enum data_plane plane);
 
 /* Print "ok   what: text" / "FAIL what: text" lines. */
 void doctor_print(FILE *f, const struct doctor *d);

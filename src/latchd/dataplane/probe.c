@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "latchd/dataplane/enforce-plane.h"
+#include "latchd/dataplane/enforce-xfrm.h"
 #include "latchd/dataplane/nfq.h"
 #include "latchd/dataplane/sockdiag.h"
 
@@ -215,23 +217,33 @@ const char *probe_name(enum probe_feature f)
 	return f < PROBE_N ? names[f] : "?";
 }
 
-bool probe_needed(enum enforce_plane p, enum probe_feature f)
+bool probe_needed(enum data_plane p, enum probe_feature f)
 {
 	switch (f) {
 	case PROBE_ESP:
 	case PROBE_PIDFD_GETFD: /* a waiting latch's socket, reset sockets blocked again */
-		return p == ENFORCE_PLANE_KERNEL;
+		return p == DATA_PLANE_KERNEL;
 	default: /* both: the hold chain, the libipsec table, resets */
 		return true;
 	}
 }
 
-enum enforce_plane probe_auto_plane(const struct probe_result r[PROBE_N], const char **why)
+enum data_plane probe_plane_in_force(const struct enforce *e)
 {
-	if (r[PROBE_ESP].err == 0) {
-		*why = "the kernel does ESP";
-		return ENFORCE_PLANE_KERNEL;
+	const struct enforce_plane *k = enforce_plane_of(DATA_PLANE_KERNEL);
+
+	return k && enforce_caps(e) == &k->caps ? DATA_PLANE_KERNEL : DATA_PLANE_LIBIPSEC;
+}
+
+enum data_plane probe_plane(enum data_plane want, const char **name, char *why, size_t len)
+{
+	const struct enforce_plane *p =
+		enforce_plane_choose(want, enforce_xfrm_probe_esp, why, len);
+
+	if (!p) {
+		*name = "none";
+		return DATA_PLANE_LIBIPSEC;
 	}
-	*why = "the kernel does not do ESP";
-	return ENFORCE_PLANE_LIBIPSEC;
+	*name = p->caps.name;
+	return p->kind;
 }

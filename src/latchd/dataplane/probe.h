@@ -21,7 +21,10 @@
  * lacks it).
  */
 
-#include "latchd/dataplane/enforce-xfrm.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "latchd/base/data-plane.h"
 
 enum probe_feature {
 	PROBE_ESP,
@@ -40,9 +43,16 @@ struct probe_result {
 void probe_kernel(struct probe_result out[PROBE_N]);
 /* "ESP", "nf_tables", "NFQUEUE", "sock_diag destroy", "pidfd_getfd" */
 const char *probe_name(enum probe_feature f);
-/* Whether data plane p needs feature f (NFQUEUE: for attached sockets). */
-bool probe_needed(enum enforce_plane p, enum probe_feature f);
-/* The data plane data_plane = auto takes on this kernel, and why (as enforce_open does). */
-enum enforce_plane probe_auto_plane(const struct probe_result r[PROBE_N], const char **why);
+/* Whether data plane p (LIBIPSEC or KERNEL) needs feature f (NFQUEUE: for attached sockets). */
+bool probe_needed(enum data_plane p, enum probe_feature f);
+/*
+ * The plane enforce_open would take for want (AUTO: the kernel's when it
+ * does ESP), its name ("kernel (XFRM, per-socket policies)") and why, in
+ * enforce_open's own words (enforce_plane_choose).
+ */
+enum data_plane probe_plane(enum data_plane want, const char **name, char *why, size_t len);
+/* The plane an open enforcement runs (LIBIPSEC or KERNEL), for the doctor's report. */
+struct enforce;
+enum data_plane probe_plane_in_force(const struct enforce *e);
 
 #endif

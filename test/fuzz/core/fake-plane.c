@@ -10,12 +10,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "latchd/dataplane/enforce-plane.h"
 #include "latchd/dataplane/enforce.h"
 #include "latchd/dataplane/nfq.h"
 #include "latchd/dataplane/probe.h"
@@ -91,9 +93,16 @@ const char *enforce_last_error(const struct enforce *e)
 	return "injected failure";
 }
 
-enum enforce_plane enforce_data_plane(const struct enforce *e)
+/* The real plane's answers (enforce-plane.c), so the core is driven as on either plane. */
+const struct enforce_caps *enforce_caps(const struct enforce *e)
 {
-	return e->kernel ? ENFORCE_PLANE_KERNEL : ENFORCE_PLANE_LIBIPSEC;
+	return &enforce_plane_of(e->kernel ? DATA_PLANE_KERNEL : DATA_PLANE_LIBIPSEC)->caps;
+}
+
+const char *enforce_plane_why(const struct enforce *e)
+{
+	(void)e;
+	return "the fuzzer's choice";
 }
 
 int enforce_apply(struct enforce *e, const struct enforce_op *ops, size_t n)
@@ -346,13 +355,19 @@ const char *probe_name(enum probe_feature f)
 	return "fake";
 }
 
-bool probe_needed(enum enforce_plane p, enum probe_feature f)
+bool probe_needed(enum data_plane p, enum probe_feature f)
 {
 	return true;
 }
 
-enum enforce_plane probe_auto_plane(const struct probe_result r[PROBE_N], const char **why)
+enum data_plane probe_plane(enum data_plane want, const char **name, char *why, size_t len)
 {
-	*why = "fake";
-	return ENFORCE_PLANE_LIBIPSEC;
+	*name = "fake";
+	snprintf(why, len, "fake");
+	return DATA_PLANE_LIBIPSEC;
+}
+
+enum data_plane probe_plane_in_force(const struct enforce *e)
+{
+	return DATA_PLANE_LIBIPSEC;
 }
