@@ -184,6 +184,9 @@ st=$(lab_latchctl a status)
 tap_ok "latchctl status: charon_up 0" grep -q '^charon_up  *0$' <<<"$st"
 tap_ok "latchctl status: the same line as --check" \
 	grep -q "^FAIL charon: cannot connect to charon's VICI socket $da/charon.vici" <<<"$st"
+ust=$(lab_as_user a 65534 "$(lab_latchctl_bin)" status)
+tap_ok "a user's latchctl status: the counters" grep -q '^charon_up  *0$' <<<"$ust"
+tap_not "but not the lines (they name files and charon's plugins)" grep -q '^\(ok  \|FAIL\) ' <<<"$ust"
 tap_ok "latchctl --json status: the line as a check that failed" \
 	grep -qF '{"name":"charon","ok":false,"message":"cannot connect to charon'"'"'s VICI socket' \
 	<<<"$(lab_latchctl a --json status)"

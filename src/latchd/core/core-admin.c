@@ -127,7 +127,8 @@ int core_req_status(struct core *c, struct request *req, char *err, size_t el)
 	put_count(b, IPC_A_LIMIT, "latches_per_uid", c->cfg.max_latches);
 	put_count(b, IPC_A_LIMIT, "pending_per_uid", c->cfg.max_pending);
 	put_count(b, IPC_A_LIMIT, "clients_per_uid", c->cfg.max_clients);
-	if (control_has_feature(req, IPC_FEATURE_STATUS_CHECKS))
+	/* file paths, charon's plugins, the kernel's gaps: for administrators */
+	if (control_has_feature(req, IPC_FEATURE_STATUS_CHECKS) && control_is_admin(req))
 		put_checks(c, b);
 	return control_reply_send(req);
 }
