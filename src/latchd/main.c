@@ -34,6 +34,7 @@ static void usage(FILE *f)
 		   "      --check         check what latchd needs, one line each; exit 1 on a "
 		   "failure\n"
 		   "      --cleanup       remove latchd's firewall table and rule, then exit\n"
+		   "      --print-paths   print the files and directories latchd uses, then exit\n"
 		   "  -V, --version       print the version\n");
 }
 
@@ -168,15 +169,35 @@ struct args {
 	const char *path;
 };
 
+/* --print-paths: where this build looks, after the configuration (and -o) applied. */
+static void print_paths(const char *path, const struct config *c)
+{
+	printf("config          %s\n"
+	       "btns_anchor     %s\n"
+	       "btns_anchor_key %s\n"
+	       "data_dir        %s\n"
+	       "state_dir       %s\n"
+	       "socket          %s\n"
+	       "vici_socket     %s\n",
+	       path, c->btns_anchor, c->btns_anchor_key, c->data_dir, c->state_dir, c->socket,
+	       c->vici_socket);
+}
+
 static int parse_args(int argc, char **argv, struct config *cfg, struct args *a)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "set", required_argument, NULL, 'o' },
-		{ "debug", no_argument, NULL, 'd' },	    { "cleanup", no_argument, NULL, 'C' },
-		{ "check", no_argument, NULL, 'K' },	    { "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 'o' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "cleanup", no_argument, NULL, 'C' },
+		{ "check", no_argument, NULL, 'K' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "print-paths", no_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
 	};
 	bool explicit_path = false; /* a file named on the command line must exist */
+	bool paths = false;
 	char err[512], *sets[64];
 	int n_sets = 0, o;
 
@@ -199,6 +220,9 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct args *a)
 			break;
 		case 'K':
 			a->check = true;
+			break;
+		case 'P':
+			paths = true;
 			break;
 		case 'V':
 			printf("latchd %s\n", LATCH_VERSION);
@@ -239,6 +263,10 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct args *a)
 			log_err("-o %s: %s", sets[i], eq ? err : "expected KEY=VALUE");
 			return -EINVAL;
 		}
+	}
+	if (paths) {
+		print_paths(a->path, cfg);
+		return 1;
 	}
 	return 0;
 }

@@ -76,9 +76,9 @@ tap_ok "no IKE peer at all: the timeout says charon was reachable and no SA came
 	grep -q '^error ETIMEDOUT: charon is reachable, but no SA with an acceptable peer came up in time' <<<"$out"
 log=$(lab_latchd_log a)
 tap_ok "the log gives the CA failure's reason" \
-	grep -q "latch [0-9]* tcp 192.0.2.1:41001 -> 192.0.2.2:8080: not established: no trust anchor to pin for that peer: the token names CA 'C=CH, O=elsewhere, CN=other CA'" <<<"$log"
+	grep -q "latch [0-9]* tcp 192.0.2.1:41001 -> 192.0.2.2:8080: refused for uid 0: no trust anchor to pin for that peer: the token names CA 'C=CH, O=elsewhere, CN=other CA'" <<<"$log"
 tap_ok "the log gives the IKE failure's reason" \
-	grep -q "latch [0-9]* tcp 192.0.2.1:41002 -> 192.0.2.2:8080: not established: IKE with the peer failed" <<<"$log"
+	grep -q "latch [0-9]* tcp 192.0.2.1:41002 -> 192.0.2.2:8080: refused for uid 0: IKE with the peer failed" <<<"$log"
 tap_not "and never 'released by owner' for either" grep -q "41001 -> .*released by owner\|41002 -> .*released by owner" <<<"$log"
 
 # ---- faults in latchd's own files

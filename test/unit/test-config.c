@@ -58,8 +58,9 @@ static void defaults_are_the_documented_ones(void **state)
 	assert_string_equal(c.socket, "/run/latch/latchd.sock");
 	assert_string_equal(c.state_dir, "/run/latch");
 	assert_string_equal(c.data_dir, "/var/lib/latch");
-	assert_string_equal(c.btns_anchor, "/etc/latch/btns/anchor.pem");
-	assert_string_equal(c.btns_anchor_key, "/etc/latch/btns/anchor.key");
+	/* under the configured sysconfdir, where meson installs them (install-paths.t) */
+	assert_string_equal(c.btns_anchor, LATCH_SYSCONFDIR "/latch/btns/anchor.pem");
+	assert_string_equal(c.btns_anchor_key, LATCH_SYSCONFDIR "/latch/btns/anchor.key");
 	assert_string_equal(c.vici_socket, "/run/charon.vici");
 	assert_string_equal(c.strongswan_conf, "/etc/strongswan.conf");
 	assert_int_equal(c.data_plane, DATA_PLANE_AUTO);

@@ -31,8 +31,9 @@ void config_defaults(struct config *c)
 	snprintf(c->socket, sizeof(c->socket), "/run/latch/latchd.sock");
 	snprintf(c->state_dir, sizeof(c->state_dir), "/run/latch");
 	snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/latch");
-	snprintf(c->btns_anchor, sizeof(c->btns_anchor), "/etc/latch/btns/anchor.pem");
-	snprintf(c->btns_anchor_key, sizeof(c->btns_anchor_key), "/etc/latch/btns/anchor.key");
+	snprintf(c->btns_anchor, sizeof(c->btns_anchor), "%s", CONFIG_BTNS_ANCHOR_DEFAULT);
+	snprintf(c->btns_anchor_key, sizeof(c->btns_anchor_key), "%s",
+		 CONFIG_BTNS_ANCHOR_KEY_DEFAULT);
 	snprintf(c->vici_socket, sizeof(c->vici_socket), "/run/charon.vici");
 	snprintf(c->strongswan_conf, sizeof(c->strongswan_conf), "/etc/strongswan.conf");
 	snprintf(c->tun, sizeof(c->tun), "ipsec0");

@@ -114,7 +114,6 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 	struct latch *l = p->latch;
 	struct request *req = p->req;
 	bool reset = p->connected;
-	char text[FLOW_FMT_MAX];
 
 	p->req = NULL;
 	p->latch = NULL;
@@ -124,6 +123,8 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 		if (l->listener && c->persist)
 			persist_put(c->persist, l);
 	}
+	if (err && (l || req))
+		core_metrics_refused(c, req, l, err, why);
 	if (req) {
 		req->data = NULL;
 		req->cancel = NULL;
@@ -134,13 +135,9 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 		}
 	}
 	core_pending_free(c, p);
-	if (err && l) {
-		/* why it failed, not "released by owner" (issue 17); on_changed says no more */
-		log_info("latch %llu %s: not established: %s (%s)", (unsigned long long)l->id,
-			 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow), why,
-			 strerror(-err));
+	/* not "released by owner" (issue 17): core_metrics_refused logged why */
+	if (err && l)
 		core_close(c, l, IPC_REASON_NONE, reset);
-	}
 }
 
 /* ---------------------------------------------------------------- resolving */
@@ -817,7 +814,7 @@ static int check_socket(const struct core *c, int fd, char *err, size_t el)
 	return 0;
 }
 
-int core_handle(void *core, struct request *req, char *err, size_t el)
+static int handle(void *core, struct request *req, char *err, size_t el)
 {
 	struct core *c = core;
 	int r = req->fd >= 0 ? check_socket(c, req->fd, err, el) : 0;
@@ -846,6 +843,8 @@ int core_handle(void *core, struct request *req, char *err, size_t el)
 		return req_watch(c, req, err, el);
 	case IPC_MSG_STATUS:
 		return core_req_status(c, req, err, el);
+	case IPC_MSG_METRICS:
+		return core_req_metrics(c, req, err, el);
 	case IPC_MSG_LIST:
 		return core_req_list(c, req, err, el);
 	case IPC_MSG_PIN_LIST:
@@ -860,6 +859,18 @@ int core_handle(void *core, struct request *req, char *err, size_t el)
 		return FAIL(-EOPNOTSUPP, "%s is not served by this latchd yet",
 			    wire_msg_name(req->type));
 	}
+}
+
+/* A request that would have made a latch and was answered with an error was refused. */
+int core_handle(void *core, struct request *req, char *err, size_t el)
+{
+	int r = handle(core, req, err, el);
+
+	if (r < 0 && (req->type == IPC_MSG_CONNECT || req->type == IPC_MSG_LATCH ||
+		      req->type == IPC_MSG_LISTEN || req->type == IPC_MSG_ACCEPT ||
+		      req->type == IPC_MSG_ATTACH))
+		core_metrics_refused(core, req, NULL, r, err);
+	return r;
 }
 
 static bool forget_client(void *u, struct latch *l)
