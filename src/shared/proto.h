@@ -106,6 +106,7 @@ enum ipc_attr {
 	IPC_A_LIMIT = 24,	    /* [nest NAME, VALUE] a limit, repeated */
 	IPC_A_HISTORY =
 		25, /* [nest STATE, REASON, VALUE] a state change, VALUE ms ago; oldest first */
+	IPC_A_CHECK = 26, /* [nest NAME, VALUE, MESSAGE] a line of the doctor: VALUE 1 ok, 0 FAIL */
 
 	/* 32–47: inside PROTECTION */
 	IPC_A_PROT_ENCRYPT = 32,	 /* [u8 enum ipc_want] confidentiality */
@@ -174,10 +175,11 @@ enum ipc_attr {
  * its own latches then carry GENERATION, the slot's value when the reply
  * was made: while the slot still holds it, the reply is still true.
  */
-#define IPC_FEATURE_GEN_PAGE (1ull << 0)
-#define IPC_FEATURES_ALL     IPC_FEATURE_GEN_PAGE
-#define IPC_GEN_SLOTS	     8192 /* 64 KiB: a client's latches seldom share a slot */
-#define IPC_GEN_PAGE_SIZE    (IPC_GEN_SLOTS * 8)
+#define IPC_FEATURE_GEN_PAGE	  (1ull << 0)
+#define IPC_FEATURE_STATUS_CHECKS (1ull << 1) /* STATUS replies carry CHECK lines */
+#define IPC_FEATURES_ALL	  (IPC_FEATURE_GEN_PAGE | IPC_FEATURE_STATUS_CHECKS)
+#define IPC_GEN_SLOTS		  8192 /* 64 KiB: a client's latches seldom share a slot */
+#define IPC_GEN_PAGE_SIZE	  (IPC_GEN_SLOTS * 8)
 
 /* String and byte limits quoted above, for encoders that want to truncate first. */
 #define IPC_NAME_MAX	 64

@@ -53,6 +53,7 @@ enum set_id {
 	SET_C_SA,
 	SET_C_ITEM,
 	SET_C_HISTORY,
+	SET_C_CHECK,
 	SET_COUNT,
 };
 
@@ -118,6 +119,7 @@ static const struct attr_policy policies[IPC_A_MAX + 1] = {
 	[IPC_A_COUNTER] = N("COUNTER", SET_C_ITEM),
 	[IPC_A_LIMIT] = N("LIMIT", SET_C_ITEM),
 	[IPC_A_HISTORY] = N("HISTORY", SET_C_HISTORY),
+	[IPC_A_CHECK] = N("CHECK", SET_C_CHECK),
 
 	[IPC_A_PROT_ENCRYPT] = U("PROT_ENCRYPT", WIRE_U8, IPC_WANT_ANY, IPC_WANT_YES),
 	[IPC_A_PROT_INTEGRITY] = U("PROT_INTEGRITY", WIRE_U8, IPC_WANT_ANY, IPC_WANT_YES),
@@ -203,7 +205,8 @@ static const struct attr_set sets[SET_COUNT] = {
 		[IPC_A_REMOTE_IDENTITY] = Q, [IPC_A_TUPLE] = O, [IPC_A_OWNER] = O } },
 	[SET_PIN_DELETE] = { { [IPC_A_REMOTE_IDENTITY] = Q } },
 	[SET_STATUS] = { {
-		[IPC_A_VERSION] = Q, [IPC_A_NAME] = O, [IPC_A_COUNTER] = M, [IPC_A_LIMIT] = M } },
+		[IPC_A_VERSION] = Q, [IPC_A_NAME] = O, [IPC_A_COUNTER] = M, [IPC_A_LIMIT] = M,
+		[IPC_A_CHECK] = M } },
 	[SET_METRICS] = { { [IPC_A_COUNTER] = M } },
 	[SET_LIST] = { { [IPC_A_STATE] = O, [IPC_A_OWNER] = O } },
 	[SET_ALERT] = { {
@@ -236,6 +239,7 @@ static const struct attr_set sets[SET_COUNT] = {
 		[IPC_A_SA_SHARED] = O, [IPC_A_SA_MODE] = O } },
 	[SET_C_ITEM] = { { [IPC_A_NAME] = Q, [IPC_A_VALUE] = Q, [IPC_A_LABEL] = O } },
 	[SET_C_HISTORY] = { { [IPC_A_STATE] = Q, [IPC_A_REASON] = Q, [IPC_A_VALUE] = Q } },
+	[SET_C_CHECK] = { { [IPC_A_NAME] = Q, [IPC_A_VALUE] = Q, [IPC_A_MESSAGE] = Q } },
 };
 /* clang-format on */
 #undef O
