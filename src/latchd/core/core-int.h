@@ -125,8 +125,12 @@ struct core_feature {
 	int (*start)(struct core *c);
 	/* core_free, late (after enforcement and the database), in reverse order */
 	void (*free)(struct core *c);
+	/* charon is reachable (again), before latchd loads anything into it */
+	void (*charon_reached)(struct core *c);
 	/* charon is reachable (again): after latchd's credentials, before its connections */
 	void (*charon_up)(struct core *c);
+	/* charon went away (before the latches it carried are broken) */
+	void (*charon_down)(struct core *c);
 	/* charon's SAs and certificates are known (list-sas, list-certs answered) */
 	void (*charon_known)(struct core *c);
 	void (*child_up)(struct core *c, const struct sa_child *ch);
@@ -189,10 +193,6 @@ extern const struct core_feature *const core_features[]; /* NULL-terminated */
 extern const struct core_handler core_handlers[];
 extern const size_t core_n_handlers;
 int core_handle(void *core, struct request *req, char *err, size_t errlen);
-/* core-admin.c: the doctor's lines for STATUS (doctor.h) */
-void core_health_charon_up(struct core *c); /* asks charon for its version and plugins */
-void core_health_charon_down(struct core *c);
-void core_health_free(struct core *c);
 
 /* core.c */
 /* Call act on every latch want accepts (collected first: act may close latches). */
@@ -246,6 +246,7 @@ extern const struct core_feature core_btns_feature;   /* core-btns.c */
 extern const struct core_feature core_attach_feature; /* core-attach.c */
 extern const struct core_feature core_linger_feature; /* core-linger.c */
 extern const struct core_feature core_adopt_feature;  /* core-adopt.c */
+extern const struct core_feature core_health_feature; /* core-admin.c: STATUS's doctor lines */
 
 /*
  * core-metrics.c: the events of a latch, counted and logged (journal fields,

@@ -16,7 +16,12 @@
 
 /* Features, in the order their hooks are called (freed in the reverse). */
 const struct core_feature *const core_features[] = {
-	&core_btns_feature, &core_attach_feature, &core_linger_feature, &core_adopt_feature, NULL,
+	&core_health_feature, /* core-admin.c: what STATUS says of charon */
+	&core_btns_feature,   /* core-btns.c */
+	&core_attach_feature, /* core-attach.c */
+	&core_linger_feature, /* core-linger.c */
+	&core_adopt_feature,  /* core-adopt.c */
+	NULL,
 };
 
 static int req_bye(struct core *c, struct request *req, char *err, size_t el)
