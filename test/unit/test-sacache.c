@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/charon/sacache.h"
+#include "latchd/charon/sacache-feed.h"
 #include "vici-golden.h"
 
 struct seen {

@@ -18,11 +18,11 @@ static void test_conn_msg_matches_swanctl(void **state)
 {
 	static const char *const la[] = { "192.0.2.1", NULL }, *const ra[] = { "192.0.2.2", NULL };
 	static const char *const esp[] = { "aes256gcm16", NULL };
-	const struct vici_ts l1 = { "192.0.2.1/32", 6, 40000, 0 },
-			     r1 = { "192.0.2.2/32", 6, 8080, 0 };
-	const struct vici_ts l2 = { "192.0.2.1/32", 17, 40001, 0 },
-			     r2 = { "192.0.2.2/32", 17, 5353, 0 };
-	const struct vici_child_cfg children[] = {
+	const struct charon_ts l1 = { "192.0.2.1/32", 6, 40000, 0 },
+			       r1 = { "192.0.2.2/32", 6, 8080, 0 };
+	const struct charon_ts l2 = { "192.0.2.1/32", 17, 40001, 0 },
+			       r2 = { "192.0.2.2/32", 17, 5353, 0 };
+	const struct charon_child_cfg children[] = {
 		{ .name = "f8080",
 		  .local_ts = &l1,
 		  .n_local_ts = 1,
@@ -37,7 +37,7 @@ static void test_conn_msg_matches_swanctl(void **state)
 		  .start_action = "none",
 		  .esp_proposals = esp },
 	};
-	const struct vici_conn_cfg cfg = {
+	const struct charon_conn_cfg cfg = {
 		.name = "lab",
 		.version = 2,
 		.local_addrs = la,
@@ -65,9 +65,9 @@ static void test_conn_msg_matches_swanctl(void **state)
 
 static void test_conn_msg_rejects_bad_ts(void **state)
 {
-	const struct vici_ts bad = { "192.0.2.1/32", 0, 80, 0 }; /* a port needs a protocol */
-	const struct vici_child_cfg child = { .name = "c", .local_ts = &bad, .n_local_ts = 1 };
-	const struct vici_conn_cfg cfg = { .name = "x", .children = &child, .n_children = 1 };
+	const struct charon_ts bad = { "192.0.2.1/32", 0, 80, 0 }; /* a port needs a protocol */
+	const struct charon_child_cfg child = { .name = "c", .local_ts = &bad, .n_local_ts = 1 };
+	const struct charon_conn_cfg cfg = { .name = "x", .children = &child, .n_children = 1 };
 	struct vici_node *msg = NULL;
 
 	assert_int_equal(vici_conn_msg(&cfg, &msg), -EINVAL);
@@ -77,11 +77,11 @@ static void test_conn_msg_rejects_bad_ts(void **state)
 /* A static reqid goes into the child's section; none leaves the key out (charon allocates). */
 static void test_conn_msg_reqid(void **state)
 {
-	const struct vici_ts ts = { "192.0.2.1/32", 6, 0, 0 };
-	struct vici_child_cfg child = {
+	const struct charon_ts ts = { "192.0.2.1/32", 6, 0, 0 };
+	struct charon_child_cfg child = {
 		.name = "c", .local_ts = &ts, .n_local_ts = 1, .reqid = 0x4c000001u
 	};
-	const struct vici_conn_cfg cfg = { .name = "x", .children = &child, .n_children = 1 };
+	const struct charon_conn_cfg cfg = { .name = "x", .children = &child, .n_children = 1 };
 	const struct vici_node *sec;
 	struct vici_node *msg;
 
@@ -99,8 +99,9 @@ static void test_conn_msg_reqid(void **state)
 
 static void test_ts_format(void **state)
 {
-	const struct vici_ts any = { "10.0.0.0/8", 0, 0, 0 }, proto = { "10.0.0.1/32", 132, 0, 0 };
-	const struct vici_ts range = { "dynamic", 17, 1024, 65535 }, odd = { "::/0", 47, 0, 0 };
+	const struct charon_ts any = { "10.0.0.0/8", 0, 0, 0 },
+			       proto = { "10.0.0.1/32", 132, 0, 0 };
+	const struct charon_ts range = { "dynamic", 17, 1024, 65535 }, odd = { "::/0", 47, 0, 0 };
 	char buf[64];
 
 	assert_int_equal(vici_ts_format(&any, buf, sizeof(buf)), 0);

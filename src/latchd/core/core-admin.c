@@ -25,7 +25,7 @@ int core_req_status(struct core *c, struct request *req, char *err, size_t el)
 
 	wire_put_u32(b, IPC_A_VERSION, IPC_VERSION);
 	wire_put_str(b, IPC_A_NAME, "latchd " LATCH_VERSION);
-	put_count(b, IPC_A_COUNTER, "charon_up", vici_client_is_up(c->vici));
+	put_count(b, IPC_A_COUNTER, "charon_up", charon_is_up(c->charon));
 	put_count(b, IPC_A_COUNTER, "uptime_s", (ev_now(c->loop) - c->started_usec) / 1000000);
 	put_count(b, IPC_A_COUNTER, "clients", control_client_count(c->ctl));
 	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_PENDING; s++)
