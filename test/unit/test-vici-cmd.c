@@ -248,6 +248,107 @@ static void test_sas_installed_only(void **state)
 	vici_node_free(m);
 }
 
+/* ---- typed decoding the core relies on ---- */
+
+struct failures {
+	unsigned n;
+	char conn[4][64], rid[4][SA_ID_MAX];
+};
+
+static void on_failure(void *u, const struct charon_auth_failure *f)
+{
+	struct failures *fs = u;
+
+	assert_true(fs->n < 4);
+	snprintf(fs->conn[fs->n], sizeof(fs->conn[0]), "%s", f->conn);
+	snprintf(fs->rid[fs->n], sizeof(fs->rid[0]), "%s", f->remote_id);
+	fs->n++;
+}
+
+static struct vici_node *ike_section(struct vici_node *m, const char *conn, const char *state,
+				     const char *rid)
+{
+	struct vici_node *ike = vici_add_section(m, conn);
+
+	vici_add_kv(ike, "uniqueid", "9");
+	vici_add_kv(ike, "state", state);
+	vici_add_kv(ike, "remote-host", "192.0.2.2");
+	if (rid)
+		vici_add_kv(ike, "remote-id", rid);
+	return ike;
+}
+
+/*
+ * ike-updown without "up": each IKE_SA in CONNECTING is a refused
+ * authentication, named by its connection, the peer's claim cleaned; one
+ * that was up (DELETING, ESTABLISHED) is an ordinary down.
+ */
+static void test_auth_failures(void **state)
+{
+	struct vici_node *m = vici_msg_new();
+	struct failures fs = { 0 };
+
+	ike_section(m, "latch-i-192.0.2.2-0badc0de", "CONNECTING", "CN=evil\x1b[2J");
+	ike_section(m, "lab", "DELETING", "b.example");
+	ike_section(m, "latch-r-12345678", "CONNECTING", NULL);
+	vici_add_kv(m, "state", "CONNECTING"); /* a key, not an IKE_SA */
+	assert_int_equal(vici_msg_error(m), 0);
+	assert_int_equal(vici_auth_failures(m, on_failure, &fs), 2);
+	assert_int_equal(fs.n, 2);
+	assert_string_equal(fs.conn[0], "latch-i-192.0.2.2-0badc0de");
+	assert_string_equal(fs.rid[0], "CN=evil\\x1b[2J");
+	assert_string_equal(fs.conn[1], "latch-r-12345678");
+	assert_string_equal(fs.rid[1], "");
+	vici_node_free(m);
+}
+
+/* "up = yes" (and charon's own ike-updown when an IKE_SA came up) tells no failure. */
+static void test_auth_failures_none_when_up(void **state)
+{
+	struct vici_node *m = vici_msg_new(), *golden = golden_msg(GOLDEN_IKE_UPDOWN_EVENT);
+	struct failures fs = { 0 };
+
+	vici_add_kv(m, "up", "yes");
+	ike_section(m, "lab", "CONNECTING", "b.example");
+	assert_int_equal(vici_auth_failures(m, on_failure, &fs), 0);
+	assert_true(vici_get_yes(golden, "up"));
+	assert_int_equal(vici_auth_failures(golden, on_failure, &fs), 0);
+	assert_int_equal(fs.n, 0);
+	vici_node_free(golden);
+	vici_node_free(m);
+}
+
+/* get-conns answers {conns = [names]}, with no "success" key. */
+static void test_conns_parse(void **state)
+{
+	struct vici_node *m = vici_msg_new(), *l = vici_add_list(m, "conns");
+	const char **names;
+	size_t n;
+
+	vici_add_item(l, "lab");
+	vici_add_item(l, "latch-i-192.0.2.2-0badc0de");
+	assert_int_equal(vici_conns_parse(m, &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "lab");
+	assert_string_equal(names[1], "latch-i-192.0.2.2-0badc0de");
+	free(names);
+	vici_node_free(m);
+
+	m = vici_msg_new(); /* none loaded: an empty list */
+	vici_add_list(m, "conns");
+	assert_int_equal(vici_conns_parse(m, &names, &n), 0);
+	assert_int_equal(n, 0);
+	free(names);
+	vici_node_free(m);
+
+	m = vici_msg_new(); /* no list: not a get-conns answer */
+	vici_add_kv(m, "conns", "lab");
+	assert_int_equal(vici_conns_parse(m, &names, &n), -EBADMSG);
+	assert_null(names);
+	assert_int_equal(n, 0);
+	vici_node_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +360,9 @@ int main(void)
 		cmocka_unit_test(test_sas_from_list_sa),
 		cmocka_unit_test(test_sas_from_event),
 		cmocka_unit_test(test_sas_installed_only),
+		cmocka_unit_test(test_auth_failures),
+		cmocka_unit_test(test_auth_failures_none_when_up),
+		cmocka_unit_test(test_conns_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
