@@ -107,9 +107,8 @@ int vici_call(struct vici_client *c, const char *cmd, struct vici_node *msg, uin
 		vici_node_free(msg);
 		return c->up ? -ENOMEM : -ENOTCONN;
 	}
-	fv.calls[fv.n] = (struct call){
-		.cb = cb, .userdata = userdata, .id = fv.next_id++, .msg = msg
-	};
+	fv.calls[fv.n] =
+		(struct call){ .cb = cb, .userdata = userdata, .id = fv.next_id++, .msg = msg };
 	snprintf(fv.calls[fv.n].name, sizeof(fv.calls[0].name), "%s", cmd);
 	if (id)
 		*id = fv.calls[fv.n].id;
