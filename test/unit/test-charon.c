@@ -97,20 +97,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct vici_node *golden_msg(const char *hex)
-{
-	struct vici_packet pkt;
-	struct vici_node *msg = NULL;
-	struct vici_err err;
-	size_t n;
-	uint8_t *frame = unit_hex(hex, &n);
-
-	assert_int_equal(vici_packet_decode(frame + 4, n - 4, &pkt, &err), 0);
-	assert_int_equal(vici_msg_decode(pkt.msg, pkt.msg_len, &msg, &err), 0);
-	free(frame);
-	return msg;
-}
-
 /* The only call queued: its command name, and the value of key in its message. */
 static const char *sent(const char *cmd, const char *key)
 {
@@ -150,7 +136,7 @@ static void test_events(void **state)
 	struct fixture *f = *state;
 	struct vici_node *m = vici_msg_new(),
 			 *ike = vici_add_section(m, "latch-i-192.0.2.2-0badc0de");
-	struct vici_node *up = golden_msg(GOLDEN_CHILD_UPDOWN_EVENT);
+	struct vici_node *up = golden_event(GOLDEN_CHILD_UPDOWN_EVENT);
 
 	vici_add_kv(ike, "uniqueid", "4");
 	vici_add_kv(ike, "state", "CONNECTING");
@@ -170,7 +156,7 @@ static void test_events(void **state)
 static void test_read_sas(void **state)
 {
 	struct fixture *f = *state;
-	struct vici_node *stream = vici_msg_new(), *golden = golden_msg(GOLDEN_LIST_SA_EVENT);
+	struct vici_node *stream = vici_msg_new(), *golden = golden_event(GOLDEN_LIST_SA_EVENT);
 	struct vici_node *reply = vici_msg_new();
 	struct vici_err err;
 	struct buf b;

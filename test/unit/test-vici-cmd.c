@@ -160,23 +160,9 @@ static void test_ts_parse(void **state)
 	}
 }
 
-static struct vici_node *golden_msg(const char *hex)
-{
-	struct vici_packet pkt;
-	struct vici_node *msg = NULL;
-	struct vici_err err;
-	size_t n;
-	uint8_t *f = unit_hex(hex, &n);
-
-	assert_int_equal(vici_packet_decode(f + 4, n - 4, &pkt, &err), 0);
-	assert_int_equal(vici_msg_decode(pkt.msg, pkt.msg_len, &msg, &err), 0);
-	free(f);
-	return msg;
-}
-
 static void test_sas_from_list_sa(void **state)
 {
-	struct vici_node *msg = golden_msg(GOLDEN_LIST_SA_EVENT);
+	struct vici_node *msg = golden_event(GOLDEN_LIST_SA_EVENT);
 	struct vici_ts_parsed ts;
 	struct vici_ike_sa *sas;
 	size_t n;
@@ -205,7 +191,7 @@ static void test_sas_from_list_sa(void **state)
 /* child-updown carries "up = yes" beside the IKE section: only sections are SAs. */
 static void test_sas_from_event(void **state)
 {
-	struct vici_node *msg = golden_msg(GOLDEN_CHILD_UPDOWN_EVENT);
+	struct vici_node *msg = golden_event(GOLDEN_CHILD_UPDOWN_EVENT);
 	struct vici_ike_sa *sas;
 	size_t n;
 
@@ -305,7 +291,7 @@ static void test_auth_failures(void **state)
 /* "up = yes" (and charon's own ike-updown when an IKE_SA came up) tells no failure. */
 static void test_auth_failures_none_when_up(void **state)
 {
-	struct vici_node *m = vici_msg_new(), *golden = golden_msg(GOLDEN_IKE_UPDOWN_EVENT);
+	struct vici_node *m = vici_msg_new(), *golden = golden_event(GOLDEN_IKE_UPDOWN_EVENT);
 	struct failures fs = { 0 };
 
 	vici_add_kv(m, "up", "yes");
