@@ -145,7 +145,7 @@ int charon_load_key(struct charon *ch, struct charon_blob pem, charon_done_fn cb
  */
 int charon_read_sas(struct charon *ch, charon_done_fn cb, void *u);
 
-/* The unique ids of every IKE_SA charon has, installed or not; the cache is not touched. */
+/* The unique ids of every IKE_SA charon has, in any state; the SA cache is not touched. */
 typedef void (*charon_ids_fn)(void *u, int err, const char *errmsg, const uint64_t *ike_ids,
 			      size_t n);
 int charon_list_ike_ids(struct charon *ch, charon_ids_fn cb, void *u);
