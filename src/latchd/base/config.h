@@ -15,17 +15,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "latchd/base/data-plane.h"
+
 #ifndef LATCH_SYSCONFDIR
 #define LATCH_SYSCONFDIR "/etc"
 #endif
 #define CONFIG_PATH_DEFAULT LATCH_SYSCONFDIR "/latch/latchd.conf"
 #define CONFIG_MAX_CAS	    16
-
-enum data_plane {
-	DATA_PLANE_AUTO,
-	DATA_PLANE_LIBIPSEC,
-	DATA_PLANE_KERNEL,
-};
 
 struct config {
 	char socket[108];      /* the control socket (UNIX path) */

@@ -2,7 +2,8 @@
 /*
  * The core's BTNS logic (docs/btns.md): which tokens admit
  * unauthenticated peers, the BTNS connections latchd loads for them, which
- * IKE_SAs are BTNS, how a BTNS peer is judged, and leap-of-faith pins.
+ * IKE_SAs are BTNS, what judge.c needs to judge a BTNS peer, and
+ * leap-of-faith pins.
  *
  * The rule that never bends (RFC 5386): a BTNS peer is never taken for an
  * authenticated one. An IKE_SA is BTNS when it ran under one of latchd's
@@ -11,7 +12,6 @@
  * peer can only ever downgrade itself. Only a token with PEER_BTNS, naming
  * no identity, pattern or CA outside the BTNS namespace, accepts one.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +37,10 @@ static const struct btns *cred(const struct core *c)
 	return c->btns ? c->btns->b : NULL;
 }
 
-static void hex8(const uint8_t *p, char out[17])
+/* The BTNS anchor's subject; NULL: BTNS is off. */
+static const char *anchor(const struct core *c)
 {
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 2 * i, 3, "%02x", p[i]);
+	return cred(c) ? cred(c)->anchor.subject : NULL;
 }
 
 /* ---------------------------------------------------------------- life cycle */
@@ -48,7 +48,7 @@ static void hex8(const uint8_t *p, char out[17])
 int core_btns_open(struct core *c)
 {
 	struct core_btns *cb = calloc(1, sizeof(*cb));
-	char err[512] = "", h[17];
+	char err[512] = "", h[JUDGE_SPKI_SHORT];
 	int r;
 
 	if (!cb)
@@ -61,7 +61,7 @@ int core_btns_open(struct core *c)
 	} else {
 		cb->cert = (struct charon_blob){ cb->b->cert_pem, cb->b->cert_len };
 		cb->anchor = (struct charon_blob){ cb->b->anchor_pem, cb->b->anchor_len };
-		hex8(cb->b->cert.spki_sha256, h);
+		judge_spki_short(cb->b->cert.spki_sha256, h);
 		log_info("BTNS: this host is '%s' (pubKeyID %s…)", cb->b->id, h);
 	}
 	r = pins_open(c->cfg.data_dir, &cb->pins);
@@ -103,16 +103,7 @@ void core_btns_charon_up(struct core *c)
 
 bool core_btns_wanted(const struct core *c, const struct latch_policy *p)
 {
-	const struct btns *b = cred(c);
-
-	if (!b || !p->btns)
-		return false;
-	if (p->peer_ca[0] && !ident_dn_equal(p->peer_ca, b->anchor.subject))
-		return false;
-	if (p->peer_pattern[0] && !btns_namespace(p->peer_pattern))
-		return false;
-	/* With leap of faith, the peer id is the name the key is pinned under. */
-	return !p->peer_id[0] || p->leap_of_faith || btns_namespace(p->peer_id);
+	return judge_btns_wanted(anchor(c), p);
 }
 
 /*
@@ -172,14 +163,9 @@ bool core_btns_issued(const struct core *c, const struct cert_info *info)
 	return btns_issued(cred(c), info);
 }
 
-static bool btns_names(const struct sa_ike *ike)
-{
-	return btns_namespace(ike->local_id) || btns_namespace(ike->remote_id);
-}
-
 bool core_btns_peer(const struct core *c, const struct sa_ike *ike, const struct ike_ident *id)
 {
-	return btns_names(ike) || (id && id->has_cert && btns_issued(cred(c), &id->cert));
+	return judge_btns_peer(anchor(c), ike, id && id->has_cert ? &id->cert : NULL);
 }
 
 static void closed(void *u, int err, const char *errmsg)
@@ -215,7 +201,7 @@ bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct char
 	struct cert_info info;
 	enum btns_key k;
 
-	if (!cred(c) || !btns_names(ike))
+	if (!cred(c) || !judge_btns_peer(NULL, ike, NULL)) /* its names are not BTNS */
 		return false;
 	btns_claims_init(&cl, ike->remote_id);
 	for (size_t i = 0; i < n; i++) {
@@ -283,84 +269,20 @@ bool core_btns_listed(struct core *c)
 
 /* ---------------------------------------------------------------- judging */
 
-/* The name a leap-of-faith pin is kept under: the token's peer id, else the address. */
-static void pin_name(const struct latch *l, char *out, size_t len)
+void core_btns_facts(const struct core *c, const struct latch *l, struct judge_facts *f)
 {
-	if (l->pol->peer_id[0])
-		snprintf(out, len, "%s", l->pol->peer_id);
-	else if (!inet_ntop(l->flow.family, l->flow.raddr.b, out, (socklen_t)len))
-		snprintf(out, len, "?");
-}
-
-static int judge_pin(const struct core *c, const struct latch *l, const uint8_t *spki, char *why,
-		     size_t wl)
-{
-	char name[PINS_NAME_MAX + 1], got[17], want[17];
+	struct pins *pins = c->btns ? c->btns->pins : NULL;
+	char name[PINS_NAME_MAX + 1];
 	const struct pin *pin;
 
-	if (!l->pol->leap_of_faith)
-		return 0;
-	if (!c->btns->pins) {
-		snprintf(why, wl, "leap of faith needs a pin store (data_dir), and there is none");
-		return -EACCES;
-	}
-	pin_name(l, name, sizeof(name));
-	pin = pins_find(c->btns->pins, name);
-	if (!pin && pins_count(c->btns->pins) >= PINS_MAX) {
-		snprintf(why, wl, "leap of faith: no room for another pin (%d)", PINS_MAX);
-		return -EACCES;
-	}
-	if (!pin || !memcmp(pin->spki, spki, IPC_SHA256_LEN))
-		return 0;
-	hex8(spki, got);
-	hex8(pin->spki, want);
-	snprintf(why, wl,
-		 "leap of faith: '%.200s' presented another key (pubKeyID %s…) than the one "
-		 "pinned on first contact (%s…); if it really changed: latchctl pins forget %.200s",
-		 name, got, want, name);
-	return -EACCES;
-}
-
-static bool spki_listed(const struct latch_policy *p, const uint8_t *spki)
-{
-	for (unsigned i = 0; i < p->n_spki; i++) {
-		if (!memcmp(p->spki[i], spki, IPC_SHA256_LEN))
-			return true;
-	}
-	return p->n_spki == 0;
-}
-
-int core_btns_judge(const struct core *c, const struct latch *l, const struct sa_ike *ike,
-		    const struct ike_ident *id, char *why, size_t wl)
-{
-	const struct latch_policy *p = l->pol;
-
-	if (!core_btns_wanted(c, p)) {
-		snprintf(why, wl,
-			 "the peer '%s' is unauthenticated (BTNS): the token requires an "
-			 "authenticated peer",
-			 ike->remote_id);
-		return -EACCES;
-	}
-	if (!id->has_cert) {
-		snprintf(why, wl, "the BTNS peer '%s' has no key latchd can tell: %s",
-			 ike->remote_id, id->no_key ? id->no_key : "no certificate");
-		return -EACCES;
-	}
-	if (p->peer_id[0] && !p->leap_of_faith && !ident_dn_equal(p->peer_id, ike->remote_id)) {
-		snprintf(why, wl, "the BTNS peer is '%s', not '%s'", ike->remote_id, p->peer_id);
-		return -EACCES;
-	}
-	if (p->peer_pattern[0] && !ident_id_match(p->peer_pattern, ike->remote_id)) {
-		snprintf(why, wl, "the BTNS peer '%s' does not match '%s'", ike->remote_id,
-			 p->peer_pattern);
-		return -EACCES;
-	}
-	if (!spki_listed(p, id->cert.spki_sha256)) {
-		snprintf(why, wl, "the BTNS peer's public key is not the one pinned");
-		return -EACCES;
-	}
-	return judge_pin(c, l, id->cert.spki_sha256, why, wl);
+	f->btns_anchor = anchor(c);
+	f->pin_store = pins != NULL;
+	if (!pins || !l->pol->leap_of_faith)
+		return;
+	judge_pin_name(l, name, sizeof(name));
+	pin = pins_find(pins, name);
+	f->pinned = pin ? pin->spki : NULL;
+	f->pins_full = pins_count(pins) >= PINS_MAX;
 }
 
 /* ---------------------------------------------------------------- binding */
@@ -378,13 +300,13 @@ static void bind_local(const struct btns *b, struct latch_ident *me)
 /* First contact pins the key; a later one that matches is reported LEAPOFFAITH. */
 static void bind_pin(struct core *c, const struct latch *l, struct latch_ident *remote)
 {
-	char name[PINS_NAME_MAX + 1], h[17];
+	char name[PINS_NAME_MAX + 1], h[JUDGE_SPKI_SHORT];
 	const struct pin *pin;
 	int r;
 
 	if (!l->pol->leap_of_faith || !remote->has_spki || !c->btns->pins)
 		return;
-	pin_name(l, name, sizeof(name));
+	judge_pin_name(l, name, sizeof(name));
 	pin = pins_find(c->btns->pins, name);
 	if (pin && !memcmp(pin->spki, remote->spki, IPC_SHA256_LEN)) {
 		remote->auth = IPC_AUTH_LEAP_OF_FAITH;
@@ -393,7 +315,7 @@ static void bind_pin(struct core *c, const struct latch *l, struct latch_ident *
 	if (pin)
 		return; /* judged a conflict already; never re-pinned silently */
 	r = pins_add(c->btns->pins, name, remote->spki, (uint64_t)time(NULL));
-	hex8(remote->spki, h);
+	judge_spki_short(remote->spki, h);
 	if (r < 0)
 		log_warn("leap of faith: pinning '%s': %s", name, strerror(-r));
 	else

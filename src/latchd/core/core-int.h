@@ -14,6 +14,7 @@
 #include "latchd/charon/sacache.h"
 #include "latchd/control/control.h"
 #include "latchd/core/core.h"
+#include "latchd/core/judge.h"
 #include "latchd/cred/ident.h"
 #include "latchd/dataplane/enforce.h"
 #include "latchd/db/latchdb.h"
@@ -144,9 +145,10 @@ void core_pending_free(struct core *c, struct pending *p);
 
 /*
  * Judge a child SA for a latch's policy and, for an established latch, its
- * latched peer: 0 acceptable; -EACCES another peer or one the policy refuses;
- * -EPROTO weaker or other protection; -EAGAIN the peer's certificate is not
- * known yet. why gets the reason in words.
+ * latched peer (judge_sa() with what the core knows): 0 acceptable; -EACCES
+ * another peer or one the policy refuses; -EPROTO weaker or other
+ * protection; -EAGAIN the peer's certificate is not known yet. why gets the
+ * reason in words.
  */
 int core_judge(const struct core *c, const struct latch *l, const struct sa_ike *ike,
 	       const struct sa_child *ch, char *why, size_t whylen);
@@ -237,9 +239,8 @@ bool core_btns_listed(struct core *c);
 /* Issued by the BTNS anchor: never the certificate of an authenticated peer. */
 bool core_btns_issued(const struct core *c, const struct cert_info *info);
 bool core_btns_peer(const struct core *c, const struct sa_ike *ike, const struct ike_ident *id);
-/* core_judge() for a BTNS peer: 0 or -EACCES with why. */
-int core_btns_judge(const struct core *c, const struct latch *l, const struct sa_ike *ike,
-		    const struct ike_ident *id, char *why, size_t wl);
+/* What judge_sa() needs of BTNS for latch l: the anchor, and l's leap-of-faith pin. */
+void core_btns_facts(const struct core *c, const struct latch *l, struct judge_facts *f);
 /* core_bind() for a BTNS peer: auth method, our BTNS identity, leap-of-faith pin. */
 void core_btns_bind(struct core *c, const struct latch *l, const struct sa_ike *ike,
 		    struct latch_ident *remote, struct latch_ident *local);

@@ -51,8 +51,11 @@ struct pending *core_pending_new(struct core *c, struct latch *l, struct request
 
 	if (!p)
 		return NULL;
-	/* The kernel data plane sets the socket's policies when its SA is up: keep it till then. */
-	keep = sock >= 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
+	/*
+	 * A plane that holds the flow by its socket sets the socket's policies
+	 * when its SA is up: keep the socket till then.
+	 */
+	keep = sock >= 0 && enforce_caps(c->enf)->needs_socket;
 	p->sock = keep ? fcntl(sock, F_DUPFD_CLOEXEC, 0) : -1;
 	if ((keep && p->sock < 0) || (req && control_request_hold(req) < 0) ||
 	    ev_add_time(c->loop, &p->timer, 0, pending_timeout, p) < 0) {
@@ -147,7 +150,7 @@ static bool judge_carrier(void *u, const struct sa_ike *ike, const struct sa_chi
 	} else if (r < 0) {
 		v->conflict = true;
 		snprintf(v->why, sizeof(v->why), "%s", why);
-	} else if (v->latch->pol->exact && !sacache_child_is_exact(ch, &v->latch->flow)) {
+	} else if (!judge_exact_carrier(v->latch, ch)) {
 		/* congruent, but shared: an exact latch waits for its own SA (R19) */
 	} else if (!v->ok) {
 		v->ok = ch;

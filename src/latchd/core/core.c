@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The core's life cycle, charon's events, and judging SAs against latches. */
+/* The core's life cycle, charon's events, and what judge.c is told to judge SAs. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,129 +34,30 @@ static void ident_forget(struct core *c, uint32_t ike_id)
 	}
 }
 
-static bool is_our_ca(const struct core *c, const char *issuer)
-{
-	for (unsigned i = 0; i < c->n_cas; i++) {
-		if (ident_dn_equal(c->cas[i].info.subject, issuer))
-			return true;
-	}
-	return false;
-}
-
-static bool peer_acceptable(const struct latch_policy *p, const struct sa_ike *ike,
-			    const struct ike_ident *id, char *why, size_t wl)
-{
-	const struct cert_info *cert = id->has_cert ? &id->cert : NULL;
-	bool pinned = p->n_spki == 0;
-
-	if (p->peer_id[0] && strcmp(ike->remote_id, p->peer_id) &&
-	    !(cert && ident_cert_vouches_for(cert, p->peer_id))) {
-		snprintf(why, wl, "the peer authenticated as '%s', not as '%s'", ike->remote_id,
-			 p->peer_id);
-		return false;
-	}
-	if (p->peer_pattern[0] && !ident_id_match(p->peer_pattern, ike->remote_id)) {
-		snprintf(why, wl, "the peer '%s' does not match '%s'", ike->remote_id,
-			 p->peer_pattern);
-		return false;
-	}
-	if (p->peer_ca[0] && !(cert && ident_dn_equal(cert->issuer, p->peer_ca))) {
-		snprintf(why, wl, "the peer's certificate was not issued by '%s'", p->peer_ca);
-		return false;
-	}
-	for (unsigned i = 0; cert && i < p->n_spki; i++)
-		pinned |= !memcmp(p->spki[i], cert->spki_sha256, IPC_SHA256_LEN);
-	if (!pinned) {
-		snprintf(why, wl, "the peer's public key is not the one pinned");
-		return false;
-	}
-	return true;
-}
-
-static bool protection_acceptable(const struct latch_policy *p, const struct sa_child *ch,
-				  char *why, size_t wl)
-{
-	if (p->encrypt == IPC_WANT_YES && (!ch->encr[0] || !strncmp(ch->encr, "NULL", 4))) {
-		snprintf(why, wl, "the SA does not encrypt");
-		return false;
-	}
-	if (p->encr_min_bits && ch->encr_bits < p->encr_min_bits) {
-		snprintf(why, wl, "the SA's cipher has %u bits, fewer than %u", ch->encr_bits,
-			 p->encr_min_bits);
-		return false;
-	}
-	if (p->integ_min_bits && ch->integ_bits < p->integ_min_bits) {
-		snprintf(why, wl, "the SA's integrity key has %u bits, fewer than %u",
-			 ch->integ_bits, p->integ_min_bits);
-		return false;
-	}
-	if ((p->mode == IPC_MODE_TUNNEL && !ch->tunnel) ||
-	    (p->mode == IPC_MODE_TRANSPORT && ch->tunnel)) {
-		snprintf(why, wl, "the SA is in %s mode", ch->tunnel ? "tunnel" : "transport");
-		return false;
-	}
-	return true;
-}
-
-/* An established latch also holds its SAs to what it latched (R14). */
-static bool congruent(const struct latch *l, const struct sa_ike *ike, const struct sa_child *ch,
-		      const struct ike_ident *id, char *why, size_t wl)
-{
-	if (strcmp(l->remote->id, ike->remote_id)) {
-		snprintf(why, wl, "an SA with '%s' covers the flow latched to '%s'", ike->remote_id,
-			 l->remote->id);
-		return false;
-	}
-	if (l->local->id[0] && strcmp(l->local->id, ike->local_id)) {
-		snprintf(why, wl, "an SA where we are '%s' covers the flow latched as '%s'",
-			 ike->local_id, l->local->id); /* R3: the local identity is latched too */
-		return false;
-	}
-	if (l->remote->has_spki &&
-	    (!id->has_cert || memcmp(l->remote->spki, id->cert.spki_sha256, IPC_SHA256_LEN))) {
-		snprintf(why, wl, "an SA with another key for '%s' covers the flow",
-			 ike->remote_id);
-		return false;
-	}
-	if (strcmp(l->sa.encr, ch->encr) || strcmp(l->sa.integ, ch->integ) ||
-	    l->sa.tunnel != ch->tunnel) {
-		snprintf(why, wl, "an SA with other protection (%s) covers the flow", ch->encr);
-		return false;
-	}
-	return true;
-}
-
+/*
+ * judge.c decides; the core hands it what it knows of the peer (its
+ * certificate, once read), its CAs, BTNS and the leap-of-faith pins.
+ */
 int core_judge(const struct core *c, const struct latch *l, const struct sa_ike *ike,
 	       const struct sa_child *ch, char *why, size_t wl)
 {
 	const struct ike_ident *id = core_ident(c, ike->id);
-	bool latched = l->state == IPC_STATE_ESTABLISHED || l->state == IPC_STATE_BROKEN;
+	const char *cas[CORE_CAS_MAX];
+	struct judge_facts f = {
+		.ready = id && id->ready,
+		.cert = id && id->has_cert ? &id->cert : NULL,
+		.no_key = id ? id->no_key : NULL,
+		.cas = cas,
+		.n_cas = c->n_cas,
+	};
+	struct judge_verdict v;
 
-	/* Another identity needs no certificate to be judged a conflict: at once. */
-	if (latched && strcmp(l->remote->id, ike->remote_id)) {
-		snprintf(why, wl, "an SA with '%s' covers the flow latched to '%s'", ike->remote_id,
-			 l->remote->id);
-		return -EACCES;
-	}
-	if (!id || !id->ready) {
-		snprintf(why, wl, "the peer's certificate is being read");
-		return -EAGAIN;
-	}
-	if (core_btns_peer(c, ike, id)) { /* never judged as an authenticated peer */
-		if (core_btns_judge(c, l, ike, id, why, wl) < 0)
-			return -EACCES;
-	} else if (id->has_cert && !is_our_ca(c, id->cert.issuer) && c->n_cas) {
-		snprintf(why, wl, "the peer's certificate comes from '%s', no CA of latchd's",
-			 id->cert.issuer);
-		return -EACCES;
-	}
-	if (!core_btns_peer(c, ike, id) && !peer_acceptable(l->pol, ike, id, why, wl))
-		return -EACCES;
-	if (!protection_acceptable(l->pol, ch, why, wl))
-		return -EPROTO;
-	if (latched && !congruent(l, ike, ch, id, why, wl))
-		return -EACCES;
-	return 0;
+	for (unsigned i = 0; i < c->n_cas; i++)
+		cas[i] = c->cas[i].info.subject;
+	core_btns_facts(c, l, &f);
+	judge_sa(l, ike, ch, &f, &v);
+	snprintf(why, wl, "%s", v.why);
+	return v.err;
 }
 
 static void fill_remote(struct latch_ident *r, const struct sa_ike *ike, const struct ike_ident *id)
@@ -258,16 +159,16 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
  */
 static void reset_socket(struct core *c, struct latch *l)
 {
-	bool kernel = enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
+	bool by_socket = enforce_caps(c->enf)->needs_socket;
 	/* taken first: sock_diag finds the socket by its flow only until the reset */
-	int fd = kernel ? sockdiag_fetch(l->owner.pid, &l->flow, l->cookie) : -1;
+	int fd = by_socket ? sockdiag_fetch(l->owner.pid, &l->flow, l->cookie) : -1;
 	char text[FLOW_FMT_MAX];
 	int r = sockdiag_destroy(&l->flow, l->cookie);
 
 	if (r < 0 && r != -ENOENT)
 		log_warn("latch %llu %s: reset failed: %s", (unsigned long long)l->id,
 			 flow_format(text, sizeof(text), &l->flow), strerror(-r));
-	if (!kernel)
+	if (!by_socket)
 		return;
 	r = fd < 0 ? fd : core_sock_hold(c, l, fd, NULL, NULL);
 	if (fd >= 0)
@@ -313,7 +214,7 @@ int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike 
 	bool fetch = fd < 0; /* the request is over: a copy of the owner's descriptor */
 	int r;
 
-	if (enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL)
+	if (!enforce_caps(c->enf)->needs_socket)
 		return 0;
 	if (ch) {
 		r = enforce_xfrm_carrier(&carrier, ike->local_host, ike->remote_host, ch->reqid,
@@ -797,9 +698,7 @@ static int open_enforcement(struct core *c)
 	ec.iface = c->cfg.tun;
 	ec.mark = c->cfg.mark;
 	ec.ct_mark = c->cfg.mark;
-	ec.data_plane = c->cfg.data_plane == DATA_PLANE_KERNEL ? ENFORCE_PLANE_KERNEL
-			: c->cfg.data_plane == DATA_PLANE_AUTO ? ENFORCE_PLANE_AUTO
-							       : ENFORCE_PLANE_LIBIPSEC;
+	ec.data_plane = c->cfg.data_plane;
 	r = core_attach_open(c, &ec);
 	if (r < 0)
 		return r;
@@ -808,9 +707,8 @@ static int open_enforcement(struct core *c)
 	if (r < 0)
 		log_err("enforcement: %s", enforce_last_error(NULL));
 	else
-		log_info("data plane: %s", enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL
-						   ? "kernel (XFRM, per-socket policies)"
-						   : "libipsec (nftables sets, routing mark)");
+		log_info("data plane: %s; %s", enforce_caps(c->enf)->name,
+			 enforce_plane_why(c->enf));
 	return r;
 }
 

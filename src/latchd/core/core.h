@@ -9,9 +9,10 @@
  * SA against every latch it could carry (congruent, conflicting), breaks
  * latches and applies their disposition, and tells owners (ALERT).
  *
- * Files: core.c (life cycle, charon's events, judging SAs), core-charon.c
- * (what latchd loads into charon and initiates), core-req.c (the requests),
- * core-info.c (latch info on the wire).
+ * Files: core.c (life cycle, charon's events, what the judge is told),
+ * judge.c (judging an SA against a latch: pure), core-charon.c (what latchd
+ * loads into charon and initiates), core-req.c (the requests), core-info.c
+ * (latch info on the wire).
  */
 
 #include <stdbool.h>

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "latchd/dataplane/enforce-plane.h"
 #include "latchd/dataplane/enforce.h"
 #include "latchd/dataplane/nfq.h"
 #include "latchd/dataplane/sockdiag.h"
@@ -90,9 +91,16 @@ const char *enforce_last_error(const struct enforce *e)
 	return "injected failure";
 }
 
-enum enforce_plane enforce_data_plane(const struct enforce *e)
+/* The real plane's answers (enforce-plane.c), so the core is driven as on either plane. */
+const struct enforce_caps *enforce_caps(const struct enforce *e)
 {
-	return e->kernel ? ENFORCE_PLANE_KERNEL : ENFORCE_PLANE_LIBIPSEC;
+	return &enforce_plane_of(e->kernel ? DATA_PLANE_KERNEL : DATA_PLANE_LIBIPSEC)->caps;
+}
+
+const char *enforce_plane_why(const struct enforce *e)
+{
+	(void)e;
+	return "the fuzzer's choice";
 }
 
 int enforce_apply(struct enforce *e, const struct enforce_op *ops, size_t n)
