@@ -27,6 +27,7 @@ struct cmd {
 	uint8_t state;
 	uint16_t reason;
 };
+#define DROP_CLIENTS UINT64_MAX /* a command id: close every client connection */
 
 static uint64_t next_id = 1;
 
@@ -105,7 +106,7 @@ static void put_latch(struct fake *f, struct buf *b, uint8_t state, int fd,
 	if (fd >= 0)
 		put_tuple(b, fd, req);
 	nest = wire_nest_begin(b, IPC_A_PROTECTION);
-	wire_put_u8(b, IPC_A_PROT_ENCRYPT, IPC_WANT_YES);
+	wire_put_u8(b, IPC_A_PROT_ENCRYPT, f->query_encrypt ? f->query_encrypt : IPC_WANT_YES);
 	wire_put_u8(b, IPC_A_PROT_MODE, IPC_MODE_TUNNEL);
 	wire_nest_end(b, nest);
 	put_ident(b, IPC_A_LOCAL_IDENTITY, "a.example", IPC_AUTH_PKIX_TRUSTED);
@@ -264,6 +265,12 @@ static void *run(void *arg)
 		if (p[0].revents) {
 			if (read(f->cmd[0], &cmd, sizeof(cmd)) != sizeof(cmd) || !cmd.id)
 				break;
+			if (cmd.id == DROP_CLIENTS) {
+				for (unsigned i = 0; i < n; i++)
+					close(p[i + 2].fd);
+				n = 0;
+				continue;
+			}
 			for (unsigned i = 0; i < n; i++)
 				send_alert(p[i + 2].fd, cmd.id, cmd.state, cmd.reason);
 		}
@@ -317,6 +324,13 @@ struct fake *fake_start(void)
 void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason)
 {
 	struct cmd c = { id, state, reason };
+
+	assert_int_equal(write(f->cmd[1], &c, sizeof(c)), sizeof(c));
+}
+
+void fake_drop_clients(struct fake *f)
+{
+	struct cmd c = { DROP_CLIENTS, 0, 0 };
 
 	assert_int_equal(write(f->cmd[1], &c, sizeof(c)), sizeof(c));
 }

@@ -29,6 +29,7 @@ struct fake {
 	int hello_status;	 /* HELLO answered with this status */
 	bool no_gen_page;	 /* HELLO gives no generation page, replies no GENERATION */
 	uint8_t query_state;	 /* the STATE QUERY answers (0: ESTABLISHED) */
+	uint8_t query_encrypt;	 /* the ENCRYPT its PROTECTION says was asked (0: YES) */
 	/* what it saw */
 	unsigned count[FAKE_TYPES];
 	uint16_t last_type;
@@ -58,6 +59,8 @@ void fake_stop(struct fake *f);
 void fake_reset(struct fake *f);
 /* Count a change of latch id in the generation page, as latchd does. */
 void fake_bump(struct fake *f, uint64_t id);
+/* Close every client's connection now (their waiting calls get ECONNRESET). */
+void fake_drop_clients(struct fake *f);
 /* Push an ALERT to every connected client now. */
 void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason);
 
