@@ -19,6 +19,8 @@ packages=(
 	iproute2 nftables iptables tcpdump openssl socat procps psmisc python3
 	# the kernel lab (test/kernel-lab/): Debian's kernel with ESP under qemu, its initramfs
 	qemu-system-x86 busybox-static kmod cpio
+	# the Debian packages (make deb, and make check's suite package)
+	dpkg-dev debhelper lintian
 )
 
 missing=()

@@ -67,6 +67,7 @@ enum ipc_msg {
 	IPC_MSG_LIST = 401,    /* dump: one reply per latch, filtered by STATE/OWNER */
 	IPC_MSG_WATCH = 402,   /* subscribe this connection to ALERTs (one latch or all) */
 	IPC_MSG_UNWATCH = 403, /* stop the subscription */
+	IPC_MSG_METRICS = 404, /* counters and gauges for monitoring (latchctl metrics) */
 
 	/* 9xx events: daemon to client, seq 0, never replied to */
 	IPC_MSG_ALERT = 900, /* a latch changed state: LATCH_ID, STATE, REASON */
@@ -90,6 +91,7 @@ enum ipc_attr {
 	IPC_A_VALUE = 8,    /* [u64] value of a COUNTER or LIMIT */
 	IPC_A_CHANNEL_BINDING = 9, /* [bytes ≤ 64] RFC 5056 prefix + ipsec-end-point-sha256 */
 	IPC_A_GENERATION = 10,	   /* [u64] the latch's slot in the generation page, when sent */
+	IPC_A_LABEL = 11,	   /* [s ≤ 64] a COUNTER's label value (METRICS: state, reason) */
 
 	/* 16–31: containers (nested, top level only) */
 	IPC_A_PROTECTION = 16,	    /* [nest] protection asked for, or latched */
@@ -103,6 +105,7 @@ enum ipc_attr {
 	IPC_A_LIMIT = 24,	    /* [nest NAME, VALUE] a limit, repeated */
 	IPC_A_HISTORY =
 		25, /* [nest STATE, REASON, VALUE] a state change, VALUE ms ago; oldest first */
+	IPC_A_CHECK = 26, /* [nest NAME, VALUE, MESSAGE] a line of the doctor: VALUE 1 ok, 0 FAIL */
 
 	/* 32–47: inside PROTECTION */
 	IPC_A_PROT_ENCRYPT = 32,	 /* [u8 enum ipc_want] confidentiality */
@@ -171,10 +174,11 @@ enum ipc_attr {
  * its own latches then carry GENERATION, the slot's value when the reply
  * was made: while the slot still holds it, the reply is still true.
  */
-#define IPC_FEATURE_GEN_PAGE (1ull << 0)
-#define IPC_FEATURES_ALL     IPC_FEATURE_GEN_PAGE
-#define IPC_GEN_SLOTS	     8192 /* 64 KiB: a client's latches seldom share a slot */
-#define IPC_GEN_PAGE_SIZE    (IPC_GEN_SLOTS * 8)
+#define IPC_FEATURE_GEN_PAGE	  (1ull << 0)
+#define IPC_FEATURE_STATUS_CHECKS (1ull << 1) /* STATUS replies carry CHECK lines */
+#define IPC_FEATURES_ALL	  (IPC_FEATURE_GEN_PAGE | IPC_FEATURE_STATUS_CHECKS)
+#define IPC_GEN_SLOTS		  8192 /* 64 KiB: a client's latches seldom share a slot */
+#define IPC_GEN_PAGE_SIZE	  (IPC_GEN_SLOTS * 8)
 
 /* String and byte limits quoted above, for encoders that want to truncate first. */
 #define IPC_NAME_MAX	64

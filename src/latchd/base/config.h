@@ -3,7 +3,8 @@
 #define LATCH_LATCHD_CONFIG_H
 
 /*
- * latchd's configuration: /etc/latch/latchd.conf, "key = value" lines, '#'
+ * latchd's configuration: <sysconfdir>/latch/latchd.conf (/etc/latch for a
+ * distribution's prefix /usr), "key = value" lines, '#'
  * comments. Every key has a default that works with a stock strongSwan
  * (docs/man/latchd.conf.5 and the shipped example list them). Unknown keys and
  * bad values are errors naming the line: a typo must not silently weaken a
@@ -20,8 +21,12 @@
 #ifndef LATCH_SYSCONFDIR
 #define LATCH_SYSCONFDIR "/etc"
 #endif
-#define CONFIG_PATH_DEFAULT LATCH_SYSCONFDIR "/latch/latchd.conf"
-#define CONFIG_MAX_CAS	    16
+/* Meson's configured sysconfdir: the files `meson install` put there are found. */
+#define CONFIG_DIR		       LATCH_SYSCONFDIR "/latch"
+#define CONFIG_PATH_DEFAULT	       CONFIG_DIR "/latchd.conf"
+#define CONFIG_BTNS_ANCHOR_DEFAULT     CONFIG_DIR "/btns/anchor.pem"
+#define CONFIG_BTNS_ANCHOR_KEY_DEFAULT CONFIG_DIR "/btns/anchor.key"
+#define CONFIG_MAX_CAS		       16
 
 struct config {
 	char socket[108];      /* the control socket (UNIX path) */
@@ -30,6 +35,7 @@ struct config {
 	char btns_anchor[256]; /* the BTNS trust anchor (PEM) and its public private key; */
 	char btns_anchor_key[256]; /* either missing: no BTNS (docs/btns.md) */
 	char vici_socket[256];	   /* charon's VICI socket */
+	char strongswan_conf[256]; /* charon's settings file: what VICI does not report */
 	enum data_plane data_plane;
 	char tun[16];  /* libipsec's TUN device */
 	uint32_t mark; /* routes latched flows into the data plane */

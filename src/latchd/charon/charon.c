@@ -103,6 +103,11 @@ bool charon_is_up(const struct charon *ch)
 	return vici_client_is_up(ch->vc);
 }
 
+const char *charon_error(const struct charon *ch)
+{
+	return vici_client_error(ch->vc);
+}
+
 /* ---------------------------------------------------------------- commands */
 
 /* A command's callback and its owner's pointer, until the command is answered. */
@@ -276,4 +281,9 @@ int charon_list_conns(struct charon *ch, charon_names_fn cb, void *u)
 int charon_list_certs(struct charon *ch, charon_certs_fn cb, void *u)
 {
 	return vici_list_certs(ch->vc, "X509", "NONE", NULL, cb, u);
+}
+
+int charon_info(struct charon *ch, charon_info_fn cb, void *u)
+{
+	return vici_charon_info(ch->vc, cb, u);
 }

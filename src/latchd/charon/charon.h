@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "latchd/base/event.h"
+#include "latchd/charon/charon-info.h"
 #include "latchd/charon/sacache.h"
 
 /* ---- typed values ---- */
@@ -118,6 +119,13 @@ int charon_new(struct ev_loop *loop, const char *path, struct sacache *sa,
 /* Fails every command under way with -ECANCELED; NULL-safe. */
 void charon_free(struct charon *ch);
 bool charon_is_up(const struct charon *ch);
+/*
+ * Why charon is unreachable, in words: the last failed connect ("cannot
+ * connect to charon's VICI socket /run/charon.vici: No such file or
+ * directory") or why charon went away; NULL while both connections are
+ * open, even before every event is registered.
+ */
+const char *charon_error(const struct charon *ch);
 
 typedef void (*charon_done_fn)(void *u, int err, const char *errmsg);
 
@@ -161,5 +169,10 @@ typedef void (*charon_certs_fn)(void *u, int err, const char *errmsg,
 int charon_list_certs(struct charon *ch, charon_certs_fn cb, void *u);
 /* Empty charon's certificate cache of X.509 certificates. */
 int charon_flush_certs(struct charon *ch, charon_done_fn cb, void *u);
+
+/* What charon says of itself (charon-info.h): its version, then the plugins it loaded. */
+typedef void (*charon_info_fn)(void *u, int err, const char *errmsg,
+			       const struct vici_charon *info);
+int charon_info(struct charon *ch, charon_info_fn cb, void *u);
 
 #endif

@@ -156,4 +156,9 @@ int vici_load_shared(struct vici_client *c, const char *id, const char *type,
 		     struct charon_blob secret, const char *const *owners, vici_done_fn cb,
 		     void *userdata);
 
+/* ---- charon itself ---- */
+
+/* Asks "version", then "stats". */
+int vici_charon_info(struct vici_client *c, charon_info_fn cb, void *userdata);
+
 #endif

@@ -22,14 +22,23 @@
 
 /* ---------------------------------------------------------------- pending */
 
+/* Timed out: because charon was unreachable, or because no SA came up (issue 17). */
 static int pending_timeout(struct ev_source *s, uint64_t usec, void *u)
 {
 	struct pending *p = u;
+	const char *why = charon_error(p->core->charon);
+	char msg[256];
 
-	core_reply_pending(p->core, p, -ETIMEDOUT,
-			   p->latch && p->latch->listener
-				   ? "charon did not load the responder connection in time"
-				   : "no SA with an acceptable peer came up in time");
+	if (!charon_is_up(p->core->charon))
+		snprintf(msg, sizeof(msg), "charon is unreachable (%s): no SA could be asked for",
+			 why ? why : "its events are not registered yet");
+	else
+		snprintf(msg, sizeof(msg), "%s",
+			 p->latch && p->latch->listener
+				 ? "charon did not load the responder connection in time"
+				 : "charon is reachable, but no SA with an acceptable peer came up "
+				   "in time");
+	core_reply_pending(p->core, p, -ETIMEDOUT, msg);
 	return 0;
 }
 
@@ -114,6 +123,8 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 		if (l->listener && c->persist)
 			persist_put(c->persist, l);
 	}
+	if (err && (l || req))
+		core_metrics_refused(c, req, l, err, why);
 	if (req) {
 		req->data = NULL;
 		req->cancel = NULL;
@@ -124,8 +135,9 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 		}
 	}
 	core_pending_free(c, p);
+	/* not "released by owner" (issue 17): core_metrics_refused logged why */
 	if (err && l)
-		core_close(c, l, IPC_REASON_OWNER, reset);
+		core_close(c, l, IPC_REASON_NONE, reset);
 }
 
 /* ---------------------------------------------------------------- resolving */
@@ -180,6 +192,28 @@ static void establish(struct core *c, struct pending *p, const struct sa_ike *ik
 	core_reply_pending(c, p, 0, NULL);
 }
 
+/* No CA of latchd's matches the token's: name both (issue 17), the CAs by subject. */
+static void no_anchor(struct core *c, struct pending *p)
+{
+	char msg[IPC_MESSAGE_MAX + 1];
+	const char *want = p->latch->pol->peer_ca;
+	size_t at;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "no trust anchor to pin for that peer: %s%s%s, and latchd ",
+		     want[0] ? "the token names CA '" : "the token names no CA", want,
+		     want[0] ? "'" : "");
+	at = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
+	if (!c->n_cas)
+		snprintf(msg + at, sizeof(msg) - at, "has no CA (no ca line in latchd.conf)");
+	for (unsigned i = 0; i < c->n_cas && at < sizeof(msg) - 1; i++) {
+		n = snprintf(msg + at, sizeof(msg) - at, "%s'%s'", i ? ", " : "has only the CAs ",
+			     c->cas[i].info.subject);
+		at += n < 0 ? 0 : (size_t)n;
+	}
+	core_reply_pending(c, p, -EACCES, msg);
+}
+
 /* Still no SA for an initiator: make sure charon is asked for one. */
 static void need_sa(struct core *c, struct pending *p)
 {
@@ -190,9 +224,7 @@ static void need_sa(struct core *c, struct pending *p)
 	if (r == 0 && p->conn->loaded)
 		r = core_initiate(c, p);
 	if (r == -ENOENT)
-		core_reply_pending(
-			c, p, -EACCES,
-			"no trust anchor to pin for that peer: latchd has no such CA (ca = …)");
+		no_anchor(c, p);
 	else if (r < 0)
 		core_reply_pending(c, p, r, "charon could not be asked for an SA");
 }
@@ -782,7 +814,7 @@ static int check_socket(const struct core *c, int fd, char *err, size_t el)
 	return 0;
 }
 
-int core_handle(void *core, struct request *req, char *err, size_t el)
+static int handle(void *core, struct request *req, char *err, size_t el)
 {
 	struct core *c = core;
 	int r = req->fd >= 0 ? check_socket(c, req->fd, err, el) : 0;
@@ -811,6 +843,8 @@ int core_handle(void *core, struct request *req, char *err, size_t el)
 		return req_watch(c, req, err, el);
 	case IPC_MSG_STATUS:
 		return core_req_status(c, req, err, el);
+	case IPC_MSG_METRICS:
+		return core_req_metrics(c, req, err, el);
 	case IPC_MSG_LIST:
 		return core_req_list(c, req, err, el);
 	case IPC_MSG_PIN_LIST:
@@ -825,6 +859,18 @@ int core_handle(void *core, struct request *req, char *err, size_t el)
 		return FAIL(-EOPNOTSUPP, "%s is not served by this latchd yet",
 			    wire_msg_name(req->type));
 	}
+}
+
+/* A request that would have made a latch and was answered with an error was refused. */
+int core_handle(void *core, struct request *req, char *err, size_t el)
+{
+	int r = handle(core, req, err, el);
+
+	if (r < 0 && (req->type == IPC_MSG_CONNECT || req->type == IPC_MSG_LATCH ||
+		      req->type == IPC_MSG_LISTEN || req->type == IPC_MSG_ACCEPT ||
+		      req->type == IPC_MSG_ATTACH))
+		core_metrics_refused(core, req, NULL, r, err);
+	return r;
 }
 
 static bool forget_client(void *u, struct latch *l)

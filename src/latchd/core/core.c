@@ -134,13 +134,9 @@ static void alert(struct core *c, struct latch *l, const char *why)
 static void on_changed(void *u, struct latch *l, uint8_t old)
 {
 	struct core *c = u;
-	char text[FLOW_FMT_MAX];
 
 	control_latch_changed(l->client, l->id);
-	log_info("latch %llu %s: %s -> %s (%s)", (unsigned long long)l->id,
-		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
-		 latchdb_state_name(old), latchdb_state_name(l->state),
-		 latchdb_reason_name(l->reason));
+	core_metrics_changed(c, l, old);
 	core_attach_changed(c, l, old);
 	if (c->persist && l->state == IPC_STATE_CLOSED)
 		persist_del(c->persist, l->id);
@@ -556,6 +552,7 @@ static void on_charon_up(void *u, bool resync)
 	struct core *c = u;
 
 	log_info("charon reachable%s", resync ? " again: resynchronising" : "");
+	core_health_charon_up(c);
 	core_charon_up(c, resync);
 }
 
@@ -580,6 +577,7 @@ static void on_charon_down(void *u, int err, const char *why)
 	struct core *c = u;
 
 	log_warn("charon unreachable: %s", why);
+	core_health_charon_down(c);
 	core_each_matching(c, is_live, NULL, act_key_manager_gone);
 	sacache_clear(c->sa);
 	for (struct conn *conn = c->conns; conn; conn = conn->next)
@@ -689,6 +687,21 @@ static const struct control_ops ctl_ops = {
 	.client_gone = core_client_gone,
 };
 
+/*
+ * A plane that holds a flow by its socket (the kernel) takes it from its owner (pidfd_getfd)
+ * to block it on break and after a reset; without that, "wait" on break
+ * resets instead. Said once, at start, rather than at each break.
+ */
+static void warn_no_fetch(void)
+{
+	char why[160];
+
+	if (sockdiag_fetch_probe(why, sizeof(why)) < 0)
+		log_warn("%s: a latch whose token waits on break will be reset instead, and a "
+			 "reset socket cannot be blocked",
+			 why);
+}
+
 static int open_enforcement(struct core *c)
 {
 	struct enforce_config ec = ENFORCE_CONFIG_DEFAULT;
@@ -709,6 +722,8 @@ static int open_enforcement(struct core *c)
 	else
 		log_info("data plane: %s; %s", enforce_caps(c->enf)->name,
 			 enforce_plane_why(c->enf));
+	if (r == 0 && enforce_caps(c->enf)->needs_socket)
+		warn_no_fetch();
 	return r;
 }
 
@@ -803,6 +818,7 @@ void core_free(struct core *c, bool keep)
 	for (unsigned i = 0; i < c->n_cas; i++)
 		free(c->cas[i].text);
 	core_btns_free(c);
+	core_health_free(c);
 	free(c->cert.text);
 	free(c);
 }

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -19,6 +20,7 @@
 #include "latchd/dataplane/enforce-plane.h"
 #include "latchd/dataplane/enforce.h"
 #include "latchd/dataplane/nfq.h"
+#include "latchd/dataplane/probe.h"
 #include "latchd/dataplane/sockdiag.h"
 
 #define QUEUED_MAX 16
@@ -310,6 +312,12 @@ int sockdiag_fetch(pid_t pid, const struct flow *f, uint64_t cookie)
 	return -ESRCH;
 }
 
+int sockdiag_fetch_probe(char *why, size_t wl)
+{
+	snprintf(why, wl, "the fake data plane takes no descriptors");
+	return -ENOSYS;
+}
+
 int sockdiag_monitor_open(int *fd)
 {
 	*fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -339,4 +347,33 @@ int sockdiag_monitor_read(int fd, sockdiag_gone_fn cb, void *arg)
 	for (; plane.delivered < plane.n_gone; plane.delivered++, n++)
 		cb(&plane.gone[plane.delivered].f, plane.gone[plane.delivered].cookie, arg);
 	return (int)n;
+}
+
+/* The kernel's features (probe.h): all there; STATUS's checks do not probe the fuzzer's host. */
+void probe_kernel(struct probe_result out[PROBE_N])
+{
+	for (int f = 0; f < PROBE_N; f++)
+		out[f] = (struct probe_result){ 0, "fake" };
+}
+
+const char *probe_name(enum probe_feature f)
+{
+	return "fake";
+}
+
+bool probe_needed(enum data_plane p, enum probe_feature f)
+{
+	return true;
+}
+
+enum data_plane probe_plane(enum data_plane want, const char **name, char *why, size_t len)
+{
+	*name = "fake";
+	snprintf(why, len, "fake");
+	return DATA_PLANE_LIBIPSEC;
+}
+
+enum data_plane probe_plane_in_force(const struct enforce *e)
+{
+	return DATA_PLANE_LIBIPSEC;
 }
