@@ -121,10 +121,13 @@ static void test_up_down(void **state)
 {
 	struct fixture *f = *state;
 
+	assert_null(charon_error(f->ch));
 	fake_vici_down(-ECONNRESET);
 	assert_false(charon_is_up(f->ch));
+	assert_string_equal(charon_error(f->ch), "charon is down (fake)");
 	fake_vici_up(true);
 	assert_true(charon_is_up(f->ch));
+	assert_null(charon_error(f->ch));
 	assert_int_equal(f->n, 2);
 	assert_string_equal(f->log[0], "down charon went away -104");
 	assert_string_equal(f->log[1], "up resync");
@@ -183,6 +186,11 @@ static void test_read_sas(void **state)
 	vici_node_free(golden);
 }
 
+static void on_info(void *u, int err, const char *errmsg, const struct vici_charon *info)
+{
+	note(u, "info '%s' %d", errmsg, err);
+}
+
 /* Typed arguments become the VICI words charon wants; charon's refusal comes back cleaned. */
 static void test_commands(void **state)
 {
@@ -231,6 +239,11 @@ static void test_commands(void **state)
 	assert_string_equal(sent("unload-conn", "name"), "latch-x-7");
 	answer(true, NULL);
 	assert_int_equal(f->n, 7);
+
+	assert_int_equal(charon_info(f->ch, on_info, f), 0); /* version, then stats */
+	assert_null(sent("version", "daemon"));
+	fake_vici_answer(0, -ETIMEDOUT, NULL, NULL);
+	assert_string_equal(f->log[7], "info 'injected' -110");
 }
 
 static void on_names(void *u, int err, const char *errmsg, const char *const *names, size_t n)
