@@ -602,28 +602,35 @@ def _default(context: Optional[Context]) -> Context:
 def connect(sock: socket.socket, addr: Tuple[Any, ...], token: Optional[Token] = None, *,
             context: Optional[Context] = None, **kw: Any) -> Info:
     """Latch sock to addr and connect it; see Context.connect."""
-    return _default(context).connect(sock, addr, token, **kw)
+    tok = _token(token, kw)  # arguments are checked before latchd is asked
+    _check_sock(sock)
+    return _default(context).connect(sock, addr, tok)
 
 
 def listen(sock: socket.socket, token: Optional[Token] = None, *,
            context: Optional[Context] = None, **kw: Any) -> Info:
     """Latch a listening socket; see Context.listen."""
-    return _default(context).listen(sock, token, **kw)
+    tok = _token(token, kw)
+    _check_sock(sock)
+    return _default(context).listen(sock, tok)
 
 
 def accept(sock: socket.socket, *, context: Optional[Context] = None
            ) -> Tuple[socket.socket, Tuple[Any, ...], Info]:
     """Accept a latched connection: (conn, address, info); see Context.accept."""
+    _check_sock(sock)
     return _default(context).accept(sock)
 
 
 def query(sock: socket.socket, *, context: Optional[Context] = None) -> Info:
     """The socket's latch; see Context.query."""
+    _check_sock(sock)
     return _default(context).query(sock)
 
 
 def release(sock: socket.socket, *, context: Optional[Context] = None) -> None:
     """End the socket's latch; see Context.release."""
+    _check_sock(sock)
     _default(context).release(sock)
 
 
@@ -631,12 +638,15 @@ async def connect_async(sock: socket.socket, addr: Tuple[Any, ...],
                         token: Optional[Token] = None, *, context: Optional[Context] = None,
                         **kw: Any) -> Info:
     """connect() for asyncio; see Context.connect_async."""
-    return await _default(context).connect_async(sock, addr, token, **kw)
+    tok = _token(token, kw)
+    _check_sock(sock)
+    return await _default(context).connect_async(sock, addr, tok)
 
 
 async def accept_async(sock: socket.socket, *, context: Optional[Context] = None
                        ) -> Tuple[socket.socket, Tuple[Any, ...], Info]:
     """accept() for asyncio; see Context.accept_async."""
+    _check_sock(sock)
     return await _default(context).accept_async(sock)
 
 

@@ -381,7 +381,7 @@ static int Ctx_init(CtxObject *self, PyObject *args, PyObject *kw)
 	Py_BEGIN_ALLOW_THREADS r = latch_ctx_new(&ctx, path, 0);
 	Py_END_ALLOW_THREADS if (r < 0)
 	{
-		/* any failure to reach latchd is "latchd unavailable" */
+		/* nothing (or nothing that speaks latchd's protocol) answers: latchd unavailable */
 		char words[160];
 
 		snprintf(words, sizeof(words), "latchd is not reachable on %s (%s)",
@@ -389,7 +389,11 @@ static int Ctx_init(CtxObject *self, PyObject *args, PyObject *kw)
 			      : (getenv(LATCH_SOCKET_ENV) ? getenv(LATCH_SOCKET_ENV)
 							  : LATCH_SOCKET_DEFAULT),
 			 strerror(-r));
-		raise_errno(r == -ENOENT || r == -ECONNREFUSED ? -ESRCH : r, words);
+		raise_errno(r == -ENOENT || r == -ECONNREFUSED || r == -ECONNRESET ||
+					    r == -EPROTOTYPE || r == -ENOTSOCK || r == -ETIMEDOUT
+				    ? -ESRCH
+				    : r,
+			    words);
 		return -1;
 	}
 	self->ctx = ctx;
