@@ -438,11 +438,13 @@ class Context:
         asking latchd. Raises Broken when the latch is broken (the exception's
         info says how), NoLatch when the socket has none."""
         sock = _check_sock(sock)
-        lid = self._latched.get(sock.fileno())
+        return self._unbroken(self._latched.get(sock.fileno(), 0), lambda: self._c.query(sock))
+
+    def _unbroken(self, lid: int, fetch: Any) -> Info:
         try:
-            info = Info._from(self._c.query(sock))
+            info = Info._from(fetch())
         except NoLatch:
-            if lid in self._broken:
+            if lid in self._broken:  # gone since this context saw it break
                 raise self._broken_error(lid, None) from None
             raise
         if info.state == State.BROKEN:
@@ -457,8 +459,8 @@ class Context:
         return exc
 
     def query_id(self, latch_id: int) -> Info:
-        """A latch by its id (any latch the caller may see)."""
-        return Info._from(self._c.query_id(latch_id))
+        """A latch by its id (any latch the caller may see); raises Broken as query()."""
+        return self._unbroken(latch_id, lambda: self._c.query_id(latch_id))
 
     def release(self, sock: socket.socket) -> None:
         """End the socket's latch; a connected socket is reset (never goes on in clear)."""
@@ -472,7 +474,8 @@ class Context:
         events = [Event._from(t) for t in self._c.process()]
         for ev in events:
             if ev.state == State.BROKEN:
-                self._broken[ev.latch_id] = ev.message or ""
+                self._broken[ev.latch_id] = ev.message or "latch %d broke (%s)" % (
+                    ev.latch_id, getattr(ev.reason, "name", ev.reason))
         return events
 
     def events(self, timeout: Optional[float] = None) -> Iterator[Event]:

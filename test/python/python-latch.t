@@ -9,6 +9,7 @@
 #   2. naming the wrong peer raises latch.PeerRefused with latchd's words;
 #   3. an asyncio client and server (connect_async, accept_async) do the same,
 #      the server greeting its peer by the certificate's subject;
+#   the examples: examples/python/client.py against echo_async.py;
 #   4. a takeover (c takes b's address and brings up IPsec with a as c.example)
 #      reaches an asyncio client as a BROKEN event, resets its stream, and its
 #      next latch.query raises latch.Broken;
@@ -102,6 +103,22 @@ tap_ok "the asyncio server greets its peer by subject" \
 	grep -q '^greeting hello C=CH, O=latch-lab, CN=a.example' <<<"$out"
 tap_ok "and echoes the marker" grep -q "^answer $m2" <<<"$out"
 
+# the examples (examples/python/): the asyncio echo server and the client
+ex=$(cd "$(dirname "$0")/../../examples/python" && pwd)
+lab_bg b "$LAB_DIR/echo.log" env LATCH_SOCKET="$(lab_latchd_sock b)" \
+	PYTHONPATH="$LAB_BUILD/python" "$py" "$ex/echo_async.py" 8083
+lab_wait_count 100 1 '^listening' "$LAB_DIR/echo.log"
+m4="PYEXAMPLE-$RANDOM$RANDOM"
+out=$(lab_as_latch a env PYTHONPATH="$LAB_BUILD/python" timeout 90 "$py" "$ex/client.py" \
+	"$(lab_ip b)" 8083 b.example "$m4" 2>&1)
+lab_wait_count 50 1 '^peer' "$LAB_DIR/echo.log"
+tap_diag "example client: $(tr '\n' ' ' <<<"$out")"
+tap_ok "examples: client.py is greeted by echo_async.py with its subject" \
+	grep -q '^answer hello C=CH, O=latch-lab, CN=a.example' <<<"$out"
+tap_ok "examples: and its message comes back" grep -q "^answer $m4" <<<"$out"
+tap_ok "examples: echo_async.py printed its peer's subject" \
+	grep -q '^peer C=CH, O=latch-lab, CN=a.example' "$LAB_DIR/echo.log"
+
 # 4. a takeover while an asyncio client streams to b
 lab_latch_server a 9000 "$LAB_DIR/a-server.log" # so that c can bring up an SA with a at all
 py_bg b "$LAB_DIR/sserver.log" server 8082
@@ -121,7 +138,7 @@ tap_diag "stream: $(tr '\n' ' ' <<<"$out")"
 tap_ok "the BROKEN event reaches the asyncio application (conflicting SA)" \
 	grep -q '^event id=[1-9][0-9]* state=BROKEN reason=SA_CONFLICT' <<<"$out"
 tap_ok "its stream is reset" grep -q '^stream Connection\(Reset\|Aborted\)Error\|^stream BrokenPipeError' <<<"$out"
-tap_ok "its next latch.query raises Broken" grep -q '^query error Broken errno=103 ' <<<"$out"
+tap_ok "its next query (by latch id: the transport closed the socket) raises Broken" grep -q '^query error Broken errno=103 words=latch [0-9]* broke (SA_CONFLICT)' <<<"$out"
 tap_is "$(lab_pcap_clear "$(lab_pcap c-inner)" "$m3")" 0 "c decrypted nothing of the stream"
 tap_is "$(lab_pcap_count "$(lab_pcap c-inner)" 'tcp port 8082')" 0 \
 	"not one segment of the latched flow reached c under its SA"
@@ -135,9 +152,9 @@ tap_ok "with latchd stopped, latch.connect raises DaemonUnavailable (ESRCH)" \
 
 lab_capture_stop "$wire"
 tap_cmp "$(lab_pcap_esp "$wire")" -ge 4 "the connections crossed a's link as ESP"
-for m in "$m1" "$m2" "$m3"; do
+for m in "$m1" "$m2" "$m3" "$m4"; do
 	tap_is "$(lab_pcap_clear "$wire" "$m")" 0 "marker ${m%%-*} never in clear on a's link"
 done
-tap_is "$(lab_pcap_count "$wire" 'tcp and (port 8080 or port 8081 or port 8082)')" 0 \
+tap_is "$(lab_pcap_count "$wire" 'tcp and (port 8080 or port 8081 or port 8082 or port 8083)')" 0 \
 	"no TCP segment of a latched flow in clear on a's link"
 tap_done

@@ -141,8 +141,8 @@ async def astream(a):
         await asyncio.wait_for(broken.wait(), 10)
     except asyncio.TimeoutError:
         out("no BROKEN event")
-    try:
-        ctx.query(s)
+    try:  # the socket is gone with its transport: ask by the latch's id
+        ctx.query_id(info.id)
         out("query succeeded")
     except latch.LatchError as e:
         out("query error %s errno=%s words=%s" % (type(e).__name__, e.errno, e.explanation))
