@@ -38,7 +38,9 @@
  * Threads: there is no global state and no hidden thread. One ctx is not
  * thread-safe; separate ctxs are independent. Calls that ask latchd wait for
  * its answer (latch_ctx_set_timeout()); events arriving meanwhile are kept
- * and delivered by the next latch_ctx_process().
+ * and delivered by the next latch_ctx_process(). An event loop connects and
+ * accepts without waiting: latch_connect_start(), latch_accept_start(),
+ * latch_op_finish() (below, and examples/evloop.c).
  *
  * Errors common to the calls that ask latchd: -ECONNRESET (latchd went
  * away; make a new ctx), -ETIMEDOUT (no answer in time), -EBADMSG or

@@ -140,7 +140,7 @@ static void record(struct fake *f, const struct wire_msg *m, int fd)
 
 	f->last_type = m->hdr.type;
 	if (m->hdr.type >= 200 && m->hdr.type < 200 + FAKE_TYPES)
-		f->count[m->hdr.type - 200]++;
+		__atomic_fetch_add(&f->count[m->hdr.type - 200], 1, __ATOMIC_RELEASE);
 	f->last_local_port = 0;
 	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
 		f->last_local_port = ntohs(sa.sin6_port); /* same offset in sockaddr_in */
@@ -272,6 +272,21 @@ static void answer_held(struct fake *f)
 	}
 }
 
+/* A client went away: what it asked and was kept goes too. */
+static void drop_held(struct fake *f, int c)
+{
+	for (struct fake_held **pp = &f->held, *h; (h = *pp);) {
+		if (h->c != c) {
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		if (h->fd >= 0)
+			close(h->fd);
+		free(h);
+	}
+}
+
 /* One request: 0 to keep the connection, -1 to close it. */
 static int serve(struct fake *f, int c)
 {
@@ -321,6 +336,7 @@ static void *run(void *arg)
 		}
 		for (unsigned i = 0; i < n; i++) {
 			if (p[i + 2].revents && serve(f, p[i + 2].fd) < 0) {
+				drop_held(f, p[i + 2].fd);
 				close(p[i + 2].fd);
 				p[i + 2] = p[n + 1];
 				n--;
@@ -371,6 +387,16 @@ void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason)
 	struct cmd c = { id, state, reason };
 
 	assert_int_equal(write(f->cmd[1], &c, sizeof(c)), sizeof(c));
+}
+
+void fake_wait_count(struct fake *f, uint16_t type, unsigned n)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (__atomic_load_n(&f->count[type - 200], __ATOMIC_ACQUIRE) >= n)
+			return;
+		usleep(1000);
+	}
+	fail_msg("the fake latchd never got %u requests of type %u", n, type);
 }
 
 void fake_answer_held(struct fake *f)

@@ -60,6 +60,8 @@ void fake_stop(struct fake *f);
 void fake_reset(struct fake *f);
 /* Count a change of latch id in the generation page, as latchd does. */
 void fake_bump(struct fake *f, uint64_t id);
+/* Wait until the fake has been asked n requests of type (counted since fake_reset()). */
+void fake_wait_count(struct fake *f, uint16_t type, unsigned n);
 /* Answer the requests kept by hold_type now, the newest first (out of order). */
 void fake_answer_held(struct fake *f);
 /* Push an ALERT to every connected client now. */

@@ -314,6 +314,7 @@ static void connect_start_two_out_of_order(void **state)
 	assert_int_equal(latch_op_finish(ctx, b, &ib), -EAGAIN);
 	assert_null(ia);
 	assert_int_equal(getpeername(fa, (struct sockaddr *)&peer, &plen), -1);
+	fake_wait_count(fake, IPC_MSG_CONNECT, 2);
 	fake_answer_held(fake); /* b's answer comes first */
 	wait_ctx(ctx);
 	while ((r = latch_op_finish(ctx, a, &ia)) == -EAGAIN)
@@ -427,6 +428,7 @@ static void accept_start_finish(void **state)
 	assert_int_equal(latch_accept_start(ctx, lfd, NULL, NULL, LATCH_ACCEPT_NONBLOCK, &op), 0);
 	assert_true(latch_op_get_fd(op) >= 0);
 	assert_int_equal(latch_op_finish(ctx, op, &info), -EAGAIN);
+	fake_wait_count(fake, IPC_MSG_ACCEPT, 1);
 	fake_answer_held(fake);
 	while ((fd = latch_op_finish(ctx, op, &info)) == -EAGAIN)
 		wait_ctx(ctx);
