@@ -273,8 +273,11 @@ static PyObject *info_to_py(latch_info *info)
 	struct sockaddr_storage l, rm;
 	uint32_t child = 0, spi_in = 0, spi_out = 0;
 	int proto = 0, shared;
-	PyObject *d = PyDict_New();
+	PyObject *d;
 
+	if (!info)
+		Py_RETURN_NONE;
+	d = PyDict_New();
 	if (!d)
 		goto out;
 	if (dict_set(d, "id", PyLong_FromUnsignedLongLong(latch_info_get_id(info))) ||
@@ -343,7 +346,9 @@ static int ctx_ok(CtxObject *self)
 
 static PyObject *ctx_error(CtxObject *self, int r)
 {
-	return raise_errno(r, latch_ctx_last_error(self->ctx));
+	/* another thread may have closed the ctx while this call waited for its lock */
+	return raise_errno(r,
+			   self->ctx ? latch_ctx_last_error(self->ctx) : "the context was closed");
 }
 
 /* Called from latch_ctx_process() with the GIL held (process runs under it). */

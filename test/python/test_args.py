@@ -60,6 +60,41 @@ def test_daemon_that_hangs_up_is_daemon_unavailable(tmp_path):
     assert isinstance(e.value, latch.DaemonUnavailable), e.value
 
 
+def test_gil_released_while_latchd_is_waited_for(tmp_path):
+    """A thread waiting for latchd (here: for HELLO's answer, which never comes
+    until the daemon hangs up) lets the others run."""
+    path = str(tmp_path / "latchd.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(path)
+    srv.listen()
+    release = threading.Event()
+    outcome = []
+
+    def daemon():
+        c, _ = srv.accept()
+        release.wait(10)
+        c.close()
+
+    def client():
+        try:
+            latch.Context(path, timeout=None)
+        except latch.LatchError as e:
+            outcome.append(e)
+
+    threading.Thread(target=daemon, daemon=True).start()
+    t = threading.Thread(target=client, daemon=True)
+    t.start()
+    ran = 0
+    for _ in range(20):  # the main thread runs Python while the client waits
+        ran += 1
+        t.join(0.01)
+    assert t.is_alive() and ran == 20 and not outcome
+    release.set()
+    t.join(5)
+    srv.close()
+    assert outcome and isinstance(outcome[0], latch.DaemonUnavailable), outcome
+
+
 @pytest.mark.parametrize("sock", [None, 3, "s", object()])
 def test_not_a_socket(sock):
     with pytest.raises(TypeError, match="socket.socket"):
