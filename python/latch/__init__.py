@@ -43,7 +43,7 @@ import os
 import select
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from . import _latch
