@@ -5,7 +5,8 @@
 # and latchds, through python-probe.py:
 #   1. a blocking client on a and server on b print each other's identity (by
 #      certificate, the pubKeyIDs are the SPKI hashes) and the same channel
-#      binding; the server's latch.query answers the same latch;
+#      binding; the server's latch.query answers the same latch from liblatch's
+#      cache while b's latchd is stopped (SIGSTOP);
 #   2. naming the wrong peer raises latch.PeerRefused with latchd's words;
 #   3. an asyncio client and server (connect_async, accept_async) do the same,
 #      the server greeting its peer by the certificate's subject;
@@ -54,12 +55,21 @@ wire=$(lab_pcap wire-a)
 lab_capture_start a "$wire"
 
 # 1. blocking
-py_bg b "$LAB_DIR/server.log" server 8080
+py_bg b "$LAB_DIR/server.log" server 8080 --pause "$LAB_DIR/go"
 lab_wait_count 100 1 '^listening' "$LAB_DIR/server.log"
 tap_ok "latch.listen latches b's listener" grep -q '^listening' "$LAB_DIR/server.log"
 m1="PYBLOCK-$RANDOM$RANDOM"
-out=$(py_run a client "$(lab_ip b)" 8080 b.example "$m1")
-lab_wait_count 50 1 '^query' "$LAB_DIR/server.log"
+py_bg a "$LAB_DIR/client.log" client "$(lab_ip b)" 8080 b.example "$m1"
+client=$LAB_PID
+# latchd on b stopped while the server queries its connection's latch: only
+# liblatch's cache can answer (asking latchd would time out after 3 s)
+lab_wait_count 150 1 '^peer' "$LAB_DIR/server.log"
+kill -STOP "$(lab_latchd_pid b)"
+touch "$LAB_DIR/go"
+lab_wait_count 50 1 '^query\|^error' "$LAB_DIR/server.log"
+kill -CONT "$(lab_latchd_pid b)"
+lab_wait_gone "$client" 150
+out=$(cat "$LAB_DIR/client.log")
 srv=$(cat "$LAB_DIR/server.log")
 tap_diag "client: $out"
 tap_diag "server: $srv"
@@ -75,7 +85,8 @@ cb_a=$(field cb <<<"$out")
 tap_ok "the client has a 32-byte channel binding" test "${#cb_a}" -eq 64
 tap_is "$(field cb <<<"$srv")" "$cb_a" "info.channel_binding is equal on both ends"
 tap_ok "both latches are ESTABLISHED" test "$(grep -c 'state=ESTABLISHED' <<<"$out$srv")" -eq 2
-tap_ok "latch.query(conn) on the server answers the same latch" grep -q '^query same' <<<"$srv"
+tap_ok "latch.query(conn) on the server answers the same latch, from the cache (latchd stopped)" \
+	grep -q '^query same' <<<"$srv"
 tap_ok "the server greeted a by its subject and echoed the marker" \
 	grep -q "^answer $m1" <<<"$out"
 

@@ -2,7 +2,9 @@
 """Python's latch package on the lab (test/python/python-latch.t): a latched client and
 server, blocking and asyncio, printing what latch says, one line per fact.
 
-  server PORT [--async] [--count N]   listen, accept N connections, greet, echo
+  server PORT [--async] [--count N] [--pause FILE]
+                                      listen, accept N connections, query each
+                                      (after FILE appears), greet, echo
   client HOST PORT PEER MARKER [--async]
   stream HOST PORT PEER MARKER        asyncio: write MARKER lines for a minute,
                                       print the events and how the stream ended
@@ -10,8 +12,10 @@ server, blocking and asyncio, printing what latch says, one line per fact.
 
 import argparse
 import asyncio
+import os
 import socket
 import sys
+import time
 
 import latch
 
@@ -32,9 +36,14 @@ def fail(e):
     return 1
 
 
-def serve_one(conn, info):
+def serve_one(ctx, conn, info, pause):
     out(peer_line(info))
-    again = latch.query(conn)
+    if pause:  # the test stops latchd meanwhile: only the cache can answer
+        for _ in range(100):
+            if os.path.exists(pause):
+                break
+            time.sleep(0.1)
+    again = ctx.query(conn)
     out("query", "same" if again.remote == info.remote and again.id == info.id else "differs")
     with conn:
         conn.sendall(("hello %s\n" % info.remote.subject).encode())
@@ -47,21 +56,25 @@ def serve_one(conn, info):
 
 def server(a):
     srv = socket.create_server(("::", a.port), family=socket.AF_INET6, dualstack_ipv6=True)
-    latch.listen(srv)
+    ctx = latch.Context(timeout=3)
+    ctx.listen(srv)
     out("listening")
     if a.use_async:
-        return asyncio.run(aserver(srv, a.count))
+        return asyncio.run(aserver(ctx, srv, a.count))
     for _ in range(a.count):
         try:
-            conn, addr, info = latch.accept(srv)
+            conn, addr, info = ctx.accept(srv)
         except latch.LatchError as e:
             fail(e)
             continue
-        serve_one(conn, info)
+        try:
+            serve_one(ctx, conn, info, a.pause)
+        except latch.LatchError as e:
+            fail(e)
     return 0
 
 
-async def aserver(srv, count):
+async def aserver(ctx, srv, count):
     async def greet(conn, info):
         out(peer_line(info))
         reader, writer = await asyncio.open_connection(sock=conn)
@@ -73,7 +86,7 @@ async def aserver(srv, count):
 
     tasks = []
     for _ in range(count):
-        conn, addr, info = await latch.accept_async(srv)
+        conn, addr, info = await ctx.accept_async(srv)
         tasks.append(asyncio.create_task(greet(conn, info)))
     await asyncio.gather(*tasks)
     return 0
@@ -157,6 +170,7 @@ def main():
     sp.add_argument("port", type=int)
     sp.add_argument("--async", dest="use_async", action="store_true")
     sp.add_argument("--count", type=int, default=1)
+    sp.add_argument("--pause", help="wait for this file before latch.query")
     for name in ("client", "stream"):
         cp = sub.add_parser(name)
         cp.add_argument("host")
