@@ -85,14 +85,25 @@ typedef struct latch_op latch_op;
 
 /* Numbers are ABI: append-only. */
 
-/* RFC 5660 §2.2 latch states; NONE: the connection is not latched (R33). */
+#if defined(__GNUC__)
+#define LATCH_DEPRECATED(why) __attribute__((deprecated(why)))
+#else
+#define LATCH_DEPRECATED(why)
+#endif
+
+/*
+ * RFC 5660 §2.2 latch states, by the RFC's names, as latchctl and latchd's
+ * logs say them (latch_state_name()); NONE: the connection is not latched (R33).
+ */
 enum latch_state {
 	LATCH_STATE_NONE = 0,
 	LATCH_STATE_LISTENER = 1,
 	LATCH_STATE_ESTABLISHED = 2,
 	LATCH_STATE_BROKEN = 3,
 	LATCH_STATE_CLOSED = 4,
-	LATCH_STATE_PENDING = 5, /* RFC 5660's LARVAL: waiting for its SA */
+	LATCH_STATE_LARVAL = 5, /* §2.3: waiting for its SA; nothing of the flow moves */
+	/* Its first name, kept for programs that use it. */
+	LATCH_STATE_PENDING LATCH_DEPRECATED("RFC 5660 calls it LARVAL: LATCH_STATE_LARVAL") = 5,
 };
 
 enum latch_reason {
@@ -314,6 +325,8 @@ LATCH_WUR int latch_ident_from_string(const char *s, latch_ident **ret);
 
 /* "PKIX_TRUSTED" for LATCH_AUTH_PKIX_TRUSTED; NULL when unknown. */
 const char *latch_auth_name(int auth);
+/* "LARVAL" for LATCH_STATE_LARVAL, as latchctl prints it; NULL for NONE or unknown. */
+const char *latch_state_name(int state);
 
 /* ---- A latch as latchd reports it ------------------------------------ */
 
@@ -434,7 +447,7 @@ LATCH_WUR int latch_socket_latch(latch_ctx *ctx, int fd, const latch_token *tok,
  * For an application that will connect(2) itself: latchd holds the
  * socket's first packet until an SA acceptable to tok carries it, so it
  * never leaves in clear. An unbound socket is bound to the wildcard address
- * (port 0) first. The latch is PENDING until then. flags: 0.
+ * (port 0) first. The latch is LARVAL until then. flags: 0.
  */
 LATCH_WUR int latch_socket_attach(latch_ctx *ctx, int fd, const latch_token *tok, unsigned flags,
 				  latch_info **ret);

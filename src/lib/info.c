@@ -6,7 +6,7 @@
 #include "lib/internal.h"
 #include "shared/text.h"
 
-_Static_assert((int)LATCH_STATE_PENDING == (int)IPC_STATE_PENDING, "state");
+_Static_assert((int)LATCH_STATE_LARVAL == (int)IPC_STATE_LARVAL, "state");
 _Static_assert((int)LATCH_REASON_UNLATCHED == (int)IPC_REASON_UNLATCHED, "reason");
 
 static int info_new(struct latch_info **ret)
@@ -173,6 +173,11 @@ int info_decode(const struct wire_msg *m, latch_info **ret)
 LATCH_EXPORT uint64_t latch_info_get_id(const latch_info *info)
 {
 	return info ? info->id : 0;
+}
+
+LATCH_EXPORT const char *latch_state_name(int state)
+{
+	return state > 0 && state <= UINT8_MAX ? wire_state_name((uint8_t)state) : NULL;
 }
 
 LATCH_EXPORT int latch_info_get_state(const latch_info *info)

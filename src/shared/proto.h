@@ -184,14 +184,19 @@ enum ipc_attr {
 #define IPC_CB_MAX	64
 #define IPC_ADDR_MAX	16
 
-/* RFC 5660 §2.2 states; PENDING is the fleeting LARVAL state of §2.3. */
+/*
+ * RFC 5660 §2.2 states, by the RFC's names everywhere (API, latchctl, logs):
+ * LARVAL is §2.3's state of a latch waiting for its SA.
+ */
 enum ipc_state {
 	IPC_STATE_LISTENER = 1,
 	IPC_STATE_ESTABLISHED = 2,
 	IPC_STATE_BROKEN = 3,
 	IPC_STATE_CLOSED = 4,
-	IPC_STATE_PENDING = 5,
+	IPC_STATE_LARVAL = 5,
 };
+/* The name before LARVAL was chosen; for the daemon's core until it moves over. */
+#define IPC_STATE_PENDING IPC_STATE_LARVAL
 
 enum ipc_reason {
 	IPC_REASON_NONE = 0,

@@ -99,7 +99,7 @@ static const struct attr_policy policies[IPC_A_MAX + 1] = {
 	[IPC_A_NAME] = S("NAME", IPC_NAME_MAX),
 	[IPC_A_MESSAGE] = S("MESSAGE", IPC_MESSAGE_MAX),
 	[IPC_A_LATCH_ID] = U("LATCH_ID", WIRE_U64, 1, UINT64_MAX),
-	[IPC_A_STATE] = U("STATE", WIRE_U8, IPC_STATE_LISTENER, IPC_STATE_PENDING),
+	[IPC_A_STATE] = U("STATE", WIRE_U8, IPC_STATE_LISTENER, IPC_STATE_LARVAL),
 	[IPC_A_REASON] = U("REASON", WIRE_U16, IPC_REASON_NONE, IPC_REASON_UNLATCHED),
 	[IPC_A_VALUE] = U("VALUE", WIRE_U64, 0, UINT64_MAX),
 	[IPC_A_CHANNEL_BINDING] = B("CHANNEL_BINDING", 1, IPC_CB_MAX),
@@ -311,6 +311,17 @@ const char *wire_msg_name(uint16_t type)
 	const struct msg_schema *s = schema_of(type);
 
 	return s ? s->name : "?";
+}
+
+const char *wire_state_name(uint8_t state)
+{
+	static const char *const names[] = {
+		[IPC_STATE_LISTENER] = "LISTENER", [IPC_STATE_ESTABLISHED] = "ESTABLISHED",
+		[IPC_STATE_BROKEN] = "BROKEN",	   [IPC_STATE_CLOSED] = "CLOSED",
+		[IPC_STATE_LARVAL] = "LARVAL",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : NULL;
 }
 
 const char *wire_attr_name(uint16_t type)

@@ -138,6 +138,11 @@ int wire_next(const struct wire_attrs *a, uint16_t type, size_t *cursor, struct 
 /* Names for messages and logs; "?" when unknown. */
 const char *wire_msg_name(uint16_t type);
 const char *wire_attr_name(uint16_t type);
+/*
+ * A latch state's one name, RFC 5660's ("LARVAL" for 5), as liblatch,
+ * latchctl and latchd's logs all say it; NULL for none.
+ */
+const char *wire_state_name(uint8_t state);
 enum wire_kind wire_attr_kind(uint16_t type);
 
 #endif

@@ -192,7 +192,7 @@ static void answer_ok(struct fake *f, const struct wire_msg *m, int fd, struct b
 		put_latch(f, b, IPC_STATE_LISTENER, fd, &m->attrs);
 		break;
 	case IPC_MSG_ATTACH:
-		put_latch(f, b, IPC_STATE_PENDING, fd, &m->attrs);
+		put_latch(f, b, IPC_STATE_LARVAL, fd, &m->attrs);
 		break;
 	case IPC_MSG_ACCEPT:
 		if (f->accept_unlatched)

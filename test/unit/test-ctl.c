@@ -213,12 +213,21 @@ static void error_text_cleaned(void **state)
 	close(sv[1]);
 }
 
+/* latchctl says the states as the RFC and the library do: LARVAL, not PENDING. */
+static void state_names(void **state)
+{
+	assert_string_equal(ctl_state_name(IPC_STATE_LARVAL), "LARVAL");
+	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_LARVAL; s++)
+		assert_string_equal(ctl_state_name(s), wire_state_name(s));
+	assert_string_equal(ctl_state_name(0), "?");
+	assert_string_equal(ctl_state_name(6), "?");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(json_escapes),
-		cmocka_unit_test(latch_escaped),
-		cmocka_unit_test(listing_goes_on),
+		cmocka_unit_test(json_escapes),	      cmocka_unit_test(state_names),
+		cmocka_unit_test(latch_escaped),      cmocka_unit_test(listing_goes_on),
 		cmocka_unit_test(error_text_cleaned),
 	};
 

@@ -274,7 +274,7 @@ static void query_reply_golden(void **state)
 	free(want);
 }
 
-/* ATTACH (207): the socket and the policy, answered with a PENDING latch. */
+/* ATTACH (207): the socket and the policy, answered with a LARVAL latch. */
 static void attach_golden(void **state)
 {
 	size_t len, rlen;
@@ -286,7 +286,7 @@ static void attach_golden(void **state)
 				 &len);
 	uint8_t *reply = unit_hex("00cf 0001 0000000b 00000000"
 				  "000c 0005 00000000 00000003" /* LATCH_ID 3 */
-				  "0005 0006 05 000000",	/* STATE PENDING */
+				  "0005 0006 05 000000",	/* STATE LARVAL */
 				  &rlen);
 	struct wire_attrs prot;
 	struct wire_msg m;
@@ -309,7 +309,7 @@ static void attach_golden(void **state)
 	assert_string_equal(wire_msg_name(IPC_MSG_ATTACH), "ATTACH");
 	parse_ok(reply, rlen, WIRE_FROM_DAEMON, 0, &m);
 	assert_int_equal(wire_get_u8(&m.attrs, IPC_A_STATE, &st), 0);
-	assert_int_equal(st, IPC_STATE_PENDING);
+	assert_int_equal(st, IPC_STATE_LARVAL);
 	buf_free(&b);
 	free(want);
 	free(reply);
