@@ -65,6 +65,7 @@ class _Named(enum.IntEnum):
 
 def _enum(name: str, prefix: str, doc: str) -> Any:
     members = {k[len(prefix):]: getattr(_latch, k) for k in dir(_latch) if k.startswith(prefix)}
+    members = dict(sorted(members.items(), key=lambda kv: kv[1]))
     e = _Named(name, members, module=__name__)
     e.__doc__ = doc
     return e
