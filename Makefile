@@ -7,11 +7,12 @@
 BUILD      ?= build
 BUILD_SAN  ?= build-san
 BUILD_FUZZ ?= build-fuzz
+BUILD_DEB  ?= build-deb
 FUZZ_RUNS  ?= 20000
 DESTDIR    ?=
 PREFIX     ?= /usr/local
 
-.PHONY: all setup build check check-native demo install fuzz format format-check clean bench
+.PHONY: all setup build check check-native demo install deb fuzz format format-check clean bench
 
 all: build
 
@@ -35,6 +36,10 @@ demo: build
 install: build
 	@meson install -C $(BUILD) --destdir "$(DESTDIR)"
 
+# The Debian packages (debian/) into $(BUILD_DEB)/, checked by lintian.
+deb: setup
+	@scripts/deb.sh $(BUILD_DEB)
+
 # Benchmarks on the lab (docs/performance.md); QUICK=1 for a smoke run.
 bench: build
 	@$(MAKE) -s -C bench BUILD=$(abspath $(BUILD))
@@ -52,4 +57,4 @@ format-check:
 	@git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run --Werror
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) $(BUILD_DEB)

@@ -31,15 +31,18 @@ static int print_peer(int fd)
 
 	if (ipsec_get_socket_pToken(fd, pt) < 0 ||
 	    ipsec_get_token_attr(pt, IPSEC_API_ATTR_iToken, &len, &peer) < 0) {
-		perror("ipsec_get_socket_pToken");
+		fprintf(stderr, "ipsec_get_socket_pToken: %s\n", ipsec_last_error());
 		return -1;
 	}
 	len = sizeof(dn);
 	if (ipsec_get_token_attr(peer, IPSEC_API_ATTR_certificateDN, &len, dn) < 0)
 		strcpy(dn, "-");
 	len = sizeof(meth);
-	ipsec_get_token_attr(peer, IPSEC_API_ATTR_authenticationMethod, &len, &meth);
-	printf("peer subject=%s auth=0x%x", dn, meth);
+	printf("peer subject=%s", dn);
+	if (ipsec_get_token_attr(peer, IPSEC_API_ATTR_authenticationMethod, &len, &meth) == 0)
+		printf(" auth=0x%x", meth);
+	else
+		printf(" auth=-");
 	len = sizeof(key);
 	if (ipsec_get_token_attr(peer, IPSEC_API_ATTR_pubKeyID, &len, key) == 0)
 		print_hex("pubkey", key, len);
@@ -72,7 +75,7 @@ int main(int argc, char **argv)
 	pt = ipsec_create_pToken();
 	if (ipsec_set_token_attr(pt, IPSEC_API_ATTR_privacyProtected, sizeof(on), &on) < 0 ||
 	    ipsec_set_socket_pToken(fd, pt) < 0) {
-		perror("ipsec_set_socket_pToken");
+		fprintf(stderr, "ipsec_set_socket_pToken: %s\n", ipsec_last_error());
 		return 1;
 	}
 	ipsec_free_pToken(pt);

@@ -26,13 +26,16 @@
  * accept(2), then ipsec_get_socket_pToken() on the accepted socket.
  *
  * Threads and the one global. The draft has no context object, so this
- * layer keeps one hidden latch_ctx per process, made on first use
- * (connecting to latchd at $LATCH_SOCKET or /run/latch/latchd.sock) and
- * remade in a child after fork(). A mutex serialises every call that uses
- * it, so calls from several threads are safe but wait for each other
- * (a connect may take seconds). Its latch events are discarded: an
- * application that needs events, parallelism or control of the connection
- * uses the native API, which has no global state.
+ * layer keeps hidden latch_ctxs: a pool of at most 8 connections to latchd
+ * (at $LATCH_SOCKET or /run/latch/latchd.sock), made as calls need them. A
+ * call takes one and gives it back, so threads do not wait for each other
+ * while one waits for its IKE (a ninth concurrent call waits for a free
+ * one). A child after fork() drops its parent's connections and makes its
+ * own; it keeps the table of listeners latched here, so a pre-fork
+ * server's children accept on them. The pool's latch events are
+ * discarded (a broken latch resets its socket, which is how a draft
+ * program learns of it): an application that needs events or its own
+ * connection uses the native API, which has no global state.
  *
  * Resolutions of the draft's defects, each decided once:
  *
@@ -65,9 +68,14 @@
  *      EOPNOTSUPP  a value latch cannot honour (compressionAvailable
  *                  ENABLE; disabling an authentication method other than
  *                  BTNS or LEAPOFFAITH; per-message tokens, see 7)
+ *      EOPNOTSUPP  also: policyName (latchd has no administrator policies
+ *                  to name; an empty name is EINVAL)
+ *      ENOTSOCK    the descriptor is not a socket
  *      ENOENT      (get_socket_pToken) the socket has no latch
+ *      ESRCH       latchd is not running (nothing answers on its socket)
  *    and latchd's own: EACCES/EPERM (peer or request not allowed),
- *    ECONNREFUSED, ETIMEDOUT, ECONNRESET.
+ *    ECONNREFUSED (no SA could be made), ETIMEDOUT, ECONNRESET (latchd
+ *    went away). ipsec_last_error() says what happened in words.
  *    Buffers: a successful get sets *attr_len to the bytes written. Strings
  *    are NUL-terminated and counted with their NUL, at most
  *    IPSEC_API_STRING_MAX bytes; on set, attr_len counts the string with or
@@ -238,6 +246,16 @@ int ipsec_export_iToken(const ipsec_iToken_t token, char *buf, uint32_t *len);
 int ipsec_set_cbinding(int fd);
 int ipsec_get_cbinding_types(int fd, char *buf, socklen_t *len);
 int ipsec_get_cbinding_data(int fd, void *buf, socklen_t *len);
+
+/*
+ * latch's one extension of the draft: the explanation of this thread's
+ * last failure, as errno is this thread's last error — latchd's own words
+ * when latchd refused ("the peer's certificate chains to no trusted CA"),
+ * else this layer's ("descriptor 5 is not a socket", "latchd is not
+ * running"), else strerror(errno). Valid until this thread's next failing
+ * call; "" before any failure.
+ */
+const char *ipsec_last_error(void);
 
 #ifdef __cplusplus
 }

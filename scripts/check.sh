@@ -4,11 +4,11 @@
 # make check: build twice (plain, and with AddressSanitizer + UndefinedBehaviorSanitizer)
 # and run: the unit tests in both; the style check; the lab's integration scenarios and
 # the hostile suite against the sanitized latchd, liblatch and latchctl (each build's
-# tests take their programs from that build: LATCH_BUILD_ROOT); the kernel lab in the
-# plain build. A sanitizer's report fails the test whose run caused it (test/lab/lab.sh,
-# lab_san_init). End with one line 'N passed, N failed, N skipped'. Every suite runs even
-# when an earlier one failed, so the summary is complete; the exit status is non-zero on
-# any failure.
+# tests take their programs from that build: LATCH_BUILD_ROOT); the Debian packages,
+# built and installed on lab hosts (suite package); the kernel lab in the plain build. A
+# sanitizer's report fails the test whose run caused it (test/lab/lab.sh, lab_san_init).
+# End with one line 'N passed, N failed, N skipped'. Every suite runs even when an earlier
+# one failed, so the summary is complete; the exit status is non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -56,6 +56,10 @@ fi
 # extension cannot be loaded into an uninstrumented python3
 if [ "$plain" = 1 ]; then
 	suite "$build" python --suite python --num-processes 1
+fi
+# the Debian packages: built, installed on two lab hosts, a latch between them
+if [ "$plain" = 1 ]; then
+	suite "$build" package --suite package --num-processes 1
 fi
 # the kernel lab: scenarios on kernel ESP under qemu (test/kernel-lab/), plain build;
 # make check-native leaves it out

@@ -21,6 +21,8 @@ packages=(
 	python3-dev python3-pytest python3-venv python3-mesonpy
 	# the kernel lab (test/kernel-lab/): Debian's kernel with ESP under qemu, its initramfs
 	qemu-system-x86 busybox-static kmod cpio
+	# the Debian packages (make deb, and make check's suite package)
+	dpkg-dev debhelper lintian
 )
 
 missing=()

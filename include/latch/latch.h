@@ -164,7 +164,7 @@ const char *latch_version(void);
 /*
  * Connect to latchd at path; NULL means $LATCH_SOCKET, or else
  * LATCH_SOCKET_DEFAULT. flags: 0. Caller owns *ret; free with
- * latch_ctx_free(). Errors: -ENOENT/-ECONNREFUSED (latchd not running),
+ * latch_ctx_free(). Errors: -ESRCH (latchd not running: nothing answers on path),
  * -EPROTO (another protocol version), -EINVAL, -ENOMEM.
  */
 LATCH_WUR int latch_ctx_new(latch_ctx **ret, const char *path, unsigned flags);

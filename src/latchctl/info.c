@@ -3,10 +3,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "latchctl/client.h"
 #include "shared/text.h"
 
 /* The exported channel binding starts with its RFC 5056 label and a colon. */
@@ -135,13 +138,7 @@ const char *ctl_state_name(uint8_t state)
 
 const char *ctl_reason_name(uint16_t reason)
 {
-	static const char *const names[] = {
-		"none",	    "sa-conflict",    "sa-gone",   "peer-dead",	  "peer-changed",
-		"policy",   "admin",	      "owner",	   "key-manager", "daemon",
-		"restored", "new-connection", "unlatched",
-	};
-
-	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "?";
+	return wire_reason_name(reason);
 }
 
 const char *ctl_auth_name(uint16_t auth)
@@ -274,6 +271,49 @@ void json_str(FILE *f, const char *s)
 	}
 	fputc('"', f);
 	free(t);
+}
+
+void json_doc_begin(FILE *f, const char *key)
+{
+	fprintf(f, "{\"schema\":%d,", CTL_JSON_SCHEMA);
+	json_str(f, key);
+	fputc(':', f);
+}
+
+void json_doc_end(FILE *f)
+{
+	fputs("}\n", f);
+	fflush(f);
+}
+
+int ctl_error(bool json, int exit_code, int err, const char *fmt, ...)
+{
+	char msg[2 * IPC_MESSAGE_MAX];
+	const char *code = err ? strerrorname_np(err < 0 ? -err : err) : NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!json) {
+		char t[4 * sizeof(msg) + 1];
+
+		fprintf(stderr, "latchctl: %s\n", ctl_text(t, sizeof(t), msg, ""));
+		return exit_code;
+	}
+	json_doc_begin(stdout, "error");
+	fputs("{\"code\":", stdout);
+	code ? json_str(stdout, code) : (void)fputs("null", stdout);
+	printf(",\"errno\":%d,\"exit\":%d,\"message\":", err < 0 ? -err : err, exit_code);
+	json_str(stdout, msg);
+	fputc('}', stdout);
+	json_doc_end(stdout);
+	return exit_code;
+}
+
+int ctl_refused(struct ctl_client *c, bool json, int r)
+{
+	return ctl_error(json, CTL_EXIT_REFUSED, r, "%s", c->error[0] ? c->error : strerror(-r));
 }
 
 const char *ctl_text(char *buf, size_t cap, const char *s, const char *none)

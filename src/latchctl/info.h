@@ -76,4 +76,33 @@ void json_hex(FILE *f, const uint8_t *p, size_t n);
 void ctl_ident_decode(const struct wire_attrs *a, uint16_t type, struct ctl_ident *ret);
 void ctl_ident_json(FILE *f, const char *key, const struct ctl_ident *id);
 
+/*
+ * --json: every command prints one document per result (watch: one per
+ * event, a line each), an object whose first member is "schema", the
+ * version of latchctl(8)'s JSON SCHEMA, then one member named for what it
+ * holds. json_doc_begin writes {"schema":N,"key": and json_doc_end the } and
+ * a newline. Raise CTL_JSON_SCHEMA with any change a reader could notice.
+ */
+#define CTL_JSON_SCHEMA 1
+void json_doc_begin(FILE *f, const char *key);
+void json_doc_end(FILE *f);
+
+/* latchctl's exit codes (latchctl(8)). */
+#define CTL_EXIT_REFUSED     1 /* latchd refused or found nothing */
+#define CTL_EXIT_USAGE	     2
+#define CTL_EXIT_UNREACHABLE 3
+
+/*
+ * An error, said once and returned as the exit code: with --json a document
+ * on stdout, {"schema":N,"error":{"code":"EACCES","errno":13,"message":"..."}}
+ * ("code" null and errno 0 for a usage error), so that a reader of stdout
+ * always gets one document; otherwise "latchctl: message" on stderr.
+ */
+int ctl_error(bool json, int exit_code, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* latchd refused: its words (c->error), else strerror(-r). CTL_EXIT_REFUSED. */
+struct ctl_client;
+int ctl_refused(struct ctl_client *c, bool json, int r);
+#define ctl_usage_error(json, ...) ctl_error(json, CTL_EXIT_USAGE, 0, __VA_ARGS__)
+
 #endif

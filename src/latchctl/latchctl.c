@@ -16,11 +16,12 @@
 
 #include "latchctl/client.h"
 #include "latchctl/info.h"
+#include "latchctl/metrics.h"
 #include "latchctl/pins.h"
 
-#define EXIT_REFUSED	 1
-#define EXIT_USAGE	 2
-#define EXIT_UNREACHABLE 3
+#define EXIT_REFUSED	 CTL_EXIT_REFUSED
+#define EXIT_USAGE	 CTL_EXIT_USAGE
+#define EXIT_UNREACHABLE CTL_EXIT_UNREACHABLE
 
 struct opts {
 	const char *socket;
@@ -34,6 +35,7 @@ struct opts {
 	bool help;
 	int count; /* watch: stop after this many events; 0: never */
 	int timeout_ms;
+	const char *bad; /* the option getopt refused, said by latchctl itself */
 };
 
 struct cmd {
@@ -43,10 +45,11 @@ struct cmd {
 	int (*run)(struct ctl_client *c, struct opts *o, int argc, char **argv);
 };
 
+static bool json_out; /* --json: errors are JSON documents on stdout too */
+
 static int refused(struct ctl_client *c, int r)
 {
-	fprintf(stderr, "latchctl: %s\n", c->error[0] ? c->error : strerror(-r));
-	return EXIT_REFUSED;
+	return ctl_refused(c, json_out, r);
 }
 
 /* ---------------------------------------------------------------- status */
@@ -68,6 +71,7 @@ static int status_entry(void *u, const struct wire_msg *m)
 	wire_get_u32(&m->attrs, IPC_A_VERSION, &version);
 	wire_get_str(&m->attrs, IPC_A_NAME, &name);
 	if (st->o->json) {
+		json_doc_begin(stdout, "status");
 		printf("{\"daemon\":");
 		json_str(stdout, name);
 		printf(",\"protocol\":%u", version);
@@ -98,8 +102,10 @@ static int status_entry(void *u, const struct wire_msg *m)
 		if (st->o->json)
 			printf("}");
 	}
-	if (st->o->json)
-		printf("}\n");
+	if (st->o->json) {
+		printf("}");
+		json_doc_end(stdout);
+	}
 	return 0;
 }
 
@@ -121,7 +127,28 @@ struct lister {
 	struct opts *o;
 	unsigned n, more;
 	bool show;
+	const char *key; /* --json: the document's member, its array opened at the first entry */
+	bool opened;
 };
+
+/* --json dumps: {"schema":N,"<key>":[ at the first entry or at the end, ]} at the end. */
+static void dump_open(struct lister *ls)
+{
+	if (ls->o->json && !ls->opened) {
+		json_doc_begin(stdout, ls->key);
+		putchar('[');
+		ls->opened = true;
+	}
+}
+
+static void dump_close(struct lister *ls, int r)
+{
+	if (!ls->o->json || (r < 0 && !ls->opened))
+		return;
+	dump_open(ls);
+	putchar(']');
+	json_doc_end(stdout);
+}
 
 static bool wanted(const struct opts *o, const struct ctl_latch *l)
 {
@@ -141,7 +168,12 @@ static int list_entry(void *u, const struct wire_msg *m)
 		ls->more++; /* counted, not printed: a terminal is no place for 10,000 rows */
 		return 0;
 	}
-	if (ls->o->json) {
+	if (ls->o->json && ls->show) {
+		json_doc_begin(stdout, "latch");
+		ctl_latch_json(stdout, &l);
+		json_doc_end(stdout);
+	} else if (ls->o->json) {
+		dump_open(ls);
 		printf("%s", ls->n ? ",\n " : "");
 		ctl_latch_json(stdout, &l);
 	} else if (ls->show) {
@@ -157,7 +189,7 @@ static int list_entry(void *u, const struct wire_msg *m)
 
 static int cmd_list(struct ctl_client *c, struct opts *o, int argc, char **argv)
 {
-	struct lister ls = { .o = o };
+	struct lister ls = { .o = o, .key = "latches" };
 	struct buf b;
 	size_t n;
 	int r;
@@ -170,13 +202,10 @@ static int cmd_list(struct ctl_client *c, struct opts *o, int argc, char **argv)
 		wire_put_u32(&b, IPC_A_OWNER_UID, (uint32_t)o->uid);
 		wire_nest_end(&b, n);
 	}
-	if (o->json)
-		printf("[");
 	r = ctl_call(c, &b, list_entry, &ls);
 	buf_free(&b);
-	if (o->json)
-		printf("]\n");
-	else if (r == 0 && !ls.n)
+	dump_close(&ls, r);
+	if (!o->json && r == 0 && !ls.n)
 		printf("no latches\n");
 	if (!o->json && ls.more)
 		printf("... and %u more (narrow with --state, --peer, --port, --uid, or raise "
@@ -203,21 +232,22 @@ static int by_id(struct ctl_client *c, struct opts *o, int argc, char **argv, ui
 	uint64_t id;
 	int r;
 
-	if (argc != 1 || parse_id(argv[0], &id) < 0) {
-		fprintf(stderr, "latchctl: give one latch id (a number from 'latchctl list')\n");
-		return EXIT_USAGE;
-	}
+	if (argc != 1 || parse_id(argv[0], &id) < 0)
+		return ctl_usage_error(o->json,
+				       "give one latch id (a number from 'latchctl list')");
 	ctl_begin(c, &b, type);
 	wire_put_u64(&b, IPC_A_LATCH_ID, id);
 	r = ctl_call(c, &b, type == IPC_MSG_QUERY ? list_entry : NULL, &ls);
 	buf_free(&b);
 	if (r < 0)
 		return refused(c, r);
-	if (o->json && type == IPC_MSG_QUERY)
-		printf("\n");
-	if (type == IPC_MSG_CLOSE)
-		printf(o->json ? "{\"closed\":%llu}\n" : "latch %llu closed\n",
-		       (unsigned long long)id);
+	if (type == IPC_MSG_CLOSE && o->json) {
+		json_doc_begin(stdout, "closed");
+		printf("%llu", (unsigned long long)id);
+		json_doc_end(stdout);
+	} else if (type == IPC_MSG_CLOSE) {
+		printf("latch %llu closed\n", (unsigned long long)id);
+	}
 	return 0;
 }
 
@@ -241,13 +271,17 @@ static void print_event(const struct opts *o, const struct wire_msg *m)
 		return;
 	wire_get_str(&m->attrs, IPC_A_MESSAGE, &why);
 	if (o->json) {
+		json_doc_begin(stdout, "event");
 		printf("{\"id\":%llu,\"state\":\"%s\",\"reason\":\"%s\",\"local\":",
 		       (unsigned long long)l.id, ctl_state_name(l.state),
 		       ctl_reason_name(l.reason));
 		json_str(stdout, l.laddr);
 		printf(",\"local_port\":%u,\"remote\":", l.lport);
 		json_str(stdout, l.has_remote ? l.raddr : "");
-		printf(",\"remote_port\":%u}\n", l.rport);
+		printf(",\"remote_port\":%u,\"message\":", l.rport);
+		why ? json_str(stdout, why) : (void)fputs("null", stdout);
+		putchar('}');
+		json_doc_end(stdout);
 	} else {
 		printf("latch %llu %s (%s) %s:%u -> %s:%u%s%s\n", (unsigned long long)l.id,
 		       ctl_state_name(l.state), ctl_reason_name(l.reason), l.laddr, l.lport,
@@ -315,6 +349,7 @@ static int peer_entry(void *u, const struct wire_msg *m)
 	if (wire_get_nested(&m->attrs, IPC_A_TUPLE, &tup) == 0)
 		ctl_latch_decode_tuple(&tup, &t);
 	if (ls->o->json) {
+		dump_open(ls);
 		printf("%s{\"ike_sa\":%llu,\"address\":", ls->n ? ",\n " : "",
 		       (unsigned long long)counter(&m->attrs, "ike_sa"));
 		json_str(stdout, t.raddr);
@@ -341,18 +376,15 @@ static int peer_entry(void *u, const struct wire_msg *m)
 
 static int cmd_peers(struct ctl_client *c, struct opts *o, int argc, char **argv)
 {
-	struct lister ls = { .o = o };
+	struct lister ls = { .o = o, .key = "peers" };
 	struct buf b;
 	int r;
 
 	ctl_begin(c, &b, IPC_MSG_PEER_LIST);
-	if (o->json)
-		printf("[");
 	r = ctl_call(c, &b, peer_entry, &ls);
 	buf_free(&b);
-	if (o->json)
-		printf("]\n");
-	else if (r == 0 && !ls.n)
+	dump_close(&ls, r);
+	if (!o->json && r == 0 && !ls.n)
 		printf("no IKE peers\n");
 	return r < 0 ? refused(c, r) : 0;
 }
@@ -360,6 +392,11 @@ static int cmd_peers(struct ctl_client *c, struct opts *o, int argc, char **argv
 static int cmd_pins(struct ctl_client *c, struct opts *o, int argc, char **argv)
 {
 	return ctl_pins(c, o->json, argc, argv);
+}
+
+static int cmd_metrics(struct ctl_client *c, struct opts *o, int argc, char **argv)
+{
+	return ctl_metrics(c, o->json, argc, argv);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -375,6 +412,8 @@ static const struct cmd cmds[] = {
 	  cmd_peers },
 	{ "pins", "[forget NAME]", "leap-of-faith pins: BTNS peers' keys by name; forget one",
 	  cmd_pins },
+	{ "metrics", "[openmetrics|prometheus]",
+	  "counters and gauges as OpenMetrics (or Prometheus) text, for monitoring", cmd_metrics },
 };
 
 static void usage(FILE *f)
@@ -413,6 +452,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	};
 	int ch;
 
+	opterr = 0; /* said once, by latchctl (as JSON with --json) */
 	while ((ch = getopt_long(argc, argv, "+js:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
@@ -448,6 +488,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->help = true;
 			break;
 		default:
+			o->bad = argv[optind - 1];
 			return -EINVAL;
 		}
 	}
@@ -463,9 +504,18 @@ int main(int argc, char **argv)
 
 	o.socket = getenv("LATCH_SOCKET") ? getenv("LATCH_SOCKET") : "/run/latch/latchd.sock";
 	if (parse_opts(argc, argv, &o) < 0 || (optind >= argc && !o.help)) {
+		if (o.json)
+			return ctl_usage_error(true,
+					       "%s%s%susage: latchctl [--json] [--socket PATH] "
+					       "COMMAND [ARGS] (latchctl --help)",
+					       o.bad ? "bad option '" : "", o.bad ? o.bad : "",
+					       o.bad ? "': " : "");
+		if (o.bad)
+			fprintf(stderr, "latchctl: bad option '%s'\n", o.bad);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	json_out = o.json;
 	if (optind >= argc) {
 		usage(stdout);
 		return 0;
@@ -475,6 +525,8 @@ int main(int argc, char **argv)
 			cmd = &cmds[i];
 	}
 	if (!cmd) {
+		if (o.json)
+			return ctl_usage_error(true, "unknown command '%s'", argv[optind]);
 		fprintf(stderr, "latchctl: unknown command '%s'\n", argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -483,9 +535,16 @@ int main(int argc, char **argv)
 	argv += optind + 1;
 	optind = 0;
 	if (parse_opts(argc + 1, argv - 1, &o) < 0) {
+		if (o.json)
+			return ctl_usage_error(true, "%s%s%susage: latchctl %s %s",
+					       o.bad ? "bad option '" : "", o.bad ? o.bad : "",
+					       o.bad ? "': " : "", cmd->name, cmd->args);
+		if (o.bad)
+			fprintf(stderr, "latchctl: bad option '%s'\n", o.bad);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	json_out = o.json;
 	argc -= optind - 1;
 	argv += optind - 1;
 	if (o.help) {
@@ -493,10 +552,9 @@ int main(int argc, char **argv)
 		       cmd->args, cmd->help);
 		return 0;
 	}
-	if (ctl_connect(&c, o.socket) < 0) {
-		fprintf(stderr, "latchctl: %s\n", c.error);
-		return EXIT_UNREACHABLE;
-	}
+	r = ctl_connect(&c, o.socket);
+	if (r < 0)
+		return ctl_error(o.json, EXIT_UNREACHABLE, r, "%s", c.error);
 	r = cmd->run(&c, &o, argc, argv);
 	if (c.skipped)
 		fprintf(stderr,

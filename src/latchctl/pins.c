@@ -32,6 +32,10 @@ static int pin_entry(void *u, const struct wire_msg *m)
 	if (wire_get_str(&id, IPC_A_IDENT_AUDIT, &audit) == 0)
 		sscanf(audit, "pinned=%llu", &when);
 	if (pl->json) {
+		if (!pl->n) {
+			json_doc_begin(stdout, "pins");
+			putchar('[');
+		}
 		printf("%s{\"name\":", pl->n ? ",\n " : "");
 		json_str(stdout, name);
 		printf(",\"pubkey\":");
@@ -54,12 +58,6 @@ static int pin_entry(void *u, const struct wire_msg *m)
 	return 0;
 }
 
-static int fail(struct ctl_client *c, int r)
-{
-	fprintf(stderr, "latchctl: %s\n", c->error[0] ? c->error : strerror(-r));
-	return 1;
-}
-
 static int list(struct ctl_client *c, bool json)
 {
 	struct pin_list pl = { json, 0 };
@@ -67,15 +65,19 @@ static int list(struct ctl_client *c, bool json)
 	int r;
 
 	ctl_begin(c, &b, IPC_MSG_PIN_LIST);
-	if (json)
-		printf("[");
 	r = ctl_call(c, &b, pin_entry, &pl);
 	buf_free(&b);
-	if (json)
-		printf("]\n");
-	else if (r == 0 && !pl.n)
+	if (json && (r == 0 || pl.n)) {
+		if (!pl.n) {
+			json_doc_begin(stdout, "pins");
+			putchar('[');
+		}
+		putchar(']');
+		json_doc_end(stdout);
+	} else if (r == 0 && !pl.n) {
 		printf("no pins\n");
-	return r < 0 ? fail(c, r) : 0;
+	}
+	return r < 0 ? ctl_refused(c, json, r) : 0;
 }
 
 static int forget(struct ctl_client *c, bool json, const char *name)
@@ -91,11 +93,11 @@ static int forget(struct ctl_client *c, bool json, const char *name)
 	r = ctl_call(c, &b, NULL, NULL);
 	buf_free(&b);
 	if (r < 0)
-		return fail(c, r);
+		return ctl_refused(c, json, r);
 	if (json) {
-		printf("{\"forgotten\":");
+		json_doc_begin(stdout, "forgotten");
 		json_str(stdout, name);
-		printf("}\n");
+		json_doc_end(stdout);
 	} else {
 		printf("pin of %s forgotten: its next contact is a first contact again\n", name);
 	}
@@ -108,6 +110,5 @@ int ctl_pins(struct ctl_client *c, bool json, int argc, char **argv)
 		return list(c, json);
 	if (argc == 2 && !strcmp(argv[0], "forget"))
 		return forget(c, json, argv[1]);
-	fprintf(stderr, "latchctl: pins [forget NAME]\n");
-	return 2;
+	return ctl_usage_error(json, "pins [forget NAME]");
 }

@@ -30,6 +30,7 @@ static void usage(FILE *f)
 		   "  -o, --set KEY=VALUE override one configuration key\n"
 		   "  -d, --debug         log debug messages\n"
 		   "      --cleanup       remove latchd's firewall table and rule, then exit\n"
+		   "      --print-paths   print the files and directories latchd uses, then exit\n"
 		   "  -V, --version       print the version\n");
 }
 
@@ -95,19 +96,31 @@ static int cleanup(const struct config *cfg)
 	return r;
 }
 
+/* --print-paths: where this build looks, after the configuration (and -o) applied. */
+static void print_paths(const char *path, const struct config *c)
+{
+	printf("config          %s\n"
+	       "btns_anchor     %s\n"
+	       "btns_anchor_key %s\n"
+	       "data_dir        %s\n"
+	       "state_dir       %s\n"
+	       "socket          %s\n"
+	       "vici_socket     %s\n",
+	       path, c->btns_anchor, c->btns_anchor_key, c->data_dir, c->state_dir, c->socket,
+	       c->vici_socket);
+}
+
 static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanup)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "set", required_argument, NULL, 'o' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "cleanup", no_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' }, { "set", required_argument, NULL, 'o' },
+		{ "debug", no_argument, NULL, 'd' },	    { "cleanup", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },	    { "help", no_argument, NULL, 'h' },
+		{ "print-paths", no_argument, NULL, 'P' },  { NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_PATH_DEFAULT;
 	bool explicit_path = false; /* a file named on the command line must exist */
+	bool paths = false;
 	char err[512], *sets[64];
 	int n_sets = 0, o;
 
@@ -127,6 +140,9 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 			break;
 		case 'C':
 			*do_cleanup = true;
+			break;
+		case 'P':
+			paths = true;
 			break;
 		case 'V':
 			printf("latchd %s\n", LATCH_VERSION);
@@ -157,6 +173,10 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 			log_err("-o %s: %s", sets[i], eq ? err : "expected KEY=VALUE");
 			return -EINVAL;
 		}
+	}
+	if (paths) {
+		print_paths(path, cfg);
+		return 1;
 	}
 	return 0;
 }

@@ -328,6 +328,9 @@ LATCH_EXPORT int latch_ctx_new(latch_ctx **ret, const char *path, unsigned flags
 	if (!path || !*path)
 		path = LATCH_SOCKET_DEFAULT;
 	fd = connect_unix(path);
+	/* Nothing there or nobody listening: latchd is not running (not "no latch"). */
+	if (fd == -ENOENT || fd == -ECONNREFUSED)
+		fd = -ESRCH;
 	if (fd < 0)
 		return ret_errno(fd);
 	r = ctx_new_fd(fd, &ctx);

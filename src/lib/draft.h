@@ -39,7 +39,9 @@ void ptoken_reset(struct ipsec_pToken *p);
 int ptoken_to_native(const struct ipsec_pToken *p, latch_token **ret);
 /* Fill p (reset first) from a latch; takes nothing from info. */
 int ptoken_fill(struct ipsec_pToken *p, const latch_info *info);
-/* 0, or -1 with errno = -r. */
+/* 0, or -1 with errno = -r (and the explanation, if none was given, strerror's). */
 int draft_ret(int r);
+/* Explain the failure the next draft_ret() reports (ipsec_last_error()). */
+void draft_explain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

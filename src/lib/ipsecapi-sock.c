@@ -9,11 +9,14 @@
 
 /*
  * The one global state of liblatch (see ipsecapi.h): the draft has no
- * context, so its calls share a hidden ctx, made on first use, and a table
- * of the listeners latched through it (to recognise their accepted
- * sockets). One mutex guards both for the whole of each call.
+ * context, so its calls share hidden ctxs — a pool of at most POOL_MAX
+ * connections to latchd, made as calls need them: a call takes an idle one
+ * (or makes one) and gives it back, so a connect that waits seconds for IKE
+ * holds one ctx, not every thread — and a table of the listeners latched
+ * through them (to recognise their accepted sockets; it grows as needed).
+ * g_lock guards the pool and the table, never a request to latchd.
  */
-#define LISTENERS_MAX 64
+#define POOL_MAX 8
 
 struct listener {
 	uint64_t cookie; /* SO_COOKIE: tells a reused descriptor number from ours */
@@ -22,38 +25,85 @@ struct listener {
 };
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static latch_ctx *g_ctx;
+static pthread_cond_t g_idle = PTHREAD_COND_INITIALIZER;
+static latch_ctx *g_pool[POOL_MAX]; /* the idle ctxs */
+static unsigned g_n_idle, g_n_ctx;  /* idle; made and not freed */
 static pid_t g_pid;
-static struct listener g_listeners[LISTENERS_MAX];
-static unsigned g_n_listeners;
+static struct listener *g_listeners;
+static unsigned g_n_listeners, g_cap_listeners;
 
 /*
- * The shared ctx, with the lock held. A child after fork() must not talk
- * over its parent's connection (replies would go to whoever reads first),
- * so it drops its copy and makes its own.
+ * A child after fork() must not talk over its parent's connections
+ * (replies would go to whoever reads first): it drops its copies and makes
+ * its own. It keeps the listener table: the listeners are its sockets too,
+ * and a pre-fork server's children accept on them. With g_lock held.
  */
-static int ctx_get(latch_ctx **ret)
+static void pool_after_fork(void)
 {
+	if (g_pid == getpid())
+		return;
+	while (g_n_idle)
+		latch_ctx_free(g_pool[--g_n_idle]);
+	g_n_ctx = 0;
+	g_pid = getpid();
+}
+
+/* A ctx for this call, idle or new: give it back with ctx_put(). */
+static int ctx_take(latch_ctx **ret)
+{
+	latch_ctx *ctx = NULL;
 	int r;
 
-	if (g_ctx && g_pid != getpid()) {
-		latch_ctx_free(g_ctx);
-		g_ctx = NULL;
-		g_n_listeners = 0;
+	pthread_mutex_lock(&g_lock);
+	pool_after_fork();
+	while (!g_n_idle && g_n_ctx == POOL_MAX)
+		pthread_cond_wait(&g_idle, &g_lock);
+	if (g_n_idle)
+		ctx = g_pool[--g_n_idle];
+	else
+		g_n_ctx++;
+	pthread_mutex_unlock(&g_lock);
+	/* Nobody listens to a pooled ctx's events: drain them, and notice a dead latchd. */
+	if (ctx && latch_ctx_process(ctx) == -ECONNRESET) {
+		latch_ctx_free(ctx);
+		ctx = NULL;
 	}
-	/* Nobody listens to this ctx's events: drain them, and notice a dead latchd. */
-	if (g_ctx && latch_ctx_process(g_ctx) == -ECONNRESET) {
-		latch_ctx_free(g_ctx);
-		g_ctx = NULL;
+	if (!ctx && (r = latch_ctx_new(&ctx, NULL, 0)) < 0) {
+		if (r == -ESRCH)
+			draft_explain("latchd is not running (nothing answers on its socket)");
+		pthread_mutex_lock(&g_lock);
+		g_n_ctx--;
+		pthread_cond_signal(&g_idle);
+		pthread_mutex_unlock(&g_lock);
+		return r;
 	}
-	if (!g_ctx) {
-		r = latch_ctx_new(&g_ctx, NULL, 0);
-		if (r < 0)
-			return r;
-		g_pid = getpid();
-	}
-	*ret = g_ctx;
+	ctx->error[0] = 0; /* what explains this call's failure, not an earlier one's */
+	*ret = ctx;
 	return 0;
+}
+
+/* Give ctx back to the pool; one latchd closed is freed instead. */
+static void ctx_put(latch_ctx *ctx, int r)
+{
+	pthread_mutex_lock(&g_lock);
+	if (r == -ECONNRESET || g_pid != getpid()) {
+		latch_ctx_free(ctx);
+		if (g_pid == getpid())
+			g_n_ctx--;
+	} else {
+		g_pool[g_n_idle++] = ctx;
+	}
+	pthread_cond_signal(&g_idle);
+	pthread_mutex_unlock(&g_lock);
+}
+
+/* latchd's words for the failure just reported on ctx, if it gave any. */
+static void explain_ctx(latch_ctx *ctx)
+{
+	const char *why = latch_ctx_last_error(ctx);
+
+	if (*why)
+		draft_explain("%s", why);
 }
 
 static int sock_u64(int fd, int opt, uint64_t *ret)
@@ -86,6 +136,13 @@ static int local_port(int fd, uint16_t *ret)
 	return 0;
 }
 
+static bool is_socket(int fd)
+{
+	int type;
+
+	return sock_int(fd, SO_TYPE, &type) == 0;
+}
+
 static bool is_connected(int fd)
 {
 	struct sockaddr_storage ss;
@@ -109,15 +166,36 @@ static void listeners_prune(void)
 	}
 }
 
-static void listener_add(int fd)
+static int listener_add(int fd)
 {
-	struct listener l = { .fd = fd };
+	struct listener l = { .fd = fd }, *grown;
+	unsigned cap;
 
 	listeners_prune();
-	if (g_n_listeners == LISTENERS_MAX || sock_u64(fd, SO_COOKIE, &l.cookie) < 0 ||
-	    sock_int(fd, SO_PROTOCOL, &l.proto) < 0 || local_port(fd, &l.port) < 0)
-		return; /* its accepted sockets are then latched by QUERY only */
+	if (sock_u64(fd, SO_COOKIE, &l.cookie) < 0 || sock_int(fd, SO_PROTOCOL, &l.proto) < 0 ||
+	    local_port(fd, &l.port) < 0)
+		return -ENOTSOCK;
+	if (g_n_listeners == g_cap_listeners) {
+		cap = g_cap_listeners ? 2 * g_cap_listeners : 16;
+		grown = realloc(g_listeners, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		g_listeners = grown, g_cap_listeners = cap;
+	}
 	g_listeners[g_n_listeners++] = l;
+	return 0;
+}
+
+static void listener_forget(int fd)
+{
+	pthread_mutex_lock(&g_lock);
+	for (unsigned i = 0; i < g_n_listeners; i++) {
+		if (g_listeners[i].fd == fd) {
+			g_listeners[i] = g_listeners[--g_n_listeners];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_lock);
 }
 
 /* Was fd accepted from a listener latched here (same protocol and local port)? */
@@ -154,9 +232,13 @@ static int apply(latch_ctx *ctx, int fd, const latch_token *tok)
 	    port)
 		listening = 1;
 	if (listening) {
-		r = latch_listen(ctx, fd, tok, 0, NULL);
-		if (r == 0)
-			listener_add(fd);
+		/* Room first: a listener whose accepted sockets would go unrecognised is refused.
+		 */
+		pthread_mutex_lock(&g_lock);
+		r = listener_add(fd);
+		pthread_mutex_unlock(&g_lock);
+		if (r == 0 && (r = latch_listen(ctx, fd, tok, 0, NULL)) < 0)
+			listener_forget(fd);
 		return r;
 	}
 	if (is_connected(fd))
@@ -172,14 +254,19 @@ LATCH_EXPORT int ipsec_set_socket_pToken(int fd, const ipsec_pToken_t pToken)
 
 	if (fd < 0 || !pToken || pToken->magic != PTOKEN_MAGIC)
 		return draft_ret(-EINVAL);
+	if (!is_socket(fd)) {
+		draft_explain("descriptor %d is not a socket", fd);
+		return draft_ret(-ENOTSOCK);
+	}
 	r = ptoken_to_native(pToken, &tok);
 	if (r < 0)
 		return draft_ret(r);
-	pthread_mutex_lock(&g_lock);
-	r = ctx_get(&ctx);
-	if (r == 0)
-		r = apply(ctx, fd, tok);
-	pthread_mutex_unlock(&g_lock);
+	r = ctx_take(&ctx);
+	if (r == 0) {
+		if ((r = apply(ctx, fd, tok)) < 0)
+			explain_ctx(ctx);
+		ctx_put(ctx, r);
+	}
 	latch_token_free(tok);
 	return draft_ret(r);
 }
@@ -188,15 +275,23 @@ LATCH_EXPORT int ipsec_set_socket_pToken(int fd, const ipsec_pToken_t pToken)
 static int socket_info(int fd, latch_info **ret)
 {
 	latch_ctx *ctx;
+	bool ours;
 	int r;
 
-	pthread_mutex_lock(&g_lock);
-	r = ctx_get(&ctx);
-	if (r == 0)
-		r = latch_socket_query(ctx, fd, ret);
-	if (r == -ENOENT && is_connected(fd) && from_listener(fd))
-		r = socket_accepted(ctx, fd, ret);
-	pthread_mutex_unlock(&g_lock);
+	r = ctx_take(&ctx);
+	if (r < 0)
+		return r;
+	r = latch_socket_query(ctx, fd, ret);
+	if (r == -ENOENT && is_connected(fd)) {
+		pthread_mutex_lock(&g_lock);
+		ours = from_listener(fd);
+		pthread_mutex_unlock(&g_lock);
+		if (ours)
+			r = socket_accepted(ctx, fd, ret);
+	}
+	if (r < 0)
+		explain_ctx(ctx);
+	ctx_put(ctx, r);
 	return r;
 }
 
@@ -207,6 +302,10 @@ LATCH_EXPORT int ipsec_get_socket_pToken(int fd, ipsec_pToken_t pToken)
 
 	if (fd < 0 || !pToken || pToken->magic != PTOKEN_MAGIC)
 		return draft_ret(-EINVAL);
+	if (!is_socket(fd)) {
+		draft_explain("descriptor %d is not a socket", fd);
+		return draft_ret(-ENOTSOCK);
+	}
 	r = socket_info(fd, &info);
 	if (r < 0)
 		return draft_ret(r);

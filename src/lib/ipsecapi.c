@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,37 @@
 
 #define METH_BASE IPSEC_API_ATTR_authMeth_NONE
 
+/*
+ * The last failure's explanation, per thread like errno: set by
+ * draft_explain() on the way to a failure, else strerror() of it.
+ */
+static __thread char explanation[IPC_MESSAGE_MAX + 1];
+static __thread bool explained;
+
+void draft_explain(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(explanation, sizeof(explanation), fmt, ap);
+	va_end(ap);
+	explained = true;
+}
+
+LATCH_EXPORT const char *ipsec_last_error(void)
+{
+	return explanation;
+}
+
 int draft_ret(int r)
 {
-	if (r >= 0)
+	if (r >= 0) {
+		explained = false;
 		return 0;
+	}
+	if (!explained)
+		snprintf(explanation, sizeof(explanation), "%s", strerror(-r));
+	explained = false;
 	errno = -r;
 	return -1;
 }
@@ -207,25 +235,6 @@ static int set_u16(uint32_t len, const void *val, uint16_t max, uint16_t *ret)
 	return 0;
 }
 
-/* A string of len bytes, NUL-terminated or not; no interior NUL. */
-static int set_str(uint32_t len, const void *val, size_t max, char **dst)
-{
-	const char *s = val;
-	char *copy;
-	int r;
-
-	if (len && s[len - 1] == 0)
-		len--;
-	if (memchr(s, 0, len))
-		return -EINVAL;
-	copy = strndup(s, len);
-	if (!copy)
-		return -ENOMEM;
-	r = str_set(dst, copy, max);
-	free(copy);
-	return r;
-}
-
 static int get_itoken(const struct ipsec_iToken *t, uint32_t *len, void *val)
 {
 	struct ipsec_iToken *copy;
@@ -366,6 +375,9 @@ static int set_mode(struct ipsec_pToken *p, uint32_t type, uint32_t len, const v
 	if (r < 0)
 		return r;
 	if (type == IPSEC_API_ATTR_tunnelMode) {
+		/* Protected IP options asked for a tunnel: transport contradicts them. */
+		if (v == IPSEC_API_ATTR_DISABLE && p->ipopts == IPSEC_API_ATTR_ENABLE)
+			return -EINVAL;
 		p->tunnel = v;
 		p->tok.mode = v == IPSEC_API_ATTR_ENABLE    ? LATCH_MODE_TUNNEL
 			      : v == IPSEC_API_ATTR_DISABLE ? LATCH_MODE_TRANSPORT
@@ -399,6 +411,22 @@ static int set_peer(struct ipsec_pToken *p, uint32_t len, const void *val)
 	return 0;
 }
 
+/*
+ * A policy name names a policy of the host's administrator; latchd has none
+ * to name yet, so a name is refused rather than carried and ignored.
+ */
+static int set_policy_name(uint32_t len, const void *val)
+{
+	const char *s = val;
+
+	if (len && s[len - 1] == 0)
+		len--;
+	if (!len || memchr(s, 0, len))
+		return -EINVAL;
+	draft_explain("policyName: latchd has no administrator policies to name");
+	return -EOPNOTSUPP;
+}
+
 static int ptoken_set(struct ipsec_pToken *p, uint32_t type, uint32_t len, const void *val)
 {
 	uint16_t v;
@@ -418,7 +446,7 @@ static int ptoken_set(struct ipsec_pToken *p, uint32_t type, uint32_t len, const
 			p->compress = v;
 		return r;
 	case IPSEC_API_ATTR_policyName:
-		return set_str(len, val, IPC_NAME_MAX, &p->tok.policy_name);
+		return set_policy_name(len, val);
 	case IPSEC_API_ATTR_iToken:
 		return set_peer(p, len, val);
 	case IPSEC_API_ATTR_tunnelMode:
@@ -500,14 +528,24 @@ static bool same_str(const char *a, const char *b)
 	return a == b || (a && b && !strcmp(a, b));
 }
 
+/* The authMeth_* wishes of a pToken's peer template (ANY when it has none). */
+static uint16_t peer_wish(const struct ipsec_pToken *p, unsigned m)
+{
+	return p->peer ? p->peer->meth[m] : IPSEC_API_ATTR_ANY;
+}
+
 LATCH_EXPORT int ipsec_cmp_pToken(ipsec_pToken_t p1, ipsec_pToken_t p2)
 {
 	const struct latch_ident *a, *b;
 
 	if (!p1 || !p2 || p1->magic != PTOKEN_MAGIC || p2->magic != PTOKEN_MAGIC)
 		return draft_ret(-EINVAL);
+	for (unsigned m = 0; m < METH_COUNT; m++) {
+		if (peer_wish(p1, m) != peer_wish(p2, m))
+			return 1;
+	}
 	if (p1->privacy != p2->privacy || p1->integrity != p2->integrity ||
-	    p1->tunnel != p2->tunnel || p1->tok.mode != p2->tok.mode ||
+	    p1->tunnel != p2->tunnel || p1->ipopts != p2->ipopts || p1->tok.mode != p2->tok.mode ||
 	    (p1->tok.flags & LATCH_TOKEN_EXACT) != (p2->tok.flags & LATCH_TOKEN_EXACT) ||
 	    !same_str(p1->tok.policy_name, p2->tok.policy_name))
 		return 1;
@@ -518,23 +556,92 @@ LATCH_EXPORT int ipsec_cmp_pToken(ipsec_pToken_t p1, ipsec_pToken_t p2)
 	return latch_ident_same_peer(a, b) ? 0 : 1;
 }
 
-LATCH_EXPORT int ipsec_import_iToken(const char *text, ipsec_iToken_t *ret)
+/*
+ * A template's text form is its identity's (latch_ident_to_string) followed
+ * by its authMeth_* wishes other than ANY: " authMeth_BTNS=enable".
+ */
+static const char *const meth_names[METH_COUNT] = {
+	"NONE",	 "BTNS", "LEAPOFFAITH",	 "PRESHAREDKEY", "GROUPKEY",
+	"XAUTH", "EAP",	 "PKIX_TRUSTED", "PKIX_INLINE",	 "PKIX_OFFLINE",
+};
+#define WISH_KEY " authMeth_"
+
+static int parse_wish(struct ipsec_iToken *t, const char *s, size_t n)
 {
-	struct ipsec_iToken *t;
-	latch_ident *id;
+	for (unsigned m = 0; m < METH_COUNT; m++) {
+		size_t k = strlen(meth_names[m]);
+		uint16_t v;
+
+		if (n <= k || strncmp(s, meth_names[m], k) || s[k] != '=')
+			continue;
+		if (n - k - 1 == 6 && !strncmp(s + k + 1, "enable", 6))
+			v = IPSEC_API_ATTR_ENABLE;
+		else if (n - k - 1 == 7 && !strncmp(s + k + 1, "disable", 7))
+			v = IPSEC_API_ATTR_DISABLE;
+		else
+			return -EINVAL;
+		t->meth[m] = v;
+		return meth_wish_ok(m, v);
+	}
+	return -EINVAL;
+}
+
+static int parse_wishes(struct ipsec_iToken *t, const char *s)
+{
+	while (*s) {
+		size_t n;
+		int r;
+
+		if (strncmp(s, WISH_KEY, strlen(WISH_KEY)))
+			return -EINVAL;
+		s += strlen(WISH_KEY);
+		n = strcspn(s, " ");
+		r = parse_wish(t, s, n);
+		if (r < 0)
+			return r;
+		s += n;
+	}
+	return 0;
+}
+
+static int import_itoken(const char *text, struct ipsec_iToken **ret)
+{
+	const char *wishes = strstr(text, WISH_KEY);
+	char *head = strndup(text, wishes ? (size_t)(wishes - text) : strlen(text));
+	latch_ident *id = NULL;
 	int r;
 
-	if (!ret)
-		return draft_ret(-EINVAL);
-	r = latch_ident_from_string(text, &id);
-	if (r < 0)
-		return draft_ret(r);
-	r = itoken_new(id, false, &t);
-	if (r < 0) {
+	if (!head)
+		return -ENOMEM;
+	r = latch_ident_from_string(head, &id) < 0 ? -errno : 0;
+	free(head);
+	if (r == 0 && (r = itoken_new(id, false, ret)) < 0)
 		latch_ident_free(id);
-		return draft_ret(r);
+	if (r == 0 && wishes && (r = parse_wishes(*ret, wishes)) < 0)
+		(void)ipsec_free_iToken(*ret);
+	return r;
+}
+
+LATCH_EXPORT int ipsec_import_iToken(const char *text, ipsec_iToken_t *ret)
+{
+	if (!text || !ret)
+		return draft_ret(-EINVAL);
+	return draft_ret(import_itoken(text, ret));
+}
+
+static int put_wishes(const struct ipsec_iToken *t, char **s)
+{
+	for (unsigned m = 0; m < METH_COUNT && !t->obtained; m++) {
+		char *more;
+
+		if (t->meth[m] == IPSEC_API_ATTR_ANY)
+			continue;
+		if (asprintf(&more, "%s%s%s=%s", *s, WISH_KEY, meth_names[m],
+			     t->meth[m] == IPSEC_API_ATTR_ENABLE ? "enable" : "disable") < 0)
+			return -ENOMEM;
+		free(*s);
+		*s = more;
 	}
-	*ret = t;
 	return 0;
 }
 
@@ -552,7 +659,9 @@ LATCH_EXPORT int ipsec_export_iToken(const ipsec_iToken_t token, char *buf, uint
 	latch_ident_free(empty);
 	if (r < 0)
 		return draft_ret(r);
-	r = get_str(s, len, buf);
+	r = put_wishes(token, &s);
+	if (r == 0)
+		r = get_str(s, len, buf);
 	free(s);
 	return draft_ret(r);
 }
@@ -606,12 +715,15 @@ static int fill_strings(struct ipsec_pToken *p, const latch_info *info)
 	return 0;
 }
 
-/* An SA protects privacy unless its cipher is NULL (ESP-null). */
+/*
+ * An SA protects privacy unless its cipher is NULL (ESP-null). Without an SA
+ * (a listener, a latch waiting for one) what the latch requires is all there is.
+ */
 static bool private_sa(const latch_info *info)
 {
-	if (info->prot && info->prot->encrypt)
-		return info->prot->encrypt == LATCH_WANT_YES;
-	return info->encr_alg && strncmp(info->encr_alg, "NULL", 4) != 0;
+	if (info->has_sa && info->encr_alg)
+		return strncmp(info->encr_alg, "NULL", 4) != 0;
+	return info->prot && info->prot->encrypt == LATCH_WANT_YES;
 }
 
 int ptoken_fill(struct ipsec_pToken *p, const latch_info *info)

@@ -67,6 +67,7 @@ enum ipc_msg {
 	IPC_MSG_LIST = 401,    /* dump: one reply per latch, filtered by STATE/OWNER */
 	IPC_MSG_WATCH = 402,   /* subscribe this connection to ALERTs (one latch or all) */
 	IPC_MSG_UNWATCH = 403, /* stop the subscription */
+	IPC_MSG_METRICS = 404, /* counters and gauges for monitoring (latchctl metrics) */
 
 	/* 9xx events: daemon to client, seq 0, never replied to */
 	IPC_MSG_ALERT = 900, /* a latch changed state: LATCH_ID, STATE, REASON */
@@ -90,6 +91,7 @@ enum ipc_attr {
 	IPC_A_VALUE = 8,    /* [u64] value of a COUNTER or LIMIT */
 	IPC_A_CHANNEL_BINDING = 9, /* [bytes ≤ 64] RFC 5056 prefix + ipsec-end-point-sha256 */
 	IPC_A_GENERATION = 10,	   /* [u64] the latch's slot in the generation page, when sent */
+	IPC_A_LABEL = 11,	   /* [s ≤ 64] a COUNTER's label value (METRICS: state, reason) */
 
 	/* 16–31: containers (nested, top level only) */
 	IPC_A_PROTECTION = 16,	    /* [nest] protection asked for, or latched */

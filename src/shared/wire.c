@@ -42,6 +42,7 @@ enum set_id {
 	SET_PIN_ENTRY,
 	SET_PIN_DELETE,
 	SET_STATUS,
+	SET_METRICS,
 	SET_LIST,
 	SET_ALERT,
 	SET_C_PROTECTION,
@@ -104,6 +105,7 @@ static const struct attr_policy policies[IPC_A_MAX + 1] = {
 	[IPC_A_VALUE] = U("VALUE", WIRE_U64, 0, UINT64_MAX),
 	[IPC_A_CHANNEL_BINDING] = B("CHANNEL_BINDING", 1, IPC_CB_MAX),
 	[IPC_A_GENERATION] = U("GENERATION", WIRE_U64, 0, UINT64_MAX),
+	[IPC_A_LABEL] = S("LABEL", IPC_NAME_MAX),
 
 	[IPC_A_PROTECTION] = N("PROTECTION", SET_C_PROTECTION),
 	[IPC_A_PEER] = N("PEER", SET_C_PEER),
@@ -201,6 +203,7 @@ static const struct attr_set sets[SET_COUNT] = {
 	[SET_PIN_DELETE] = { { [IPC_A_REMOTE_IDENTITY] = Q } },
 	[SET_STATUS] = { {
 		[IPC_A_VERSION] = Q, [IPC_A_NAME] = O, [IPC_A_COUNTER] = M, [IPC_A_LIMIT] = M } },
+	[SET_METRICS] = { { [IPC_A_COUNTER] = M } },
 	[SET_LIST] = { { [IPC_A_STATE] = O, [IPC_A_OWNER] = O } },
 	[SET_ALERT] = { {
 		[IPC_A_LATCH_ID] = Q, [IPC_A_STATE] = Q, [IPC_A_REASON] = Q, [IPC_A_TUPLE] = O,
@@ -230,7 +233,7 @@ static const struct attr_set sets[SET_COUNT] = {
 		[IPC_A_SA_CHILD_ID] = Q, [IPC_A_SA_IKE_ID] = O, [IPC_A_SA_SPI_IN] = O,
 		[IPC_A_SA_SPI_OUT] = O, [IPC_A_SA_ENCR_ALG] = O, [IPC_A_SA_INTEG_ALG] = O,
 		[IPC_A_SA_SHARED] = O, [IPC_A_SA_MODE] = O } },
-	[SET_C_ITEM] = { { [IPC_A_NAME] = Q, [IPC_A_VALUE] = Q } },
+	[SET_C_ITEM] = { { [IPC_A_NAME] = Q, [IPC_A_VALUE] = Q, [IPC_A_LABEL] = O } },
 	[SET_C_HISTORY] = { { [IPC_A_STATE] = Q, [IPC_A_REASON] = Q, [IPC_A_VALUE] = Q } },
 };
 /* clang-format on */
@@ -256,6 +259,7 @@ static const struct msg_schema schemas[] = {
 	{ IPC_MSG_PIN_LIST, "PIN_LIST", FD_NONE, SET_EMPTY, SET_PIN_ENTRY, SET_NONE, true, FD_NONE },
 	{ IPC_MSG_PIN_DELETE, "PIN_DELETE", FD_NONE, SET_PIN_DELETE, SET_EMPTY, SET_NONE, false, FD_NONE },
 	{ IPC_MSG_STATUS, "STATUS", FD_NONE, SET_EMPTY, SET_STATUS, SET_NONE, false, FD_NONE },
+	{ IPC_MSG_METRICS, "METRICS", FD_NONE, SET_EMPTY, SET_METRICS, SET_NONE, false, FD_NONE },
 	{ IPC_MSG_LIST, "LIST", FD_NONE, SET_LIST, SET_LATCH_INFO, SET_NONE, true, FD_NONE },
 	{ IPC_MSG_WATCH, "WATCH", FD_NONE, SET_BY_LATCH, SET_EMPTY, SET_NONE, false, FD_NONE },
 	{ IPC_MSG_UNWATCH, "UNWATCH", FD_NONE, SET_EMPTY, SET_EMPTY, SET_NONE, false, FD_NONE },
@@ -304,6 +308,27 @@ static const struct attr_policy *policy_of(uint16_t type)
 	if (type > IPC_A_MAX || policies[type].kind == WIRE_NONE)
 		return NULL;
 	return &policies[type];
+}
+
+const char *wire_reason_name(uint16_t reason)
+{
+	static const char *const names[] = {
+		[IPC_REASON_NONE] = "none",
+		[IPC_REASON_SA_CONFLICT] = "sa-conflict",
+		[IPC_REASON_SA_GONE] = "sa-gone",
+		[IPC_REASON_PEER_DEAD] = "peer-dead",
+		[IPC_REASON_PEER_CHANGED] = "peer-changed",
+		[IPC_REASON_POLICY] = "policy",
+		[IPC_REASON_ADMIN] = "admin",
+		[IPC_REASON_OWNER] = "owner",
+		[IPC_REASON_KEY_MANAGER] = "key-manager",
+		[IPC_REASON_DAEMON] = "daemon",
+		[IPC_REASON_RESTORED] = "restored",
+		[IPC_REASON_NEW_CONNECTION] = "new-connection",
+		[IPC_REASON_UNLATCHED] = "unlatched",
+	};
+
+	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "?";
 }
 
 const char *wire_msg_name(uint16_t type)

@@ -143,6 +143,8 @@ const char *wire_attr_name(uint16_t type);
  * latchctl and latchd's logs all say it; NULL for none.
  */
 const char *wire_state_name(uint8_t state);
+/* enum ipc_reason as latchctl, metrics labels and journal fields name it ("sa-conflict"). */
+const char *wire_reason_name(uint16_t reason);
 enum wire_kind wire_attr_kind(uint16_t type);
 
 #endif

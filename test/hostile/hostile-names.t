@@ -120,18 +120,18 @@ js=$(lab_latchctl a --json list)
 tap_is "$?" 0 "latchctl --json list succeeds"
 user_id=$(python3 -c '
 import json, sys
-ls = json.loads(sys.stdin.buffer.read().decode("utf-8"))  # strict: valid UTF-8 or it fails
+ls = json.loads(sys.stdin.buffer.read().decode("utf-8"))["latches"]  # strict: valid UTF-8 or it fails
 assert len(ls) == 3, ls
 print([l["id"] for l in ls if l["owner"]["pid"] == int(sys.argv[1])][0])' "$user_pid" <<<"$js")
 tap_is "$?" 0 "--json list is valid UTF-8 and JSON, with every latch (the holder's: $user_id)"
 tap_is "$(python3 -c '
 import json, sys
-for l in json.load(sys.stdin):
+for l in json.load(sys.stdin)["latches"]:
     if l["owner"]["uid"] == 65534:
         print(l["owner"]["program"])' <<<"$js" | sort -u)" "$want_prog" "--json: the program, cleaned"
 tap_is "$(python3 -c '
 import json, sys
-for l in json.load(sys.stdin):
+for l in json.load(sys.stdin)["latches"]:
     if l["remote_identity"]:
         print(l["remote_identity"]["subject"])' <<<"$js")" \
 	"$want_subject" "--json: the peer's subject, cleaned"

@@ -34,7 +34,7 @@ chmod -R a+rX "$LAB_DIR/ubin"
 latch_id() {
 	lab_latchctl "$1" --json list | python3 -c '
 import json, sys
-for l in json.load(sys.stdin):
+for l in json.load(sys.stdin)["latches"]:
     if l["state"] == sys.argv[1] and l.get("flow", {}).get("local_port") == int(sys.argv[2]):
         print(l["id"])' "$2" "$3"
 }

@@ -35,7 +35,7 @@ latchd_pid=$(lab_latchd_pid a)
 latches() {
 	lab_latchctl a --json list | python3 -c '
 import json, sys
-for l in json.load(sys.stdin):
+for l in json.load(sys.stdin)["latches"]:
     print(l["id"], l["state"], l["owner"]["uid"])'
 }
 

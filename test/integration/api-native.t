@@ -52,7 +52,16 @@ tap_cmp "$(lab_pcap_esp "$pcap")" -ge 2 "the connection crossed as ESP"
 tap_is "$(lab_pcap_clear "$pcap" "$marker")" 0 "the message never appears in clear"
 tap_is "$(lab_pcap_count "$pcap" 'tcp port 8080')" 0 "no TCP segment of it in clear"
 
-out=$(lab_as_latch a "$ex/native-client" "$(lab_ip b)" 8080 c.example x 2>&1)
+# b named wrongly: refused for being b — latchd judges the SA before the first
+# segment leaves, so no closed port or lost packet can produce this answer.
+wrong="WRONG-$RANDOM$RANDOM"
+pcap=$(lab_pcap native-wrong)
+lab_capture_start a "$pcap"
+out=$(lab_as_latch a "$ex/native-client" "$(lab_ip b)" 8080 c.example "$wrong" 2>&1)
+lab_capture_stop "$pcap"
 tap_diag "wrong peer: $out"
-tap_ok "naming the wrong peer fails latch_connect" grep -q '^latch_connect: ' <<<"$out"
+tap_ok "naming the wrong peer fails latch_connect with EACCES, saying who the peer was" \
+	grep -q "^latch_connect: Permission denied: the peer authenticated as 'b.example', not as 'c.example'" <<<"$out"
+tap_is "$(lab_pcap_clear "$pcap" "$wrong")" 0 "nothing of it crossed in clear"
+tap_is "$(lab_pcap_count "$pcap" 'tcp port 8080')" 0 "not one TCP segment of it in clear"
 tap_done

@@ -82,11 +82,28 @@ tap_ok "b's authenticated listener refuses d (BTNS, whatever its name)" \
 	grep -q "accept-error EACCES.*'O=BTNS, CN=a.example' is unauthenticated (BTNS)" <<<"$err"
 tap_is "$(grep -c "$m3" "$recv")" 0 "b's application received nothing from d"
 tap_cmp "$(lab_pcap_esp "$pcap")" -ge 1 "d's flow came as ESP (the SA was up)"
-# A client token naming a.example, over d's BTNS SA with b (b is the client here)
-out=$(lab_probe b connect "$(lab_ip d)" 7000 --peer-id a.example --marker X --sport 41003)
+# A client token naming a.example, over d's BTNS SA with b (b is the client
+# here). d listens on 7000, and b reaches it when BTNS is all it asks: a refusal
+# below is the token's, never a closed port's or a missing SA's.
+lab_bg d "$LAB_DIR/d-sink.log" python3 "$LAB_LIB_DIR/flow.py" sink 7000 "$LAB_DIR/d-recv"
+lab_wait 100 lab_listening d 7000
+out=$(lab_probe b connect "$(lab_ip d)" 7000 --btns --marker "BTNS3OK-$RANDOM" --sport 41002)
+tap_diag "b to d admitting BTNS: $out"
+tap_ok "b reaches d's port 7000 over d's BTNS SA when it admits BTNS peers" \
+	grep -q 'peer_auth=BTNS' <<<"$out"
+m4="BTNS3D-$RANDOM$RANDOM"
+pcap=$(lab_pcap s3d)
+lab_capture_start b "$pcap"
+out=$(lab_probe b connect "$(lab_ip d)" 7000 --peer-id a.example --marker "$m4" --sport 41003)
+lab_capture_stop "$pcap"
 tap_diag "b to d naming a.example: $out"
-tap_ok "a token naming a.example is never satisfied by d's BTNS SA" grep -q '^error' <<<"$out"
-out=$(lab_probe b connect "$(lab_ip d)" 7000 --peer-ca "$ca_dn" --btns --marker X --sport 41004)
+tap_ok "a token naming a.example is refused over d's BTNS SA, as unauthenticated" \
+	grep -q '^error EACCES.*unauthenticated (BTNS)' <<<"$out"
+m5="BTNS3E-$RANDOM$RANDOM"
+out=$(lab_probe b connect "$(lab_ip d)" 7000 --peer-ca "$ca_dn" --btns --marker "$m5" --sport 41004)
 tap_diag "b to d naming the CA (and allowing BTNS): $out"
 tap_ok "nor one naming the real CA, even with PEER_BTNS" grep -q '^error EACCES' <<<"$out"
+tap_is "$(cat "$LAB_DIR/d-recv" 2>/dev/null | grep -c -e "$m4" -e "$m5")" 0 \
+	"d received nothing of the refused flows"
+tap_is "$(lab_pcap_clear "$pcap" "$m4")" 0 "nothing of the refused flow crossed in clear"
 tap_done

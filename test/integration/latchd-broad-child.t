@@ -132,7 +132,7 @@ lab_wait 100 lab_listening b 9 udp
 latch_json() {
 	lab_latchctl "$1" --json list | python3 -c '
 import json, sys
-for l in json.load(sys.stdin):
+for l in json.load(sys.stdin)["latches"]:
     if l.get("flow", {}).get("remote_port") == int(sys.argv[1]):
         print(l.get(sys.argv[2], (l.get("sa") or {}).get(sys.argv[2], "")))' "$2" "$3"
 }

@@ -83,7 +83,12 @@ tap_ok "and the listener" grep -q '"state":"LISTENER"' <<<"$list_b"
 tap_ok "latchctl on a lists the latch to b.example" grep -q 'ESTABLISHED.*b.example' <<<"$list_a"
 tap_ok "the connection ended cleanly after its hold" grep -q '^sent 5' <<<"$out"
 
-# ---- scenario 2
+# ---- scenario 2 (R29: a non-listener latch is refused while a conflicting SA
+# exists — the SA with b.example that carried scenario 1 still covers the flow)
+sas=$(lab_children a)
+tap_diag "a's child SAs: $sas"
+tap_ok "the conflicting SA exists: a has an installed child SA with b.example" \
+	grep -q 'b\.example.* INSTALLED ' <<<"$sas"
 m2="WRONG-$RANDOM$RANDOM"
 pcap=$(lab_pcap s2)
 lab_capture_start a "$pcap"
@@ -95,6 +100,7 @@ tap_ok "the error says who the peer was" grep -q 'b.example' <<<"$out"
 tap_is "$(lab_pcap_clear "$pcap" "$m2")" 0 "the marker never crossed in clear"
 tap_is "$(lab_pcap_count "$pcap" 'tcp port 41000')" 0 "no segment of the refused flow on the wire"
 tap_is "$(grep -c "$m2" "$recv")" 0 "b received nothing of it"
+tap_is "$(lab_children a | grep -c 'c\.example')" 0 "no SA with c.example was made for it"
 
 # ---- scenario 3
 m3="OTHERCA-$RANDOM$RANDOM"

@@ -41,7 +41,7 @@ done
 json_field() {
 	lab_latchctl "$1" --json list | python3 -c '
 import json, sys
-for l in json.load(sys.stdin):
+for l in json.load(sys.stdin)["latches"]:
     if "flow" in l and l["state"] != "LISTENER":
         print(l.get(sys.argv[1], l.get("sa", {}).get(sys.argv[1], "")))
         break' "$2"

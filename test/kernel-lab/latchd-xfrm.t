@@ -55,7 +55,7 @@ tap_ok "a's latch_connect succeeds with b.example" grep -q '^latched id=[0-9]* s
 child=$(grep -o ' child=[0-9]*' <<<"$out" | cut -d= -f2)
 sport=$(lab_latchctl a --json list | python3 -c '
 import json, sys
-print([l["flow"]["local_port"] for l in json.load(sys.stdin) if l.get("flow")][0])' 2>/dev/null)
+print([l["flow"]["local_port"] for l in json.load(sys.stdin)["latches"] if l.get("flow")][0])' 2>/dev/null)
 tap_diag "child #$child, client port ${sport:-?}"
 # each policy as "KIND SELECTOR": KIND dir (global SPD) or socket (a socket's own)
 polraw=$(lab_exec a ip xfrm policy)

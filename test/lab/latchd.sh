@@ -60,7 +60,10 @@ lab_latchd_start() {
 	dir=$(lab_dir "$host")
 	[ -f "$dir/latchd.conf" ] || lab_latchd_conf "$host"
 	rm -f "$dir/latchd.sock"
-	lab_bg "$host" "$dir/latchd.log.tmp" "$(lab_latchd_bin)" -c "$dir/latchd.conf" -d
+	# LAB_LATCHD_WRAP: a command latchd runs under (test/lab/journal-wrap.sh)
+	# shellcheck disable=SC2086
+	lab_bg "$host" "$dir/latchd.log.tmp" ${LAB_LATCHD_WRAP:-} "$(lab_latchd_bin)" \
+		-c "$dir/latchd.conf" -d
 	# keep every run's log: a restart appends
 	echo "$LAB_PID" >"$dir/latchd.pid"
 	if ! lab_wait 100 lab_latchd_ready "$host"; then
@@ -205,7 +208,7 @@ lab_latch_states() {
 	lab_latchctl "$1" --json list | python3 -c '
 import json, sys
 p = int(sys.argv[1])
-for l in json.load(sys.stdin):
+for l in json.load(sys.stdin)["latches"]:
     f = l.get("flow", {})
     if p in (f.get("local_port"), f.get("remote_port")) and l["state"] != "LISTENER":
         print(l["state"])' "$2"

@@ -27,8 +27,9 @@ struct cmd {
 	uint8_t state;
 	uint16_t reason;
 };
+#define DROP_CLIENTS UINT64_MAX /* a command id: close every client connection */
 
-#define CMD_ANSWER_HELD UINT64_MAX
+#define CMD_ANSWER_HELD (UINT64_MAX - 1) /* a command id: answer the held requests */
 
 /* A request kept unanswered (hold_type): its bytes, its descriptor, its client. */
 struct fake_held {
@@ -115,7 +116,7 @@ static void put_latch(struct fake *f, struct buf *b, uint8_t state, int fd,
 	if (fd >= 0)
 		put_tuple(b, fd, req);
 	nest = wire_nest_begin(b, IPC_A_PROTECTION);
-	wire_put_u8(b, IPC_A_PROT_ENCRYPT, IPC_WANT_YES);
+	wire_put_u8(b, IPC_A_PROT_ENCRYPT, f->query_encrypt ? f->query_encrypt : IPC_WANT_YES);
 	wire_put_u8(b, IPC_A_PROT_MODE, IPC_MODE_TUNNEL);
 	wire_nest_end(b, nest);
 	put_ident(b, IPC_A_LOCAL_IDENTITY, "a.example", IPC_AUTH_PKIX_TRUSTED);
@@ -329,6 +330,12 @@ static void *run(void *arg)
 		if (p[0].revents) {
 			if (read(f->cmd[0], &cmd, sizeof(cmd)) != sizeof(cmd) || !cmd.id)
 				break;
+			if (cmd.id == DROP_CLIENTS) {
+				for (unsigned i = 0; i < n; i++)
+					close(p[i + 2].fd);
+				n = 0;
+				continue;
+			}
 			if (cmd.id == CMD_ANSWER_HELD)
 				answer_held(f);
 			for (unsigned i = 0; i < n && cmd.id != CMD_ANSWER_HELD; i++)
@@ -402,6 +409,13 @@ void fake_wait_count(struct fake *f, uint16_t type, unsigned n)
 void fake_answer_held(struct fake *f)
 {
 	fake_alert(f, CMD_ANSWER_HELD, 0, 0);
+}
+
+void fake_drop_clients(struct fake *f)
+{
+	struct cmd c = { DROP_CLIENTS, 0, 0 };
+
+	assert_int_equal(write(f->cmd[1], &c, sizeof(c)), sizeof(c));
 }
 
 void fake_bump(struct fake *f, uint64_t id)

@@ -29,7 +29,8 @@ struct fake {
 	int hello_status;	 /* HELLO answered with this status */
 	bool no_gen_page;	 /* HELLO gives no generation page, replies no GENERATION */
 	uint8_t query_state;	 /* the STATE QUERY answers (0: ESTABLISHED) */
-	uint16_t hold_type; /* keep requests of this type unanswered until fake_answer_held() */
+	uint16_t hold_type;    /* keep requests of this type unanswered until fake_answer_held() */
+	uint8_t query_encrypt; /* the ENCRYPT its PROTECTION says was asked (0: YES) */
 	/* what it saw */
 	unsigned count[FAKE_TYPES];
 	uint16_t last_type;
@@ -64,6 +65,8 @@ void fake_bump(struct fake *f, uint64_t id);
 void fake_wait_count(struct fake *f, uint16_t type, unsigned n);
 /* Answer the requests kept by hold_type now, the newest first (out of order). */
 void fake_answer_held(struct fake *f);
+/* Close every client's connection now (their waiting calls get ECONNRESET). */
+void fake_drop_clients(struct fake *f);
 /* Push an ALERT to every connected client now. */
 void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason);
 

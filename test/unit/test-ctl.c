@@ -10,6 +10,7 @@
 
 #include "latchctl/client.h"
 #include "latchctl/info.h"
+#include "latchctl/metrics.h"
 #include "shared/text.h"
 
 /*
@@ -223,12 +224,103 @@ static void state_names(void **state)
 	assert_string_equal(ctl_state_name(6), "?");
 }
 
+/* A METRICS reply as latchd sends it: a counter by label, a gauge, and a name latchctl does not
+ * know. */
+static void put_item(struct buf *b, const char *name, const char *label, uint64_t v)
+{
+	size_t n = wire_nest_begin(b, IPC_A_COUNTER);
+
+	wire_put_str(b, IPC_A_NAME, name);
+	if (label)
+		wire_put_str(b, IPC_A_LABEL, label);
+	wire_put_u64(b, IPC_A_VALUE, v);
+	wire_nest_end(b, n);
+}
+
+static unsigned occurrences(const char *s, const char *sub)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(s, sub); p; p = strstr(p + 1, sub))
+		n++;
+	return n;
+}
+
+static struct wire_msg metrics_msg;
+static struct buf metrics_buf;
+
+static char *rendered(enum ctl_metrics_format fmt)
+{
+	static char *out; /* static: the caller frees it (GCC takes a local's for dangling) */
+	static size_t len;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	ctl_metrics_render(f, &metrics_msg, fmt);
+	assert_int_equal(fclose(f), 0);
+	return out;
+}
+
+/*
+ * latchctl metrics: each family's metadata before its samples, all its
+ * samples together though latchd interleaves them, a counter's samples with
+ * _total, a label value escaped, an unknown name once as type unknown, # EOF
+ * last; the Prometheus form names the counter's family with _total.
+ */
+static void metrics_rendered(void **state)
+{
+	char err[128], *om, *prom, *js;
+
+	buf_init(&metrics_buf, IPC_MSG_MAX);
+	wire_begin(&metrics_buf, IPC_MSG_METRICS, IPC_F_REPLY, 1, 0);
+	put_item(&metrics_buf, "breaks", "sa-gone", 2);
+	put_item(&metrics_buf, "new_thing", NULL, 7);
+	put_item(&metrics_buf, "clients", NULL, 3);
+	put_item(&metrics_buf, "breaks", "odd\"\\", 1);
+	put_item(&metrics_buf, "new_thing", "x\x1b", 8);
+	put_item(&metrics_buf, "resident_memory_bytes", NULL, 4096);
+	assert_int_equal(wire_end(&metrics_buf), 0);
+	assert_int_equal(wire_parse(metrics_buf.data, metrics_buf.len, WIRE_FROM_DAEMON, 0,
+				    &metrics_msg, err, sizeof(err)),
+			 0);
+
+	om = rendered(CTL_METRICS_OPENMETRICS);
+	assert_non_null(strstr(om, "# TYPE latchd_breaks counter\n# HELP latchd_breaks "));
+	assert_non_null(strstr(om, "latchd_breaks_total{reason=\"sa-gone\"} 2\n"
+				   "latchd_breaks_total{reason=\"odd\\\"\\\\\"} 1\n"));
+	assert_non_null(strstr(om, "# TYPE latchd_clients gauge\n"));
+	assert_non_null(strstr(om, "\nlatchd_clients 3\n"));
+	assert_non_null(strstr(om, "# UNIT latchd_resident_memory_bytes bytes\n"
+				   "latchd_resident_memory_bytes 4096\n"));
+	assert_non_null(strstr(om, "# TYPE latchd_new_thing unknown\nlatchd_new_thing 7\n"
+				   "latchd_new_thing{label=\"x\\\\x1b\"} 8\n# EOF\n"));
+	assert_int_equal(occurrences(om, "# TYPE latchd_new_thing"), 1);
+	assert_string_equal(om + strlen(om) - 6, "# EOF\n");
+
+	prom = rendered(CTL_METRICS_PROMETHEUS);
+	assert_non_null(strstr(prom, "# TYPE latchd_breaks_total counter\n"));
+	assert_non_null(strstr(prom, "# TYPE latchd_new_thing untyped\n"));
+	assert_null(strstr(prom, "# UNIT"));
+	assert_null(strstr(prom, "# EOF"));
+
+	js = rendered(CTL_METRICS_JSON);
+	assert_non_null(strstr(js, "{\"schema\":1,\"metrics\":[{\"name\":\"latchd_breaks_total\","
+				   "\"type\":\"counter\",\"labels\":{\"reason\":\"sa-gone\"},"
+				   "\"value\":2},"));
+	assert_non_null(strstr(js, "{\"name\":\"latchd_new_thing\",\"type\":\"unknown\","
+				   "\"value\":7}"));
+	free(om);
+	free(prom);
+	free(js);
+	buf_free(&metrics_buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(json_escapes),	      cmocka_unit_test(state_names),
 		cmocka_unit_test(latch_escaped),      cmocka_unit_test(listing_goes_on),
-		cmocka_unit_test(error_text_cleaned),
+		cmocka_unit_test(error_text_cleaned), cmocka_unit_test(metrics_rendered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fake-latchd.h"
@@ -128,13 +131,7 @@ static void ptoken_strings_and_objects(void **state)
 	char s[80];
 	uint32_t len = sizeof(s);
 
-	assert_int_equal(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 6, "secure"), 0);
-	assert_int_equal(ipsec_get_token_attr(pt, IPSEC_API_ATTR_policyName, &len, s), 0);
-	assert_string_equal(s, "secure");
-	assert_int_equal(len, 7);
-	len = 3;
-	EXPECT_FAIL(ipsec_get_token_attr(pt, IPSEC_API_ATTR_policyName, &len, s), ERANGE);
-	assert_int_equal(len, 7);
+	EXPECT_FAIL(ipsec_get_token_attr(pt, IPSEC_API_ATTR_policyName, &len, s), ENODATA);
 	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 3, "a\0b"), EINVAL);
 	len = sizeof(s);
 	EXPECT_FAIL(ipsec_get_token_attr(pt, IPSEC_API_ATTR_auditString, &len, s), ENODATA);
@@ -299,6 +296,225 @@ static void draft_server_flow(void **state)
 	close(lfd);
 }
 
+/* Every setting of a template is either honoured or refused, whatever the order. */
+static void settings_never_dropped(void **state)
+{
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	uint16_t v = IPSEC_API_ATTR_DISABLE;
+
+	/* IP options then transport mode contradicts as much as the other order. */
+	set16(pt, IPSEC_API_ATTR_ipoptionsProtected, IPSEC_API_ATTR_ENABLE);
+	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_tunnelMode, 2, &v), EINVAL);
+	assert_int_equal(get16(pt, IPSEC_API_ATTR_tunnelMode), IPSEC_API_ATTR_ANY);
+	assert_int_equal(get16(pt, IPSEC_API_ATTR_ipoptionsProtected), IPSEC_API_ATTR_ENABLE);
+	set16(pt, IPSEC_API_ATTR_tunnelMode, IPSEC_API_ATTR_ENABLE);
+	/* A policy name names nothing latchd has: refused, not carried and ignored. */
+	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 0, ""), EINVAL);
+	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 1, ""), EINVAL);
+	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 6, "secure"), EOPNOTSUPP);
+	assert_string_equal(ipsec_last_error(),
+			    "policyName: latchd has no administrator policies to name");
+	EXPECT_FAIL(ipsec_set_token_attr(pt, IPSEC_API_ATTR_policyName, 0, ""), EINVAL);
+	assert_string_equal(ipsec_last_error(), strerror(EINVAL)); /* not the one before */
+	assert_int_equal(ipsec_free_pToken(pt), 0);
+}
+
+/* Two templates are equal only if they ask for the same: peer kinds, leap of faith, options. */
+static void cmp_sees_every_wish(void **state)
+{
+	ipsec_pToken_t a = ipsec_create_pToken(), b = NULL;
+	ipsec_iToken_t btns = ipsec_create_iToken(), plain = ipsec_create_iToken();
+
+	assert_int_equal(ipsec_dup_pToken(a, &b), 0);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 0);
+	set16(btns, IPSEC_API_ATTR_authMeth_BTNS, IPSEC_API_ATTR_ENABLE);
+	assert_int_equal(ipsec_set_token_attr(a, IPSEC_API_ATTR_iToken, sizeof(btns), &btns), 0);
+	assert_int_equal(ipsec_set_token_attr(b, IPSEC_API_ATTR_iToken, sizeof(plain), &plain), 0);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 1); /* only a admits BTNS peers */
+	assert_int_equal(ipsec_set_token_attr(b, IPSEC_API_ATTR_iToken, sizeof(btns), &btns), 0);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 0);
+	set16(btns, IPSEC_API_ATTR_authMeth_LEAPOFFAITH, IPSEC_API_ATTR_ENABLE);
+	assert_int_equal(ipsec_set_token_attr(b, IPSEC_API_ATTR_iToken, sizeof(btns), &btns), 0);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 1); /* only b takes a leap of faith */
+	assert_int_equal(ipsec_set_token_attr(a, IPSEC_API_ATTR_iToken, sizeof(btns), &btns), 0);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 0);
+	set16(a, IPSEC_API_ATTR_ipoptionsProtected, IPSEC_API_ATTR_DISABLE);
+	assert_int_equal(ipsec_cmp_pToken(a, b), 1); /* only a says no to protected options */
+	ipsec_free_iToken(btns);
+	ipsec_free_iToken(plain);
+	ipsec_free_pToken(a);
+	ipsec_free_pToken(b);
+}
+
+/* An exported template keeps its wishes: importing it gives the same template. */
+static void export_keeps_wishes(void **state)
+{
+	ipsec_iToken_t t = NULL, back = NULL;
+	char s[256];
+	uint32_t len = sizeof(s);
+
+	assert_int_equal(ipsec_import_iToken("latch-ident/1 id=b.example", &t), 0);
+	set16(t, IPSEC_API_ATTR_authMeth_BTNS, IPSEC_API_ATTR_ENABLE);
+	set16(t, IPSEC_API_ATTR_authMeth_LEAPOFFAITH, IPSEC_API_ATTR_ENABLE);
+	set16(t, IPSEC_API_ATTR_authMeth_NONE, IPSEC_API_ATTR_DISABLE);
+	assert_int_equal(ipsec_export_iToken(t, s, &len), 0);
+	assert_int_equal(ipsec_import_iToken(s, &back), 0);
+	assert_int_equal(get16(back, IPSEC_API_ATTR_authMeth_BTNS), IPSEC_API_ATTR_ENABLE);
+	assert_int_equal(get16(back, IPSEC_API_ATTR_authMeth_LEAPOFFAITH), IPSEC_API_ATTR_ENABLE);
+	assert_int_equal(get16(back, IPSEC_API_ATTR_authMeth_NONE), IPSEC_API_ATTR_DISABLE);
+	assert_int_equal(get16(back, IPSEC_API_ATTR_authMeth_EAP), IPSEC_API_ATTR_ANY);
+	len = sizeof(s);
+	assert_int_equal(ipsec_get_token_attr(back, IPSEC_API_ATTR_certificateDN, &len, s), -1);
+	ipsec_free_iToken(back);
+	/* A wish that is not one: refused as a whole. */
+	EXPECT_FAIL(ipsec_import_iToken("latch-ident/1 id=b.example authMeth_BTNS=maybe", &back),
+		    EINVAL);
+	EXPECT_FAIL(ipsec_import_iToken("latch-ident/1 authMeth_EAP=disable", &back), EOPNOTSUPP);
+	ipsec_free_iToken(t);
+}
+
+/* Read from a latch, privacyProtected is the protection in force, not the wish. */
+static void protection_in_force(void **state)
+{
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	struct sockaddr_in sa;
+	int lfd = loopback_listener(&sa), fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	fake->query_encrypt = IPC_WANT_NO; /* asked for no encryption, got AES-GCM */
+	assert_int_equal(ipsec_get_socket_pToken(fd, pt), 0);
+	assert_int_equal(get16(pt, IPSEC_API_ATTR_privacyProtected), IPSEC_API_ATTR_ENABLE);
+	ipsec_free_pToken(pt);
+	close(fd);
+	close(lfd);
+}
+
+/* Not a socket is ENOTSOCK before anything reaches latchd. */
+static void not_a_socket(void **state)
+{
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	EXPECT_FAIL(ipsec_get_socket_pToken(p[0], pt), ENOTSOCK);
+	assert_non_null(strstr(ipsec_last_error(), "is not a socket"));
+	EXPECT_FAIL(ipsec_set_socket_pToken(p[1], pt), ENOTSOCK);
+	assert_int_equal(fake->count[IPC_MSG_QUERY - 200], 0);
+	ipsec_free_pToken(pt);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Every listener is remembered, however many: the 65th's sockets are ACCEPTed too. */
+static void many_listeners(void **state)
+{
+	enum {
+		N = 80
+	};
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	struct sockaddr_in sa;
+	int l[N], c, fd;
+
+	for (int i = 0; i < N; i++) {
+		l[i] = loopback_listener(&sa);
+		assert_int_equal(ipsec_set_socket_pToken(l[i], pt), 0);
+	}
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	fd = accept4(l[N - 1], NULL, NULL, SOCK_CLOEXEC);
+	fake->query_enoent = true;
+	assert_int_equal(ipsec_get_socket_pToken(fd, pt), 0);
+	assert_int_equal(fake->last_type, IPC_MSG_ACCEPT);
+	for (int i = 0; i < N; i++)
+		close(l[i]);
+	close(fd);
+	close(c);
+	ipsec_free_pToken(pt);
+}
+
+/* A pre-fork server: its children accept on the listener latched before the fork. */
+static void prefork_child_accepts(void **state)
+{
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	struct sockaddr_in sa;
+	int lfd = loopback_listener(&sa), c, st = -1;
+	pid_t pid;
+
+	assert_int_equal(ipsec_set_socket_pToken(lfd, pt), 0);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	fake->query_enoent = true; /* latchd has not seen the accepted socket yet */
+	pid = fork();
+	if (pid == 0) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		_exit(fd >= 0 && ipsec_get_socket_pToken(fd, pt) == 0 ? 0 : 10 + errno);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(fake->last_type, IPC_MSG_ACCEPT);
+	/* And a child that finds no latchd is told so, in words. */
+	pid = fork();
+	if (pid == 0) {
+		setenv("LATCH_SOCKET", "/nonexistent/latchd.sock", 1);
+		if (ipsec_set_socket_pToken(c, pt) == 0 || errno != ESRCH)
+			_exit(1);
+		_exit(strstr(ipsec_last_error(), "latchd is not running") ? 0 : 2);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	ipsec_free_pToken(pt);
+	close(c);
+	close(lfd);
+}
+
+struct slow {
+	int fd, ret, err;
+	bool done;
+};
+
+static void *slow_attach(void *arg)
+{
+	struct slow *s = arg;
+	ipsec_pToken_t pt = ipsec_create_pToken();
+
+	s->ret = ipsec_set_socket_pToken(s->fd, pt);
+	s->err = errno;
+	ipsec_free_pToken(pt);
+	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* One thread waiting on latchd (an IKE that takes seconds) holds up no other. */
+static void threads_do_not_wait_for_each_other(void **state)
+{
+	ipsec_pToken_t pt = ipsec_create_pToken();
+	struct slow slow = { .fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) };
+	struct sockaddr_in sa;
+	int lfd = loopback_listener(&sa), c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pthread_t t;
+
+	fake->silent_type = IPC_MSG_ATTACH; /* never answered: that thread waits */
+	assert_int_equal(pthread_create(&t, NULL, slow_attach, &slow), 0);
+	for (int i = 0;
+	     i < 1000 && !__atomic_load_n(&fake->count[IPC_MSG_ATTACH - 200], __ATOMIC_ACQUIRE);
+	     i++)
+		usleep(10000);
+	assert_int_equal(fake->count[IPC_MSG_ATTACH - 200], 1);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(ipsec_get_socket_pToken(c, pt), 0); /* answered meanwhile */
+	assert_false(__atomic_load_n(&slow.done, __ATOMIC_ACQUIRE));
+	fake_drop_clients(fake); /* the waiting call ends: latchd went away */
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(slow.ret, -1);
+	assert_int_equal(slow.err, ECONNRESET);
+	ipsec_free_pToken(pt);
+	close(slow.fd);
+	close(c);
+	close(lfd);
+}
+
 static void draft_errors_from_latchd(void **state)
 {
 	ipsec_pToken_t pt = ipsec_create_pToken();
@@ -306,7 +522,9 @@ static void draft_errors_from_latchd(void **state)
 
 	fake->fail_type = IPC_MSG_ATTACH;
 	fake->fail_status = -EPERM;
+	fake->fail_msg = "the peer's certificate chains to no trusted CA";
 	EXPECT_FAIL(ipsec_set_socket_pToken(fd, pt), EPERM);
+	assert_string_equal(ipsec_last_error(), "the peer's certificate chains to no trusted CA");
 	EXPECT_FAIL(ipsec_set_socket_pToken(-1, pt), EINVAL);
 	ipsec_free_pToken(pt);
 	close(fd);
@@ -323,6 +541,14 @@ int main(void)
 		cmocka_unit_test_setup(draft_client_flow, fake_reset_test),
 		cmocka_unit_test_setup(draft_server_flow, fake_reset_test),
 		cmocka_unit_test_setup(draft_errors_from_latchd, fake_reset_test),
+		cmocka_unit_test(settings_never_dropped),
+		cmocka_unit_test(cmp_sees_every_wish),
+		cmocka_unit_test(export_keeps_wishes),
+		cmocka_unit_test_setup(protection_in_force, fake_reset_test),
+		cmocka_unit_test_setup(not_a_socket, fake_reset_test),
+		cmocka_unit_test_setup(many_listeners, fake_reset_test),
+		cmocka_unit_test_setup(prefork_child_accepts, fake_reset_test),
+		cmocka_unit_test_setup(threads_do_not_wait_for_each_other, fake_reset_test),
 	};
 
 	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);

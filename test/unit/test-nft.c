@@ -213,7 +213,7 @@ static void test_ruleset(void **state)
 	 * hold), the listeners' secpath drops (listen, listenany; v4, v6) and the
 	 * hold rules; nothing that routes or marks.
 	 */
-	cfg.data_plane = ENFORCE_PLANE_KERNEL;
+	cfg.data_plane = DATA_PLANE_KERNEL;
 	assert_int_equal(nft_batch_init(&b, 7), 0);
 	assert_int_equal(enforce_rules_build(&b, &cfg, true), 0);
 	assert_int_equal(nft_batch_finish(&b), 0);

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* latchd's journal (src/latchd/db/persist.c): its bound, what it writes, loading and refusing. */
+/*
+ * latchd's journal (src/latchd/db/persist.c): its bound, what it writes, every
+ * field back as it went in, loading (torn, oversized, malformed lines and
+ * other versions skipped) and refusing (links, directories others may write
+ * or own).
+ */
 #include "unit.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -286,6 +293,238 @@ static void links_and_foreign_directories_refused(void **state)
 	rmdir_all(dir);
 }
 
+/* Every field a record keeps, as it went in; strings that need escaping too. */
+static void check_round_trip(const struct latch *l)
+{
+	static char line[PERSIST_LINE_MAX];
+	static struct persist_rec r;
+
+	assert_int_equal(persist_format(l, line, sizeof(line)), 0);
+	if (persist_parse(line, &r) != 0)
+		fail_msg("does not parse back: %s", line);
+	assert_int_equal(r.l.id, l->id);
+	assert_int_equal(r.l.state, l->state);
+	assert_int_equal(r.l.listener, l->listener);
+	if (l->listener)
+		assert_memory_equal(&r.l.listen, &l->listen, sizeof(l->listen));
+	else
+		assert_memory_equal(&r.l.flow, &l->flow, sizeof(l->flow));
+	assert_int_equal(r.l.cookie, l->cookie);
+	assert_int_equal(r.l.owner.uid, l->owner.uid);
+	assert_int_equal(r.l.owner.gid, l->owner.gid);
+	assert_int_equal(r.l.owner.pid, l->owner.pid);
+	assert_int_equal(r.pol.on_break, l->pol->on_break);
+	assert_int_equal(r.pol.exact, l->pol->exact);
+	assert_int_equal(r.pol.allow_unlatched, l->pol->allow_unlatched);
+	assert_int_equal(r.pol.encrypt, l->pol->encrypt);
+	assert_string_equal(r.pol.peer_id, l->pol->peer_id);
+	assert_string_equal(r.pol.peer_ca, l->pol->peer_ca);
+	assert_int_equal(r.pol.btns, l->pol->btns);
+	assert_int_equal(r.pol.leap_of_faith, l->pol->leap_of_faith);
+	assert_string_equal(r.remote.id, l->remote->id);
+	assert_int_equal(r.remote.has_spki, l->remote->has_spki);
+	if (l->remote->has_spki)
+		assert_memory_equal(r.remote.spki, l->remote->spki, sizeof(r.remote.spki));
+	assert_string_equal(r.l.sa.encr, l->sa.encr);
+	assert_string_equal(r.l.sa.integ, l->sa.integ);
+	assert_int_equal(r.l.sa.tunnel, l->sa.tunnel);
+	assert_int_equal(r.l.sa.shared, l->sa.shared);
+	assert_ptr_equal(r.l.pol, &r.pol);
+	assert_ptr_equal(r.l.remote, &r.remote);
+}
+
+/* Fill s (cap bytes) with what costs the most to journal: "é" (two bytes, six escaped). */
+static void worst_string(char *s, size_t cap)
+{
+	size_t n = 0;
+
+	while (n + 2 < cap) {
+		s[n++] = (char)0xc3;
+		s[n++] = (char)0xa9;
+	}
+	s[n] = '\0';
+}
+
+static void every_field_round_trips(void **state)
+{
+	static struct latch_policy p;
+	static struct latch_ident id;
+	struct latch l = { .id = UINT64_MAX, .state = IPC_STATE_BROKEN, .cookie = UINT64_MAX - 1 };
+
+	/* an IPv6 UDP flow, every choice of the token set, strings needing escapes */
+	assert_int_equal(flow_parse("udp", "2001:db8::1", 65535, "2001:db8::2", 1, &l.flow), 0);
+	l.owner = (struct ucred){ .pid = INT32_MAX, .uid = UINT32_MAX - 1, .gid = 4242 };
+	p = (struct latch_policy){ .encrypt = IPC_WANT_YES,
+				   .on_break = IPC_ON_BREAK_WAIT,
+				   .exact = true,
+				   .allow_unlatched = true,
+				   .btns = true,
+				   .leap_of_faith = true };
+	snprintf(p.peer_id, sizeof(p.peer_id), "CN=b example, O=100%% -");
+	snprintf(p.peer_ca, sizeof(p.peer_ca), "-");
+	snprintf(id.id, sizeof(id.id), "CN=Zürich\tx");
+	id.has_spki = true;
+	for (unsigned i = 0; i < sizeof(id.spki); i++)
+		id.spki[i] = (uint8_t)(255 - i);
+	snprintf(l.sa.encr, sizeof(l.sa.encr), "AES_GCM_16-256");
+	l.sa.tunnel = l.sa.shared = true;
+	l.pol = &p;
+	l.remote = l.local = &id;
+	check_round_trip(&l);
+
+	/* a listener, everything else at its zero: empty strings, no key */
+	memset(&l, 0, sizeof(l));
+	memset(&p, 0, sizeof(p));
+	memset(&id, 0, sizeof(id));
+	l.id = 1;
+	l.state = IPC_STATE_LISTENER;
+	l.listener = true;
+	l.listen = (struct flow3){ .family = AF_INET6, .proto = IPPROTO_TCP, .port = 443 };
+	l.listen.addr.b[15] = 1; /* [::1]:443 */
+	l.pol = &p;
+	l.remote = l.local = &id;
+	check_round_trip(&l);
+
+	/*
+	 * Every string at its longest and all of it escaped: a record any
+	 * client (peer_id, peer_ca) and any peer (its identity) can ask for
+	 * must fit, or its latch is silently not journaled and not re-adopted.
+	 */
+	l.listener = false;
+	l.state = IPC_STATE_ESTABLISHED;
+	assert_int_equal(flow_parse("tcp", "192.0.2.1", 1, "192.0.2.2", 2, &l.flow), 0);
+	worst_string(p.peer_id, sizeof(p.peer_id));
+	worst_string(p.peer_ca, sizeof(p.peer_ca));
+	worst_string(id.id, sizeof(id.id));
+	worst_string(l.sa.encr, sizeof(l.sa.encr));
+	worst_string(l.sa.integ, sizeof(l.sa.integ));
+	id.has_spki = true;
+	check_round_trip(&l);
+}
+
+/* A record of another version, or a line of another kind, is not read as one of ours. */
+static void unknown_versions_are_skipped(void **state)
+{
+	char dir[64], journal[80], line[PERSIST_LINE_MAX];
+	struct latch l1 = mklatch(1), l2 = mklatch(2);
+	struct persist_rec r;
+	struct seen s;
+	FILE *f;
+
+	assert_int_equal(persist_format(&l2, line, sizeof(line)), 0);
+	assert_int_equal(persist_parse(line, &r), 0);
+	line[1] = '2'; /* "v2 2 ..." */
+	assert_int_equal(persist_parse(line, &r), -EINVAL);
+	line[1] = '1';
+	line[0] = 'V';
+	assert_int_equal(persist_parse(line, &r), -EINVAL);
+
+	tmpdir(dir, sizeof(dir), journal, sizeof(journal));
+	f = fopen(journal, "w");
+	assert_non_null(f);
+	assert_int_equal(persist_format(&l1, line, sizeof(line)), 0);
+	fprintf(f, "+ %s\n", line);
+	assert_int_equal(persist_format(&l2, line, sizeof(line)), 0);
+	line[1] = '2';
+	fprintf(f, "+ %s\n* %s\n", line, line + 3);
+	line[1] = '1';
+	fprintf(f, "* %s\n", line); /* a kind of line no latchd writes */
+	fclose(f);
+	assert_int_equal(reload(dir, &s), 1);
+	assert_true(seen(&s, 1) && !seen(&s, 2));
+	assert_int_equal(count_lines(journal), 1);
+	rmdir_all(dir);
+}
+
+/*
+ * A journal whose last line a crash cut short: the load drops that line
+ * and rewrites the journal, so the next record starts a line of its own
+ * and is read after the next restart.
+ */
+static void torn_last_line_then_more(void **state)
+{
+	char dir[64], journal[80], line[PERSIST_LINE_MAX];
+	struct latch l1 = mklatch(1), l3 = mklatch(3);
+	struct persist *p;
+	struct seen s;
+	FILE *f;
+
+	tmpdir(dir, sizeof(dir), journal, sizeof(journal));
+	f = fopen(journal, "w");
+	assert_non_null(f);
+	assert_int_equal(persist_format(&l1, line, sizeof(line)), 0);
+	fprintf(f, "+ %s\n", line);
+	assert_int_equal(persist_format(&l3, line, sizeof(line)), 0);
+	line[strlen(line) / 2] = '\0';
+	fprintf(f, "+ %s", line);
+	fclose(f);
+	assert_int_equal(persist_open(dir, 0700, &p), 0);
+	assert_int_equal(persist_load(p, collect, &s), 1);
+	put(p, 4);
+	persist_close(p);
+	assert_int_equal(reload(dir, &s), 2);
+	assert_true(seen(&s, 1) && !seen(&s, 3) && seen(&s, 4));
+	rmdir_all(dir);
+}
+
+/*
+ * The same when the journal cannot be rewritten at load (/run full; here:
+ * latches.new is a directory that cannot be removed): the torn line is cut
+ * off all the same, or the next record would be glued to it and lost.
+ */
+static void torn_last_line_kept_journal(void **state)
+{
+	char dir[64], journal[80], line[PERSIST_LINE_MAX], block[128];
+	struct latch l1 = mklatch(1), l3 = mklatch(3);
+	struct persist *p;
+	struct seen s;
+	FILE *f;
+
+	tmpdir(dir, sizeof(dir), journal, sizeof(journal));
+	f = fopen(journal, "w");
+	assert_non_null(f);
+	assert_int_equal(persist_format(&l1, line, sizeof(line)), 0);
+	fprintf(f, "+ %s\n", line);
+	assert_int_equal(persist_format(&l3, line, sizeof(line)), 0);
+	line[strlen(line) / 2] = '\0';
+	fprintf(f, "+ %s", line);
+	fclose(f);
+	snprintf(block, sizeof(block), "%s/latches.new", dir);
+	assert_int_equal(mkdir(block, 0700), 0);
+	snprintf(block, sizeof(block), "%s/latches.new/x", dir);
+	assert_int_equal(mkdir(block, 0700), 0);
+	assert_int_equal(persist_open(dir, 0700, &p), 0);
+	assert_int_equal(persist_load(p, collect, &s), 1);
+	put(p, 4);
+	persist_close(p);
+	assert_int_equal(rmdir(block), 0);
+	block[strlen(block) - 2] = '\0';
+	assert_int_equal(rmdir(block), 0);
+	assert_int_equal(reload(dir, &s), 2);
+	assert_true(seen(&s, 1) && !seen(&s, 3) && seen(&s, 4));
+	rmdir_all(dir);
+}
+
+/* A state directory that belongs to another user is refused, whatever its mode (root only). */
+static void a_directory_of_another_user_is_refused(void **state)
+{
+	char dir[64], journal[80];
+	struct persist *p = NULL;
+
+	if (geteuid() != 0)
+		skip();
+	tmpdir(dir, sizeof(dir), journal, sizeof(journal));
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	assert_int_equal(persist_open(dir, 0700, &p), -EPERM);
+	assert_null(p);
+	assert_int_equal(access(journal, F_OK), -1); /* nothing made in it */
+	assert_int_equal(chown(dir, 0, 0), 0);
+	assert_int_equal(persist_open(dir, 0700, &p), 0);
+	persist_close(p);
+	rmdir_all(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +534,11 @@ int main(void)
 		cmocka_unit_test(malformed_lines_are_skipped),
 		cmocka_unit_test(load_callback_may_end_records),
 		cmocka_unit_test(links_and_foreign_directories_refused),
+		cmocka_unit_test(every_field_round_trips),
+		cmocka_unit_test(unknown_versions_are_skipped),
+		cmocka_unit_test(torn_last_line_then_more),
+		cmocka_unit_test(torn_last_line_kept_journal),
+		cmocka_unit_test(a_directory_of_another_user_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

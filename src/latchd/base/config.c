@@ -31,8 +31,9 @@ void config_defaults(struct config *c)
 	snprintf(c->socket, sizeof(c->socket), "/run/latch/latchd.sock");
 	snprintf(c->state_dir, sizeof(c->state_dir), "/run/latch");
 	snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/latch");
-	snprintf(c->btns_anchor, sizeof(c->btns_anchor), "/etc/latch/btns/anchor.pem");
-	snprintf(c->btns_anchor_key, sizeof(c->btns_anchor_key), "/etc/latch/btns/anchor.key");
+	snprintf(c->btns_anchor, sizeof(c->btns_anchor), "%s", CONFIG_BTNS_ANCHOR_DEFAULT);
+	snprintf(c->btns_anchor_key, sizeof(c->btns_anchor_key), "%s",
+		 CONFIG_BTNS_ANCHOR_KEY_DEFAULT);
 	snprintf(c->vici_socket, sizeof(c->vici_socket), "/run/charon.vici");
 	snprintf(c->tun, sizeof(c->tun), "ipsec0");
 	snprintf(c->nft_table, sizeof(c->nft_table), "latch");
@@ -69,8 +70,9 @@ static int set_uint(unsigned long long *dst, unsigned long long max, const char 
 	unsigned long long n;
 	char *end;
 
+	/* decimal, or hexadecimal after 0x: a leading 0 is no octal (latchd.conf(5)) */
 	errno = 0;
-	n = strtoull(v, &end, 0);
+	n = strtoull(v, &end, v[0] == '0' && (v[1] == 'x' || v[1] == 'X') ? 16 : 10);
 	if (errno || end == v || *end || *v == '-' || n > max)
 		return errf(err, el, -EINVAL, "%s: '%s' is not a number from 0 to %llu", key, v,
 			    max);
@@ -86,7 +88,7 @@ static int set_bytes(size_t *dst, const char *key, const char *v, char *err, siz
 	size_t n = strlen(v);
 	unsigned long long x;
 	const char *u;
-	int r, shift = 0;
+	int shift = 0;
 
 	if (n == 0 || n >= sizeof(num))
 		return errf(err, el, -EINVAL, "%s: '%s' is not a size", key, v);
@@ -96,10 +98,11 @@ static int set_bytes(size_t *dst, const char *key, const char *v, char *err, siz
 		shift = 10 * (int)(u - units + 1);
 		num[n - 1] = '\0';
 	}
-	r = set_uint(&x, SIZE_MAX >> shift, key, num, err, el);
-	if (r == 0)
-		*dst = (size_t)x << shift;
-	return r;
+	if (set_uint(&x, SIZE_MAX >> shift, key, num, NULL, 0) < 0)
+		return errf(err, el, -EINVAL,
+			    "%s: '%s' is not a size (bytes, or a number and K, M or G)", key, v);
+	*dst = (size_t)x << shift;
+	return 0;
 }
 
 /* "30", "30s", "2m": seconds. */
@@ -108,7 +111,6 @@ static int set_secs(unsigned *dst, const char *key, const char *v, char *err, si
 	char num[32];
 	size_t n = strlen(v);
 	unsigned long long mult = 1, x;
-	int r;
 
 	if (n == 0 || n >= sizeof(num))
 		return errf(err, el, -EINVAL, "%s: '%s' is not a duration", key, v);
@@ -117,9 +119,10 @@ static int set_secs(unsigned *dst, const char *key, const char *v, char *err, si
 		mult = num[n - 1] == 'm' ? 60 : 1;
 		num[n - 1] = '\0';
 	}
-	r = set_uint(&x, 86400, key, num, err, el);
-	if (r < 0)
-		return r;
+	if (set_uint(&x, 86400, key, num, NULL, 0) < 0)
+		return errf(err, el, -EINVAL,
+			    "%s: '%s' is not a duration (a number from 0 to 86400, then s or m)",
+			    key, v);
 	*dst = (unsigned)(x * mult);
 	return 0;
 }
@@ -155,9 +158,13 @@ static int set_admin_group(struct config *c, const char *v, char *err, size_t el
 
 static int add_ca(struct config *c, const char *v, char *err, size_t el)
 {
+	int r;
+
 	if (c->n_cas == CONFIG_MAX_CAS)
 		return errf(err, el, -E2BIG, "ca: more than %d", CONFIG_MAX_CAS);
-	return set_str(c->cas[c->n_cas++], sizeof(c->cas[0]), "ca", v, err, el);
+	r = set_str(c->cas[c->n_cas], sizeof(c->cas[0]), "ca", v, err, el);
+	c->n_cas += r == 0; /* one that does not fit adds nothing */
+	return r;
 }
 
 #define STR(k, f)                                                              \

@@ -3,7 +3,8 @@
 #define LATCH_LATCHD_CONFIG_H
 
 /*
- * latchd's configuration: /etc/latch/latchd.conf, "key = value" lines, '#'
+ * latchd's configuration: <sysconfdir>/latch/latchd.conf (/etc/latch for a
+ * distribution's prefix /usr), "key = value" lines, '#'
  * comments. Every key has a default that works with a stock strongSwan
  * (docs/man/latchd.conf.5 and the shipped example list them). Unknown keys and
  * bad values are errors naming the line: a typo must not silently weaken a
@@ -15,17 +16,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "latchd/base/data-plane.h"
+
 #ifndef LATCH_SYSCONFDIR
 #define LATCH_SYSCONFDIR "/etc"
 #endif
-#define CONFIG_PATH_DEFAULT LATCH_SYSCONFDIR "/latch/latchd.conf"
-#define CONFIG_MAX_CAS	    16
-
-enum data_plane {
-	DATA_PLANE_AUTO,
-	DATA_PLANE_LIBIPSEC,
-	DATA_PLANE_KERNEL,
-};
+/* Meson's configured sysconfdir: the files `meson install` put there are found. */
+#define CONFIG_DIR		       LATCH_SYSCONFDIR "/latch"
+#define CONFIG_PATH_DEFAULT	       CONFIG_DIR "/latchd.conf"
+#define CONFIG_BTNS_ANCHOR_DEFAULT     CONFIG_DIR "/btns/anchor.pem"
+#define CONFIG_BTNS_ANCHOR_KEY_DEFAULT CONFIG_DIR "/btns/anchor.key"
+#define CONFIG_MAX_CAS		       16
 
 struct config {
 	char socket[108];      /* the control socket (UNIX path) */

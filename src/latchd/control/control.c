@@ -395,6 +395,24 @@ static int reply_hello(struct client *cl, struct request *req)
 	return 0;
 }
 
+/*
+ * A HELLO of a version latchd does not speak: -EPROTO with latchd's VERSION
+ * and why, then the connection ends (docs/ipc.md, "Session"). As a rule the
+ * reply is the connection's first and goes out at once; one that would have
+ * to wait behind unread replies goes with them.
+ */
+static int refuse_hello(struct client *cl, struct request *req, int err, const char *why)
+{
+	struct buf *b = control_reply_begin(req, 0);
+
+	set_status(b, err);
+	wire_put_u32(b, IPC_A_VERSION, IPC_VERSION);
+	wire_put_str(b, IPC_A_MESSAGE, why);
+	(void)control_reply_send(req);
+	client_fail(cl, "speaks another protocol version");
+	return 0;
+}
+
 /* What the control module answers itself; 1 when the core should handle it. */
 static int handle_session(struct client *cl, struct request *req, char *err, size_t el)
 {
@@ -403,7 +421,7 @@ static int handle_session(struct client *cl, struct request *req, char *err, siz
 	if (req->type == IPC_MSG_HELLO) {
 		r = wire_hello_check(&req->msg, err, el);
 		if (r < 0)
-			return r;
+			return refuse_hello(cl, req, r, err);
 		cl->hello = true;
 		return reply_hello(cl, req);
 	}
@@ -503,7 +521,11 @@ int control_client_read(struct ev_source *s, int fd, uint32_t revents, void *use
 		return 0;
 	}
 	if (n < 0) {
-		refuse(cl, NULL, 0, n, n == -EMSGSIZE ? "message too large" : strerror(-n));
+		refuse(cl, NULL, 0, n,
+		       n == -EMSGSIZE	    ? "message too large"
+		       : n == -ETOOMANYREFS ? "more than one descriptor in one packet"
+		       : n == -ENOBUFS	    ? "ancillary data cut short"
+					    : strerror(-n));
 		return 0;
 	}
 	r = wire_parse(c->rbuf, (size_t)n, WIRE_FROM_CLIENT, pfd >= 0, &m, err, sizeof(err));

@@ -250,8 +250,7 @@ static void on_packet(const struct nfq_packet *pkt, void *u)
 		hold(c, pkt->id, l->id, a); /* a retransmission: goes with the first */
 		return;
 	}
-	if ((a->fd < 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL) ||
-	    make_latch(c, a, &f, &l) < 0) {
+	if ((a->fd < 0 && enforce_caps(c->enf)->needs_socket) || make_latch(c, a, &f, &l) < 0) {
 		verdict(c, pkt->id, false);
 		sockdiag_destroy(&f, a->cookie);
 		if (!a->mark)
@@ -366,8 +365,7 @@ void core_attach_close(struct core *c)
 /* ---------------------------------------------------------------- ATTACH */
 
 /* A bound, unconnected, not listening TCP or UDP socket: its local end and cookie. */
-static int attach_socket(int fd, bool kernel, struct flow3 *l3, uint64_t *cookie, char *err,
-			 size_t el)
+static int attach_socket(int fd, bool udp, struct flow3 *l3, uint64_t *cookie, char *err, size_t el)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -382,7 +380,7 @@ static int attach_socket(int fd, bool kernel, struct flow3 *l3, uint64_t *cookie
 	sl = sizeof(listening);
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) == 0 && listening)
 		return FAIL(-EINVAL, "a listening socket is latched with LISTEN");
-	if (kernel && l3->proto != IPPROTO_TCP)
+	if (!udp && l3->proto != IPPROTO_TCP)
 		return FAIL(-EOPNOTSUPP,
 			    "on the kernel data plane a socket holds one policy, for one "
 			    "destination: connect(2) the UDP socket and latch it with LATCH");
@@ -392,7 +390,10 @@ static int attach_socket(int fd, bool kernel, struct flow3 *l3, uint64_t *cookie
 	return r < 0 ? FAIL(r, "SO_COOKIE: %s", strerror(-r)) : 0;
 }
 
-/* Kernel data plane: the local end into the attach sets, the socket kept for its policies. */
+/*
+ * No socket marks (kernel): the local end into the attach sets, the socket
+ * kept for its policies.
+ */
 static int attach_set(struct core *c, struct request *req, const struct flow3 *l3, struct attach *a)
 {
 	int r;
@@ -408,7 +409,7 @@ static int attach_set(struct core *c, struct request *req, const struct flow3 *l
 	return r;
 }
 
-/* libipsec: a mark of its own on the socket, one no other protected socket has. */
+/* Socket marks (libipsec): a mark of its own on the socket, one no other protected socket has. */
 static int attach_mark(struct core *c, struct request *req, struct attach *a)
 {
 	struct attachments *at = c->att;
@@ -425,15 +426,15 @@ static int attach_mark(struct core *c, struct request *req, struct attach *a)
 static int attach_new(struct core *c, struct request *req, const struct flow3 *l3, uint64_t cookie,
 		      struct attach **ret, char *err, size_t el)
 {
-	bool kernel = enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
-	/* libipsec's entries live as long as their sockets: as many as latches */
-	unsigned max = kernel ? c->cfg.max_pending : c->cfg.max_latches;
+	bool marks = enforce_caps(c->enf)->marks_sockets;
+	/* marked sockets' entries live as long as their sockets: as many as latches */
+	unsigned max = marks ? c->cfg.max_latches : c->cfg.max_pending;
 	struct attach *a;
 	struct flow f = { .family = l3->family, .proto = l3->proto, .lport = l3->port };
 	int r;
 
 	f.laddr = l3->addr;
-	if (kernel && by_flow(c->att, &f))
+	if (!marks && by_flow(c->att, &f))
 		return FAIL(-EADDRINUSE, "another attached socket has that local port");
 	if (!control_is_admin(req) && count_uid(c->att, req->cred.uid) >= max)
 		return FAIL(-ENOSPC, "uid %u has %u protected sockets, the limit",
@@ -442,7 +443,7 @@ static int attach_new(struct core *c, struct request *req, const struct flow3 *l
 	if (!a)
 		return -ENOMEM;
 	a->fd = -1;
-	r = kernel ? attach_set(c, req, l3, a) : attach_mark(c, req, a);
+	r = marks ? attach_mark(c, req, a) : attach_set(c, req, l3, a);
 	if (r < 0) {
 		free(a);
 		return FAIL(r, "protecting the socket: %s",
@@ -489,7 +490,7 @@ int core_attach_protect(struct core *c, struct request *req, const struct latch_
 	uint64_t cookie;
 	int r;
 
-	if (!c->att || enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL)
+	if (!c->att || !enforce_caps(c->enf)->marks_sockets)
 		return 0; /* the socket's own policies cover all its flows */
 	r = flow3_from_fd(req->fd, &l3);
 	if (r < 0)
@@ -535,8 +536,7 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el)
 	if (r == 0)
 		r = core_check_policy_rights(c, req, &pol, err, el);
 	if (r == 0)
-		r = attach_socket(req->fd, enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL, &l3,
-				  &cookie, err, el);
+		r = attach_socket(req->fd, enforce_caps(c->enf)->attach_udp, &l3, &cookie, err, el);
 	if (r < 0)
 		return r;
 	r = keep_socket(c, req, &pol, &l3, cookie, &a, err, el);

@@ -229,7 +229,7 @@ static int load_conn(struct core *c, struct conn *conn, const char *const *laddr
 		.remote_addrs = raddrs,
 		.version = 2,
 		/* the kernel speaks plain ESP; libipsec only ESP in UDP */
-		.encap = enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL,
+		.encap = enforce_caps(c->enf)->udp_encap,
 		.dpd_delay = c->cfg.dpd_delay ? dpd : NULL,
 		.proposals = pr.ike,
 		/* our certificate is loaded once (load_creds): charon finds it by this id */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "latchd/core/core-int.h"
+#include "shared/fail.h"
 #include "shared/text.h"
 
 static void put_tuple(struct buf *b, const struct latch *l)
@@ -275,10 +276,17 @@ int core_get_policy(const struct wire_attrs *a, struct latch_policy *ret, char *
 		.on_break = IPC_ON_BREAK_RESET,
 	};
 	struct wire_attrs nest;
+	const char *name;
 	int r;
 
-	if (wire_get_nested(a, IPC_A_PROTECTION, &nest) == 0)
+	if (wire_get_nested(a, IPC_A_PROTECTION, &nest) == 0) {
+		/* A policy name is refused, not ignored, until latchd has policies to name. */
+		if (wire_get_str(&nest, IPC_A_PROT_POLICY_NAME, &name) == 0)
+			return FAIL(-EOPNOTSUPP,
+				    "PROTECTION: latchd has no administrator policy named '%s'",
+				    name);
 		get_protection(&nest, &p);
+	}
 	if (wire_get_nested(a, IPC_A_PEER, &nest) == 0) {
 		r = get_peer(&nest, &p, err, el);
 		if (r < 0) {

@@ -82,6 +82,14 @@ struct pending {
 	struct pending *next;
 };
 
+/* core-metrics.c: what latchctl metrics counts since latchd started */
+#define CORE_ERRNO_MAX 134 /* refusals are counted by errno, below this */
+struct core_metrics {
+	uint64_t established, closed;
+	uint64_t breaks[IPC_REASON_UNLATCHED + 1]; /* by enum ipc_reason */
+	uint64_t refusals[CORE_ERRNO_MAX];	   /* by errno */
+};
+
 struct core {
 	struct config cfg;
 	struct ev_loop *loop;
@@ -114,6 +122,7 @@ struct core {
 	unsigned certs_gen; /* list-certs asked so far */
 	uint64_t started_usec;
 	uint64_t netns; /* SO_NETNS_COOKIE of latchd's network namespace */
+	struct core_metrics metrics;
 };
 
 /* core.c */
@@ -180,6 +189,16 @@ void core_linger_free(struct core *c);
 
 /* core-adopt.c: latchd's own restart */
 void core_readopt(struct core *c);
+
+/*
+ * core-metrics.c: the events of a latch, counted and logged (journal fields,
+ * latchd(8) LOGGING), and latchctl metrics. changed: after every state
+ * change; refused: a latch request answered with -err (l: its latch, if made).
+ */
+void core_metrics_changed(struct core *c, const struct latch *l, uint8_t old);
+void core_metrics_refused(struct core *c, const struct request *req, const struct latch *l, int err,
+			  const char *why);
+int core_req_metrics(struct core *c, struct request *req, char *err, size_t el);
 
 /* core-admin.c: latchctl's requests */
 int core_req_status(struct core *c, struct request *req, char *err, size_t el);

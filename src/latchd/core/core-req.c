@@ -51,8 +51,11 @@ struct pending *core_pending_new(struct core *c, struct latch *l, struct request
 
 	if (!p)
 		return NULL;
-	/* The kernel data plane sets the socket's policies when its SA is up: keep it till then. */
-	keep = sock >= 0 && enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
+	/*
+	 * A plane that holds the flow by its socket sets the socket's policies
+	 * when its SA is up: keep the socket till then.
+	 */
+	keep = sock >= 0 && enforce_caps(c->enf)->needs_socket;
 	p->sock = keep ? fcntl(sock, F_DUPFD_CLOEXEC, 0) : -1;
 	if ((keep && p->sock < 0) || (req && control_request_hold(req) < 0) ||
 	    ev_add_time(c->loop, &p->timer, 0, pending_timeout, p) < 0) {
@@ -111,6 +114,8 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 		if (l->listener && c->persist)
 			persist_put(c->persist, l);
 	}
+	if (err && (l || req))
+		core_metrics_refused(c, req, l, err, why);
 	if (req) {
 		req->data = NULL;
 		req->cancel = NULL;
@@ -779,7 +784,7 @@ static int check_socket(const struct core *c, int fd, char *err, size_t el)
 	return 0;
 }
 
-int core_handle(void *core, struct request *req, char *err, size_t el)
+static int handle(void *core, struct request *req, char *err, size_t el)
 {
 	struct core *c = core;
 	int r = req->fd >= 0 ? check_socket(c, req->fd, err, el) : 0;
@@ -808,6 +813,8 @@ int core_handle(void *core, struct request *req, char *err, size_t el)
 		return req_watch(c, req, err, el);
 	case IPC_MSG_STATUS:
 		return core_req_status(c, req, err, el);
+	case IPC_MSG_METRICS:
+		return core_req_metrics(c, req, err, el);
 	case IPC_MSG_LIST:
 		return core_req_list(c, req, err, el);
 	case IPC_MSG_PIN_LIST:
@@ -822,6 +829,18 @@ int core_handle(void *core, struct request *req, char *err, size_t el)
 		return FAIL(-EOPNOTSUPP, "%s is not served by this latchd yet",
 			    wire_msg_name(req->type));
 	}
+}
+
+/* A request that would have made a latch and was answered with an error was refused. */
+int core_handle(void *core, struct request *req, char *err, size_t el)
+{
+	int r = handle(core, req, err, el);
+
+	if (r < 0 && (req->type == IPC_MSG_CONNECT || req->type == IPC_MSG_LATCH ||
+		      req->type == IPC_MSG_LISTEN || req->type == IPC_MSG_ACCEPT ||
+		      req->type == IPC_MSG_ATTACH))
+		core_metrics_refused(core, req, NULL, r, err);
+	return r;
 }
 
 static bool forget_client(void *u, struct latch *l)

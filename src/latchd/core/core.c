@@ -139,13 +139,9 @@ static void alert(struct core *c, struct latch *l, const char *why)
 static void on_changed(void *u, struct latch *l, uint8_t old)
 {
 	struct core *c = u;
-	char text[FLOW_FMT_MAX];
 
 	control_latch_changed(l->client, l->id);
-	log_info("latch %llu %s: %s -> %s (%s)", (unsigned long long)l->id,
-		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
-		 latchdb_state_name(old), latchdb_state_name(l->state),
-		 latchdb_reason_name(l->reason));
+	core_metrics_changed(c, l, old);
 	core_attach_changed(c, l, old);
 	if (c->persist && l->state == IPC_STATE_CLOSED)
 		persist_del(c->persist, l->id);
@@ -164,16 +160,16 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
  */
 static void reset_socket(struct core *c, struct latch *l)
 {
-	bool kernel = enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL;
+	bool by_socket = enforce_caps(c->enf)->needs_socket;
 	/* taken first: sock_diag finds the socket by its flow only until the reset */
-	int fd = kernel ? sockdiag_fetch(l->owner.pid, &l->flow, l->cookie) : -1;
+	int fd = by_socket ? sockdiag_fetch(l->owner.pid, &l->flow, l->cookie) : -1;
 	char text[FLOW_FMT_MAX];
 	int r = sockdiag_destroy(&l->flow, l->cookie);
 
 	if (r < 0 && r != -ENOENT)
 		log_warn("latch %llu %s: reset failed: %s", (unsigned long long)l->id,
 			 flow_format(text, sizeof(text), &l->flow), strerror(-r));
-	if (!kernel)
+	if (!by_socket)
 		return;
 	r = fd < 0 ? fd : core_sock_hold(c, l, fd, NULL, NULL);
 	if (fd >= 0)
@@ -219,7 +215,7 @@ int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike 
 	bool fetch = fd < 0; /* the request is over: a copy of the owner's descriptor */
 	int r;
 
-	if (enforce_data_plane(c->enf) != ENFORCE_PLANE_KERNEL)
+	if (!enforce_caps(c->enf)->needs_socket)
 		return 0;
 	if (ch) {
 		r = enforce_xfrm_carrier(&carrier, ike->local_host, ike->remote_host, ch->reqid,
@@ -717,6 +713,21 @@ static const struct control_ops ctl_ops = {
 	.client_gone = core_client_gone,
 };
 
+/*
+ * A plane that holds a flow by its socket (the kernel) takes it from its owner (pidfd_getfd)
+ * to block it on break and after a reset; without that, "wait" on break
+ * resets instead. Said once, at start, rather than at each break.
+ */
+static void warn_no_fetch(void)
+{
+	char why[160];
+
+	if (sockdiag_fetch_probe(why, sizeof(why)) < 0)
+		log_warn("%s: a latch whose token waits on break will be reset instead, and a "
+			 "reset socket cannot be blocked",
+			 why);
+}
+
 static int open_enforcement(struct core *c)
 {
 	struct enforce_config ec = ENFORCE_CONFIG_DEFAULT;
@@ -726,9 +737,7 @@ static int open_enforcement(struct core *c)
 	ec.iface = c->cfg.tun;
 	ec.mark = c->cfg.mark;
 	ec.ct_mark = c->cfg.mark;
-	ec.data_plane = c->cfg.data_plane == DATA_PLANE_KERNEL ? ENFORCE_PLANE_KERNEL
-			: c->cfg.data_plane == DATA_PLANE_AUTO ? ENFORCE_PLANE_AUTO
-							       : ENFORCE_PLANE_LIBIPSEC;
+	ec.data_plane = c->cfg.data_plane;
 	r = core_attach_open(c, &ec);
 	if (r < 0)
 		return r;
@@ -737,9 +746,10 @@ static int open_enforcement(struct core *c)
 	if (r < 0)
 		log_err("enforcement: %s", enforce_last_error(NULL));
 	else
-		log_info("data plane: %s", enforce_data_plane(c->enf) == ENFORCE_PLANE_KERNEL
-						   ? "kernel (XFRM, per-socket policies)"
-						   : "libipsec (nftables sets, routing mark)");
+		log_info("data plane: %s; %s", enforce_caps(c->enf)->name,
+			 enforce_plane_why(c->enf));
+	if (r == 0 && enforce_caps(c->enf)->needs_socket)
+		warn_no_fetch();
 	return r;
 }
 

@@ -21,13 +21,11 @@
 
 #include "latchd/cred/ident.h"
 
-#define BTNS_ID_PATTERN		"O=BTNS, CN=*" /* the only identities a BTNS connection admits */
-#define BTNS_CN_HEX		32 /* hex digits of the SPKI hash in a latch host's CN */
-#define BTNS_CERT_DAYS		3650
-#define BTNS_KEY_FILE		"btns.key"
-#define BTNS_CERT_FILE		"btns.pem"
-#define BTNS_ANCHOR_DEFAULT	"/etc/latch/btns/anchor.pem"
-#define BTNS_ANCHOR_KEY_DEFAULT "/etc/latch/btns/anchor.key"
+#define BTNS_ID_PATTERN "O=BTNS, CN=*" /* the only identities a BTNS connection admits */
+#define BTNS_CN_HEX	32	       /* hex digits of the SPKI hash in a latch host's CN */
+#define BTNS_CERT_DAYS	3650
+#define BTNS_KEY_FILE	"btns.key"
+#define BTNS_CERT_FILE	"btns.pem"
 
 struct btns {
 	char *key_pem; /* our private key (PKCS#8 PEM), for charon's load-key */

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "latchd/dataplane/enforce-plane.h"
+
 /*
  * The ruleset, as nft would write it (v4 shown; v6 is the same with ip6 and
  * the 6 sets; `enforce-probe rules` prints the real thing with nft list):
@@ -41,7 +43,7 @@
  *                                   counter queue num QUEUE (libipsec; no hold: ... unarmed drop)
  *
  * The raw-priority check runs before conntrack and after defrag (-400).
- * On the kernel data plane (cfg.data_plane KERNEL) the table has the sets, the
+ * On a plane that does not steer (enforce-plane.h; the kernel's) the table has the sets, the
  * counters, the pre chain with one rule per listener set (dropping what has no
  * secpath: "meta secpath missing", not decrypted by XFRM) and the hold chain.
  */
@@ -99,11 +101,11 @@ static const struct rule_spec family_rules[] = {
 };
 
 /*
- * The kernel data plane's: a latched listener's socket policy covers one
+ * A plane that does not steer (the kernel's): a latched listener's socket policy covers one
  * family (a dual-stack socket holds one inbound policy); these drop what was
  * not decrypted by the kernel, in both.
  */
-static const struct rule_spec kernel_rules[] = {
+static const struct rule_spec secpath_rules[] = {
 	{ "pre", KEY(key_in3), "listen", A_DROP_CLEAR, "in_listen" },
 	{ "pre", KEY(key_in2), "listenany", A_DROP_CLEAR, "in_listen" },
 };
@@ -674,17 +676,13 @@ static void sock_hold_fn(struct rb *rb, const struct enforce_config *cfg, const 
 }
 
 /*
- * The kernel data plane enforces flows with socket policies; its table has the
- * sets (flows and armed stay empty), the listeners' clear-text drops
- * (kernel_rules) and the hold: what ATTACH needs to see an attached socket's
+ * A plane that does not steer (the kernel's) enforces flows with socket policies; its table has
+ * the sets (flows and armed stay empty), the listeners' clear-text drops
+ * (secpath_rules) and the hold: what ATTACH needs to see an attached socket's
  * first packet.
  */
-static bool kernel_table(const struct enforce_config *cfg)
-{
-	return cfg->data_plane == ENFORCE_PLANE_KERNEL;
-}
-
-static int build_objects(struct nft_batch *b, const struct enforce_config *cfg)
+static int build_objects(struct nft_batch *b, const struct enforce_config *cfg,
+			 const struct enforce_plane *p)
 {
 	uint32_t id = 1;
 	int err = 0;
@@ -701,8 +699,7 @@ static int build_objects(struct nft_batch *b, const struct enforce_config *cfg)
 	for (size_t i = 0; i < 7 && !err; i++)
 		err = counter_msg(b, cfg, enforce_counter_names[i]);
 	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]) && !err; i++) {
-		if (kernel_table(cfg) && strcmp(chains[i].name, "pre") &&
-		    strcmp(chains[i].name, "hold"))
+		if (!p->steers && strcmp(chains[i].name, "pre") && strcmp(chains[i].name, "hold"))
 			continue;
 		err = chain_msg(b, cfg, &chains[i]);
 		if (!err)
@@ -711,12 +708,13 @@ static int build_objects(struct nft_batch *b, const struct enforce_config *cfg)
 	return err;
 }
 
-static int build_rules(struct nft_batch *b, const struct enforce_config *cfg)
+static int build_rules(struct nft_batch *b, const struct enforce_config *cfg,
+		       const struct enforce_plane *p)
 {
-	bool kernel = kernel_table(cfg);
-	const struct rule_spec *rules = kernel ? kernel_rules : family_rules;
-	size_t n = kernel ? sizeof(kernel_rules) / sizeof(kernel_rules[0])
-			  : sizeof(family_rules) / sizeof(family_rules[0]);
+	bool steer = p->steers;
+	const struct rule_spec *rules = steer ? family_rules : secpath_rules;
+	size_t n = steer ? sizeof(family_rules) / sizeof(family_rules[0])
+			 : sizeof(secpath_rules) / sizeof(secpath_rules[0]);
 	int err = 0;
 
 	for (size_t i = 0; i < n && !err; i++) {
@@ -726,26 +724,28 @@ static int build_rules(struct nft_batch *b, const struct enforce_config *cfg)
 		if (!err)
 			err = add_rule(b, cfg, rules[i].chain, fam_rule_fn, &v6);
 	}
-	if (!err && !kernel)
+	if (!err && steer)
 		err = add_rule(b, cfg, "prect", icmp_fn, NULL);
-	if (!err && !kernel)
+	if (!err && steer)
 		err = add_rule(b, cfg, "steer", steer_fn, NULL);
-	if (!err && !kernel)
+	if (!err && steer)
 		err = add_rule(b, cfg, "post", mss_fn, NULL);
 	for (int i = 0; i < 4 && cfg->hold && !err; i++) {
 		int v[2] = { i < 2 ? 4 : 6, i & 1 };
 
 		err = add_rule(b, cfg, "hold", hold_fn, v);
 	}
-	/* The kernel data plane's sockets are held by their own policies (enforce-xfrm.h). */
-	for (int fam = 4; fam <= 6 && !kernel && cfg->sock_mark_mask && !err; fam += 2)
+	/* Without socket marks (the kernel's) sockets are held by their own policies. */
+	for (int fam = 4; fam <= 6 && p->caps.marks_sockets && cfg->sock_mark_mask && !err;
+	     fam += 2)
 		err = add_rule(b, cfg, "hold", sock_hold_fn, &fam);
 	return err;
 }
 
 int enforce_rules_build(struct nft_batch *b, const struct enforce_config *cfg, bool replace)
 {
-	int err = table_msg(b, cfg, NFT_MSG_NEWTABLE);
+	const struct enforce_plane *p = enforce_plane_of(cfg->data_plane);
+	int err = p ? table_msg(b, cfg, NFT_MSG_NEWTABLE) : -EINVAL;
 
 	/* add + delete + add: replaces a table that may or may not exist, atomically. */
 	if (!err && replace)
@@ -753,9 +753,9 @@ int enforce_rules_build(struct nft_batch *b, const struct enforce_config *cfg, b
 	if (!err && replace)
 		err = table_msg(b, cfg, NFT_MSG_NEWTABLE);
 	if (!err)
-		err = build_objects(b, cfg);
+		err = build_objects(b, cfg, p);
 	if (!err)
-		err = build_rules(b, cfg);
+		err = build_rules(b, cfg, p);
 	return err;
 }
 

@@ -22,7 +22,9 @@ extern const char *const enforce_counter_names[7];
 /*
  * The whole ruleset into b. replace: delete any table of that name first
  * (same transaction: no instant without rules). Otherwise existing sets,
- * elements and counters stay and only the chains' rules are replaced.
+ * elements and counters stay and only the chains' rules are replaced. The
+ * rules are cfg->data_plane's (enforce-plane.h), which must be resolved:
+ * AUTO or no plane is -EINVAL.
  */
 int enforce_rules_build(struct nft_batch *b, const struct enforce_config *cfg, bool replace);
 

@@ -31,13 +31,6 @@
 
 #include "latchd/base/flow.h"
 
-/* Which data plane enforces (enforce_config.data_plane). */
-enum enforce_plane {
-	ENFORCE_PLANE_LIBIPSEC, /* nftables sets and the routing mark (enforce.h) */
-	ENFORCE_PLANE_KERNEL,	/* XFRM socket policies (this file) */
-	ENFORCE_PLANE_AUTO,	/* the kernel's when it has ESP (enforce_xfrm_probe_esp) */
-};
-
 /* The child SA that carries a flow, as a socket policy names it. */
 struct enforce_carrier {
 	uint32_t reqid;

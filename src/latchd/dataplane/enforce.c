@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "latchd/dataplane/enforce-plane.h"
 #include "latchd/dataplane/enforce-rules.h"
 #include "latchd/dataplane/nft.h"
 
@@ -25,8 +26,8 @@ struct enforce {
 	char table[TABLE_MAX], iface[16];
 	struct nft_sock *nft;
 	bool rule;
-	enum enforce_plane plane;
-	char err[256];
+	const struct enforce_plane *plane; /* its operations, chosen once by enforce_open */
+	char err[256], why[160];
 };
 
 /* The text of the last enforce_open that failed: its handle is gone. */
@@ -151,18 +152,14 @@ static int copy_config(struct enforce *e, const struct enforce_config *cfg)
 	return 0;
 }
 
-static enum enforce_plane resolve_plane(enum enforce_plane want)
+const struct enforce_caps *enforce_caps(const struct enforce *e)
 {
-	const char *how = "";
-
-	if (want != ENFORCE_PLANE_AUTO)
-		return want;
-	return enforce_xfrm_probe_esp(&how) == 1 ? ENFORCE_PLANE_KERNEL : ENFORCE_PLANE_LIBIPSEC;
+	return &e->plane->caps;
 }
 
-enum enforce_plane enforce_data_plane(const struct enforce *e)
+const char *enforce_plane_why(const struct enforce *e)
 {
-	return e->plane;
+	return e->why;
 }
 
 int enforce_flow_sock(struct enforce *e, int fd, const struct flow *f,
@@ -171,24 +168,23 @@ int enforce_flow_sock(struct enforce *e, int fd, const struct flow *f,
 	int r;
 
 	e->err[0] = '\0';
-	if (e->plane != ENFORCE_PLANE_KERNEL)
+	if (!e->plane->flow_sock)
 		return 0;
-	r = c ? enforce_xfrm_sock_carry(fd, f, c) : enforce_xfrm_sock_block(fd, f);
+	r = e->plane->flow_sock(fd, f, c);
 	return r < 0 ? fail(e, r, c ? "socket policy (carry)" : "socket policy (block)") : 0;
 }
 
 int enforce_sock_protect(struct enforce *e, int fd, uint32_t id)
 {
-	uint32_t mark = e->cfg.sock_mark | id;
+	int r;
 
 	e->err[0] = '\0';
 	if (!id || (id & e->cfg.sock_mark_mask))
 		return -EINVAL;
-	if (e->plane == ENFORCE_PLANE_KERNEL)
+	if (!e->plane->sock_mark)
 		return 0;
-	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
-		return fail(e, -errno, "SO_MARK on the socket");
-	return 0;
+	r = e->plane->sock_mark(fd, e->cfg.sock_mark | id);
+	return r < 0 ? fail(e, r, "SO_MARK on the socket") : 0;
 }
 
 int enforce_listen_sock(struct enforce *e, int fd, const struct flow3 *l)
@@ -196,9 +192,9 @@ int enforce_listen_sock(struct enforce *e, int fd, const struct flow3 *l)
 	int r;
 
 	e->err[0] = '\0';
-	if (e->plane != ENFORCE_PLANE_KERNEL)
+	if (!e->plane->listen_sock)
 		return 0;
-	r = enforce_xfrm_sock_listen(fd, l);
+	r = e->plane->listen_sock(fd, l);
 	return r < 0 ? fail(e, r, "socket policy (listener)") : 0;
 }
 
@@ -213,12 +209,17 @@ int enforce_open(struct enforce **ret, const struct enforce_config *cfg, unsigne
 	if (!e)
 		return -ENOMEM;
 	r = copy_config(e, cfg);
+	if (r == 0) {
+		e->plane = enforce_plane_choose(cfg->data_plane, enforce_xfrm_probe_esp, e->why,
+						sizeof(e->why));
+		r = e->plane ? 0 : fail(e, -EINVAL, "data plane");
+	}
 	if (r == 0)
-		e->cfg.data_plane = e->plane = resolve_plane(cfg->data_plane);
+		e->cfg.data_plane = e->plane->kind;
 	if (r == 0)
 		r = nft_sock_open(&e->nft);
 	/* The rule first: a marked packet must never find no route and no blackhole. */
-	if (r == 0 && !(flags & ENFORCE_NORULE) && e->plane == ENFORCE_PLANE_LIBIPSEC) {
+	if (r == 0 && !(flags & ENFORCE_NORULE) && e->plane->steers) {
 		r = iprule(e, true);
 		e->rule = r == 0;
 	}
@@ -282,11 +283,11 @@ static int apply_elems(struct enforce *e, const struct enforce_op *ops, size_t n
 }
 
 /*
- * The kernel data plane: the sockets' own policies enforce flows; listeners
+ * A plane whose sockets' own policies enforce flows (the kernel's): listeners
  * (both families: a socket's inbound policy covers one) and attached sockets
  * are left for the table.
  */
-static int apply_kernel(struct enforce *e, const struct enforce_op *ops, size_t n)
+static int apply_no_flows(struct enforce *e, const struct enforce_op *ops, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		bool flow = ops[i].kind <= ENFORCE_FLOW_DISARM;
@@ -303,7 +304,7 @@ int enforce_apply(struct enforce *e, const struct enforce_op *ops, size_t n)
 	e->err[0] = '\0';
 	if (n > ENFORCE_BATCH_MAX)
 		return fail(e, -E2BIG, "batch");
-	return e->plane == ENFORCE_PLANE_KERNEL ? apply_kernel(e, ops, n) : apply_elems(e, ops, n);
+	return e->plane->flows_in_table ? apply_elems(e, ops, n) : apply_no_flows(e, ops, n);
 }
 
 static int apply_flow(struct enforce *e, enum enforce_op_kind kind, const struct flow *f)

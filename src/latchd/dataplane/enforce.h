@@ -62,6 +62,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "latchd/base/data-plane.h"
 #include "latchd/base/flow.h"
 #include "latchd/dataplane/enforce-xfrm.h"
 
@@ -86,20 +87,21 @@ struct enforce_config {
 	 * per-socket XFRM policies (enforce_flow_sock); the table has the sets,
 	 * the listeners' drop of what XFRM did not decrypt and the hold, no ip
 	 * rule; the flow operations succeed doing nothing (flows and armed stay
-	 * empty). AUTO: KERNEL when the kernel has ESP.
+	 * empty). AUTO: KERNEL when the kernel has ESP. The core asks what the
+	 * plane does through enforce_caps, never which one it is.
 	 */
-	enum enforce_plane data_plane;
+	enum data_plane data_plane;
 };
 
 /* Protected sockets' marks: 0x4cXXXXXX ('L'), 24 bits for the socket (see enforce_config). */
 #define ENFORCE_SOCK_MARK      0x4c000000u
 #define ENFORCE_SOCK_MARK_MASK 0xff000000u
 
-#define ENFORCE_CONFIG_DEFAULT                                                        \
-	{                                                                             \
-		.table = "latch", .iface = "ipsec0", .mark = 0x100, .ct_mark = 0x100, \
-		.rule_priority = 221, .sock_mark = ENFORCE_SOCK_MARK,                 \
-		.sock_mark_mask = ENFORCE_SOCK_MARK_MASK                              \
+#define ENFORCE_CONFIG_DEFAULT                                                              \
+	{                                                                                   \
+		.table = "latch", .iface = "ipsec0", .mark = 0x100, .ct_mark = 0x100,       \
+		.rule_priority = 221, .sock_mark = ENFORCE_SOCK_MARK,                       \
+		.sock_mark_mask = ENFORCE_SOCK_MARK_MASK, .data_plane = DATA_PLANE_LIBIPSEC \
 	}
 
 /* enforce_open flags */
@@ -174,8 +176,44 @@ int enforce_attach_del(struct enforce *e, const struct flow3 *l);
  */
 int enforce_sock_protect(struct enforce *e, int fd, uint32_t id);
 
-/* The data plane this handle enforces (AUTO resolved by enforce_open). */
-enum enforce_plane enforce_data_plane(const struct enforce *e);
+/*
+ * What the core asks of the data plane, answered by the plane enforce_open
+ * chose (AUTO resolved): the core branches on these, never on the plane's
+ * name.
+ */
+struct enforce_caps {
+	const char *name; /* for the log: "kernel (XFRM, per-socket policies)" */
+	/*
+	 * The plane holds a latched flow by its own socket (enforce_flow_sock,
+	 * enforce_listen_sock): latchd needs the socket whenever the flow's
+	 * state changes (its SA up, disarmed, reset), a copy kept from the
+	 * request or one taken from its owner (sockdiag_fetch). A flow whose
+	 * socket latchd cannot reach cannot be latched. Kernel.
+	 */
+	bool needs_socket;
+	/*
+	 * A protected socket is known by a mark of its own for its whole life
+	 * (enforce_sock_protect), and the hold rule queues its every unarmed
+	 * packet whatever its tuple. Otherwise the hold rule knows an attached
+	 * socket by its local end alone (one attachment per local end, ending
+	 * with its latch) and the socket's own policies cover its later flows.
+	 * libipsec.
+	 */
+	bool marks_sockets;
+	/*
+	 * An unconnected UDP socket can be attached: each destination it sends
+	 * to is a latch of its own. Not on the kernel: a socket holds one
+	 * policy, for one destination. libipsec.
+	 */
+	bool attach_udp;
+	/* charon must put ESP in UDP (encap = yes): libipsec's TUN sees no plain ESP. */
+	bool udp_encap;
+};
+
+const struct enforce_caps *enforce_caps(const struct enforce *e);
+
+/* Why enforce_open chose this plane, for the log ("configured", or auto's probe). */
+const char *enforce_plane_why(const struct enforce *e);
 
 /*
  * The kernel data plane's hold on a latched flow's socket (fd borrowed, the

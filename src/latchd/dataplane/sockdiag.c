@@ -89,20 +89,26 @@ static void close_aside(int fd)
 	}
 }
 
-/* The number of the owner's descriptor of the socket with inode ino, or -ENOENT. */
+/*
+ * The number of the owner's descriptor of the socket with inode ino, -ENOENT,
+ * or -EPERM when its descriptors cannot be read (no ptrace rights over it).
+ */
 static int find_fd(DIR *dir, uint32_t ino)
 {
 	char want[32], link[32];
 	struct dirent *de;
+	bool denied = false;
 	ssize_t n;
 
 	snprintf(want, sizeof(want), "socket:[%u]", ino);
 	while ((de = readdir(dir))) {
 		n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link));
+		if (n < 0 && (errno == EACCES || errno == EPERM))
+			denied = true;
 		if (n == (ssize_t)strlen(want) && !memcmp(link, want, (size_t)n))
 			return atoi(de->d_name);
 	}
-	return -ENOENT;
+	return denied ? -EPERM : -ENOENT;
 }
 
 /* Take the owner's descriptor number nr, if it is (still) the socket with this cookie. */
@@ -263,7 +269,7 @@ int sockdiag_fetch(pid_t pid, const struct flow *f, uint64_t cookie)
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	dir = opendir(path);
 	if (!dir) {
-		r = -errno;
+		r = errno == EACCES ? -EPERM : -errno;
 		goto out;
 	}
 	r = find_fd(dir, m.idiag_inode);
@@ -273,6 +279,55 @@ int sockdiag_fetch(pid_t pid, const struct flow *f, uint64_t cookie)
 out:
 	close(pidfd);
 	return r;
+}
+
+/* Bit 19 of the effective set, as the kernel reports it (no libcap needed). */
+static int has_sys_ptrace(void)
+{
+	char line[256];
+	unsigned long long eff;
+	FILE *f = fopen("/proc/self/status", "re");
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "CapEff: %llx", &eff) == 1) {
+			r = (eff >> 19) & 1; /* CAP_SYS_PTRACE */
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+int sockdiag_fetch_probe(char *why, size_t wl)
+{
+	int pidfd = pidfd_open(getpid(), 0), fd = -1, r;
+
+	if (pidfd < 0) {
+		r = -errno;
+		snprintf(why, wl, "pidfd_open: %s", strerror(-r));
+		return r;
+	}
+	/* its own descriptor: only the system call itself is in question here */
+	fd = pidfd_getfd(pidfd, pidfd, 0);
+	r = fd < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	close(pidfd);
+	if (r < 0) {
+		snprintf(why, wl, "pidfd_getfd: %s", strerror(-r));
+		return r;
+	}
+	r = has_sys_ptrace();
+	if (r == 0) {
+		snprintf(why, wl,
+			 "no CAP_SYS_PTRACE: only sockets of processes of latchd's own "
+			 "uid can be taken");
+		return -EPERM;
+	}
+	return 0;
 }
 
 int sockdiag_find(const struct flow *f, uint64_t *cookie, uint8_t *state)

@@ -74,6 +74,13 @@ int sockdiag_find(const struct flow *f, uint64_t *cookie, uint8_t *state);
 int sockdiag_fetch(pid_t pid, const struct flow *f, uint64_t cookie);
 
 /*
+ * Whether sockdiag_fetch can work for other users' processes: 0, or -errno
+ * and why in why[]: pidfd_open or pidfd_getfd refused (a seccomp filter, an
+ * old kernel) or CAP_SYS_PTRACE not in latchd's effective set.
+ */
+int sockdiag_fetch_probe(char *why, size_t wl);
+
+/*
  * A non-blocking SOCK_CLOEXEC netlink socket subscribed to the TCP and UDP,
  * v4 and v6 destroy groups. The caller owns *fd and closes it.
  */

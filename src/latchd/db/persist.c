@@ -655,6 +655,19 @@ static int visit_held(struct persist *p, char *out, size_t len,
 		      void (*fn)(void *u, const struct persist_rec *r), void *u);
 
 /*
+ * A journal that could not be rewritten stays as it is, less a last line a
+ * crash cut short (whole: where it begins), so that the next line appended
+ * starts a line of its own instead of being glued to it and lost. No new
+ * attempt until it doubled.
+ */
+static void keep(struct persist *p, size_t whole)
+{
+	if (whole < p->size && ftruncate(p->fd, (off_t)whole) == 0)
+		p->size = whole;
+	p->retry = 2 * p->lines;
+}
+
+/*
  * Read the journal, keep the last record of each live id and rewrite it with
  * just those; then (at load) hand each to fn, whose changes are appended to
  * the new journal. A journal that cannot be rewritten (/run full) is kept as
@@ -663,16 +676,19 @@ static int visit_held(struct persist *p, char *out, size_t len,
 static int replay(struct persist *p, void (*fn)(void *u, const struct persist_rec *r), void *u)
 {
 	struct idmap m = { 0 };
-	char *buf = NULL, *out = NULL;
-	size_t lines = 0, len = 0;
+	char *buf = NULL, *out = NULL, *nl;
+	size_t lines = 0, len = 0, whole = 0;
 	int r = read_all(p->fd, p->size, &buf);
 
-	if (r == 0)
+	if (r == 0) {
+		nl = memrchr(buf, '\n', p->size);
+		whole = nl ? (size_t)(nl - buf) + 1 : 0;
 		/*
 		 * A load checks every line; a compaction while latchd runs reads
 		 * back only whole lines this latchd wrote, whose ids suffice.
 		 */
 		r = squash(buf, p->size, fn != NULL, &out, &len, &lines);
+	}
 	free(buf);
 	if (r == 0)
 		r = live_ids(out, len, &m);
@@ -687,7 +703,7 @@ static int replay(struct persist *p, void (*fn)(void *u, const struct persist_re
 	if (replace(p, out, len) == 0)
 		p->lines = p->live.n;
 	else
-		p->retry = 2 * p->lines;
+		keep(p, whole);
 	r = fn ? visit_held(p, out, len, fn, u) : 0;
 	free(out);
 	return r;

@@ -27,7 +27,13 @@
 
 #include "latchd/db/latchdb.h"
 
-#define PERSIST_LINE_MAX 4096
+/*
+ * The longest record: three identities (the token's peer and CA, the peer's
+ * own) of IPC_DN_MAX bytes and two algorithm names, every byte escaped as
+ * %XX, and the rest (numbers, addresses, the key: under 512). Any record a
+ * client or a peer can bring about fits, so none is left unjournaled.
+ */
+#define PERSIST_LINE_MAX (3 * 3 * IPC_DN_MAX + 2 * 3 * sizeof(((struct latch_sa *)0)->encr) + 512)
 /* Lines beyond 2 × the live records before the journal is compacted. */
 #define PERSIST_SLACK 64
 

@@ -33,14 +33,23 @@ int pins_format_line(const struct pin *p, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len - off ? -ENOSPC : 0;
 }
 
+static int hexdigit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* Two hex digits a byte, nothing else (sscanf's %x would take a sign or "0x"). */
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		unsigned v;
+		int hi = hexdigit(s[2 * i]), lo = hi < 0 ? -1 : hexdigit(s[2 * i + 1]);
 
-		if (sscanf(s + 2 * i, "%2x", &v) != 1 || s[2 * i] == ' ' || s[2 * i + 1] == ' ')
+		if (lo < 0)
 			return -EINVAL;
-		out[i] = (uint8_t)v;
+		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
 }
@@ -207,14 +216,24 @@ int pins_add(struct pins *ps, const char *name, const uint8_t spki[IPC_SHA256_LE
 int pins_del(struct pins *ps, const char *name)
 {
 	const struct pin *p = pins_find(ps, name);
+	struct pin gone;
 	size_t i;
+	int r;
 
 	if (!p)
 		return -ENOENT;
 	i = (size_t)(p - ps->v);
+	gone = *p;
 	memmove(&ps->v[i], &ps->v[i + 1], (ps->n - i - 1) * sizeof(ps->v[0]));
 	ps->n--;
-	return save(ps);
+	r = save(ps);
+	if (r < 0) {
+		/* not forgotten after all: the caller is told it failed */
+		memmove(&ps->v[i + 1], &ps->v[i], (ps->n - i) * sizeof(ps->v[0]));
+		ps->v[i] = gone;
+		ps->n++;
+	}
+	return r;
 }
 
 size_t pins_count(const struct pins *ps)

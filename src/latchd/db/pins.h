@@ -42,9 +42,13 @@ void pins_free(struct pins *ps);
 
 /* The pin named name, or NULL. Borrowed until the next change. */
 const struct pin *pins_find(const struct pins *ps, const char *name);
-/* Add (or replace) a pin and save. -ENOSPC at PINS_MAX, or the write's -errno. */
+/*
+ * Add (or replace) a pin and save. -ENOSPC at PINS_MAX, or the write's
+ * -errno: the pin is then kept in memory all the same, so that it guards
+ * the peer until latchd restarts.
+ */
 int pins_add(struct pins *ps, const char *name, const uint8_t spki[IPC_SHA256_LEN], uint64_t when);
-/* Forget a pin and save. -ENOENT when there is none of that name. */
+/* Forget a pin and save. -ENOENT when there is none of that name; on the write's -errno, kept. */
 int pins_del(struct pins *ps, const char *name);
 size_t pins_count(const struct pins *ps);
 /* The i-th pin (0 ≤ i < pins_count), in the order they were made. */

@@ -10,12 +10,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "latchd/dataplane/enforce-plane.h"
 #include "latchd/dataplane/enforce.h"
 #include "latchd/dataplane/nfq.h"
 #include "latchd/dataplane/sockdiag.h"
@@ -90,9 +92,16 @@ const char *enforce_last_error(const struct enforce *e)
 	return "injected failure";
 }
 
-enum enforce_plane enforce_data_plane(const struct enforce *e)
+/* The real plane's answers (enforce-plane.c), so the core is driven as on either plane. */
+const struct enforce_caps *enforce_caps(const struct enforce *e)
 {
-	return e->kernel ? ENFORCE_PLANE_KERNEL : ENFORCE_PLANE_LIBIPSEC;
+	return &enforce_plane_of(e->kernel ? DATA_PLANE_KERNEL : DATA_PLANE_LIBIPSEC)->caps;
+}
+
+const char *enforce_plane_why(const struct enforce *e)
+{
+	(void)e;
+	return "the fuzzer's choice";
 }
 
 int enforce_apply(struct enforce *e, const struct enforce_op *ops, size_t n)
@@ -300,6 +309,12 @@ int sockdiag_fetch(pid_t pid, const struct flow *f, uint64_t cookie)
 	(void)f;
 	(void)cookie;
 	return -ESRCH;
+}
+
+int sockdiag_fetch_probe(char *why, size_t wl)
+{
+	snprintf(why, wl, "the fake data plane takes no descriptors");
+	return -ENOSYS;
 }
 
 int sockdiag_monitor_open(int *fd)
