@@ -13,7 +13,8 @@
 #   the examples: examples/python/client.py against echo_async.py;
 #   4. a takeover (c takes b's address and brings up IPsec with a as c.example)
 #      reaches an asyncio client as a BROKEN event, resets its stream, and its
-#      next latch.query raises latch.Broken;
+#      next latch.query raises latch.Broken; a blocking events() iterator
+#      watching every latch sees it too;
 #   5. with a's latchd stopped, latch.connect raises latch.DaemonUnavailable.
 # A capture on a's link shows ESP and never a marker or a segment in clear; c
 # decrypts nothing of the client's stream.
@@ -135,6 +136,8 @@ lab_latch_server a 9000 "$LAB_DIR/a-server.log" # so that c can bring up an SA w
 py_bg b "$LAB_DIR/sserver.log" server 8082
 lab_wait_count 100 1 '^listening' "$LAB_DIR/sserver.log"
 m3="PYSTREAM-$RANDOM$RANDOM"
+py_bg a "$LAB_DIR/watch.log" watch 20 # latch.Context().events(), blocking, for every latch
+lab_wait_count 50 1 '^watching' "$LAB_DIR/watch.log"
 py_bg a "$LAB_DIR/stream.log" stream "$(lab_ip b)" 8082 b.example "$m3"
 client=$LAB_PID
 lab_wait_count 150 1 '^peer' "$LAB_DIR/stream.log"
@@ -148,6 +151,8 @@ out=$(cat "$LAB_DIR/stream.log")
 tap_diag "stream: $(tr '\n' ' ' <<<"$out")"
 tap_ok "the BROKEN event reaches the asyncio application (conflicting SA)" \
 	grep -q '^event id=[1-9][0-9]* state=BROKEN reason=SA_CONFLICT' <<<"$out"
+tap_ok "a blocking Context().events() watching every latch saw the BROKEN too" \
+	grep -q '^event id=[1-9][0-9]* state=BROKEN reason=SA_CONFLICT' "$LAB_DIR/watch.log"
 tap_ok "its stream is reset" grep -q '^stream Connection\(Reset\|Aborted\)Error\|^stream BrokenPipeError' <<<"$out"
 tap_ok "its next query (by latch id: the transport closed the socket) raises Broken" grep -q '^query error Broken errno=103 words=latch [0-9]* broke (SA_CONFLICT)' <<<"$out"
 tap_is "$(lab_pcap_clear "$(lab_pcap c-inner)" "$m3")" 0 "c decrypted nothing of the stream"

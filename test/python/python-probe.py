@@ -6,6 +6,7 @@ server, blocking and asyncio, printing what latch says, one line per fact.
                                       listen, accept N connections, query each
                                       (after FILE appears), greet, echo
   client HOST PORT PEER MARKER [--async]
+  watch SECONDS                       print every latch's events until SECONDS pass without one
   stream HOST PORT PEER MARKER        asyncio: write MARKER lines for a minute,
                                       print the events and how the stream ended
 """
@@ -163,6 +164,16 @@ async def astream(a):
     return 0
 
 
+def watch(a):
+    """latch.Context().events(): every latch's events, blocking, for a.seconds."""
+    ctx = latch.Context()
+    ctx.watch(0)
+    out("watching")
+    for ev in ctx.events(timeout=a.seconds):
+        out("event id=%d state=%s reason=%s" % (ev.latch_id, ev.state, ev.reason))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -171,6 +182,8 @@ def main():
     sp.add_argument("--async", dest="use_async", action="store_true")
     sp.add_argument("--count", type=int, default=1)
     sp.add_argument("--pause", help="wait for this file before latch.query")
+    wp = sub.add_parser("watch")
+    wp.add_argument("seconds", type=float)
     for name in ("client", "stream"):
         cp = sub.add_parser(name)
         cp.add_argument("host")
@@ -183,6 +196,8 @@ def main():
         return server(a)
     if a.cmd == "client":
         return client(a)
+    if a.cmd == "watch":
+        return watch(a)
     return asyncio.run(astream(a))
 
 
