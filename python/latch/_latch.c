@@ -318,11 +318,31 @@ out:
 
 /* ---- Ctx -------------------------------------------------------------- */
 
+/* An event as the event function saw it: kept in C, as it runs without the GIL. */
+struct event {
+	uint64_t id;
+	int state, reason;
+	char *message;
+};
+
+struct events {
+	struct event *v;
+	size_t n, cap;
+};
+
 typedef struct {
 	PyObject_HEAD latch_ctx *ctx;
 	PyThread_type_lock lock;
-	PyObject *events; /* list filled by the event function */
+	struct events events; /* filled by the event function, under lock */
 } CtxObject;
+
+static void events_free(struct events *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i].message);
+	free(e->v);
+	*e = (struct events){ 0 };
+}
 
 static PyTypeObject CtxType;
 
@@ -351,17 +371,27 @@ static PyObject *ctx_error(CtxObject *self, int r)
 			   self->ctx ? latch_ctx_last_error(self->ctx) : "the context was closed");
 }
 
-/* Called from latch_ctx_process() with the GIL held (process runs under it). */
+/*
+ * Called from latch_ctx_process(), which runs without the GIL and under the
+ * ctx's lock: the event is kept in C (no Python object made here, so no
+ * finalizer can run and want the lock). Out of memory, it is counted as lost.
+ */
 static void on_event(latch_ctx *ctx, uint64_t id, int state, int reason, const char *message,
 		     void *userdata)
 {
-	CtxObject *self = userdata;
-	PyObject *ev = Py_BuildValue("(KiiN)", (unsigned long long)id, state, reason,
-				     str_or_none(message));
+	struct events *e = &((CtxObject *)userdata)->events;
+	struct event *v = e->v;
 
-	if (!ev || PyList_Append(self->events, ev) < 0)
-		PyErr_Clear(); /* an event lost to memory pressure: nothing better to do here */
-	Py_XDECREF(ev);
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? 2 * e->cap : 16;
+
+		v = realloc(e->v, cap * sizeof(*v));
+		if (!v)
+			return;
+		e->v = v;
+		e->cap = cap;
+	}
+	v[e->n++] = (struct event){ id, state, reason, message ? strdup(message) : NULL };
 }
 
 static int Ctx_init(CtxObject *self, PyObject *args, PyObject *kw)
@@ -381,8 +411,6 @@ static int Ctx_init(CtxObject *self, PyObject *args, PyObject *kw)
 		PyErr_NoMemory();
 		return -1;
 	}
-	if (!self->events && !(self->events = PyList_New(0)))
-		return -1;
 	Py_BEGIN_ALLOW_THREADS r = latch_ctx_new(&ctx, path, 0);
 	Py_END_ALLOW_THREADS if (r < 0)
 	{
@@ -415,7 +443,7 @@ static void Ctx_dealloc(CtxObject *self)
 	latch_ctx_free(self->ctx);
 	if (self->lock)
 		PyThread_free_lock(self->lock);
-	Py_XDECREF(self->events);
+	events_free(&self->events);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -444,32 +472,34 @@ static PyObject *Ctx_pending(CtxObject *self, PyObject *unused)
 {
 	if (ctx_ok(self))
 		return NULL;
-	return PyLong_FromLong(latch_ctx_pending(self->ctx) + (long)PyList_GET_SIZE(self->events));
+	return PyLong_FromLong(latch_ctx_pending(self->ctx));
 }
 
 /* Read what latchd sent without blocking; the events delivered, as (id, state, reason, message). */
 static PyObject *Ctx_process(CtxObject *self, PyObject *unused)
 {
+	struct events got = { 0 };
 	PyObject *out;
 	int r;
 
 	if (ctx_ok(self))
 		return NULL;
-	/* the lock is waited for without the GIL; the event function appends to a
-	 * Python list, so latch_ctx_process() runs with it */
-	Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(self->lock, WAIT_LOCK);
-	Py_END_ALLOW_THREADS r = latch_ctx_process(self->ctx);
-	PyThread_release_lock(self->lock);
-	out = self->events;
-	self->events = PyList_New(0);
-	if (!self->events) {
-		self->events = out;
-		return NULL;
-	}
-	if (r < 0 && PyList_GET_SIZE(out) == 0) {
-		Py_DECREF(out);
+	UNLOCKED(self, r = latch_ctx_process(self->ctx); got = self->events;
+		 self->events = (struct events){ 0 });
+	if (r < 0 && got.n == 0)
 		return ctx_error(self, r);
+	out = PyList_New((Py_ssize_t)got.n);
+	for (size_t i = 0; out && i < got.n; i++) {
+		PyObject *ev =
+			Py_BuildValue("(KiiN)", (unsigned long long)got.v[i].id, got.v[i].state,
+				      got.v[i].reason, str_or_none(got.v[i].message));
+
+		if (!ev)
+			Py_CLEAR(out);
+		else
+			PyList_SET_ITEM(out, (Py_ssize_t)i, ev);
 	}
+	events_free(&got);
 	return out;
 }
 
