@@ -36,6 +36,9 @@ class NoLatch(LatchError):
     """The socket or id has no latch (ENOENT)."""
 
 
+for _c in (LatchError, PeerRefused, NoSA, Broken, DaemonUnavailable, NoLatch):
+    _c.__module__ = "latch"  # as help(), tracebacks and pickle should name them
+
 _CLASSES = {
     _errno.EACCES: PeerRefused,
     _errno.EPERM: PeerRefused,
