@@ -308,6 +308,19 @@ LATCH_WUR int latch_ident_get_pubkey_id(const latch_ident *ident, uint8_t ret[LA
 LATCH_WUR int latch_ident_get_channel_binding(const latch_ident *ident, unsigned flags, void *buf,
 					      size_t len);
 
+/*
+ * The peer's certificate, DER-encoded, as charon received it in IKE, for
+ * applications that check more than the names: i = 0 is the peer's own
+ * certificate; *ret (borrowed from ident) and *ret_len are set. -ENODATA
+ * when latchd sent none (no certificate: a pre-shared key, BTNS; a
+ * certificate over 8192 bytes; an identity from latch_ident_from_string(),
+ * whose text form does not carry it); -ENOENT for i ≥ 1, the issuers' chain,
+ * which latchd does not carry (charon keeps received intermediates unlinked
+ * from the SA).
+ */
+LATCH_WUR int latch_ident_get_cert_der(const latch_ident *ident, unsigned i, const void **ret,
+				       size_t *ret_len);
+
 /* 1 if a and b name the same peer (identity, method, subject, issuer, key), else 0. */
 int latch_ident_same_peer(const latch_ident *a, const latch_ident *b);
 

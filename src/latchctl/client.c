@@ -145,6 +145,7 @@ int ctl_connect(struct ctl_client *c, const char *path)
 	ctl_begin(c, &b, IPC_MSG_HELLO);
 	wire_put_u32(&b, IPC_A_VERSION, IPC_VERSION);
 	wire_put_str(&b, IPC_A_NAME, "latchctl");
+	wire_put_u64(&b, IPC_A_FEATURES, IPC_FEATURE_STATUS_CHECKS);
 	r = ctl_call(c, &b, NULL, NULL);
 	buf_free(&b);
 	return r;

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ struct opts {
 	long port;	  /* list: only latches with this local or remote port */
 	long limit;	  /* list: at most this many rows (0: all) */
 	bool help;
+	bool version;
+	bool said; /* a bad value was named already (parse_opts) */
 	int count; /* watch: stop after this many events; 0: never */
 	int timeout_ms;
 	const char *bad; /* the option getopt refused, said by latchctl itself */
@@ -42,6 +45,7 @@ struct cmd {
 	const char *name;
 	const char *args;
 	const char *help;
+	int n_args; /* positional arguments: 0 none, 1 one latch id, -1 the command checks */
 	int (*run)(struct ctl_client *c, struct opts *o, int argc, char **argv);
 };
 
@@ -58,6 +62,39 @@ struct status {
 	struct opts *o;
 	bool first;
 };
+
+/* The doctor's lines from the running daemon (latchd --check words them alike). */
+static void print_checks(const struct opts *o, const struct wire_attrs *a)
+{
+	char t[CTL_TEXT_MAX], w[CTL_TEXT_MAX];
+	struct wire_attr at;
+	size_t cur = 0;
+
+	if (o->json)
+		printf(",\"checks\":[");
+	for (bool first = true; wire_next(a, IPC_A_CHECK, &cur, &at) == 1; first = false) {
+		struct wire_attrs n = { at.val, at.len };
+		const char *what = "?", *text = "";
+		uint64_t ok = 0;
+
+		wire_get_str(&n, IPC_A_NAME, &what);
+		wire_get_u64(&n, IPC_A_VALUE, &ok);
+		wire_get_str(&n, IPC_A_MESSAGE, &text);
+		if (o->json) {
+			printf("%s{\"name\":", first ? "" : ",");
+			json_str(stdout, what);
+			printf(",\"ok\":%s,\"message\":", ok ? "true" : "false");
+			json_str(stdout, text);
+			printf("}");
+		} else {
+			printf("%-4s %s: %s\n", ok ? "ok" : "FAIL",
+			       ctl_text(w, sizeof(w), what, NULL),
+			       ctl_text(t, sizeof(t), text, NULL));
+		}
+	}
+	if (o->json)
+		printf("]");
+}
 
 static int status_entry(void *u, const struct wire_msg *m)
 {
@@ -102,6 +139,7 @@ static int status_entry(void *u, const struct wire_msg *m)
 		if (st->o->json)
 			printf("}");
 	}
+	print_checks(st->o, &m->attrs);
 	if (st->o->json) {
 		printf("}");
 		json_doc_end(stdout);
@@ -402,23 +440,25 @@ static int cmd_metrics(struct ctl_client *c, struct opts *o, int argc, char **ar
 /* ---------------------------------------------------------------- main */
 
 static const struct cmd cmds[] = {
-	{ "status", "", "latchd and charon reachable, counts by state, limits", cmd_status },
+	{ "status", "", "latchd and charon reachable, counts by state, limits", 0, cmd_status },
 	{ "list", "[--state S] [--uid U] [--peer ID] [--port P] [--limit N]",
-	  "one line per latch: owner, flow, peer, SA, age", cmd_list },
-	{ "show", "ID", "everything about one latch", cmd_show },
-	{ "close", "ID", "close a latch; its owner's connection is reset", cmd_close },
-	{ "watch", "[--count N] [--timeout MS]", "stream latch events", cmd_watch },
-	{ "peers", "", "IKE peers: identity, method, certificate, latches and child SAs",
+	  "one line per latch: owner, flow, peer, SA, age", 0, cmd_list },
+	{ "show", "ID", "everything about one latch", 1, cmd_show },
+	{ "close", "ID", "close a latch; its owner's connection is reset", 1, cmd_close },
+	{ "watch", "[--count N] [--timeout MS]", "stream latch events", 0, cmd_watch },
+	{ "peers", "", "IKE peers: identity, method, certificate, latches and child SAs", 0,
 	  cmd_peers },
-	{ "pins", "[forget NAME]", "leap-of-faith pins: BTNS peers' keys by name; forget one",
+	{ "pins", "[forget NAME]", "leap-of-faith pins: BTNS peers' keys by name; forget one", -1,
 	  cmd_pins },
 	{ "metrics", "[openmetrics|prometheus]",
-	  "counters and gauges as OpenMetrics (or Prometheus) text, for monitoring", cmd_metrics },
+	  "counters and gauges as OpenMetrics (or Prometheus) text, for monitoring", -1,
+	  cmd_metrics },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: latchctl [--json] [--socket PATH] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: latchctl [--json] [--socket PATH] COMMAND [ARGS]\n"
+		   "       latchctl --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-7s %s\n          %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
 	fprintf(f,
@@ -435,6 +475,27 @@ static uint8_t state_of(const char *s)
 	return 0;
 }
 
+/*
+ * A whole decimal number from min to max, or a message naming the option and
+ * the value as written (issue 17: checked before latchd is asked anything).
+ */
+static int parse_num(struct opts *o, const char *opt, const char *s, long min, long max, long *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max) {
+		ctl_usage_error(o->json, "%s '%s': expected a number from %ld to %ld", opt, s, min,
+				max);
+		o->said = true;
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -448,8 +509,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "port", required_argument, NULL, 'P' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	long v;
 	int ch;
 
 	opterr = 0; /* said once, by latchctl (as JSON with --json) */
@@ -463,35 +526,76 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'S':
 			o->state = state_of(optarg);
-			if (!o->state)
+			if (!o->state) {
+				ctl_usage_error(o->json,
+						"--state '%s': expected LISTENER, ESTABLISHED, "
+						"BROKEN, CLOSED or LARVAL",
+						optarg);
+				o->said = true;
 				return -EINVAL;
+			}
 			break;
 		case 'u':
-			o->uid = strtol(optarg, NULL, 10);
+			if (parse_num(o, "--uid", optarg, 0, UINT32_MAX - 1, &o->uid) < 0)
+				return -EINVAL;
 			break;
 		case 'n':
-			o->count = atoi(optarg);
+			if (parse_num(o, "--count", optarg, 0, INT_MAX, &v) < 0)
+				return -EINVAL;
+			o->count = (int)v;
 			break;
 		case 't':
-			o->timeout_ms = atoi(optarg);
+			if (parse_num(o, "--timeout", optarg, 0, INT_MAX, &v) < 0)
+				return -EINVAL;
+			o->timeout_ms = (int)v;
 			break;
 		case 'p':
 			o->peer = optarg;
 			break;
 		case 'P':
-			o->port = strtol(optarg, NULL, 10);
+			if (parse_num(o, "--port", optarg, 0, 65535, &o->port) < 0)
+				return -EINVAL;
 			break;
 		case 'l':
-			o->limit = strtol(optarg, NULL, 10);
+			if (parse_num(o, "--limit", optarg, 0, LONG_MAX, &o->limit) < 0)
+				return -EINVAL;
 			break;
 		case 'h':
 			o->help = true;
+			break;
+		case 'V':
+			o->version = true;
 			break;
 		default:
 			o->bad = argv[optind - 1];
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+/* The positional arguments of cmd, before latchd is reached: each bad one named. */
+static int check_args(const struct cmd *cmd, const struct opts *o, int argc, char **argv)
+{
+	uint64_t id;
+
+	if (cmd->n_args < 0)
+		return 0;
+	if (argc > cmd->n_args)
+		return ctl_usage_error(o->json, "%s: unexpected argument '%s'", cmd->name,
+				       argv[cmd->n_args]),
+		       -EINVAL;
+	if (argc < cmd->n_args)
+		return ctl_usage_error(o->json,
+				       "%s: give one latch id (a number from 'latchctl list')",
+				       cmd->name),
+		       -EINVAL;
+	if (cmd->n_args == 1 && parse_id(argv[0], &id) < 0)
+		return ctl_usage_error(
+			       o->json,
+			       "%s '%s': a latch id is a number from 1 (see 'latchctl list')",
+			       cmd->name, argv[0]),
+		       -EINVAL;
 	return 0;
 }
 
@@ -503,7 +607,9 @@ int main(int argc, char **argv)
 	int r;
 
 	o.socket = getenv("LATCH_SOCKET") ? getenv("LATCH_SOCKET") : "/run/latch/latchd.sock";
-	if (parse_opts(argc, argv, &o) < 0 || (optind >= argc && !o.help)) {
+	if (parse_opts(argc, argv, &o) < 0 || (optind >= argc && !o.help && !o.version)) {
+		if (o.said) /* a bad value, named already */
+			return EXIT_USAGE;
 		if (o.json)
 			return ctl_usage_error(true,
 					       "%s%s%susage: latchctl [--json] [--socket PATH] "
@@ -516,6 +622,10 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	json_out = o.json;
+	if (o.version) {
+		printf("latchctl %s\n", LATCH_VERSION);
+		return 0;
+	}
 	if (optind >= argc) {
 		usage(stdout);
 		return 0;
@@ -535,6 +645,8 @@ int main(int argc, char **argv)
 	argv += optind + 1;
 	optind = 0;
 	if (parse_opts(argc + 1, argv - 1, &o) < 0) {
+		if (o.said)
+			return EXIT_USAGE;
 		if (o.json)
 			return ctl_usage_error(true, "%s%s%susage: latchctl %s %s",
 					       o.bad ? "bad option '" : "", o.bad ? o.bad : "",
@@ -552,6 +664,8 @@ int main(int argc, char **argv)
 		       cmd->args, cmd->help);
 		return 0;
 	}
+	if (check_args(cmd, &o, argc, argv) < 0)
+		return EXIT_USAGE;
 	r = ctl_connect(&c, o.socket);
 	if (r < 0)
 		return ctl_error(o.json, EXIT_UNREACHABLE, r, "%s", c.error);

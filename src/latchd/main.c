@@ -20,21 +20,29 @@
 #include "latchd/base/config.h"
 #include "latchd/base/event.h"
 #include "latchd/base/log.h"
+#include "latchd/check.h"
 #include "latchd/core/core.h"
+#include "latchd/core/doctor.h"
 #include "latchd/dataplane/enforce.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: latchd [-c FILE] [-o KEY=VALUE]... [-d] [--cleanup]\n"
+	fprintf(f, "usage: latchd [-c FILE] [-o KEY=VALUE]... [-d] [--check | --cleanup]\n"
 		   "  -c, --config FILE   configuration (default " CONFIG_PATH_DEFAULT ")\n"
 		   "  -o, --set KEY=VALUE override one configuration key\n"
 		   "  -d, --debug         log debug messages\n"
+		   "      --check         check what latchd needs, one line each; exit 1 on a "
+		   "failure\n"
 		   "      --cleanup       remove latchd's firewall table and rule, then exit\n"
 		   "      --print-paths   print the files and directories latchd uses, then exit\n"
 		   "  -V, --version       print the version\n");
 }
 
-/* systemd's readiness protocol: one datagram to $NOTIFY_SOCKET. */
+/*
+ * systemd's notification protocol (sd_notify(3)): one datagram to
+ * $NOTIFY_SOCKET. A few lines of our own rather than libsystemd: latchd needs
+ * three messages, and the protocol is a stable, documented datagram.
+ */
 static void notify(const char *state)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
@@ -53,6 +61,66 @@ static void notify(const char *state)
 		return;
 	sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
 	close(fd);
+}
+
+/*
+ * What systemd hears while latchd runs: STATUS= whenever the line changes
+ * (charon reachable or not and why, the latches), checked every second, and
+ * WATCHDOG=1 at half of WatchdogSec= when the service manager asks for it
+ * ($WATCHDOG_USEC, for this process: $WATCHDOG_PID). The pings come from the
+ * event loop: a loop that hangs stops them, and systemd restarts latchd.
+ */
+struct notifier {
+	struct core *core;
+	struct ev_source *timer;
+	uint64_t watchdog_usec, next_ping;
+	char status[512];
+};
+
+#define NOTIFY_TICK_USEC 1000000u
+
+static uint64_t watchdog_usec(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	unsigned long long v;
+	char *end;
+
+	if (!usec || (pid && strtol(pid, NULL, 10) != (long)getpid()))
+		return 0;
+	errno = 0;
+	v = strtoull(usec, &end, 10);
+	return errno || *end ? 0 : v;
+}
+
+/* head ("READY=1\n" or ""), then STATUS= with the line as it is now, if it changed or head */
+static void notify_status(struct notifier *n, const char *head)
+{
+	char line[sizeof(n->status) + 16], status[sizeof(n->status)];
+
+	core_status_text(n->core, status, sizeof(status));
+	if (!*head && !strcmp(status, n->status))
+		return;
+	memcpy(n->status, status, sizeof(status));
+	snprintf(line, sizeof(line), "%sSTATUS=%s", head, status);
+	notify(line);
+}
+
+static int on_notify_tick(struct ev_source *s, uint64_t now, void *u)
+{
+	struct notifier *n = u;
+	uint64_t tick = NOTIFY_TICK_USEC;
+
+	notify_status(n, "");
+	if (n->watchdog_usec) {
+		if (now >= n->next_ping) {
+			notify("WATCHDOG=1");
+			n->next_ping = now + n->watchdog_usec / 2;
+		}
+		if (n->watchdog_usec / 2 < tick)
+			tick = n->watchdog_usec / 2;
+	}
+	ev_time_set_in(s, tick ? tick : 1);
+	return 0;
 }
 
 static int on_signal(struct ev_source *s, const struct signalfd_siginfo *si, void *u)
@@ -96,6 +164,11 @@ static int cleanup(const struct config *cfg)
 	return r;
 }
 
+struct args {
+	bool cleanup, check, debug;
+	const char *path;
+};
+
 /* --print-paths: where this build looks, after the configuration (and -o) applied. */
 static void print_paths(const char *path, const struct config *c)
 {
@@ -110,15 +183,19 @@ static void print_paths(const char *path, const struct config *c)
 	       c->vici_socket);
 }
 
-static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanup)
+static int parse_args(int argc, char **argv, struct config *cfg, struct args *a)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "set", required_argument, NULL, 'o' },
-		{ "debug", no_argument, NULL, 'd' },	    { "cleanup", no_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'V' },	    { "help", no_argument, NULL, 'h' },
-		{ "print-paths", no_argument, NULL, 'P' },  { NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 'o' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "cleanup", no_argument, NULL, 'C' },
+		{ "check", no_argument, NULL, 'K' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "print-paths", no_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = CONFIG_PATH_DEFAULT;
 	bool explicit_path = false; /* a file named on the command line must exist */
 	bool paths = false;
 	char err[512], *sets[64];
@@ -127,7 +204,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 	while ((o = getopt_long(argc, argv, "c:o:dVh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
-			path = optarg;
+			a->path = optarg;
 			explicit_path = true;
 			break;
 		case 'o':
@@ -136,10 +213,13 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 			sets[n_sets++] = optarg;
 			break;
 		case 'd':
-			log_set_level(LOG_LVL_DEBUG);
+			a->debug = true;
 			break;
 		case 'C':
-			*do_cleanup = true;
+			a->cleanup = true;
+			break;
+		case 'K':
+			a->check = true;
 			break;
 		case 'P':
 			paths = true;
@@ -159,9 +239,16 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 		usage(stderr);
 		return -EINVAL;
 	}
+	if (a->debug)
+		log_set_level(LOG_LVL_DEBUG);
+	else if (a->check) /* the lines say it; the log would say it twice */
+		log_set_level(LOG_LVL_ERR);
 	config_defaults(cfg);
-	if (config_load(cfg, path, explicit_path, err, sizeof(err)) < 0) {
-		log_err("%s", err);
+	if (config_load(cfg, a->path, explicit_path, err, sizeof(err)) < 0) {
+		if (a->check)
+			printf("FAIL config: %s\n", err);
+		else
+			log_err("%s", err);
 		return -EINVAL;
 	}
 	for (int i = 0; i < n_sets; i++) {
@@ -170,12 +257,15 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 		if (eq)
 			*eq = '\0';
 		if (!eq || config_set(cfg, sets[i], eq + 1, err, sizeof(err)) < 0) {
+			if (a->check)
+				printf("FAIL config: -o %s: %s\n", sets[i],
+				       eq ? err : "expected KEY=VALUE");
 			log_err("-o %s: %s", sets[i], eq ? err : "expected KEY=VALUE");
 			return -EINVAL;
 		}
 	}
 	if (paths) {
-		print_paths(path, cfg);
+		print_paths(a->path, cfg);
 		return 1;
 	}
 	return 0;
@@ -183,16 +273,23 @@ static int parse_args(int argc, char **argv, struct config *cfg, bool *do_cleanu
 
 int main(int argc, char **argv)
 {
-	bool do_cleanup = false;
+	struct args a = { .path = CONFIG_PATH_DEFAULT };
 	struct ev_loop *loop = NULL;
 	struct core *core = NULL;
+	struct notifier nt = { .watchdog_usec = watchdog_usec() };
 	struct config cfg;
 	int r;
 
-	r = parse_args(argc, argv, &cfg, &do_cleanup);
+	r = parse_args(argc, argv, &cfg, &a);
 	if (r != 0)
 		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-	if (do_cleanup)
+	if (a.check)
+		return check_run(&cfg, a.path, stdout, 3000) ? EXIT_FAILURE : EXIT_SUCCESS;
+	if (!doctor_cap_net_admin()) { /* say so, not "ip rule add ...: Operation not permitted" */
+		log_err("%s", DOCTOR_NEEDS_NET_ADMIN);
+		return EXIT_FAILURE;
+	}
+	if (a.cleanup)
 		return cleanup(&cfg) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
@@ -211,9 +308,19 @@ int main(int argc, char **argv)
 	}
 	log_info("latchd %s ready on %s (charon at %s)", LATCH_VERSION, cfg.socket,
 		 cfg.vici_socket);
-	notify("READY=1");
-	r = ev_loop_run(loop);
+	nt.core = core;
+	notify_status(&nt, "READY=1\n");
+	if (nt.watchdog_usec)
+		notify("WATCHDOG=1");
+	r = ev_add_time(loop, &nt.timer, 0, on_notify_tick, &nt);
+	if (r == 0) {
+		nt.next_ping = ev_now(loop) + nt.watchdog_usec / 2;
+		r = ev_time_set_in(nt.timer, NOTIFY_TICK_USEC);
+	}
+	if (r == 0)
+		r = ev_loop_run(loop);
 	notify("STOPPING=1");
+	ev_source_free(nt.timer);
 	core_free(core, true);
 	ev_loop_free(loop);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -146,7 +146,14 @@ static int decode_parts(const struct wire_attrs *m, struct latch_info *info)
 	r = decode_ident(m, IPC_A_LOCAL_IDENTITY, cbp, &info->local);
 	if (r < 0)
 		return r;
-	return decode_ident(m, IPC_A_REMOTE_IDENTITY, cbp, &info->remote);
+	r = decode_ident(m, IPC_A_REMOTE_IDENTITY, cbp, &info->remote);
+	if (r == 0 && info->remote && wire_get_bytes(m, IPC_A_PEER_CERT_DER, &p, &n) == 0) {
+		if (!(info->remote->der = malloc(n)))
+			return -ENOMEM;
+		memcpy(info->remote->der, p, n);
+		info->remote->der_len = n;
+	}
+	return r;
 }
 
 /* A validated reply carrying latch info (LATCH_ID and STATE may be absent: R33). */

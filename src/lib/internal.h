@@ -44,6 +44,8 @@ struct latch_ident {
 	bool has_spki, has_cb;
 	uint8_t spki[LATCH_SHA256_LEN];
 	uint8_t cb[LATCH_CB_LEN];
+	uint8_t *der; /* the peer's certificate as latchd sent it, or NULL */
+	size_t der_len;
 };
 
 struct latch_info {

@@ -92,6 +92,7 @@ enum ipc_attr {
 	IPC_A_CHANNEL_BINDING = 9, /* [bytes ≤ 64] RFC 5056 prefix + ipsec-end-point-sha256 */
 	IPC_A_GENERATION = 10,	   /* [u64] the latch's slot in the generation page, when sent */
 	IPC_A_LABEL = 11,	   /* [s ≤ 64] a COUNTER's label value (METRICS: state, reason) */
+	IPC_A_PEER_CERT_DER = 12, /* [bytes ≤ IPC_CERT_DER_MAX] the remote identity's certificate */
 
 	/* 16–31: containers (nested, top level only) */
 	IPC_A_PROTECTION = 16,	    /* [nest] protection asked for, or latched */
@@ -105,6 +106,7 @@ enum ipc_attr {
 	IPC_A_LIMIT = 24,	    /* [nest NAME, VALUE] a limit, repeated */
 	IPC_A_HISTORY =
 		25, /* [nest STATE, REASON, VALUE] a state change, VALUE ms ago; oldest first */
+	IPC_A_CHECK = 26, /* [nest NAME, VALUE, MESSAGE] a line of the doctor: VALUE 1 ok, 0 FAIL */
 
 	/* 32–47: inside PROTECTION */
 	IPC_A_PROT_ENCRYPT = 32,	 /* [u8 enum ipc_want] confidentiality */
@@ -173,18 +175,20 @@ enum ipc_attr {
  * its own latches then carry GENERATION, the slot's value when the reply
  * was made: while the slot still holds it, the reply is still true.
  */
-#define IPC_FEATURE_GEN_PAGE (1ull << 0)
-#define IPC_FEATURES_ALL     IPC_FEATURE_GEN_PAGE
-#define IPC_GEN_SLOTS	     8192 /* 64 KiB: a client's latches seldom share a slot */
-#define IPC_GEN_PAGE_SIZE    (IPC_GEN_SLOTS * 8)
+#define IPC_FEATURE_GEN_PAGE	  (1ull << 0)
+#define IPC_FEATURE_STATUS_CHECKS (1ull << 1) /* STATUS replies carry CHECK lines */
+#define IPC_FEATURES_ALL	  (IPC_FEATURE_GEN_PAGE | IPC_FEATURE_STATUS_CHECKS)
+#define IPC_GEN_SLOTS		  8192 /* 64 KiB: a client's latches seldom share a slot */
+#define IPC_GEN_PAGE_SIZE	  (IPC_GEN_SLOTS * 8)
 
 /* String and byte limits quoted above, for encoders that want to truncate first. */
-#define IPC_NAME_MAX	64
-#define IPC_MESSAGE_MAX 512
-#define IPC_DN_MAX	1024 /* identities, patterns and DNs */
-#define IPC_SHA256_LEN	32
-#define IPC_CB_MAX	64
-#define IPC_ADDR_MAX	16
+#define IPC_NAME_MAX	 64
+#define IPC_MESSAGE_MAX	 512
+#define IPC_DN_MAX	 1024 /* identities, patterns and DNs */
+#define IPC_SHA256_LEN	 32
+#define IPC_CB_MAX	 64
+#define IPC_CERT_DER_MAX 8192 /* a certificate larger is not sent (IPC_MSG_MAX) */
+#define IPC_ADDR_MAX	 16
 
 /*
  * RFC 5660 §2.2 states, by the RFC's names everywhere (API, latchctl, logs):

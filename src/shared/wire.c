@@ -53,6 +53,7 @@ enum set_id {
 	SET_C_SA,
 	SET_C_ITEM,
 	SET_C_HISTORY,
+	SET_C_CHECK,
 	SET_COUNT,
 };
 
@@ -106,6 +107,7 @@ static const struct attr_policy policies[IPC_A_MAX + 1] = {
 	[IPC_A_CHANNEL_BINDING] = B("CHANNEL_BINDING", 1, IPC_CB_MAX),
 	[IPC_A_GENERATION] = U("GENERATION", WIRE_U64, 0, UINT64_MAX),
 	[IPC_A_LABEL] = S("LABEL", IPC_NAME_MAX),
+	[IPC_A_PEER_CERT_DER] = B("PEER_CERT_DER", 1, IPC_CERT_DER_MAX),
 
 	[IPC_A_PROTECTION] = N("PROTECTION", SET_C_PROTECTION),
 	[IPC_A_PEER] = N("PEER", SET_C_PEER),
@@ -117,6 +119,7 @@ static const struct attr_policy policies[IPC_A_MAX + 1] = {
 	[IPC_A_COUNTER] = N("COUNTER", SET_C_ITEM),
 	[IPC_A_LIMIT] = N("LIMIT", SET_C_ITEM),
 	[IPC_A_HISTORY] = N("HISTORY", SET_C_HISTORY),
+	[IPC_A_CHECK] = N("CHECK", SET_C_CHECK),
 
 	[IPC_A_PROT_ENCRYPT] = U("PROT_ENCRYPT", WIRE_U8, IPC_WANT_ANY, IPC_WANT_YES),
 	[IPC_A_PROT_INTEGRITY] = U("PROT_INTEGRITY", WIRE_U8, IPC_WANT_ANY, IPC_WANT_YES),
@@ -187,14 +190,14 @@ static const struct attr_set sets[SET_COUNT] = {
 		[IPC_A_MESSAGE] = O, [IPC_A_TUPLE] = O, [IPC_A_PROTECTION] = O,
 		[IPC_A_LOCAL_IDENTITY] = O, [IPC_A_REMOTE_IDENTITY] = O, [IPC_A_SA] = O,
 		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O, [IPC_A_HISTORY] = M,
-		[IPC_A_GENERATION] = O } },
+		[IPC_A_GENERATION] = O, [IPC_A_PEER_CERT_DER] = O } },
 	/* As LATCH_INFO, but a connection accepted unlatched (R33) has no latch. */
 	[SET_ACCEPT_INFO] = { {
 		[IPC_A_LATCH_ID] = O, [IPC_A_STATE] = O, [IPC_A_REASON] = O,
 		[IPC_A_MESSAGE] = O, [IPC_A_TUPLE] = O, [IPC_A_PROTECTION] = O,
 		[IPC_A_LOCAL_IDENTITY] = O, [IPC_A_REMOTE_IDENTITY] = O, [IPC_A_SA] = O,
 		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O, [IPC_A_HISTORY] = M,
-		[IPC_A_GENERATION] = O } },
+		[IPC_A_GENERATION] = O, [IPC_A_PEER_CERT_DER] = O } },
 	[SET_PEER_ENTRY] = { {
 		[IPC_A_REMOTE_IDENTITY] = Q, [IPC_A_LOCAL_IDENTITY] = O, [IPC_A_TUPLE] = O,
 		[IPC_A_SA] = M, [IPC_A_COUNTER] = M } },
@@ -202,7 +205,8 @@ static const struct attr_set sets[SET_COUNT] = {
 		[IPC_A_REMOTE_IDENTITY] = Q, [IPC_A_TUPLE] = O, [IPC_A_OWNER] = O } },
 	[SET_PIN_DELETE] = { { [IPC_A_REMOTE_IDENTITY] = Q } },
 	[SET_STATUS] = { {
-		[IPC_A_VERSION] = Q, [IPC_A_NAME] = O, [IPC_A_COUNTER] = M, [IPC_A_LIMIT] = M } },
+		[IPC_A_VERSION] = Q, [IPC_A_NAME] = O, [IPC_A_COUNTER] = M, [IPC_A_LIMIT] = M,
+		[IPC_A_CHECK] = M } },
 	[SET_METRICS] = { { [IPC_A_COUNTER] = M } },
 	[SET_LIST] = { { [IPC_A_STATE] = O, [IPC_A_OWNER] = O } },
 	[SET_ALERT] = { {
@@ -235,6 +239,7 @@ static const struct attr_set sets[SET_COUNT] = {
 		[IPC_A_SA_SHARED] = O, [IPC_A_SA_MODE] = O } },
 	[SET_C_ITEM] = { { [IPC_A_NAME] = Q, [IPC_A_VALUE] = Q, [IPC_A_LABEL] = O } },
 	[SET_C_HISTORY] = { { [IPC_A_STATE] = Q, [IPC_A_REASON] = Q, [IPC_A_VALUE] = Q } },
+	[SET_C_CHECK] = { { [IPC_A_NAME] = Q, [IPC_A_VALUE] = Q, [IPC_A_MESSAGE] = Q } },
 };
 /* clang-format on */
 #undef O

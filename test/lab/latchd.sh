@@ -40,6 +40,7 @@ lab_latchd_conf() {
 		echo "btns_anchor = $LAB_LIB_DIR/../../etc/btns/anchor.pem"
 		echo "btns_anchor_key = $LAB_LIB_DIR/../../etc/btns/anchor.key"
 		echo "vici_socket = $dir/charon.vici"
+		echo "strongswan_conf = $dir/strongswan.conf"
 		echo "dpd_delay = ${LAB_LATCHD_DPD:-2s}"
 		echo "initiate_timeout = ${LAB_LATCHD_TIMEOUT:-5s}"
 		if [ -f "$dir/swanctl/x509/$host.pem" ]; then

@@ -103,6 +103,7 @@ static void put_latch(struct fake *f, struct buf *b, uint8_t state, int fd,
 		      const struct wire_attrs *req)
 {
 	uint8_t cb[23 + IPC_SHA256_LEN];
+	uint8_t der[FAKE_DER_LEN];
 	uint64_t id = next_id++;
 	size_t nest;
 
@@ -130,6 +131,14 @@ static void put_latch(struct fake *f, struct buf *b, uint8_t state, int fd,
 	wire_put_u8(b, IPC_A_SA_MODE, IPC_MODE_TUNNEL);
 	wire_nest_end(b, nest);
 	wire_put_bytes(b, IPC_A_CHANNEL_BINDING, cb, sizeof(cb));
+	fake_cert_der(der);
+	wire_put_bytes(b, IPC_A_PEER_CERT_DER, der, sizeof(der));
+}
+
+void fake_cert_der(uint8_t der[FAKE_DER_LEN])
+{
+	for (size_t i = 0; i < FAKE_DER_LEN; i++)
+		der[i] = (uint8_t)(i * 7 + 0x30);
 }
 
 static void record(struct fake *f, const struct wire_msg *m, int fd)
@@ -330,15 +339,19 @@ static void *run(void *arg)
 		if (p[0].revents) {
 			if (read(f->cmd[0], &cmd, sizeof(cmd)) != sizeof(cmd) || !cmd.id)
 				break;
+			if (cmd.id == CMD_ANSWER_HELD) {
+				answer_held(f);
+				continue;
+			}
 			if (cmd.id == DROP_CLIENTS) {
-				for (unsigned i = 0; i < n; i++)
+				for (unsigned i = 0; i < n; i++) {
+					drop_held(f, p[i + 2].fd);
 					close(p[i + 2].fd);
+				}
 				n = 0;
 				continue;
 			}
-			if (cmd.id == CMD_ANSWER_HELD)
-				answer_held(f);
-			for (unsigned i = 0; i < n && cmd.id != CMD_ANSWER_HELD; i++)
+			for (unsigned i = 0; i < n; i++)
 				send_alert(p[i + 2].fd, cmd.id, cmd.state, cmd.reason);
 		}
 		for (unsigned i = 0; i < n; i++) {

@@ -74,6 +74,32 @@ static void hello_refused(void **state)
 	assert_null(ctx);
 }
 
+/* The peer's certificate as latchd sent it, whole, on the remote identity only. */
+static void peer_cert_der(const latch_info *info)
+{
+	const latch_ident *remote = latch_info_get_remote(info);
+	uint8_t want[FAKE_DER_LEN];
+	latch_ident *copy = NULL;
+	const void *der = NULL;
+	size_t len = 0;
+
+	fake_cert_der(want);
+	assert_int_equal(latch_ident_get_cert_der(remote, 0, &der, &len), 0);
+	assert_int_equal(len, FAKE_DER_LEN);
+	assert_memory_equal(der, want, FAKE_DER_LEN);
+	/* No chain is carried; the local end has no certificate of the peer's. */
+	assert_int_equal(latch_ident_get_cert_der(remote, 1, &der, &len), -ENOENT);
+	assert_int_equal(latch_ident_get_cert_der(latch_info_get_local(info), 0, &der, &len),
+			 -ENODATA);
+	assert_int_equal(latch_ident_get_cert_der(NULL, 0, &der, &len), -EINVAL);
+	/* A copy has its own. */
+	assert_int_equal(latch_ident_dup(remote, &copy), 0);
+	assert_int_equal(latch_ident_get_cert_der(copy, 0, &der, &len), 0);
+	assert_int_equal(len, FAKE_DER_LEN);
+	assert_memory_equal(der, want, FAKE_DER_LEN);
+	latch_ident_free(copy);
+}
+
 static void connect_latched(void **state)
 {
 	struct sockaddr_storage sa, local, remote;
@@ -109,6 +135,7 @@ static void connect_latched(void **state)
 	assert_int_equal(latch_info_get_tuple(info, &proto, &local, NULL), 0);
 	assert_int_equal(proto, 6);
 	assert_int_equal(ntohs(((struct sockaddr_in *)&local)->sin_port), fake->last_local_port);
+	peer_cert_der(info);
 	latch_info_free(info);
 	latch_token_free(tok);
 	close(fd);

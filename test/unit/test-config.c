@@ -62,6 +62,7 @@ static void defaults_are_the_documented_ones(void **state)
 	assert_string_equal(c.btns_anchor, LATCH_SYSCONFDIR "/latch/btns/anchor.pem");
 	assert_string_equal(c.btns_anchor_key, LATCH_SYSCONFDIR "/latch/btns/anchor.key");
 	assert_string_equal(c.vici_socket, "/run/charon.vici");
+	assert_string_equal(c.strongswan_conf, "/etc/strongswan.conf");
 	assert_int_equal(c.data_plane, DATA_PLANE_AUTO);
 	assert_string_equal(c.tun, "ipsec0");
 	assert_int_equal(c.mark, 0x100);
@@ -100,7 +101,7 @@ static void string_keys(void **state)
 		FIELD("data_dir", data_dir),
 		FIELD("btns_anchor", btns_anchor),
 		FIELD("btns_anchor_key", btns_anchor_key),
-		FIELD("vici_socket", vici_socket),
+		FIELD("strongswan_conf", strongswan_conf),
 		FIELD("tun", tun),
 		FIELD("nft_table", nft_table),
 		FIELD("local_id", local_id),
@@ -221,6 +222,38 @@ static void duration_keys(void **state)
 		refused(keys[i], "m", -EINVAL, "'m' is not a duration");
 		refused(keys[i], "", -EINVAL, "'' is not a duration");
 	}
+}
+
+/*
+ * vici_socket: an absolute path, or strongSwan's own URI for one
+ * (unix:///PATH); another scheme is refused by name (issue 17).
+ */
+static void vici_socket_path_or_uri(void **state)
+{
+	char v[300];
+	struct config c = set("vici_socket", "unix:///run/x/charon.vici");
+
+	assert_string_equal(c.vici_socket, "/run/x/charon.vici");
+	c = set("vici_socket", "/run/y.vici");
+	assert_string_equal(c.vici_socket, "/run/y.vici");
+	refused("vici_socket", "tcp://127.0.0.1:4502", -EPROTONOSUPPORT,
+		"vici_socket: 'tcp://127.0.0.1:4502': latchd reaches charon over a UNIX socket "
+		"only");
+	refused("vici_socket", "unix://relative.vici", -EINVAL,
+		"'unix://relative.vici' is not an absolute path");
+	refused("vici_socket", "charon.vici", -EINVAL, "'charon.vici' is not an absolute path");
+	v[0] = '/';
+	memset(v + 1, 'a', sizeof(c.vici_socket) - 2);
+	v[sizeof(c.vici_socket) - 1] = '\0';
+	c = set("vici_socket", v);
+	assert_string_equal(c.vici_socket, v);
+	v[sizeof(c.vici_socket) - 1] = 'a';
+	v[sizeof(c.vici_socket)] = '\0';
+	refused("vici_socket", v, -ENAMETOOLONG, "vici_socket: value longer than 255 bytes");
+	refused("vici_socket", "/a\x1b[2Jb", -EINVAL,
+		"the value has a control byte or invalid UTF-8 at 2");
+	/* and a duration with a unit spelled out is quoted whole */
+	refused("dpd_delay", "5 minutes", -EINVAL, "dpd_delay: '5 minutes' is not a duration");
 }
 
 static void other_keys(void **state)
@@ -370,6 +403,7 @@ int main(void)
 		cmocka_unit_test(number_keys),
 		cmocka_unit_test(size_keys),
 		cmocka_unit_test(duration_keys),
+		cmocka_unit_test(vici_socket_path_or_uri),
 		cmocka_unit_test(other_keys),
 		cmocka_unit_test(a_file_with_everything),
 		cmocka_unit_test(file_errors_name_the_line),

@@ -214,16 +214,6 @@ static void error_text_cleaned(void **state)
 	close(sv[1]);
 }
 
-/* latchctl says the states as the RFC and the library do: LARVAL, not PENDING. */
-static void state_names(void **state)
-{
-	assert_string_equal(ctl_state_name(IPC_STATE_LARVAL), "LARVAL");
-	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_LARVAL; s++)
-		assert_string_equal(ctl_state_name(s), wire_state_name(s));
-	assert_string_equal(ctl_state_name(0), "?");
-	assert_string_equal(ctl_state_name(6), "?");
-}
-
 /* A METRICS reply as latchd sends it: a counter by label, a gauge, and a name latchctl does not
  * know. */
 static void put_item(struct buf *b, const char *name, const char *label, uint64_t v)
@@ -313,6 +303,16 @@ static void metrics_rendered(void **state)
 	free(prom);
 	free(js);
 	buf_free(&metrics_buf);
+}
+
+/* latchctl says the states as the RFC and the library do: LARVAL, not PENDING. */
+static void state_names(void **state)
+{
+	assert_string_equal(ctl_state_name(IPC_STATE_LARVAL), "LARVAL");
+	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_LARVAL; s++)
+		assert_string_equal(ctl_state_name(s), wire_state_name(s));
+	assert_string_equal(ctl_state_name(0), "?");
+	assert_string_equal(ctl_state_name(6), "?");
 }
 
 int main(void)

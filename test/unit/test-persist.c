@@ -233,6 +233,35 @@ static void malformed_lines_are_skipped(void **state)
 	rmdir_all(dir);
 }
 
+/*
+ * A re-adopted latch keeps its owner's program and its age (issue 17): both
+ * are journaled; a record of an older latchd, without them, still parses.
+ */
+static void owner_program_and_age_kept(void **state)
+{
+	struct latch l = mklatch(4);
+	char line[PERSIST_LINE_MAX], old[PERSIST_LINE_MAX];
+	struct persist_rec r;
+	char *cut;
+
+	snprintf(l.comm, sizeof(l.comm), "latch probe%%1");
+	l.created_usec = 123456789;
+	assert_int_equal(persist_format(&l, line, sizeof(line)), 0);
+	assert_int_equal(persist_parse(line, &r), 0);
+	assert_string_equal(r.l.comm, "latch probe%1");
+	assert_int_equal(r.l.created_usec, 123456789);
+	assert_int_equal(r.l.owner.uid, 1000);
+	/* an older latchd's record: the fields up to the BTNS flags */
+	snprintf(old, sizeof(old), "%s", line);
+	cut = strrchr(old, ' ');
+	*cut = '\0';
+	cut = strrchr(old, ' ');
+	*cut = '\0';
+	assert_int_equal(persist_parse(old, &r), 0);
+	assert_string_equal(r.l.comm, "");
+	assert_int_equal(r.l.created_usec, 0);
+}
+
 /* What the load's callback does to a record (here: ends the even ones) is journaled. */
 static void drop_even(void *u, const struct persist_rec *r)
 {
@@ -532,6 +561,7 @@ int main(void)
 		cmocka_unit_test(nothing_for_what_was_never_journaled),
 		cmocka_unit_test(a_large_journal_loads),
 		cmocka_unit_test(malformed_lines_are_skipped),
+		cmocka_unit_test(owner_program_and_age_kept),
 		cmocka_unit_test(load_callback_may_end_records),
 		cmocka_unit_test(links_and_foreign_directories_refused),
 		cmocka_unit_test(every_field_round_trips),

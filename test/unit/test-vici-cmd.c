@@ -247,6 +247,23 @@ static void test_sas_installed_only(void **state)
 	vici_node_free(m);
 }
 
+/* charon's plugin list (stats): whole names only, wherever they stand. */
+static void test_charon_has_plugin(void **state)
+{
+	struct vici_charon info = { .plugins = "random nonce kernel-libipsec kernel-netlink vici",
+				    .n_plugins = 5 };
+
+	assert_true(vici_charon_has_plugin(&info, "random"));
+	assert_true(vici_charon_has_plugin(&info, "kernel-netlink"));
+	assert_true(vici_charon_has_plugin(&info, "vici"));
+	assert_false(vici_charon_has_plugin(&info, "kernel"));
+	assert_false(vici_charon_has_plugin(&info, "netlink"));
+	assert_false(vici_charon_has_plugin(&info, "libipsec"));
+	assert_false(vici_charon_has_plugin(&info, "x509"));
+	info.plugins[0] = '\0';
+	assert_false(vici_charon_has_plugin(&info, "vici"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_sas_from_list_sa),
 		cmocka_unit_test(test_sas_from_event),
 		cmocka_unit_test(test_sas_installed_only),
+		cmocka_unit_test(test_charon_has_plugin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -695,10 +695,50 @@ static void reject_other_version(void **state)
 	free(msg);
 }
 
+/* The peer's certificate rides on latch info, up to IPC_CERT_DER_MAX bytes and no more. */
+static void peer_cert_der_bounded(void **state)
+{
+	static uint8_t der[IPC_CERT_DER_MAX + 1];
+	const uint8_t *got;
+	struct wire_msg m;
+	char err[256];
+	struct buf b;
+	size_t n;
+
+	for (size_t len = IPC_CERT_DER_MAX; len <= IPC_CERT_DER_MAX + 1; len++) {
+		buf_init(&b, IPC_MSG_MAX);
+		wire_begin(&b, IPC_MSG_CONNECT, IPC_F_REPLY, 3, 0);
+		wire_put_u64(&b, IPC_A_LATCH_ID, 7);
+		wire_put_u8(&b, IPC_A_STATE, IPC_STATE_ESTABLISHED);
+		wire_put_bytes(&b, IPC_A_PEER_CERT_DER, der, len);
+		assert_int_equal(wire_end(&b), 0);
+		if (len == IPC_CERT_DER_MAX) {
+			parse_ok(b.data, b.len, WIRE_FROM_DAEMON, 0, &m);
+			assert_int_equal(wire_get_bytes(&m.attrs, IPC_A_PEER_CERT_DER, &got, &n),
+					 0);
+			assert_int_equal(n, IPC_CERT_DER_MAX);
+		} else {
+			assert_int_equal(wire_parse(b.data, b.len, WIRE_FROM_DAEMON, 0, &m, err,
+						    sizeof(err)),
+					 -EINVAL);
+			assert_non_null(strstr(err, "PEER_CERT_DER of 8193 bytes"));
+		}
+		buf_free(&b);
+	}
+	/* Never from a client. */
+	buf_init(&b, IPC_MSG_MAX);
+	wire_begin(&b, IPC_MSG_QUERY, 0, 3, 0);
+	wire_put_bytes(&b, IPC_A_PEER_CERT_DER, der, 10);
+	assert_int_equal(wire_end(&b), 0);
+	assert_true(wire_parse(b.data, b.len, WIRE_FROM_CLIENT, 0, &m, err, sizeof(err)) < 0);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hello_golden),
+		cmocka_unit_test(peer_cert_der_bounded),
 		cmocka_unit_test(connect_golden),
 		cmocka_unit_test(error_reply_golden),
 		cmocka_unit_test(alert_golden),

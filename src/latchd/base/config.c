@@ -35,6 +35,7 @@ void config_defaults(struct config *c)
 	snprintf(c->btns_anchor_key, sizeof(c->btns_anchor_key), "%s",
 		 CONFIG_BTNS_ANCHOR_KEY_DEFAULT);
 	snprintf(c->vici_socket, sizeof(c->vici_socket), "/run/charon.vici");
+	snprintf(c->strongswan_conf, sizeof(c->strongswan_conf), "/etc/strongswan.conf");
 	snprintf(c->tun, sizeof(c->tun), "ipsec0");
 	snprintf(c->nft_table, sizeof(c->nft_table), "latch");
 	snprintf(c->proposals, sizeof(c->proposals), "aes256gcm16-prfsha256-x25519,default");
@@ -141,6 +142,28 @@ static int set_data_plane(struct config *c, const char *v, char *err, size_t el)
 	return 0;
 }
 
+/*
+ * charon's VICI socket: a path, or strongSwan's own URI for one
+ * ("unix:///run/charon.vici", as in strongswan.conf and swanctl --uri).
+ * latchd speaks VICI over UNIX sockets only: another scheme is refused.
+ */
+static int set_vici_socket(struct config *c, const char *v, char *err, size_t el)
+{
+	const char *path = v, *colon = strstr(v, "://");
+
+	if (colon) {
+		if (strncmp(v, "unix://", 7))
+			return errf(err, el, -EPROTONOSUPPORT,
+				    "vici_socket: '%s': latchd reaches charon over a UNIX socket "
+				    "only (a path, or unix:///PATH)",
+				    v);
+		path = v + 7;
+	}
+	if (path[0] != '/')
+		return errf(err, el, -EINVAL, "vici_socket: '%s' is not an absolute path", v);
+	return set_str(c->vici_socket, sizeof(c->vici_socket), "vici_socket", path, err, el);
+}
+
 static int set_admin_group(struct config *c, const char *v, char *err, size_t el)
 {
 	struct group *g;
@@ -180,7 +203,7 @@ static const struct {
 	STR("data_dir", data_dir),
 	STR("btns_anchor", btns_anchor),
 	STR("btns_anchor_key", btns_anchor_key),
-	STR("vici_socket", vici_socket),
+	STR("strongswan_conf", strongswan_conf),
 	STR("tun", tun),
 	STR("nft_table", nft_table),
 	STR("local_id", local_id),
@@ -210,6 +233,8 @@ static int set_typed(struct config *c, const char *key, const char *value, char 
 
 	if (!strcmp(key, "data_plane"))
 		return set_data_plane(c, value, err, el);
+	if (!strcmp(key, "vici_socket"))
+		return set_vici_socket(c, value, err, el);
 	if (!strcmp(key, "admin_group"))
 		return set_admin_group(c, value, err, el);
 	if (!strcmp(key, "ca"))

@@ -35,6 +35,7 @@ struct config {
 	char btns_anchor[256]; /* the BTNS trust anchor (PEM) and its public private key; */
 	char btns_anchor_key[256]; /* either missing: no BTNS (docs/btns.md) */
 	char vici_socket[256];	   /* charon's VICI socket */
+	char strongswan_conf[256]; /* charon's settings file: what VICI does not report */
 	enum data_plane data_plane;
 	char tun[16];  /* libipsec's TUN device */
 	uint32_t mark; /* routes latched flows into the data plane */

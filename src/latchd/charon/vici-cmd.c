@@ -643,3 +643,88 @@ int vici_load_shared(struct vici_client *c, const char *id, const char *type,
 	add_strv(msg, "owners", owners);
 	return submit_done(c, "load-shared", msg, cb, userdata);
 }
+
+/* ---- charon itself: version and plugins ---- */
+
+struct charon_call {
+	struct vici_client *c;
+	vici_charon_fn cb;
+	void *userdata;
+	struct vici_charon info;
+};
+
+static void copy_clean(char *dst, size_t cap, const char *s)
+{
+	text_clean(dst, cap, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void on_stats(void *userdata, const struct vici_result *res)
+{
+	struct charon_call *cc = userdata;
+	const struct vici_node *list = res->err ? NULL : vici_get_list(res->reply, "plugins");
+	size_t used = 0;
+
+	for (const struct vici_node *it = list ? list->child : NULL; it; it = it->next) {
+		char name[64];
+		size_t n;
+
+		copy_clean(name, sizeof(name), (const char *)it->value);
+		n = strlen(name);
+		if (used + n + 2 > sizeof(cc->info.plugins))
+			break;
+		if (used)
+			cc->info.plugins[used++] = ' ';
+		memcpy(cc->info.plugins + used, name, n + 1);
+		used += n;
+		cc->info.n_plugins++;
+	}
+	cc->cb(cc->userdata, res->err, res->errmsg, res->err ? NULL : &cc->info);
+	free(cc);
+}
+
+static void on_version(void *userdata, const struct vici_result *res)
+{
+	struct charon_call *cc = userdata;
+	int r = res->err;
+
+	if (r == 0) {
+		copy_clean(cc->info.daemon, sizeof(cc->info.daemon),
+			   vici_get_str(res->reply, "daemon"));
+		copy_clean(cc->info.version, sizeof(cc->info.version),
+			   vici_get_str(res->reply, "version"));
+		copy_clean(cc->info.sysname, sizeof(cc->info.sysname),
+			   vici_get_str(res->reply, "sysname"));
+		copy_clean(cc->info.release, sizeof(cc->info.release),
+			   vici_get_str(res->reply, "release"));
+		r = vici_call(cc->c, "stats", NULL, 0, on_stats, cc, NULL);
+	}
+	if (r < 0) {
+		cc->cb(cc->userdata, r, res->errmsg, NULL);
+		free(cc);
+	}
+}
+
+int vici_charon_info(struct vici_client *c, vici_charon_fn cb, void *userdata)
+{
+	struct charon_call *cc = calloc(1, sizeof(*cc));
+	int r;
+
+	if (!cc)
+		return -ENOMEM;
+	*cc = (struct charon_call){ .c = c, .cb = cb, .userdata = userdata };
+	r = vici_call(c, "version", NULL, 0, on_version, cc, NULL);
+	if (r < 0)
+		free(cc);
+	return r;
+}
+
+bool vici_charon_has_plugin(const struct vici_charon *info, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = info->plugins; (p = strstr(p, name)); p += n) {
+		if ((p == info->plugins || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+	}
+	return false;
+}

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "latchd/charon/charon-info.h"
 #include "latchd/charon/vici.h"
 
 typedef void (*vici_done_fn)(void *userdata, int err, const char *errmsg,
@@ -187,5 +188,13 @@ int vici_load_cert(struct vici_client *c, const char *type, const char *flag, st
 int vici_load_shared(struct vici_client *c, const char *id, const char *type,
 		     struct vici_blob secret, const char *const *owners, vici_done_fn cb,
 		     void *userdata);
+
+/* ---- charon itself ---- */
+
+typedef void (*vici_charon_fn)(void *userdata, int err, const char *errmsg,
+			       const struct vici_charon *info);
+
+/* Asks "version", then "stats". */
+int vici_charon_info(struct vici_client *c, vici_charon_fn cb, void *userdata);
 
 #endif

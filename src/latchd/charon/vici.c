@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "latchd/base/log.h"
+
 /* Streamed results: charon raises these only to the connection that asked. */
 static const char *const stream_events[] = {
 	"list-sa", "list-conn", "list-cert", "list-policy", "list-authority", "control-log",
@@ -68,7 +70,13 @@ struct vici_client {
 	uint64_t backoff;
 	uint64_t next_id;
 	char why[160];
+	/* failed connects: the first, a changed errno and then once a minute are logged */
+	int connect_err;
+	unsigned connect_fails; /* since the last line logged */
+	uint64_t connect_logged_usec;
 };
+
+#define CONNECT_LOG_EVERY_USEC (60 * 1000000ull)
 
 static void client_reset(struct vici_client *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -625,6 +633,32 @@ static void client_reset(struct vici_client *c, int err, const char *fmt, ...)
 	schedule_retry(c);
 }
 
+/*
+ * Every failed connect is remembered (vici_client_error()); the log gets the
+ * first, each change of errno, and then one line a minute with how many
+ * attempts failed since: a wrong vici_socket must be seen, not flood the log.
+ */
+static void connect_failed(struct vici_client *c, int err)
+{
+	uint64_t now = ev_now(c->loop);
+
+	snprintf(c->why, sizeof(c->why), "cannot connect to charon's VICI socket %s: %s", c->path,
+		 strerror(-err));
+	c->connect_fails++;
+	if (err == c->connect_err && now - c->connect_logged_usec < CONNECT_LOG_EVERY_USEC)
+		return;
+	if (err == c->connect_err && c->connect_fails > 1)
+		log_warn("%s (%u attempts in the last %llu s; retrying every %llu s at most)",
+			 c->why, c->connect_fails,
+			 (unsigned long long)((now - c->connect_logged_usec) / 1000000),
+			 (unsigned long long)(c->cfg.backoff_max_usec / 1000000));
+	else
+		log_warn("%s (retrying)", c->why);
+	c->connect_err = err;
+	c->connect_fails = 0;
+	c->connect_logged_usec = now;
+}
+
 static int client_connect(struct vici_client *c)
 {
 	int ret;
@@ -634,9 +668,14 @@ static int client_connect(struct vici_client *c)
 		ret = conn_open(&c->evtc, c->path);
 	if (ret < 0) {
 		close_all(c);
+		connect_failed(c, ret);
 		schedule_retry(c);
 		return ret;
 	}
+	if (c->connect_err)
+		log_info("charon's VICI socket %s accepts connections again", c->path);
+	c->connect_err = 0;
+	c->connect_fails = 0;
 	c->connected = true;
 	ret = queue_stream_registrations(c);
 	if (ret == 0)
@@ -658,6 +697,11 @@ static int on_retry(struct ev_source *s, uint64_t usec, void *userdata)
 bool vici_client_is_up(const struct vici_client *c)
 {
 	return c->up;
+}
+
+const char *vici_client_error(const struct vici_client *c)
+{
+	return c->up || c->connected ? NULL : c->why[0] ? c->why : "not connected to charon yet";
 }
 
 static void apply_defaults(struct vici_client_config *cfg)

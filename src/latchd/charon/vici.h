@@ -81,6 +81,13 @@ int vici_client_new(struct ev_loop *loop, const struct vici_client_config *cfg,
 /* Fails every queued command with -ECANCELED, closes both connections; NULL-safe. */
 void vici_client_free(struct vici_client *c);
 bool vici_client_is_up(const struct vici_client *c);
+/*
+ * Why charon is unreachable (NULL while both connections are open, even
+ * before every event is registered): the last failed connect with
+ * the socket's path and errno ("cannot connect to charon's VICI socket
+ * /run/charon.vici: No such file or directory"), or why charon went away.
+ */
+const char *vici_client_error(const struct vici_client *c);
 
 /*
  * Queue command cmd with message msg (consumed, even on failure; NULL: an

@@ -34,6 +34,7 @@ struct client {
 	struct ev_source *src; /* NULL once gone */
 	const char *gone;      /* why it is gone, or NULL: freed by reap() */
 	bool hello;
+	uint64_t features; /* IPC_FEATURE_* granted in HELLO */
 	bool watch;
 	uint64_t watch_id;
 	unsigned n_held;

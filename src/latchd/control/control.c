@@ -28,6 +28,11 @@ bool control_is_admin(const struct request *req)
 	return req->admin;
 }
 
+bool control_has_feature(const struct request *req, uint64_t feature)
+{
+	return req->client && (req->client->features & feature);
+}
+
 unsigned control_client_count(const struct control *c)
 {
 	return c->n_clients;
@@ -385,6 +390,8 @@ static int reply_hello(struct client *cl, struct request *req)
 		else
 			features |= IPC_FEATURE_GEN_PAGE;
 	}
+	features |= asked & IPC_FEATURE_STATUS_CHECKS;
+	cl->features = features;
 	wire_put_u32(b, IPC_A_VERSION, IPC_VERSION);
 	wire_put_u64(b, IPC_A_FEATURES, features);
 	wire_put_str(b, IPC_A_NAME, "latchd " LATCH_VERSION);

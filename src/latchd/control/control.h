@@ -100,6 +100,8 @@ int control_reply_error(struct request *req, int err, const char *fmt, ...)
  * group as its primary or a supplementary group when it connected?
  */
 bool control_is_admin(const struct request *req);
+/* Did the requester ask for feature (IPC_FEATURE_*) in its HELLO, and get it? */
+bool control_has_feature(const struct request *req, uint64_t feature);
 
 /* Send an event (ALERT) to one client, and to every watcher allowed to see uid's latches. */
 void control_send_event(struct control *c, struct client *to, uid_t owner_uid, uint64_t latch_id,

@@ -5,10 +5,14 @@
  * latches and the peers that carry them, an administrator everything.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "latchd/base/log.h"
 #include "latchd/core/core-int.h"
+#include "latchd/core/doctor.h"
 
 static void put_count(struct buf *b, uint16_t type, const char *name, uint64_t v)
 {
@@ -17,6 +21,94 @@ static void put_count(struct buf *b, uint16_t type, const char *name, uint64_t v
 	wire_put_str(b, IPC_A_NAME, name);
 	wire_put_u64(b, IPC_A_VALUE, v);
 	wire_nest_end(b, n);
+}
+
+/* ---- the doctor's lines, from the running daemon ---- */
+
+struct core_health {
+	struct vici_charon charon; /* what charon said of itself */
+	bool have_charon;
+	bool asking;
+	struct probe_result probes[PROBE_N];
+	bool probed;
+};
+
+static struct core_health *health(struct core *c)
+{
+	if (!c->health)
+		c->health = calloc(1, sizeof(*c->health));
+	return c->health;
+}
+
+static void on_charon_info(void *u, int err, const char *errmsg, const struct vici_charon *info)
+{
+	struct core *c = u;
+	struct core_health *h = health(c);
+
+	if (!h)
+		return;
+	h->asking = false;
+	if (info) {
+		h->charon = *info;
+		h->have_charon = true;
+		log_info("charon: %s %s, %u plugins: %s", info->daemon, info->version,
+			 info->n_plugins, info->plugins);
+	} else if (err != -ECONNRESET) {
+		log_warn("charon did not say what it loaded: %s", errmsg);
+	}
+}
+
+void core_health_charon_up(struct core *c)
+{
+	struct core_health *h = health(c);
+
+	if (h && !h->asking && vici_charon_info(c->vici, on_charon_info, c) == 0)
+		h->asking = true;
+}
+
+void core_health_charon_down(struct core *c)
+{
+	if (c->health)
+		c->health->have_charon = false;
+}
+
+void core_health_free(struct core *c)
+{
+	free(c->health);
+	c->health = NULL;
+}
+
+static void put_checks(struct core *c, struct buf *b)
+{
+	struct core_health *h = health(c);
+	enum data_plane plane = probe_plane_in_force(c->enf);
+	struct doctor *d = calloc(1, sizeof(*d));
+
+	if (!h || !d) {
+		free(d);
+		return;
+	}
+	if (!h->probed) { /* once: the kernel does not change under latchd */
+		probe_kernel(h->probes);
+		h->probed = true;
+	}
+	doctor_privileges(d);
+	doctor_credentials(d, &c->cfg);
+	doctor_add(d, true, "data plane", "%s, since latchd started: %s",
+		   enforce_caps(c->enf)->name, enforce_plane_why(c->enf));
+	doctor_kernel(d, h->probes, plane);
+	doctor_charon(d, &c->cfg, vici_client_error(c->vici), h->have_charon ? &h->charon : NULL,
+		      plane);
+	doctor_settings(d, &c->cfg, h->have_charon ? h->charon.daemon : NULL, plane);
+	for (unsigned i = 0; i < d->n; i++) {
+		size_t n = wire_nest_begin(b, IPC_A_CHECK);
+
+		wire_put_str(b, IPC_A_NAME, d->line[i].what);
+		wire_put_u64(b, IPC_A_VALUE, d->line[i].ok);
+		wire_put_str(b, IPC_A_MESSAGE, d->line[i].text);
+		wire_nest_end(b, n);
+	}
+	free(d);
 }
 
 int core_req_status(struct core *c, struct request *req, char *err, size_t el)
@@ -35,7 +127,29 @@ int core_req_status(struct core *c, struct request *req, char *err, size_t el)
 	put_count(b, IPC_A_LIMIT, "latches_per_uid", c->cfg.max_latches);
 	put_count(b, IPC_A_LIMIT, "pending_per_uid", c->cfg.max_pending);
 	put_count(b, IPC_A_LIMIT, "clients_per_uid", c->cfg.max_clients);
+	/* file paths, charon's plugins, the kernel's gaps: for administrators */
+	if (control_has_feature(req, IPC_FEATURE_STATUS_CHECKS) && control_is_admin(req))
+		put_checks(c, b);
 	return control_reply_send(req);
+}
+
+void core_status_text(struct core *c, char *buf, size_t len)
+{
+	const char *why = vici_client_error(c->vici);
+	char states[128] = "";
+	unsigned long long n = 0;
+	size_t at = 0;
+
+	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_PENDING; s++) {
+		unsigned long long k = s == IPC_STATE_CLOSED ? 0 : latchdb_count(c->db, s);
+
+		if (k && at < sizeof(states))
+			at += (size_t)snprintf(states + at, sizeof(states) - at, "%s%llu %s",
+					       at ? ", " : " (", k, latchdb_state_name(s));
+		n += k;
+	}
+	snprintf(buf, len, "charon %s%s; %llu latch%s%s%s", why ? "unreachable: " : "reachable",
+		 why ? why : "", n, n == 1 ? "" : "es", states, at ? ")" : "");
 }
 
 struct lister {

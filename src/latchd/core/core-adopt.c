@@ -7,6 +7,7 @@
  * or broken (REASON_DAEMON).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,19 +15,39 @@
 #include "latchd/core/core-int.h"
 #include "latchd/dataplane/sockdiag.h"
 
+/* "owner uid 1000 pid 4242 (curl), 31 s old" of a journaled latch */
+static void describe_owner(const struct core *c, const struct latch *l, char *buf, size_t len)
+{
+	uint64_t now = ev_now(c->loop);
+
+	snprintf(buf, len, "owner uid %u pid %d (%s), %s%llu s old", (unsigned)l->owner.uid,
+		 (int)l->owner.pid, l->comm[0] ? l->comm : "?", l->created_usec ? "" : "at least ",
+		 (unsigned long long)(l->created_usec && l->created_usec <= now
+					      ? (now - l->created_usec) / 1000000
+					      : 0));
+}
+
 static void adopt_one(void *u, const struct persist_rec *r)
 {
 	const struct latch *rec = &r->l;
 	struct core *c = u;
-	char text[FLOW_FMT_MAX];
+	char text[FLOW_FMT_MAX], owner[128];
 	struct latch *l;
 	struct conn *conn;
+	bool live = rec->state == IPC_STATE_ESTABLISHED || rec->state == IPC_STATE_BROKEN;
+	int have = !rec->listener && live ? sockdiag_exists(&rec->flow, rec->cookie) : 1;
 
 	/* A flow neither ESTABLISHED nor BROKEN, or its socket gone: sweep() ends its enforcement.
 	 */
-	if (!rec->listener &&
-	    ((rec->state != IPC_STATE_ESTABLISHED && rec->state != IPC_STATE_BROKEN) ||
-	     sockdiag_exists(&rec->flow, rec->cookie) != 1)) {
+	if (!rec->listener && (!live || have != 1)) {
+		describe_owner(c, rec, owner, sizeof(owner));
+		log_info("latch %llu %s: not re-adopted: %s%s (%s, %s)",
+			 (unsigned long long)rec->id, flow_format(text, sizeof(text), &rec->flow),
+			 !live	     ? "it was never established"
+			 : have == 0 ? "its socket is gone"
+				     : "its socket cannot be looked up: ",
+			 live && have < 0 ? strerror(-have) : "", latchdb_state_name(rec->state),
+			 owner);
 		persist_del(c->persist, rec->id);
 		return;
 	}
@@ -52,9 +73,10 @@ static void adopt_one(void *u, const struct persist_rec *r)
 		l->sa.child_id = 0; /* bound again once charon's SAs are known */
 		c->adopting = true;
 	}
-	log_info("latch %llu %s: re-adopted (%s)", (unsigned long long)l->id,
+	describe_owner(c, l, owner, sizeof(owner));
+	log_info("latch %llu %s: re-adopted (%s, %s)", (unsigned long long)l->id,
 		 l->listener ? "listener" : flow_format(text, sizeof(text), &l->flow),
-		 latchdb_state_name(l->state));
+		 latchdb_state_name(l->state), owner);
 }
 
 /*

@@ -46,6 +46,8 @@ struct ike_ident {
 	bool has_cert;
 	const char *no_key; /* BTNS: why no key is told (static text), NULL when has_cert */
 	struct cert_info cert;
+	uint8_t der[IPC_CERT_DER_MAX]; /* the certificate itself, when has_cert and it fits */
+	uint16_t der_len;
 	struct ike_ident *next;
 };
 
@@ -123,7 +125,13 @@ struct core {
 	uint64_t started_usec;
 	uint64_t netns; /* SO_NETNS_COOKIE of latchd's network namespace */
 	struct core_metrics metrics;
+	struct core_health *health; /* core-admin.c: what charon says of itself, kernel probes */
 };
+
+/* core-admin.c: the doctor's lines for STATUS (doctor.h) */
+void core_health_charon_up(struct core *c); /* asks charon for its version and plugins */
+void core_health_charon_down(struct core *c);
+void core_health_free(struct core *c);
 
 /* core.c */
 /* Call act on every latch want accepts (collected first: act may close latches). */

@@ -66,8 +66,9 @@ void core_metrics_changed(struct core *c, const struct latch *l, uint8_t old)
 		m->closed++;
 		ev = LOG_EV_CLOSED;
 	}
-	/* a PENDING latch that closes was refused: core_metrics_refused says why */
-	if (ev < 0)
+	/* a PENDING latch that closes was refused: core_metrics_refused said why */
+	if (ev < 0 && !(old == IPC_STATE_PENDING && l->state == IPC_STATE_CLOSED &&
+			l->reason == IPC_REASON_NONE))
 		log_info("%s", text);
 	else
 		log_latch(LOG_LVL_INFO, (enum log_event)ev, l, l->owner.uid, reason, text);
@@ -77,17 +78,18 @@ void core_metrics_refused(struct core *c, const struct request *req, const struc
 			  const char *why)
 {
 	const char *name = strerrorname_np(-err);
-	char text[768];
+	char text[768], flow[FLOW_FMT_MAX];
 	uid_t uid = l ? l->owner.uid : req ? req->cred.uid : 0;
 
 	if (err == -ECANCELED)
 		return; /* the client went away, or latchd stops: nobody was refused */
 	if (-err > 0 && -err < CORE_ERRNO_MAX)
 		c->metrics.refusals[-err]++;
-	if (l)
-		snprintf(text, sizeof(text), "latch %llu: refused for uid %u: %s (%s)",
-			 (unsigned long long)l->id, (unsigned)uid,
-			 why && why[0] ? why : strerror(-err), name ? name : "?");
+	if (l) /* its flow too: which connection failed, and why (issue 17) */
+		snprintf(text, sizeof(text), "latch %llu %s: refused for uid %u: %s (%s)",
+			 (unsigned long long)l->id,
+			 l->listener ? "listener" : flow_format(flow, sizeof(flow), &l->flow),
+			 (unsigned)uid, why && why[0] ? why : strerror(-err), name ? name : "?");
 	else
 		snprintf(text, sizeof(text), "%s refused for uid %u: %s (%s)",
 			 req ? wire_msg_name(req->type) : "request", (unsigned)uid,

@@ -22,14 +22,23 @@
 
 /* ---------------------------------------------------------------- pending */
 
+/* Timed out: because charon was unreachable, or because no SA came up (issue 17). */
 static int pending_timeout(struct ev_source *s, uint64_t usec, void *u)
 {
 	struct pending *p = u;
+	const char *why = vici_client_error(p->core->vici);
+	char msg[256];
 
-	core_reply_pending(p->core, p, -ETIMEDOUT,
-			   p->latch && p->latch->listener
-				   ? "charon did not load the responder connection in time"
-				   : "no SA with an acceptable peer came up in time");
+	if (!vici_client_is_up(p->core->vici))
+		snprintf(msg, sizeof(msg), "charon is unreachable (%s): no SA could be asked for",
+			 why ? why : "its events are not registered yet");
+	else
+		snprintf(msg, sizeof(msg), "%s",
+			 p->latch && p->latch->listener
+				 ? "charon did not load the responder connection in time"
+				 : "charon is reachable, but no SA with an acceptable peer came up "
+				   "in time");
+	core_reply_pending(p->core, p, -ETIMEDOUT, msg);
 	return 0;
 }
 
@@ -126,8 +135,9 @@ void core_reply_pending(struct core *c, struct pending *p, int err, const char *
 		}
 	}
 	core_pending_free(c, p);
+	/* not "released by owner" (issue 17): core_metrics_refused logged why */
 	if (err && l)
-		core_close(c, l, IPC_REASON_OWNER, reset);
+		core_close(c, l, IPC_REASON_NONE, reset);
 }
 
 /* ---------------------------------------------------------------- resolving */
@@ -182,6 +192,28 @@ static void establish(struct core *c, struct pending *p, const struct sa_ike *ik
 	core_reply_pending(c, p, 0, NULL);
 }
 
+/* No CA of latchd's matches the token's: name both (issue 17), the CAs by subject. */
+static void no_anchor(struct core *c, struct pending *p)
+{
+	char msg[IPC_MESSAGE_MAX + 1];
+	const char *want = p->latch->pol->peer_ca;
+	size_t at;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "no trust anchor to pin for that peer: %s%s%s, and latchd ",
+		     want[0] ? "the token names CA '" : "the token names no CA", want,
+		     want[0] ? "'" : "");
+	at = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
+	if (!c->n_cas)
+		snprintf(msg + at, sizeof(msg) - at, "has no CA (no ca line in latchd.conf)");
+	for (unsigned i = 0; i < c->n_cas && at < sizeof(msg) - 1; i++) {
+		n = snprintf(msg + at, sizeof(msg) - at, "%s'%s'", i ? ", " : "has only the CAs ",
+			     c->cas[i].info.subject);
+		at += n < 0 ? 0 : (size_t)n;
+	}
+	core_reply_pending(c, p, -EACCES, msg);
+}
+
 /* Still no SA for an initiator: make sure charon is asked for one. */
 static void need_sa(struct core *c, struct pending *p)
 {
@@ -192,9 +224,7 @@ static void need_sa(struct core *c, struct pending *p)
 	if (r == 0 && p->conn->loaded)
 		r = core_initiate(c, p);
 	if (r == -ENOENT)
-		core_reply_pending(
-			c, p, -EACCES,
-			"no trust anchor to pin for that peer: latchd has no such CA (ca = …)");
+		no_anchor(c, p);
 	else if (r < 0)
 		core_reply_pending(c, p, r, "charon could not be asked for an SA");
 }

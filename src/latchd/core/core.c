@@ -557,6 +557,7 @@ static void vici_up(void *u, bool resync, unsigned unknown)
 	struct core *c = u;
 
 	log_info("charon reachable%s", resync ? " again: resynchronising" : "");
+	core_health_charon_up(c);
 	core_charon_up(c, resync);
 }
 
@@ -581,6 +582,7 @@ static void vici_down(void *u, int err, const char *why)
 	struct core *c = u;
 
 	log_warn("charon unreachable: %s", why);
+	core_health_charon_down(c);
 	core_each_matching(c, is_live, NULL, act_key_manager_gone);
 	sacache_clear(c->sa);
 	for (struct conn *conn = c->conns; conn; conn = conn->next)
@@ -849,6 +851,7 @@ void core_free(struct core *c, bool keep)
 	for (unsigned i = 0; i < c->n_cas; i++)
 		free(c->cas[i].text);
 	core_btns_free(c);
+	core_health_free(c);
 	free(c->cert.text);
 	free(c);
 }

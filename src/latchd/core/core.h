@@ -26,5 +26,11 @@ struct core;
 int core_new(struct ev_loop *loop, const struct config *cfg, struct core **ret);
 /* keep: a restart is coming, leave the enforcement in place (flows stay fail-closed). */
 void core_free(struct core *c, bool keep);
+/*
+ * One line for systemd's STATUS= (latchctl status says more): "charon
+ * reachable; 2 latches (1 established, 1 listener)", or "charon unreachable:
+ * cannot connect to charon's VICI socket /run/charon.vici: ...; 0 latches".
+ */
+void core_status_text(struct core *c, char *buf, size_t len);
 
 #endif

@@ -262,9 +262,10 @@ static int probe_netns(void)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* Is a kernel module loaded, built in or installed (modules.builtin, modules.dep)? */
 static bool module_known(const char *name)
 {
-	char path[256], line[512];
+	char path[256], line[512], ko[80];
 	const char *lists[] = { "modules.builtin", "modules.dep" };
 	struct utsname u;
 	struct stat st;
@@ -274,6 +275,7 @@ static bool module_known(const char *name)
 		return true;
 	if (uname(&u) < 0)
 		return false;
+	snprintf(ko, sizeof(ko), "/%s.ko", name);
 	for (size_t i = 0; i < 2; i++) {
 		FILE *fp;
 		bool found = false;
@@ -283,7 +285,7 @@ static bool module_known(const char *name)
 		if (!fp)
 			continue;
 		while (!found && fgets(line, sizeof(line), fp))
-			found = strstr(line, "/esp4.ko") != NULL;
+			found = strstr(line, ko) != NULL;
 		fclose(fp);
 		if (found)
 			return true;

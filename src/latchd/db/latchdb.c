@@ -351,6 +351,15 @@ struct latch *latchdb_adopt(struct latchdb *db, const struct latch *rec, uint64_
 	if (rec->id >= db->next_id)
 		db->next_id = rec->id + 1;
 	insert(db, l, now); /* the caller sets the values (latchdb_set_*) */
+	if (rec->created_usec && rec->created_usec < now) {
+		/* its age goes on (journaled): its history starts when it was made */
+		l->created_usec = rec->created_usec;
+		l->hist[1] = l->hist[0];
+		l->hist[0].state = IPC_STATE_LARVAL;
+		l->hist[0].reason = IPC_REASON_NONE;
+		l->hist[0].usec = rec->created_usec;
+		l->n_hist = 2;
+	}
 	latchdb_set_cookie(db, l, rec->cookie);
 	latchdb_set_owner(db, l, &rec->owner);
 	return l;

@@ -110,6 +110,10 @@ int persist_format(const struct latch *l, char *buf, size_t len)
 	emit_u(&o, l->sa.tunnel);
 	emit_u(&o, l->sa.shared);
 	emit_u(&o, (l->pol->btns ? 1u : 0u) | (l->pol->leap_of_faith ? 2u : 0u)); /* BTNS */
+	/* when it was made (CLOCK_MONOTONIC: a restart of latchd keeps it; /run goes with a boot)
+	 */
+	emit_u(&o, l->created_usec);
+	emit_s(&o, l->comm); /* its owner's program */
 	return o.full ? -ENOSPC : 0;
 }
 
@@ -279,6 +283,11 @@ int persist_parse(const char *line, struct persist_rec *ret)
 		in.bad = true;
 	pol->btns = t && ((t[0] - '0') & 1);
 	pol->leap_of_faith = t && ((t[0] - '0') & 2);
+	/* age and owner's program: absent in records of latchds before them */
+	if (t && in.p[strspn(in.p, " ")]) {
+		l->created_usec = get_u(&in, UINT64_MAX);
+		get_s(&in, l->comm, sizeof(l->comm));
+	}
 	if (in.bad || l->id == 0 || (t && field_opt(&in)))
 		return -EINVAL;
 	ret->l.pol = &ret->pol;

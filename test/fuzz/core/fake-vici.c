@@ -94,6 +94,11 @@ bool vici_client_is_up(const struct vici_client *c)
 	return c->up;
 }
 
+const char *vici_client_error(const struct vici_client *c)
+{
+	return c->up ? NULL : "charon is down (fake)";
+}
+
 int vici_call(struct vici_client *c, const char *cmd, struct vici_node *msg, uint64_t timeout_usec,
 	      vici_reply_fn cb, void *userdata, uint64_t *id)
 {
