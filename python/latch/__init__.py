@@ -86,7 +86,10 @@ class Identity:
     Auth; pubkey_sha256: SHA-256 of the SubjectPublicKeyInfo (the pubKeyID);
     channel_binding: the channel's ipsec-end-point-sha256 binding, equal on both
     ends; audit: one line for logs; line: the stable serialized form
-    ("latch-ident/1 ..."). Any of them is None when latchd did not know it."""
+    ("latch-ident/1 ..."); cert_der: the peer's certificate as charon received it in
+    IKE (DER, as ssl's getpeercert(binary_form=True)), for checks beyond the names.
+    Any of them is None when latchd did not know it (cert_der: a pre-shared key, BTNS,
+    a certificate over 8192 bytes)."""
 
     id: Optional[str] = None
     subject: Optional[str] = None
@@ -96,6 +99,7 @@ class Identity:
     channel_binding: Optional[bytes] = None
     audit: Optional[str] = None
     line: Optional[str] = None
+    cert_der: Optional[bytes] = None
 
     @classmethod
     def _from(cls, d: Optional[Dict[str, Any]]) -> Optional["Identity"]:

@@ -233,6 +233,8 @@ static PyObject *ident_to_py(const latch_ident *id)
 	uint8_t key[LATCH_SHA256_LEN], cb[LATCH_CB_LEN];
 	int auth, r;
 	char *line = NULL;
+	const void *der;
+	size_t der_len;
 	PyObject *d;
 
 	if (!id)
@@ -254,6 +256,9 @@ static PyObject *ident_to_py(const latch_ident *id)
 	    dict_set(d, "channel_binding",
 		     r == LATCH_CB_LEN ? PyBytes_FromStringAndSize((char *)cb, sizeof(cb))
 				       : Py_NewRef(Py_None)))
+		goto fail;
+	if (latch_ident_get_cert_der(id, 0, &der, &der_len) == 0 &&
+	    dict_set(d, "cert_der", PyBytes_FromStringAndSize(der, (Py_ssize_t)der_len)))
 		goto fail;
 	if (latch_ident_to_string(id, &line) == 0) {
 		r = dict_set(d, "line", str_or_none(line));

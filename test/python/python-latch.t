@@ -78,6 +78,9 @@ tap_ok "latch.connect: the client learns b.example by certificate" \
 	grep -q '^peer id=b.example subject=C=CH, O=latch-lab, CN=b.example issuer=C=CH, O=latch-lab, CN=ca CA auth=PKIX_TRUSTED' <<<"$out"
 tap_is "$(field pubkey <<<"$out")" "$(lab_spki_sha256 "$LAB_DIR/pki/b.pem")" \
 	"info.remote.pubkey_sha256 is b's SPKI hash"
+tap_is "$(field cert <<<"$out")" \
+	"$(openssl x509 -in "$LAB_DIR/pki/b.pem" -outform DER | sha256sum | cut -d' ' -f1)" \
+	"info.remote.cert_der is b's certificate (DER)"
 tap_ok "latch.accept: the server learns a.example by certificate" \
 	grep -q '^peer id=a.example subject=C=CH, O=latch-lab, CN=a.example .*auth=PKIX_TRUSTED' <<<"$srv"
 tap_is "$(field pubkey <<<"$srv")" "$(lab_spki_sha256 "$LAB_DIR/pki/a.pem")" \

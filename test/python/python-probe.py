@@ -13,6 +13,7 @@ server, blocking and asyncio, printing what latch says, one line per fact.
 
 import argparse
 import asyncio
+import hashlib
 import os
 import socket
 import sys
@@ -27,9 +28,10 @@ def out(*words):
 
 def peer_line(info):
     r = info.remote
-    return "peer id=%s subject=%s issuer=%s auth=%s pubkey=%s cb=%s state=%s" % (
+    return "peer id=%s subject=%s issuer=%s auth=%s pubkey=%s cb=%s state=%s cert=%s" % (
         r.id, r.subject, r.issuer, r.auth, (r.pubkey_sha256 or b"").hex(),
-        (info.channel_binding or b"").hex(), info.state)
+        (info.channel_binding or b"").hex(), info.state,
+        hashlib.sha256(r.cert_der).hexdigest() if r.cert_der else None)
 
 
 def fail(e):
