@@ -50,7 +50,7 @@ from . import _latch
 from ._errors import (Broken, DaemonUnavailable, LatchError, NoLatch, NoSA, PeerRefused)
 
 __all__ = [
-    "connect", "listen", "accept", "query", "release", "connect_async", "accept_async",
+    "connect", "listen", "accept", "attach", "query", "release", "connect_async", "accept_async",
     "Context", "Token", "Info", "Identity", "SA", "Event", "State", "Reason", "Auth",
     "LatchError", "PeerRefused", "NoSA", "Broken", "DaemonUnavailable", "NoLatch",
 ]
@@ -419,6 +419,16 @@ class Context:
         tok = _token(token, kw)
         return Info._from(self._c.listen(_check_sock(sock), tok._c))
 
+    def attach(self, sock: socket.socket, token: Optional[Token] = None, **kw: Any) -> Info:
+        """For code that will connect the socket itself (a library's own
+        sock.connect, asyncio's loop.sock_connect): latchd holds the connection's
+        first packet until an SA with a peer the token admits carries it, so
+        nothing leaves in clear. The latch is LARVAL until then; latch.query(sock)
+        afterwards gives the peer."""
+        tok = _token(token, kw)
+        sock = _check_sock(sock)
+        return self._info(sock, self._c.attach(sock, tok._c))
+
     def accept(self, sock: socket.socket) -> Tuple[socket.socket, Tuple[Any, ...], Info]:
         """Accept a latched connection, as sock.accept(): (conn, address, info),
         info.remote the peer IKE authenticated. A connection without an
@@ -621,6 +631,14 @@ def listen(sock: socket.socket, token: Optional[Token] = None, *,
     tok = _token(token, kw)
     _check_sock(sock)
     return _default(context).listen(sock, tok)
+
+
+def attach(sock: socket.socket, token: Optional[Token] = None, *,
+           context: Optional[Context] = None, **kw: Any) -> Info:
+    """Latch the socket's coming connect(2); see Context.attach."""
+    tok = _token(token, kw)
+    _check_sock(sock)
+    return _default(context).attach(sock, tok)
 
 
 def accept(sock: socket.socket, *, context: Optional[Context] = None

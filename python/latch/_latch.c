@@ -585,6 +585,24 @@ static PyObject *Ctx_listen(CtxObject *self, PyObject *args)
 	return info_to_py(info);
 }
 
+static PyObject *Ctx_attach(CtxObject *self, PyObject *args)
+{
+	PyObject *sock, *tokobj;
+	const latch_token *tok;
+	latch_info *info = NULL;
+	int fd, r;
+
+	if (!PyArg_ParseTuple(args, "OO:attach", &sock, &tokobj) || ctx_ok(self) ||
+	    fd_arg(sock, &fd))
+		return NULL;
+	if ((tok = token_arg(tokobj)) == (const latch_token *)-1)
+		return NULL;
+	UNLOCKED(self, r = latch_socket_attach(self->ctx, fd, tok, 0, &info));
+	if (r < 0)
+		return ctx_error(self, r);
+	return info_to_py(info);
+}
+
 static PyObject *Ctx_accept(CtxObject *self, PyObject *args)
 {
 	PyObject *sock;
@@ -802,6 +820,8 @@ static PyMethodDef Ctx_methods[] = {
 	  PyDoc_STR("connect(sock, family, addr, token, flags) -> (rc, info)") },
 	{ "listen", (PyCFunction)Ctx_listen, METH_VARARGS,
 	  PyDoc_STR("listen(sock, token) -> info") },
+	{ "attach", (PyCFunction)Ctx_attach, METH_VARARGS,
+	  PyDoc_STR("attach(sock, token) -> info: latch the socket's coming connect(2)") },
 	{ "accept", (PyCFunction)Ctx_accept, METH_VARARGS,
 	  PyDoc_STR("accept(sock, flags=0) -> (fd, addr, info)") },
 	{ "query", (PyCFunction)Ctx_query, METH_VARARGS, PyDoc_STR("query(sock) -> info") },

@@ -7,6 +7,7 @@
 #      certificate, the pubKeyIDs are the SPKI hashes) and the same channel
 #      binding; the server's latch.query answers the same latch from liblatch's
 #      cache while b's latchd is stopped (SIGSTOP);
+#      latch.attach, then the program's own connect, gives the same;
 #   2. naming the wrong peer raises latch.PeerRefused with latchd's words;
 #   3. an asyncio client and server (connect_async, accept_async) do the same,
 #      the server greeting its peer by the certificate's subject;
@@ -56,7 +57,7 @@ wire=$(lab_pcap wire-a)
 lab_capture_start a "$wire"
 
 # 1. blocking
-py_bg b "$LAB_DIR/server.log" server 8080 --pause "$LAB_DIR/go"
+py_bg b "$LAB_DIR/server.log" server 8080 --pause "$LAB_DIR/go" --count 2
 lab_wait_count 100 1 '^listening' "$LAB_DIR/server.log"
 tap_ok "latch.listen latches b's listener" grep -q '^listening' "$LAB_DIR/server.log"
 m1="PYBLOCK-$RANDOM$RANDOM"
@@ -93,6 +94,16 @@ tap_ok "latch.query(conn) on the server answers the same latch, from the cache (
 	grep -q '^query same' <<<"$srv"
 tap_ok "the server greeted a by its subject and echoed the marker" \
 	grep -q "^answer $m1" <<<"$out"
+
+# latch.attach: the program connects by itself (a second connection to the server)
+m5="PYATTACH-$RANDOM$RANDOM"
+out=$(py_run a attach "$(lab_ip b)" 8080 b.example "$m5")
+tap_diag "attach: $(tr '\n' ' ' <<<"$out")"
+tap_ok "latch.attach leaves the latch LARVAL until the program connects" \
+	grep -q '^attached state=LARVAL' <<<"$out"
+tap_ok "after its own sock.connect, latch.query gives b.example by certificate" \
+	grep -q '^peer id=b.example .*auth=PKIX_TRUSTED .*state=ESTABLISHED' <<<"$out"
+tap_ok "and the connection carries the message" grep -q "^answer $m5" <<<"$out"
 
 # 2. the wrong peer
 out=$(py_run a client "$(lab_ip b)" 8080 c.example "never-$RANDOM")
@@ -171,7 +182,7 @@ tap_ok "with latchd stopped, latch.connect raises DaemonUnavailable (ESRCH)" \
 
 lab_capture_stop "$wire"
 tap_cmp "$(lab_pcap_esp "$wire")" -ge 4 "the connections crossed a's link as ESP"
-for m in "$m1" "$m2" "$m3" "$m4"; do
+for m in "$m1" "$m2" "$m3" "$m4" "$m5"; do
 	tap_is "$(lab_pcap_clear "$wire" "$m")" 0 "marker ${m%%-*} never in clear on a's link"
 done
 tap_is "$(lab_pcap_count "$wire" 'tcp and (port 8080 or port 8081 or port 8082 or port 8083)')" 0 \

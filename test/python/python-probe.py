@@ -6,6 +6,7 @@ server, blocking and asyncio, printing what latch says, one line per fact.
                                       listen, accept N connections, query each
                                       (after FILE appears), greet, echo
   client HOST PORT PEER MARKER [--async]
+  attach HOST PORT PEER MARKER        latch.attach, then sock.connect itself
   watch SECONDS                       print every latch's events until SECONDS pass without one
   stream HOST PORT PEER MARKER        asyncio: write MARKER lines for a minute,
                                       print the events and how the stream ended
@@ -109,6 +110,20 @@ def client(a):
     return 0
 
 
+def attach(a):
+    """latch.attach, then the program's own sock.connect; latch.query gives the peer."""
+    s = socket.socket()
+    try:
+        pending = latch.attach(s, peer=a.peer)
+        out("attached state=%s" % pending.state)
+        s.settimeout(30)
+        s.connect((a.host, a.port))
+        talk(s, latch.query(s), a.marker)
+    except latch.LatchError as e:
+        return fail(e)
+    return 0
+
+
 def talk(s, info, marker):
     out(peer_line(info))
     f = s.makefile("rwb")
@@ -186,7 +201,7 @@ def main():
     sp.add_argument("--pause", help="wait for this file before latch.query")
     wp = sub.add_parser("watch")
     wp.add_argument("seconds", type=float)
-    for name in ("client", "stream"):
+    for name in ("client", "stream", "attach"):
         cp = sub.add_parser(name)
         cp.add_argument("host")
         cp.add_argument("port", type=int)
@@ -198,6 +213,8 @@ def main():
         return server(a)
     if a.cmd == "client":
         return client(a)
+    if a.cmd == "attach":
+        return attach(a)
     if a.cmd == "watch":
         return watch(a)
     return asyncio.run(astream(a))
