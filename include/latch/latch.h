@@ -313,8 +313,9 @@ LATCH_WUR int latch_ident_get_channel_binding(const latch_ident *ident, unsigned
  * applications that check more than the names: i = 0 is the peer's own
  * certificate; *ret (borrowed from ident) and *ret_len are set. -ENODATA
  * when latchd sent none (no certificate: a pre-shared key, BTNS; a
- * certificate over 8192 bytes; an identity from latch_ident_from_string(),
- * whose text form does not carry it); -ENOENT for i ≥ 1, the issuers' chain,
+ * certificate over 8192 bytes; a latch whose IKE_SA is gone, as a BROKEN
+ * one's may be; an identity from latch_ident_from_string(), whose text form
+ * does not carry it); -ENOENT for i ≥ 1, the issuers' chain,
  * which latchd does not carry (charon keeps received intermediates unlinked
  * from the SA).
  */
