@@ -38,7 +38,9 @@
  * Threads: there is no global state and no hidden thread. One ctx is not
  * thread-safe; separate ctxs are independent. Calls that ask latchd wait for
  * its answer (latch_ctx_set_timeout()); events arriving meanwhile are kept
- * and delivered by the next latch_ctx_process().
+ * and delivered by the next latch_ctx_process(). An event loop connects and
+ * accepts without waiting: latch_connect_start(), latch_accept_start(),
+ * latch_op_finish() (below, and examples/evloop.c).
  *
  * Errors common to the calls that ask latchd: -ECONNRESET (latchd went
  * away; make a new ctx), -ETIMEDOUT (no answer in time), -EBADMSG or
@@ -79,17 +81,29 @@ typedef struct latch_ctx latch_ctx;
 typedef struct latch_token latch_token;
 typedef struct latch_ident latch_ident;
 typedef struct latch_info latch_info;
+typedef struct latch_op latch_op;
 
 /* Numbers are ABI: append-only. */
 
-/* RFC 5660 §2.2 latch states; NONE: the connection is not latched (R33). */
+#if defined(__GNUC__)
+#define LATCH_DEPRECATED(why) __attribute__((deprecated(why)))
+#else
+#define LATCH_DEPRECATED(why)
+#endif
+
+/*
+ * RFC 5660 §2.2 latch states, by the RFC's names, as latchctl and latchd's
+ * logs say them (latch_state_name()); NONE: the connection is not latched (R33).
+ */
 enum latch_state {
 	LATCH_STATE_NONE = 0,
 	LATCH_STATE_LISTENER = 1,
 	LATCH_STATE_ESTABLISHED = 2,
 	LATCH_STATE_BROKEN = 3,
 	LATCH_STATE_CLOSED = 4,
-	LATCH_STATE_PENDING = 5, /* RFC 5660's LARVAL: waiting for its SA */
+	LATCH_STATE_LARVAL = 5, /* §2.3: waiting for its SA; nothing of the flow moves */
+	/* Its first name, kept for programs that use it. */
+	LATCH_STATE_PENDING LATCH_DEPRECATED("RFC 5660 calls it LARVAL: LATCH_STATE_LARVAL") = 5,
 };
 
 enum latch_reason {
@@ -106,6 +120,7 @@ enum latch_reason {
 	LATCH_REASON_RESTORED = 10,    /* ESTABLISHED again */
 	LATCH_REASON_NEW_CONNECTION = 11, /* a listener spawned this latch */
 	LATCH_REASON_UNLATCHED = 12,	  /* accepted without a latch (token allowed it) */
+	LATCH_REASON_OVERFLOW = 13, /* latch id 0: events were dropped, query the latches again */
 };
 
 /* A wish: the draft's ANY (system default) / DISABLE / ENABLE. */
@@ -182,7 +197,10 @@ LATCH_WUR int latch_ctx_pending(const latch_ctx *ctx);
 /*
  * Deliver kept events and read what latchd sent, without blocking. Returns
  * the number of events delivered, or -ECONNRESET when latchd went away.
- * At most 1024 undelivered events are kept; older ones are dropped.
+ * At most 1024 undelivered events are kept; when more arrive the oldest are
+ * dropped, and the next delivery begins with one event for latch id 0,
+ * state LATCH_STATE_NONE, reason LATCH_REASON_OVERFLOW and a message
+ * counting them: the application should then query its latches again.
  */
 LATCH_WUR int latch_ctx_process(latch_ctx *ctx);
 
@@ -290,6 +308,20 @@ LATCH_WUR int latch_ident_get_pubkey_id(const latch_ident *ident, uint8_t ret[LA
 LATCH_WUR int latch_ident_get_channel_binding(const latch_ident *ident, unsigned flags, void *buf,
 					      size_t len);
 
+/*
+ * The peer's certificate, DER-encoded, as charon received it in IKE, for
+ * applications that check more than the names: i = 0 is the peer's own
+ * certificate; *ret (borrowed from ident) and *ret_len are set. -ENODATA
+ * when latchd sent none (no certificate: a pre-shared key, BTNS; a
+ * certificate over 8192 bytes; a latch whose IKE_SA is gone, as a BROKEN
+ * one's may be; an identity from latch_ident_from_string(), whose text form
+ * does not carry it); -ENOENT for i ≥ 1, the issuers' chain,
+ * which latchd does not carry (charon keeps received intermediates unlinked
+ * from the SA).
+ */
+LATCH_WUR int latch_ident_get_cert_der(const latch_ident *ident, unsigned i, const void **ret,
+				       size_t *ret_len);
+
 /* 1 if a and b name the same peer (identity, method, subject, issuer, key), else 0. */
 int latch_ident_same_peer(const latch_ident *a, const latch_ident *b);
 
@@ -307,6 +339,8 @@ LATCH_WUR int latch_ident_from_string(const char *s, latch_ident **ret);
 
 /* "PKIX_TRUSTED" for LATCH_AUTH_PKIX_TRUSTED; NULL when unknown. */
 const char *latch_auth_name(int auth);
+/* "LARVAL" for LATCH_STATE_LARVAL, as latchctl prints it; NULL for NONE or unknown. */
+const char *latch_state_name(int state);
 
 /* ---- A latch as latchd reports it ------------------------------------ */
 
@@ -385,6 +419,40 @@ LATCH_WUR int latch_listen(latch_ctx *ctx, int fd, const latch_token *tok, unsig
 LATCH_WUR int latch_accept(latch_ctx *ctx, int lfd, struct sockaddr *addr, socklen_t *addrlen,
 			   unsigned flags, latch_info **ret);
 
+/*
+ * ---- The same without waiting: for event loops ------------------------
+ *
+ * latch_connect_start() and latch_accept_start() send the request and
+ * return at once with an op (0, or -errno as their blocking forms fail
+ * before latchd is asked: a bad argument, accept4(2)'s -EAGAIN, ...).
+ * Poll latch_ctx_get_fd() for POLLIN, then call latch_op_finish() (also
+ * after latch_ctx_process(), which reads the answers too): -EAGAIN while
+ * latchd has not answered; otherwise exactly what latch_connect() or
+ * latch_accept() would have returned, with *ret, and the op is gone.
+ * A connect op's connect(2) runs in latch_op_finish(): make the socket
+ * non-blocking and take its -EINPROGRESS (*ret written) as with
+ * latch_connect(). Any number of ops may be in flight on one ctx, along with
+ * blocking calls and events; their answers come in any order. There is no
+ * timeout but latchd's own (it answers -ETIMEDOUT when IKE does not come
+ * up). An op belongs to its ctx: latch_ctx_free() frees those left.
+ */
+LATCH_WUR int latch_connect_start(latch_ctx *ctx, int fd, const struct sockaddr *addr,
+				  socklen_t addrlen, const latch_token *tok, unsigned flags,
+				  latch_op **ret);
+/* accept4(2) now; the new connection is latch_op_get_fd(op) until finished. */
+LATCH_WUR int latch_accept_start(latch_ctx *ctx, int lfd, struct sockaddr *addr, socklen_t *addrlen,
+				 unsigned flags, latch_op **ret);
+/* -EAGAIN, or the outcome (0/-EINPROGRESS for connect, the descriptor for accept, -errno). */
+LATCH_WUR int latch_op_finish(latch_ctx *ctx, latch_op *op, latch_info **ret);
+/* The socket the op is about: connect's fd, or accept's new connection. */
+int latch_op_get_fd(const latch_op *op);
+/*
+ * Forget an op not finished; its answer, if it comes, is dropped. An accept
+ * op's connection is closed. A connect op's socket may still be latched
+ * (its packets never leave in clear): close it, or latch_socket_release().
+ */
+void latch_op_cancel(latch_ctx *ctx, latch_op *op);
+
 /* Latch a socket that is already connected. -ENOENT/-EACCES when no acceptable SA carries it. */
 LATCH_WUR int latch_socket_latch(latch_ctx *ctx, int fd, const latch_token *tok, unsigned flags,
 				 latch_info **ret);
@@ -393,7 +461,7 @@ LATCH_WUR int latch_socket_latch(latch_ctx *ctx, int fd, const latch_token *tok,
  * For an application that will connect(2) itself: latchd holds the
  * socket's first packet until an SA acceptable to tok carries it, so it
  * never leaves in clear. An unbound socket is bound to the wildcard address
- * (port 0) first. The latch is PENDING until then. flags: 0.
+ * (port 0) first. The latch is LARVAL until then. flags: 0.
  */
 LATCH_WUR int latch_socket_attach(latch_ctx *ctx, int fd, const latch_token *tok, unsigned flags,
 				  latch_info **ret);

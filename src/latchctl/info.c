@@ -131,10 +131,9 @@ int ctl_latch_decode(const struct wire_attrs *a, struct ctl_latch *ret)
 
 const char *ctl_state_name(uint8_t state)
 {
-	static const char *const names[] = { "?",      "LISTENER", "ESTABLISHED",
-					     "BROKEN", "CLOSED",   "LARVAL" };
+	const char *name = wire_state_name(state);
 
-	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
+	return name ? name : "?";
 }
 
 const char *ctl_reason_name(uint16_t reason)

@@ -468,7 +468,7 @@ static void usage(FILE *f)
 
 static uint8_t state_of(const char *s)
 {
-	for (uint8_t st = IPC_STATE_LISTENER; st <= IPC_STATE_PENDING; st++) {
+	for (uint8_t st = IPC_STATE_LISTENER; st <= IPC_STATE_LARVAL; st++) {
 		if (!strcasecmp(s, ctl_state_name(st)))
 			return st;
 	}

@@ -60,7 +60,7 @@ LATCH_EXPORT int latch_ctx_get_fd(const latch_ctx *ctx)
 
 LATCH_EXPORT int latch_ctx_pending(const latch_ctx *ctx)
 {
-	return ctx ? (int)ctx->ev_count : ret_errno(-EINVAL);
+	return ctx ? (int)ctx->ev_count + (ctx->ev_lost > 0) : ret_errno(-EINVAL);
 }
 
 static void event_drop_oldest(latch_ctx *ctx)
@@ -87,20 +87,23 @@ static void event_keep(latch_ctx *ctx, const struct wire_msg *m)
 	(void)wire_get_u16(&m->attrs, IPC_A_REASON, &ev.reason);
 	if (wire_get_str(&m->attrs, IPC_A_MESSAGE, &s) == 0)
 		ev.message = text_dup(s); /* without its text the event still counts */
-	if (ctx->ev_count == EVENTS_MAX)
+	if (ctx->ev_count == EVENTS_MAX) {
 		event_drop_oldest(ctx);
+		ctx->ev_lost++; /* told first by latch_ctx_process(): deliver_lost() */
+	}
 	ctx->events[(ctx->ev_head + ctx->ev_count++) % EVENTS_MAX] = ev;
 }
 
 /*
  * Read one packet. Returns 1 with ctx->reply set when it is the reply to
  * seq (0: no request waiting), 0 when it was something else (an event,
- * kept; a late reply to a request that timed out, dropped), or -errno. Only
- * a reply may bring a descriptor (the codec says which): it goes to
- * ctx->reply_fd.
+ * kept; the answer to an op, given to it; a late reply to a request that
+ * timed out or an op cancelled, dropped), or -errno. Only a reply may bring
+ * a descriptor (the codec says which): it goes to ctx->reply_fd.
  */
 static int read_one(latch_ctx *ctx, uint32_t seq)
 {
+	struct latch_op *op;
 	struct wire_msg m;
 	struct wire_hdr h;
 	char err[256];
@@ -121,13 +124,21 @@ static int read_one(latch_ctx *ctx, uint32_t seq)
 	if (fd >= 0)
 		close(fd);
 	if (r < 0) {
-		/* Fail the request it answers; otherwise skip it. */
-		if (seq && wire_peek_hdr(ctx->in, (size_t)n, &h) == 0 && h.seq == seq)
+		/* Fail the request or op it answers; otherwise skip it. */
+		if (wire_peek_hdr(ctx->in, (size_t)n, &h) < 0)
+			return 0;
+		if (seq && h.seq == seq)
 			return ctx_fail(ctx, r, "bad reply from latchd: %s", err);
+		if ((h.flags & IPC_F_REPLY) && (op = op_find(ctx, h.seq)))
+			op_fail(op, r, "bad reply from latchd: %s", err);
 		return 0;
 	}
 	if (!(m.hdr.flags & IPC_F_REPLY))
 		event_keep(ctx, &m);
+	else if ((op = op_find(ctx, m.hdr.seq))) {
+		ctx->reply = m;
+		op_reply(ctx, op);
+	}
 	return 0;
 }
 
@@ -148,7 +159,11 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int wait_reply(latch_ctx *ctx, uint32_t seq)
+/*
+ * Read until the reply to seq is in ctx->reply (1) or, for an op (seq 0),
+ * until it is answered (0); -errno, -ETIMEDOUT past the ctx's timeout.
+ */
+static int wait_until(latch_ctx *ctx, uint32_t seq, const struct latch_op *op)
 {
 	int64_t deadline = now_ms() + ctx->timeout_ms;
 	struct pollfd p = { .fd = ctx->fd, .events = POLLIN };
@@ -158,6 +173,8 @@ static int wait_reply(latch_ctx *ctx, uint32_t seq)
 		r = read_one(ctx, seq);
 		if (r != -EAGAIN && r != 0)
 			return r;
+		if (op && op->done)
+			return 0;
 		if (r == 0)
 			continue;
 		left = ctx->timeout_ms < 0 ? -1 : (int)(deadline - now_ms());
@@ -169,6 +186,11 @@ static int wait_reply(latch_ctx *ctx, uint32_t seq)
 	}
 }
 
+int ctx_wait_op(latch_ctx *ctx, const struct latch_op *op)
+{
+	return op->done ? 0 : wait_until(ctx, 0, op);
+}
+
 void ctx_begin(latch_ctx *ctx, uint16_t type)
 {
 	if (++ctx->seq == 0)
@@ -176,10 +198,8 @@ void ctx_begin(latch_ctx *ctx, uint16_t type)
 	wire_begin(&ctx->out, type, 0, ctx->seq, 0);
 }
 
-int ctx_call(latch_ctx *ctx, int fd)
+int ctx_send(latch_ctx *ctx, int fd)
 {
-	char words[IPC_MESSAGE_MAX + 1];
-	const char *text = "";
 	int r;
 
 	ctx->error[0] = 0;
@@ -190,14 +210,32 @@ int ctx_call(latch_ctx *ctx, int fd)
 	if (r < 0)
 		return ctx_fail(ctx, r == -EPIPE ? -ECONNRESET : r, "sending to latchd: %s",
 				strerror(-r));
-	r = wait_reply(ctx, ctx->seq);
+	return 0;
+}
+
+void ctx_reply_words(const struct wire_msg *m, char *out, size_t n)
+{
+	const char *text = "";
+
+	(void)wire_get_str(&m->attrs, IPC_A_MESSAGE, &text);
+	if (!*text)
+		text = strerror(-m->hdr.status);
+	text_clean(out, n, text, strlen(text)); /* data: shared/text.h */
+}
+
+int ctx_call(latch_ctx *ctx, int fd)
+{
+	char words[IPC_MESSAGE_MAX + 1];
+	int r;
+
+	r = ctx_send(ctx, fd);
+	if (r < 0)
+		return r;
+	r = wait_until(ctx, ctx->seq, NULL);
 	if (r < 0)
 		return r;
 	if (ctx->reply.hdr.status < 0) {
-		(void)wire_get_str(&ctx->reply.attrs, IPC_A_MESSAGE, &text);
-		if (!*text)
-			text = strerror(-ctx->reply.hdr.status);
-		text_clean(words, sizeof(words), text, strlen(text)); /* data: shared/text.h */
+		ctx_reply_words(&ctx->reply, words, sizeof(words));
 		return ctx_fail(ctx, ctx->reply.hdr.status, "%s", words);
 	}
 	return 0;
@@ -308,9 +346,28 @@ LATCH_EXPORT void latch_ctx_free(latch_ctx *ctx)
 		return;
 	close(ctx->fd);
 	buf_free(&ctx->out);
+	op_free_all(ctx);
 	ctx_free_events(ctx);
 	cache_free(ctx);
 	free(ctx);
+}
+
+/*
+ * Events were dropped: say so before the ones kept, as the state of no
+ * particular latch (id 0), so the application asks again for all of them.
+ */
+static int deliver_lost(latch_ctx *ctx)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg),
+		 "%u events were dropped (more than %d undelivered): query the latches again",
+		 ctx->ev_lost, EVENTS_MAX);
+	ctx->ev_lost = 0;
+	if (ctx->event_fn)
+		ctx->event_fn(ctx, 0, LATCH_STATE_NONE, LATCH_REASON_OVERFLOW, msg,
+			      ctx->event_data);
+	return 1;
 }
 
 static int deliver_one(latch_ctx *ctx)
@@ -332,6 +389,8 @@ LATCH_EXPORT int latch_ctx_process(latch_ctx *ctx)
 	if (!ctx)
 		return ret_errno(-EINVAL);
 	for (;;) {
+		if (ctx->ev_lost)
+			n += deliver_lost(ctx);
 		while (ctx->ev_count)
 			n += deliver_one(ctx);
 		r = read_one(ctx, 0);

@@ -48,6 +48,7 @@ LATCH_EXPORT void latch_ident_free(latch_ident *ident)
 	free(ident->subject);
 	free(ident->issuer);
 	free(ident->audit);
+	free(ident->der);
 	free(ident);
 }
 
@@ -69,12 +70,30 @@ LATCH_EXPORT int latch_ident_dup(const latch_ident *ident, latch_ident **ret)
 		return ret_errno(-ENOMEM);
 	*c = *ident;
 	c->id = c->subject = c->issuer = c->audit = NULL;
+	c->der = NULL;
 	if (copy_str(&c->id, ident->id) < 0 || copy_str(&c->subject, ident->subject) < 0 ||
-	    copy_str(&c->issuer, ident->issuer) < 0 || copy_str(&c->audit, ident->audit) < 0) {
+	    copy_str(&c->issuer, ident->issuer) < 0 || copy_str(&c->audit, ident->audit) < 0 ||
+	    (ident->der && !(c->der = malloc(ident->der_len)))) {
 		latch_ident_free(c);
 		return ret_errno(-ENOMEM);
 	}
+	if (c->der)
+		memcpy(c->der, ident->der, ident->der_len);
 	*ret = c;
+	return 0;
+}
+
+LATCH_EXPORT int latch_ident_get_cert_der(const latch_ident *ident, unsigned i, const void **ret,
+					  size_t *ret_len)
+{
+	if (!ident || !ret || !ret_len)
+		return ret_errno(-EINVAL);
+	if (!ident->der)
+		return ret_errno(-ENODATA);
+	if (i > 0)
+		return ret_errno(-ENOENT); /* the chain is not carried (latch(3)) */
+	*ret = ident->der;
+	*ret_len = ident->der_len;
 	return 0;
 }
 

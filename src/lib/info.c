@@ -6,7 +6,7 @@
 #include "lib/internal.h"
 #include "shared/text.h"
 
-_Static_assert((int)LATCH_STATE_PENDING == (int)IPC_STATE_PENDING, "state");
+_Static_assert((int)LATCH_STATE_LARVAL == (int)IPC_STATE_LARVAL, "state");
 _Static_assert((int)LATCH_REASON_UNLATCHED == (int)IPC_REASON_UNLATCHED, "reason");
 
 static int info_new(struct latch_info **ret)
@@ -146,7 +146,14 @@ static int decode_parts(const struct wire_attrs *m, struct latch_info *info)
 	r = decode_ident(m, IPC_A_LOCAL_IDENTITY, cbp, &info->local);
 	if (r < 0)
 		return r;
-	return decode_ident(m, IPC_A_REMOTE_IDENTITY, cbp, &info->remote);
+	r = decode_ident(m, IPC_A_REMOTE_IDENTITY, cbp, &info->remote);
+	if (r == 0 && info->remote && wire_get_bytes(m, IPC_A_PEER_CERT_DER, &p, &n) == 0) {
+		if (!(info->remote->der = malloc(n)))
+			return -ENOMEM;
+		memcpy(info->remote->der, p, n);
+		info->remote->der_len = n;
+	}
+	return r;
 }
 
 /* A validated reply carrying latch info (LATCH_ID and STATE may be absent: R33). */
@@ -173,6 +180,11 @@ int info_decode(const struct wire_msg *m, latch_info **ret)
 LATCH_EXPORT uint64_t latch_info_get_id(const latch_info *info)
 {
 	return info ? info->id : 0;
+}
+
+LATCH_EXPORT const char *latch_state_name(int state)
+{
+	return state > 0 && state <= UINT8_MAX ? wire_state_name((uint8_t)state) : NULL;
 }
 
 LATCH_EXPORT int latch_info_get_state(const latch_info *info)

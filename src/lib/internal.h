@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "latch/latch.h"
 #include "shared/buf.h"
@@ -43,6 +44,8 @@ struct latch_ident {
 	bool has_spki, has_cb;
 	uint8_t spki[LATCH_SHA256_LEN];
 	uint8_t cb[LATCH_CB_LEN];
+	uint8_t *der; /* the peer's certificate as latchd sent it, or NULL */
+	size_t der_len;
 };
 
 struct latch_info {
@@ -69,6 +72,26 @@ struct event {
 	char *message;
 };
 
+/*
+ * A request to latchd whose answer the application collects later (op.c):
+ * latch_connect_start(), latch_accept_start(), and the blocking calls built
+ * on them. Linked in its ctx until latch_op_finish() or latch_op_cancel().
+ */
+struct latch_op {
+	struct latch_op *next;
+	uint32_t seq;  /* of its request */
+	uint16_t type; /* IPC_MSG_CONNECT or IPC_MSG_ACCEPT */
+	int fd;	       /* the socket: connect's (borrowed), accept's new one (owned) */
+	bool owns_fd;
+	bool done;		      /* answered (or failed): status, error, info are set */
+	int status;		      /* 0 or -errno */
+	latch_info *info;	      /* the latch latchd answered with, when status is 0 */
+	unsigned flags;		      /* the call's flags */
+	struct sockaddr_storage addr; /* connect's destination */
+	socklen_t addrlen;
+	char error[IPC_MESSAGE_MAX + 1]; /* the words for a failure */
+};
+
 /* A latch info this ctx may answer itself (cache.c). */
 struct cached {
 	struct cached *next;
@@ -90,6 +113,7 @@ struct latch_ctx {
 	void *event_data;
 	struct event *events; /* ring of EVENTS_MAX */
 	unsigned ev_head, ev_count;
+	unsigned ev_lost; /* events dropped since the last delivery */
 	struct buf out;
 	uint8_t in[IPC_MSG_MAX];
 	struct wire_msg reply; /* the last reply, borrowing in[] */
@@ -97,6 +121,7 @@ struct latch_ctx {
 	const uint64_t *gen;   /* latchd's generation page (IPC_FEATURE_GEN_PAGE), or NULL */
 	struct cached **cache; /* CACHE_BUCKETS chains by cookie, made on first use */
 	unsigned n_cached, sweep_at;
+	struct latch_op *ops; /* requests in flight whose answers go to ops (op.c) */
 };
 
 /* ctx.c */
@@ -108,6 +133,26 @@ void ctx_begin(latch_ctx *ctx, uint16_t type);
 int ctx_call(latch_ctx *ctx, int fd);
 /* Read what latchd has sent (events are kept) without waiting: 0 or -errno. */
 int ctx_drain(latch_ctx *ctx);
+/* Send ctx->out with fd (-1: none) without waiting: 0 or -errno (ctx_fail'd). */
+int ctx_send(latch_ctx *ctx, int fd);
+/* Wait (latch_ctx_set_timeout()) until op is answered: 0 or -errno; op stays linked. */
+int ctx_wait_op(latch_ctx *ctx, const struct latch_op *op);
+/* latchd's words for a failed reply, made printable, into out. */
+void ctx_reply_words(const struct wire_msg *m, char *out, size_t n);
+
+/*
+ * op.c: requests answered later. op_send() sends ctx->out (begun with
+ * ctx_begin()) with fd and links *op; op_reply() takes an answer read by
+ * ctx.c (the reply is in ctx->reply); op_take() unlinks one that is done.
+ */
+int op_send(latch_ctx *ctx, struct latch_op *op, int fd);
+struct latch_op *op_find(latch_ctx *ctx, uint32_t seq);
+void op_reply(latch_ctx *ctx, struct latch_op *op);
+void op_fail(struct latch_op *op, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void op_unlink(latch_ctx *ctx, struct latch_op *op);
+void op_free(struct latch_op *op);
+void op_free_all(latch_ctx *ctx);
 
 /*
  * cache.c: latch info answered without asking latchd. latchd counts every

@@ -188,28 +188,32 @@ static int connect_latched(latch_ctx *ctx, int fd, const struct sockaddr *addr, 
 	return ctx_fail(ctx, r, "connect: %s", strerror(-r));
 }
 
-LATCH_EXPORT int latch_connect(latch_ctx *ctx, int fd, const struct sockaddr *addr,
-			       socklen_t addrlen, const latch_token *tok, unsigned flags,
-			       latch_info **ret)
+/*
+ * The outcome of an answered op, as the blocking call gives it: connect(2)
+ * for a connect op, the new descriptor for an accept op. Frees op.
+ */
+static int op_outcome(latch_ctx *ctx, struct latch_op *op, latch_info **ret)
 {
-	latch_info *info = NULL;
-	int r;
+	latch_info *info = op->info;
+	int r = op->status;
 
-	if (!ctx || fd < 0 || !addr || (flags & ~LATCH_CONNECT_NO_CONNECT))
-		return ret_errno(-EINVAL);
-	r = bind_source(ctx, fd, addr, addrlen);
-	if (r < 0)
+	if (r < 0) {
+		ctx_fail(ctx, r, "%s", op->error);
+		op_free(op); /* an accepted connection: latchd has reset it, it goes */
 		return r;
-	ctx_begin(ctx, IPC_MSG_CONNECT);
-	r = encode_tuple(fd, addr, addrlen, &ctx->out);
-	if (r < 0)
-		return ctx_fail(ctx, r, "cannot describe the destination: %s", strerror(-r));
-	token_encode(tok, &ctx->out);
-	r = call_info(ctx, fd, true, &info);
-	if (r < 0)
-		return r;
-	if (!(flags & LATCH_CONNECT_NO_CONNECT))
-		r = connect_latched(ctx, fd, addr, addrlen, info);
+	}
+	op->info = NULL;
+	ctx->error[0] = 0;
+	if (op->type == IPC_MSG_CONNECT && !(op->flags & LATCH_CONNECT_NO_CONNECT))
+		r = connect_latched(ctx, op->fd, (struct sockaddr *)&op->addr, op->addrlen, info);
+	if (op->type == IPC_MSG_ACCEPT) {
+		if (!info->state)
+			info->reason =
+				LATCH_REASON_UNLATCHED; /* what a reply without a latch means */
+		r = op->fd;
+		op->owns_fd = false;
+	}
+	op_free(op);
 	if (r < 0 && r != -EINPROGRESS) {
 		latch_info_free(info);
 		return r;
@@ -219,6 +223,84 @@ LATCH_EXPORT int latch_connect(latch_ctx *ctx, int fd, const struct sockaddr *ad
 	else
 		latch_info_free(info);
 	return ret_errno(r);
+}
+
+LATCH_EXPORT int latch_op_finish(latch_ctx *ctx, latch_op *op, latch_info **ret)
+{
+	int r;
+
+	if (!ctx || !op)
+		return ret_errno(-EINVAL);
+	if (!op->done) {
+		r = ctx_drain(ctx);
+		if (r < 0) {
+			latch_op_cancel(ctx, op);
+			return ret_errno(r);
+		}
+		if (!op->done)
+			return ret_errno(-EAGAIN);
+	}
+	op_unlink(ctx, op);
+	return op_outcome(ctx, op, ret);
+}
+
+/* The blocking calls: their op, waited for (latch_ctx_set_timeout()). */
+static int op_wait_finish(latch_ctx *ctx, struct latch_op *op, latch_info **ret)
+{
+	int r = ctx_wait_op(ctx, op);
+
+	if (r < 0) {
+		latch_op_cancel(ctx, op);
+		return r;
+	}
+	return latch_op_finish(ctx, op, ret);
+}
+
+LATCH_EXPORT int latch_connect_start(latch_ctx *ctx, int fd, const struct sockaddr *addr,
+				     socklen_t addrlen, const latch_token *tok, unsigned flags,
+				     latch_op **ret)
+{
+	struct latch_op *op;
+	int r;
+
+	if (!ctx || fd < 0 || !addr || !ret || addrlen > sizeof(op->addr) ||
+	    (flags & ~LATCH_CONNECT_NO_CONNECT))
+		return ret_errno(-EINVAL);
+	r = bind_source(ctx, fd, addr, addrlen);
+	if (r < 0)
+		return r;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return ctx_fail(ctx, -ENOMEM, "out of memory");
+	ctx_begin(ctx, IPC_MSG_CONNECT);
+	r = encode_tuple(fd, addr, addrlen, &ctx->out);
+	if (r < 0) {
+		free(op);
+		return ctx_fail(ctx, r, "cannot describe the destination: %s", strerror(-r));
+	}
+	token_encode(tok, &ctx->out);
+	op->type = IPC_MSG_CONNECT;
+	op->fd = fd;
+	op->flags = flags;
+	memcpy(&op->addr, addr, addrlen);
+	op->addrlen = addrlen;
+	r = op_send(ctx, op, fd);
+	if (r < 0) {
+		op_free(op);
+		return r;
+	}
+	*ret = op;
+	return 0;
+}
+
+LATCH_EXPORT int latch_connect(latch_ctx *ctx, int fd, const struct sockaddr *addr,
+			       socklen_t addrlen, const latch_token *tok, unsigned flags,
+			       latch_info **ret)
+{
+	latch_op *op;
+	int r = latch_connect_start(ctx, fd, addr, addrlen, tok, flags, &op);
+
+	return r < 0 ? r : op_wait_finish(ctx, op, ret);
 }
 
 static int policy_request(latch_ctx *ctx, uint16_t type, int fd, const latch_token *tok,
@@ -257,44 +339,63 @@ LATCH_EXPORT int latch_socket_attach(latch_ctx *ctx, int fd, const latch_token *
 	return policy_request(ctx, IPC_MSG_ATTACH, fd, tok, flags, ret);
 }
 
-/* ACCEPT for a connection accept(2) gave; shared with the draft's bindings. */
-int socket_accepted(latch_ctx *ctx, int fd, latch_info **ret)
+/* Ask latchd for the latch of a connection accept(2) gave; owns: close it with the op. */
+static int accept_op(latch_ctx *ctx, int fd, bool owns, struct latch_op **ret)
 {
-	latch_info *info = NULL;
+	struct latch_op *op = calloc(1, sizeof(*op));
 	int r;
 
+	if (!op) {
+		if (owns)
+			close(fd);
+		return ctx_fail(ctx, -ENOMEM, "out of memory");
+	}
+	op->type = IPC_MSG_ACCEPT;
+	op->fd = fd;
+	op->owns_fd = owns;
 	ctx_begin(ctx, IPC_MSG_ACCEPT);
-	r = call_info(ctx, fd, true, &info);
-	if (r < 0)
+	r = op_send(ctx, op, fd);
+	if (r < 0) {
+		op_free(op);
 		return r;
-	if (!info->state)
-		info->reason = LATCH_REASON_UNLATCHED; /* what a reply without a latch means */
-	*ret = info;
+	}
+	*ret = op;
 	return 0;
 }
 
-LATCH_EXPORT int latch_accept(latch_ctx *ctx, int lfd, struct sockaddr *addr, socklen_t *addrlen,
-			      unsigned flags, latch_info **ret)
+/* ACCEPT for a connection accept(2) gave; shared with the draft's bindings. */
+int socket_accepted(latch_ctx *ctx, int fd, latch_info **ret)
 {
-	latch_info *info = NULL;
-	int fd, r;
+	struct latch_op *op;
+	int r = accept_op(ctx, fd, false, &op);
 
-	if (!ctx || lfd < 0 || (flags & ~LATCH_ACCEPT_NONBLOCK))
+	if (r < 0)
+		return r;
+	r = op_wait_finish(ctx, op, ret);
+	return r < 0 ? r : 0;
+}
+
+LATCH_EXPORT int latch_accept_start(latch_ctx *ctx, int lfd, struct sockaddr *addr,
+				    socklen_t *addrlen, unsigned flags, latch_op **ret)
+{
+	int fd;
+
+	if (!ctx || lfd < 0 || !ret || (flags & ~LATCH_ACCEPT_NONBLOCK))
 		return ret_errno(-EINVAL);
 	fd = accept4(lfd, addr, addrlen,
 		     SOCK_CLOEXEC | (flags & LATCH_ACCEPT_NONBLOCK ? SOCK_NONBLOCK : 0));
 	if (fd < 0)
 		return ctx_fail(ctx, -errno, "accept: %s", strerror(errno));
-	r = socket_accepted(ctx, fd, &info);
-	if (r < 0) {
-		close(fd); /* latchd has reset it: nothing of it may reach the caller */
-		return r;
-	}
-	if (ret)
-		*ret = info;
-	else
-		latch_info_free(info);
-	return fd;
+	return accept_op(ctx, fd, true, ret); /* a failure closes it: latchd may have reset it */
+}
+
+LATCH_EXPORT int latch_accept(latch_ctx *ctx, int lfd, struct sockaddr *addr, socklen_t *addrlen,
+			      unsigned flags, latch_info **ret)
+{
+	latch_op *op;
+	int r = latch_accept_start(ctx, lfd, addr, addrlen, flags, &op);
+
+	return r < 0 ? r : op_wait_finish(ctx, op, ret);
 }
 
 LATCH_EXPORT int latch_socket_query(latch_ctx *ctx, int fd, latch_info **ret)

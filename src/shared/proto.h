@@ -92,6 +92,7 @@ enum ipc_attr {
 	IPC_A_CHANNEL_BINDING = 9, /* [bytes ≤ 64] RFC 5056 prefix + ipsec-end-point-sha256 */
 	IPC_A_GENERATION = 10,	   /* [u64] the latch's slot in the generation page, when sent */
 	IPC_A_LABEL = 11,	   /* [s ≤ 64] a COUNTER's label value (METRICS: state, reason) */
+	IPC_A_PEER_CERT_DER = 12, /* [bytes ≤ IPC_CERT_DER_MAX] the remote identity's certificate */
 
 	/* 16–31: containers (nested, top level only) */
 	IPC_A_PROTECTION = 16,	    /* [nest] protection asked for, or latched */
@@ -181,21 +182,27 @@ enum ipc_attr {
 #define IPC_GEN_PAGE_SIZE	  (IPC_GEN_SLOTS * 8)
 
 /* String and byte limits quoted above, for encoders that want to truncate first. */
-#define IPC_NAME_MAX	64
-#define IPC_MESSAGE_MAX 512
-#define IPC_DN_MAX	1024 /* identities, patterns and DNs */
-#define IPC_SHA256_LEN	32
-#define IPC_CB_MAX	64
-#define IPC_ADDR_MAX	16
+#define IPC_NAME_MAX	 64
+#define IPC_MESSAGE_MAX	 512
+#define IPC_DN_MAX	 1024 /* identities, patterns and DNs */
+#define IPC_SHA256_LEN	 32
+#define IPC_CB_MAX	 64
+#define IPC_CERT_DER_MAX 8192 /* a certificate larger is not sent (IPC_MSG_MAX) */
+#define IPC_ADDR_MAX	 16
 
-/* RFC 5660 §2.2 states; PENDING is the fleeting LARVAL state of §2.3. */
+/*
+ * RFC 5660 §2.2 states, by the RFC's names everywhere (API, latchctl, logs):
+ * LARVAL is §2.3's state of a latch waiting for its SA.
+ */
 enum ipc_state {
 	IPC_STATE_LISTENER = 1,
 	IPC_STATE_ESTABLISHED = 2,
 	IPC_STATE_BROKEN = 3,
 	IPC_STATE_CLOSED = 4,
-	IPC_STATE_PENDING = 5,
+	IPC_STATE_LARVAL = 5,
 };
+/* The name before LARVAL was chosen; for the daemon's core until it moves over. */
+#define IPC_STATE_PENDING IPC_STATE_LARVAL
 
 enum ipc_reason {
 	IPC_REASON_NONE = 0,
@@ -211,6 +218,7 @@ enum ipc_reason {
 	IPC_REASON_RESTORED = 10,    /* every conflict cleared: ESTABLISHED again */
 	IPC_REASON_NEW_CONNECTION = 11, /* a LISTENER spawned an ESTABLISHED latch (R26) */
 	IPC_REASON_UNLATCHED = 12,	/* a connection was accepted without a latch (R33) */
+	/* 13: liblatch's LATCH_REASON_OVERFLOW (its events were dropped), never on the wire */
 };
 
 /* Tri-state wish, the draft's IPSEC_API_ATTR_ANY / DISABLE / ENABLE. */

@@ -101,12 +101,13 @@ static const struct attr_policy policies[IPC_A_MAX + 1] = {
 	[IPC_A_NAME] = S("NAME", IPC_NAME_MAX),
 	[IPC_A_MESSAGE] = S("MESSAGE", IPC_MESSAGE_MAX),
 	[IPC_A_LATCH_ID] = U("LATCH_ID", WIRE_U64, 1, UINT64_MAX),
-	[IPC_A_STATE] = U("STATE", WIRE_U8, IPC_STATE_LISTENER, IPC_STATE_PENDING),
+	[IPC_A_STATE] = U("STATE", WIRE_U8, IPC_STATE_LISTENER, IPC_STATE_LARVAL),
 	[IPC_A_REASON] = U("REASON", WIRE_U16, IPC_REASON_NONE, IPC_REASON_UNLATCHED),
 	[IPC_A_VALUE] = U("VALUE", WIRE_U64, 0, UINT64_MAX),
 	[IPC_A_CHANNEL_BINDING] = B("CHANNEL_BINDING", 1, IPC_CB_MAX),
 	[IPC_A_GENERATION] = U("GENERATION", WIRE_U64, 0, UINT64_MAX),
 	[IPC_A_LABEL] = S("LABEL", IPC_NAME_MAX),
+	[IPC_A_PEER_CERT_DER] = B("PEER_CERT_DER", 1, IPC_CERT_DER_MAX),
 
 	[IPC_A_PROTECTION] = N("PROTECTION", SET_C_PROTECTION),
 	[IPC_A_PEER] = N("PEER", SET_C_PEER),
@@ -189,14 +190,14 @@ static const struct attr_set sets[SET_COUNT] = {
 		[IPC_A_MESSAGE] = O, [IPC_A_TUPLE] = O, [IPC_A_PROTECTION] = O,
 		[IPC_A_LOCAL_IDENTITY] = O, [IPC_A_REMOTE_IDENTITY] = O, [IPC_A_SA] = O,
 		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O, [IPC_A_HISTORY] = M,
-		[IPC_A_GENERATION] = O } },
+		[IPC_A_GENERATION] = O, [IPC_A_PEER_CERT_DER] = O } },
 	/* As LATCH_INFO, but a connection accepted unlatched (R33) has no latch. */
 	[SET_ACCEPT_INFO] = { {
 		[IPC_A_LATCH_ID] = O, [IPC_A_STATE] = O, [IPC_A_REASON] = O,
 		[IPC_A_MESSAGE] = O, [IPC_A_TUPLE] = O, [IPC_A_PROTECTION] = O,
 		[IPC_A_LOCAL_IDENTITY] = O, [IPC_A_REMOTE_IDENTITY] = O, [IPC_A_SA] = O,
 		[IPC_A_CHANNEL_BINDING] = O, [IPC_A_OWNER] = O, [IPC_A_HISTORY] = M,
-		[IPC_A_GENERATION] = O } },
+		[IPC_A_GENERATION] = O, [IPC_A_PEER_CERT_DER] = O } },
 	[SET_PEER_ENTRY] = { {
 		[IPC_A_REMOTE_IDENTITY] = Q, [IPC_A_LOCAL_IDENTITY] = O, [IPC_A_TUPLE] = O,
 		[IPC_A_SA] = M, [IPC_A_COUNTER] = M } },
@@ -340,6 +341,17 @@ const char *wire_msg_name(uint16_t type)
 	const struct msg_schema *s = schema_of(type);
 
 	return s ? s->name : "?";
+}
+
+const char *wire_state_name(uint8_t state)
+{
+	static const char *const names[] = {
+		[IPC_STATE_LISTENER] = "LISTENER", [IPC_STATE_ESTABLISHED] = "ESTABLISHED",
+		[IPC_STATE_BROKEN] = "BROKEN",	   [IPC_STATE_CLOSED] = "CLOSED",
+		[IPC_STATE_LARVAL] = "LARVAL",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : NULL;
 }
 
 const char *wire_attr_name(uint16_t type)

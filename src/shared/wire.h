@@ -140,6 +140,11 @@ const char *wire_msg_name(uint16_t type);
 const char *wire_attr_name(uint16_t type);
 /* enum ipc_reason as latchctl, metrics labels and journal fields name it ("sa-conflict"). */
 const char *wire_reason_name(uint16_t reason);
+/*
+ * A latch state's one name, RFC 5660's ("LARVAL" for 5), as liblatch,
+ * latchctl and latchd's logs all say it; NULL for none.
+ */
+const char *wire_state_name(uint8_t state);
 enum wire_kind wire_attr_kind(uint16_t type);
 
 #endif

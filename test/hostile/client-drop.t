@@ -77,7 +77,7 @@ lab_charon_start a
 tap_ok "charon back: latchd reaches it again" lab_wait 100 lab_latchd_ready a
 out=$(lab_probe a connect "$(lab_ip b)" 8080 --peer-id b.example --marker AFTER)
 tap_ok "latchd keeps serving: root latches a connection" grep -q '^latched' <<<"$out"
-tap_is "$(lab_latch_states a 8080 | grep -c PENDING)" 0 "no PENDING latch of a client that went away is left"
+tap_is "$(lab_latch_states a 8080 | grep -c LARVAL)" 0 "no LARVAL latch of a client that went away is left"
 lab_capture_stop "$pcap"
 tap_is "$(lab_pcap_clear "$pcap" CLIENTDROP)" 0 "no marker crossed in clear"
 tap_cmp "$(lab_pcap_esp "$pcap")" -gt 0 "the wire carried ESP"

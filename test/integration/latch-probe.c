@@ -75,6 +75,8 @@ static void hex(const char *key, const uint8_t *p, size_t n)
 static void print_ident(const char *side, const latch_ident *id)
 {
 	uint8_t spki[LATCH_SHA256_LEN];
+	const void *der;
+	size_t der_len;
 
 	if (!id)
 		return;
@@ -86,6 +88,8 @@ static void print_ident(const char *side, const latch_ident *id)
 		printf(" %s_issuer=\"%s\"", side, latch_ident_get_issuer(id));
 	if (latch_ident_get_pubkey_id(id, spki) == 0)
 		hex(!strcmp(side, "peer") ? "peer_pubkey" : "local_pubkey", spki, sizeof(spki));
+	if (latch_ident_get_cert_der(id, 0, &der, &der_len) == 0)
+		hex(!strcmp(side, "peer") ? "peer_cert_der" : "local_cert_der", der, der_len);
 }
 
 static void print_info(const char *what, const latch_info *info)

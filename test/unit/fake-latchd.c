@@ -23,11 +23,21 @@
 #define CLIENTS_MAX 8
 
 struct cmd {
-	uint64_t id; /* 0: stop */
+	uint64_t id; /* 0: stop; CMD_ANSWER_HELD: answer the held requests */
 	uint8_t state;
 	uint16_t reason;
 };
 #define DROP_CLIENTS UINT64_MAX /* a command id: close every client connection */
+
+#define CMD_ANSWER_HELD (UINT64_MAX - 1) /* a command id: answer the held requests */
+
+/* A request kept unanswered (hold_type): its bytes, its descriptor, its client. */
+struct fake_held {
+	struct fake_held *next;
+	int c, fd;
+	size_t n;
+	uint8_t in[];
+};
 
 static uint64_t next_id = 1;
 
@@ -93,6 +103,7 @@ static void put_latch(struct fake *f, struct buf *b, uint8_t state, int fd,
 		      const struct wire_attrs *req)
 {
 	uint8_t cb[23 + IPC_SHA256_LEN];
+	uint8_t der[FAKE_DER_LEN];
 	uint64_t id = next_id++;
 	size_t nest;
 
@@ -120,6 +131,14 @@ static void put_latch(struct fake *f, struct buf *b, uint8_t state, int fd,
 	wire_put_u8(b, IPC_A_SA_MODE, IPC_MODE_TUNNEL);
 	wire_nest_end(b, nest);
 	wire_put_bytes(b, IPC_A_CHANNEL_BINDING, cb, sizeof(cb));
+	fake_cert_der(der);
+	wire_put_bytes(b, IPC_A_PEER_CERT_DER, der, sizeof(der));
+}
+
+void fake_cert_der(uint8_t der[FAKE_DER_LEN])
+{
+	for (size_t i = 0; i < FAKE_DER_LEN; i++)
+		der[i] = (uint8_t)(i * 7 + 0x30);
 }
 
 static void record(struct fake *f, const struct wire_msg *m, int fd)
@@ -131,7 +150,7 @@ static void record(struct fake *f, const struct wire_msg *m, int fd)
 
 	f->last_type = m->hdr.type;
 	if (m->hdr.type >= 200 && m->hdr.type < 200 + FAKE_TYPES)
-		f->count[m->hdr.type - 200]++;
+		__atomic_fetch_add(&f->count[m->hdr.type - 200], 1, __ATOMIC_RELEASE);
 	f->last_local_port = 0;
 	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
 		f->last_local_port = ntohs(sa.sin6_port); /* same offset in sockaddr_in */
@@ -183,7 +202,7 @@ static void answer_ok(struct fake *f, const struct wire_msg *m, int fd, struct b
 		put_latch(f, b, IPC_STATE_LISTENER, fd, &m->attrs);
 		break;
 	case IPC_MSG_ATTACH:
-		put_latch(f, b, IPC_STATE_PENDING, fd, &m->attrs);
+		put_latch(f, b, IPC_STATE_LARVAL, fd, &m->attrs);
 		break;
 	case IPC_MSG_ACCEPT:
 		if (f->accept_unlatched)
@@ -213,14 +232,78 @@ static int status_for(struct fake *f, const struct wire_msg *m, int fd)
 	return 0;
 }
 
+/* Answer the request m (with the socket fd, -1 for none) on the client c; closes fd. */
+static void answer(struct fake *f, int c, const struct wire_msg *m, int fd)
+{
+	struct buf b;
+	int st;
+
+	if (f->alert_before_reply)
+		send_alert(c, 99, IPC_STATE_BROKEN, IPC_REASON_PEER_DEAD);
+	st = status_for(f, m, fd);
+	buf_init(&b, IPC_MSG_MAX);
+	wire_begin(&b, m->hdr.type, IPC_F_REPLY, m->hdr.seq, st);
+	if (st < 0)
+		wire_put_str(&b, IPC_A_MESSAGE, f->fail_msg ? f->fail_msg : "fake failure");
+	else
+		answer_ok(f, m, fd, &b);
+	if (wire_end(&b) == 0)
+		(void)fdpass_send(c, b.data, b.len, st == 0 && gives_page(f, m) ? f->gen_fd : -1);
+	buf_free(&b);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void hold(struct fake *f, int c, const uint8_t *in, size_t n, int fd)
+{
+	struct fake_held *h = malloc(sizeof(*h) + n);
+
+	assert_non_null(h);
+	h->c = c;
+	h->fd = fd;
+	h->n = n;
+	memcpy(h->in, in, n);
+	h->next = f->held;
+	f->held = h;
+}
+
+static void answer_held(struct fake *f)
+{
+	struct fake_held *h;
+	struct wire_msg m;
+	char err[256];
+
+	while ((h = f->held)) {
+		f->held = h->next;
+		if (wire_parse(h->in, h->n, WIRE_FROM_CLIENT, h->fd >= 0, &m, err, sizeof(err)) ==
+		    0)
+			answer(f, h->c, &m, h->fd);
+		free(h);
+	}
+}
+
+/* A client went away: what it asked and was kept goes too. */
+static void drop_held(struct fake *f, int c)
+{
+	for (struct fake_held **pp = &f->held, *h; (h = *pp);) {
+		if (h->c != c) {
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		if (h->fd >= 0)
+			close(h->fd);
+		free(h);
+	}
+}
+
 /* One request: 0 to keep the connection, -1 to close it. */
 static int serve(struct fake *f, int c)
 {
 	uint8_t in[IPC_MSG_MAX];
 	struct wire_msg m;
-	int fd = -1, n, st;
+	int fd = -1, n;
 	char err[256];
-	struct buf b;
 
 	n = fdpass_recv(c, in, sizeof(in), &fd);
 	if (n <= 0)
@@ -233,20 +316,11 @@ static int serve(struct fake *f, int c)
 			close(fd);
 		return m.hdr.type == f->close_on_type ? -1 : 0;
 	}
-	if (f->alert_before_reply)
-		send_alert(c, 99, IPC_STATE_BROKEN, IPC_REASON_PEER_DEAD);
-	st = status_for(f, &m, fd);
-	buf_init(&b, IPC_MSG_MAX);
-	wire_begin(&b, m.hdr.type, IPC_F_REPLY, m.hdr.seq, st);
-	if (st < 0)
-		wire_put_str(&b, IPC_A_MESSAGE, f->fail_msg ? f->fail_msg : "fake failure");
-	else
-		answer_ok(f, &m, fd, &b);
-	if (wire_end(&b) == 0)
-		(void)fdpass_send(c, b.data, b.len, st == 0 && gives_page(f, &m) ? f->gen_fd : -1);
-	buf_free(&b);
-	if (fd >= 0)
-		close(fd);
+	if (m.hdr.type == f->hold_type) {
+		hold(f, c, in, (size_t)n, fd);
+		return 0;
+	}
+	answer(f, c, &m, fd);
 	return 0;
 }
 
@@ -265,9 +339,15 @@ static void *run(void *arg)
 		if (p[0].revents) {
 			if (read(f->cmd[0], &cmd, sizeof(cmd)) != sizeof(cmd) || !cmd.id)
 				break;
+			if (cmd.id == CMD_ANSWER_HELD) {
+				answer_held(f);
+				continue;
+			}
 			if (cmd.id == DROP_CLIENTS) {
-				for (unsigned i = 0; i < n; i++)
+				for (unsigned i = 0; i < n; i++) {
+					drop_held(f, p[i + 2].fd);
 					close(p[i + 2].fd);
+				}
 				n = 0;
 				continue;
 			}
@@ -276,6 +356,7 @@ static void *run(void *arg)
 		}
 		for (unsigned i = 0; i < n; i++) {
 			if (p[i + 2].revents && serve(f, p[i + 2].fd) < 0) {
+				drop_held(f, p[i + 2].fd);
 				close(p[i + 2].fd);
 				p[i + 2] = p[n + 1];
 				n--;
@@ -328,6 +409,21 @@ void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason)
 	assert_int_equal(write(f->cmd[1], &c, sizeof(c)), sizeof(c));
 }
 
+void fake_wait_count(struct fake *f, uint16_t type, unsigned n)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (__atomic_load_n(&f->count[type - 200], __ATOMIC_ACQUIRE) >= n)
+			return;
+		usleep(1000);
+	}
+	fail_msg("the fake latchd never got %u requests of type %u", n, type);
+}
+
+void fake_answer_held(struct fake *f)
+{
+	fake_alert(f, CMD_ANSWER_HELD, 0, 0);
+}
+
 void fake_drop_clients(struct fake *f)
 {
 	struct cmd c = { DROP_CLIENTS, 0, 0 };
@@ -346,6 +442,12 @@ void fake_stop(struct fake *f)
 
 	assert_int_equal(write(f->cmd[1], &c, sizeof(c)), sizeof(c));
 	pthread_join(*(pthread_t *)f->thread, NULL);
+	for (struct fake_held *h = f->held, *next; h; h = next) {
+		next = h->next;
+		if (h->fd >= 0)
+			close(h->fd);
+		free(h);
+	}
 	close(f->cmd[0]);
 	close(f->cmd[1]);
 	close(f->lfd);

@@ -30,6 +30,7 @@ struct fake {
 	bool no_gen_page;	 /* HELLO gives no generation page, replies no GENERATION */
 	uint8_t query_state;	 /* the STATE QUERY answers (0: ESTABLISHED) */
 	uint8_t query_encrypt;	 /* the ENCRYPT its PROTECTION says was asked (0: YES) */
+	uint16_t hold_type; /* keep requests of this type unanswered until fake_answer_held() */
 	/* what it saw */
 	unsigned count[FAKE_TYPES];
 	uint16_t last_type;
@@ -42,8 +43,9 @@ struct fake {
 	char dir[64], path[128];
 	int lfd, cmd[2]; /* commands to the thread: alerts, stop */
 	void *thread;
-	int gen_fd;    /* the generation page every client shares */
-	uint64_t *gen; /* its slots, as latchd's: IPC_GEN_SLOTS */
+	int gen_fd;		/* the generation page every client shares */
+	uint64_t *gen;		/* its slots, as latchd's: IPC_GEN_SLOTS */
+	struct fake_held *held; /* requests kept by hold_type, newest first */
 };
 
 /* The fake of a test program, for cmocka's group and test fixtures below. */
@@ -61,8 +63,16 @@ void fake_reset(struct fake *f);
 void fake_bump(struct fake *f, uint64_t id);
 /* Close every client's connection now (their waiting calls get ECONNRESET). */
 void fake_drop_clients(struct fake *f);
+/* Wait until the fake has been asked n requests of type (counted since fake_reset()). */
+void fake_wait_count(struct fake *f, uint16_t type, unsigned n);
+/* Answer the requests kept by hold_type now, the newest first (out of order). */
+void fake_answer_held(struct fake *f);
 /* Push an ALERT to every connected client now. */
 void fake_alert(struct fake *f, uint64_t id, uint8_t state, uint16_t reason);
+
+/* The peer's certificate every canned latch carries: FAKE_DER_LEN bytes of a pattern. */
+#define FAKE_DER_LEN 700
+void fake_cert_der(uint8_t der[FAKE_DER_LEN]);
 
 /* The channel binding and key every canned latch carries. */
 #define FAKE_CB_BYTE   0x3c

@@ -74,6 +74,32 @@ static void hello_refused(void **state)
 	assert_null(ctx);
 }
 
+/* The peer's certificate as latchd sent it, whole, on the remote identity only. */
+static void peer_cert_der(const latch_info *info)
+{
+	const latch_ident *remote = latch_info_get_remote(info);
+	uint8_t want[FAKE_DER_LEN];
+	latch_ident *copy = NULL;
+	const void *der = NULL;
+	size_t len = 0;
+
+	fake_cert_der(want);
+	assert_int_equal(latch_ident_get_cert_der(remote, 0, &der, &len), 0);
+	assert_int_equal(len, FAKE_DER_LEN);
+	assert_memory_equal(der, want, FAKE_DER_LEN);
+	/* No chain is carried; the local end has no certificate of the peer's. */
+	assert_int_equal(latch_ident_get_cert_der(remote, 1, &der, &len), -ENOENT);
+	assert_int_equal(latch_ident_get_cert_der(latch_info_get_local(info), 0, &der, &len),
+			 -ENODATA);
+	assert_int_equal(latch_ident_get_cert_der(NULL, 0, &der, &len), -EINVAL);
+	/* A copy has its own. */
+	assert_int_equal(latch_ident_dup(remote, &copy), 0);
+	assert_int_equal(latch_ident_get_cert_der(copy, 0, &der, &len), 0);
+	assert_int_equal(len, FAKE_DER_LEN);
+	assert_memory_equal(der, want, FAKE_DER_LEN);
+	latch_ident_free(copy);
+}
+
 static void connect_latched(void **state)
 {
 	struct sockaddr_storage sa, local, remote;
@@ -109,6 +135,7 @@ static void connect_latched(void **state)
 	assert_int_equal(latch_info_get_tuple(info, &proto, &local, NULL), 0);
 	assert_int_equal(proto, 6);
 	assert_int_equal(ntohs(((struct sockaddr_in *)&local)->sin_port), fake->last_local_port);
+	peer_cert_der(info);
 	latch_info_free(info);
 	latch_token_free(tok);
 	close(fd);
@@ -244,6 +271,220 @@ static void listen_accept(void **state)
 	latch_ctx_free(ctx);
 }
 
+struct seen {
+	int calls;
+	uint64_t id;
+	int state, reason;
+	char message[64];
+};
+
+static void on_event(latch_ctx *ctx, uint64_t id, int st, int reason, const char *msg,
+		     void *userdata)
+{
+	struct seen *s = userdata;
+
+	s->calls++;
+	s->id = id;
+	s->state = st;
+	s->reason = reason;
+	snprintf(s->message, sizeof(s->message), "%s", msg ? msg : "");
+}
+
+/* Wait until the ctx's descriptor is readable, as an event loop would. */
+static void wait_ctx(latch_ctx *ctx)
+{
+	struct pollfd p = { .fd = latch_ctx_get_fd(ctx), .events = POLLIN };
+
+	assert_int_equal(poll(&p, 1, 5000), 1);
+}
+
+static uint16_t local_port(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	return ntohs(sin.sin_port);
+}
+
+static uint16_t info_local_port(const latch_info *info)
+{
+	struct sockaddr_storage local;
+
+	assert_int_equal(latch_info_get_tuple(info, NULL, &local, NULL), 0);
+	return ntohs(((struct sockaddr_in *)&local)->sin_port);
+}
+
+/*
+ * Two connects started on one ctx without waiting, answered by latchd in
+ * the reverse order: each op gets its own socket's latch, and connect(2)
+ * runs only when it is finished.
+ */
+static void connect_start_two_out_of_order(void **state)
+{
+	struct sockaddr_storage sa, peer;
+	latch_ctx *ctx = new_ctx();
+	latch_info *ia = NULL, *ib = NULL;
+	latch_op *a = NULL, *b = NULL;
+	socklen_t len, plen = sizeof(peer);
+	int lfd = listener(AF_INET, &sa, &len), fa, fb, r;
+
+	fake->hold_type = IPC_MSG_CONNECT;
+	fa = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fb = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	assert_int_equal(latch_connect_start(ctx, fa, (struct sockaddr *)&sa, len, NULL, 0, &a), 0);
+	assert_int_equal(latch_connect_start(ctx, fb, (struct sockaddr *)&sa, len, NULL, 0, &b), 0);
+	assert_int_equal(latch_op_get_fd(a), fa);
+	assert_int_equal(latch_op_get_fd(b), fb);
+	/* Not answered yet: no waiting, and nothing leaves the sockets. */
+	assert_int_equal(latch_op_finish(ctx, a, &ia), -EAGAIN);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(latch_op_finish(ctx, b, &ib), -EAGAIN);
+	assert_null(ia);
+	assert_int_equal(getpeername(fa, (struct sockaddr *)&peer, &plen), -1);
+	fake_wait_count(fake, IPC_MSG_CONNECT, 2);
+	fake_answer_held(fake); /* b's answer comes first */
+	wait_ctx(ctx);
+	while ((r = latch_op_finish(ctx, a, &ia)) == -EAGAIN)
+		wait_ctx(ctx);
+	assert_true(r == 0 || r == -EINPROGRESS);
+	r = latch_op_finish(ctx, b, &ib);
+	assert_true(r == 0 || r == -EINPROGRESS);
+	assert_int_equal(info_local_port(ia), local_port(fa));
+	assert_int_equal(info_local_port(ib), local_port(fb));
+	assert_int_equal(latch_info_get_state(ia), LATCH_STATE_ESTABLISHED);
+	/* connect(2) ran at finish. */
+	plen = sizeof(peer);
+	assert_true(getpeername(fa, (struct sockaddr *)&peer, &plen) == 0 || errno == ENOTCONN);
+	latch_info_free(ia);
+	latch_info_free(ib);
+	close(fa);
+	close(fb);
+	close(lfd);
+	latch_ctx_free(ctx);
+}
+
+/*
+ * An op's answer read by something else (a blocking call, latch_ctx_process)
+ * is kept for it; events that come meanwhile are kept too.
+ */
+static void op_answer_kept_across_calls(void **state)
+{
+	struct sockaddr_storage sa;
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = NULL, *q = NULL;
+	struct seen s = { 0 };
+	latch_op *op = NULL;
+	socklen_t len;
+	int lfd = listener(AF_INET, &sa, &len), fd;
+
+	assert_int_equal(latch_ctx_set_event_fn(ctx, on_event, &s), 0);
+	fake->alert_before_reply = true;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(latch_connect_start(ctx, fd, (struct sockaddr *)&sa, len, NULL, 0, &op),
+			 0);
+	/* The blocking query's wait reads the connect's answer first. */
+	assert_int_equal(latch_query(ctx, 3, &q), 0);
+	latch_info_free(q);
+	assert_int_equal(latch_ctx_process(ctx), 2); /* both calls' alerts */
+	assert_int_equal(latch_op_finish(ctx, op, &info), 0);
+	assert_int_equal(info_local_port(info), local_port(fd));
+	assert_string_equal(latch_ctx_last_error(ctx), "");
+	latch_info_free(info);
+	close(fd);
+	close(lfd);
+	latch_ctx_free(ctx);
+}
+
+/* A refusal comes through the op with latchd's words; the socket stays unconnected. */
+static void connect_start_refused(void **state)
+{
+	struct sockaddr_storage sa;
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = (latch_info *)&info;
+	latch_op *op = NULL, *left = NULL;
+	socklen_t len;
+	int lfd = listener(AF_INET, &sa, &len), fd, r;
+
+	fake->fail_type = IPC_MSG_CONNECT;
+	fake->fail_status = -EACCES;
+	fake->fail_msg = "peer CN=evil is not b.example";
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(latch_connect_start(NULL, fd, (struct sockaddr *)&sa, len, NULL, 0, &op),
+			 -EINVAL);
+	assert_int_equal(latch_connect_start(ctx, fd, (struct sockaddr *)&sa, len, NULL, 2, &op),
+			 -EINVAL);
+	assert_int_equal(latch_connect_start(ctx, fd, (struct sockaddr *)&sa, len, NULL, 0, NULL),
+			 -EINVAL);
+	assert_int_equal(latch_connect_start(ctx, fd, (struct sockaddr *)&sa, len, NULL, 0, &op),
+			 0);
+	while ((r = latch_op_finish(ctx, op, &info)) == -EAGAIN)
+		wait_ctx(ctx);
+	assert_int_equal(r, -EACCES);
+	assert_string_equal(latch_ctx_last_error(ctx), "peer CN=evil is not b.example");
+	assert_ptr_equal(info, (latch_info *)&info);
+	assert_int_equal(getpeername(fd, (struct sockaddr *)&sa, &len), -1);
+	assert_int_equal(errno, ENOTCONN);
+	/* One left in flight is freed with its ctx (the sanitizer build checks). */
+	fake->fail_type = 0;
+	fake->hold_type = IPC_MSG_CONNECT;
+	assert_int_equal(latch_connect_start(ctx, fd, (struct sockaddr *)&sa, len, NULL, 0, &left),
+			 0);
+	close(fd);
+	close(lfd);
+	latch_ctx_free(ctx);
+}
+
+/* Accept without waiting: the connection is the op's until finished, then the caller's. */
+static void accept_start_finish(void **state)
+{
+	struct sockaddr_storage sa;
+	latch_ctx *ctx = new_ctx();
+	latch_info *info = NULL;
+	latch_op *op = NULL;
+	socklen_t len;
+	int lfd = listener(AF_INET, &sa, &len), c, fd, r;
+
+	assert_int_equal(fcntl(lfd, F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(latch_listen(ctx, lfd, NULL, 0, NULL), 0);
+	/* Nothing to accept: accept4(2)'s EAGAIN, no op. */
+	assert_int_equal(latch_accept_start(ctx, lfd, NULL, NULL, 0, &op), -EAGAIN);
+	assert_null(op);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, len), 0);
+	fake->hold_type = IPC_MSG_ACCEPT;
+	assert_int_equal(latch_accept_start(ctx, lfd, NULL, NULL, LATCH_ACCEPT_NONBLOCK, &op), 0);
+	assert_true(latch_op_get_fd(op) >= 0);
+	assert_int_equal(latch_op_finish(ctx, op, &info), -EAGAIN);
+	fake_wait_count(fake, IPC_MSG_ACCEPT, 1);
+	fake_answer_held(fake);
+	while ((fd = latch_op_finish(ctx, op, &info)) == -EAGAIN)
+		wait_ctx(ctx);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	assert_int_equal(latch_info_get_state(info), LATCH_STATE_ESTABLISHED);
+	assert_int_equal(fake->last_type, IPC_MSG_ACCEPT);
+	latch_info_free(info);
+	close(fd);
+
+	/* Refused: the connection is closed by the library, never handed out. */
+	fake->hold_type = 0;
+	fake->fail_type = IPC_MSG_ACCEPT;
+	fake->fail_status = -ECONNREFUSED;
+	assert_int_equal(connect(c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+				 (struct sockaddr *)&sa, len),
+			 0);
+	assert_int_equal(latch_accept_start(ctx, lfd, NULL, NULL, 0, &op), 0);
+	fd = latch_op_get_fd(op);
+	while ((r = latch_op_finish(ctx, op, &info)) == -EAGAIN)
+		wait_ctx(ctx);
+	assert_int_equal(r, -ECONNREFUSED);
+	assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed */
+	close(c);
+	close(lfd);
+	latch_ctx_free(ctx);
+}
+
 static void accept_refused_closes(void **state)
 {
 	struct sockaddr_storage sa;
@@ -306,15 +547,6 @@ static int latched_udp(latch_ctx *ctx, uint16_t rport, uint16_t lport, uint64_t 
 	*ret_id = latch_info_get_id(info);
 	latch_info_free(info);
 	return fd;
-}
-
-static uint16_t local_port(int fd)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	return ntohs(sa.sin_port);
 }
 
 /* The state a query gives, and whether it asked latchd. */
@@ -457,25 +689,6 @@ static void cache_forgets_stale(void **state)
 	latch_ctx_free(ctx);
 }
 
-struct seen {
-	int calls;
-	uint64_t id;
-	int state, reason;
-	char message[64];
-};
-
-static void on_event(latch_ctx *ctx, uint64_t id, int st, int reason, const char *msg,
-		     void *userdata)
-{
-	struct seen *s = userdata;
-
-	s->calls++;
-	s->id = id;
-	s->state = st;
-	s->reason = reason;
-	snprintf(s->message, sizeof(s->message), "%s", msg ? msg : "");
-}
-
 static void events(void **state)
 {
 	latch_ctx *ctx = new_ctx();
@@ -501,6 +714,64 @@ static void events(void **state)
 	assert_int_equal(latch_ctx_process(ctx), 1);
 	assert_int_equal(s.id, 42);
 	assert_int_equal(s.state, LATCH_STATE_CLOSED);
+	latch_ctx_free(ctx);
+}
+
+/* Every event an application is given, in order. */
+struct trail {
+	unsigned n;
+	uint64_t id[1100];
+	int state[1100], reason[1100];
+	char first_msg[160];
+};
+
+static void on_event_trail(latch_ctx *ctx, uint64_t id, int st, int reason, const char *msg,
+			   void *userdata)
+{
+	struct trail *t = userdata;
+
+	if (t->n == 0)
+		snprintf(t->first_msg, sizeof(t->first_msg), "%s", msg ? msg : "");
+	if (t->n < 1100) {
+		t->id[t->n] = id;
+		t->state[t->n] = st;
+		t->reason[t->n] = reason;
+	}
+	t->n++;
+}
+
+/*
+ * More events than the ctx keeps arrive while calls wait: the oldest are
+ * dropped, and the application is told so before the ones kept.
+ */
+static void events_overflow_told(void **state)
+{
+	latch_ctx *ctx = new_ctx();
+	struct trail *t = calloc(1, sizeof(*t));
+	const unsigned pushed = EVENTS_MAX + 6;
+
+	assert_non_null(t);
+	assert_int_equal(latch_ctx_set_event_fn(ctx, on_event_trail, t), 0);
+	for (uint64_t id = 1; id <= pushed; id++)
+		fake_alert(fake, id, IPC_STATE_BROKEN, IPC_REASON_SA_GONE);
+	/* The fake sends one alert per turn; each call reads what came before its reply. */
+	for (unsigned i = 0; i < pushed + 16; i++)
+		assert_int_equal(latch_ctx_watch(ctx, 0), 0);
+	assert_int_equal(latch_ctx_pending(ctx), EVENTS_MAX + 1);
+	assert_int_equal(latch_ctx_process(ctx), EVENTS_MAX + 1);
+	assert_int_equal(t->n, EVENTS_MAX + 1);
+	assert_int_equal(t->id[0], 0);
+	assert_int_equal(t->state[0], LATCH_STATE_NONE);
+	assert_int_equal(t->reason[0], LATCH_REASON_OVERFLOW);
+	assert_non_null(strstr(t->first_msg, "6 events were dropped"));
+	/* Then the newest EVENTS_MAX, oldest first: 7 .. pushed. */
+	assert_int_equal(t->id[1], 7);
+	assert_int_equal(t->state[1], LATCH_STATE_BROKEN);
+	assert_int_equal(t->id[EVENTS_MAX], pushed);
+	/* Told once: the next round has nothing. */
+	assert_int_equal(latch_ctx_pending(ctx), 0);
+	assert_int_equal(latch_ctx_process(ctx), 0);
+	free(t);
 	latch_ctx_free(ctx);
 }
 
@@ -571,8 +842,13 @@ int main(void)
 		cmocka_unit_test_setup(connect_ipv6_udp, fake_reset_test),
 		cmocka_unit_test_setup(listen_accept, fake_reset_test),
 		cmocka_unit_test_setup(accept_refused_closes, fake_reset_test),
+		cmocka_unit_test_setup(connect_start_two_out_of_order, fake_reset_test),
+		cmocka_unit_test_setup(op_answer_kept_across_calls, fake_reset_test),
+		cmocka_unit_test_setup(connect_start_refused, fake_reset_test),
+		cmocka_unit_test_setup(accept_start_finish, fake_reset_test),
 		cmocka_unit_test_setup(query_release, fake_reset_test),
 		cmocka_unit_test_setup(events, fake_reset_test),
+		cmocka_unit_test_setup(events_overflow_told, fake_reset_test),
 		cmocka_unit_test_setup(timeout_then_recover, fake_reset_test),
 		cmocka_unit_test_setup(daemon_goes_away, fake_reset_test),
 		cmocka_unit_test_setup(query_answered_until_changed, fake_reset_test),

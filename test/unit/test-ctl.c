@@ -305,12 +305,22 @@ static void metrics_rendered(void **state)
 	buf_free(&metrics_buf);
 }
 
+/* latchctl says the states as the RFC and the library do: LARVAL, not PENDING. */
+static void state_names(void **state)
+{
+	assert_string_equal(ctl_state_name(IPC_STATE_LARVAL), "LARVAL");
+	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_LARVAL; s++)
+		assert_string_equal(ctl_state_name(s), wire_state_name(s));
+	assert_string_equal(ctl_state_name(0), "?");
+	assert_string_equal(ctl_state_name(6), "?");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(json_escapes),	    cmocka_unit_test(latch_escaped),
-		cmocka_unit_test(listing_goes_on),  cmocka_unit_test(error_text_cleaned),
-		cmocka_unit_test(metrics_rendered),
+		cmocka_unit_test(json_escapes),	      cmocka_unit_test(state_names),
+		cmocka_unit_test(latch_escaped),      cmocka_unit_test(listing_goes_on),
+		cmocka_unit_test(error_text_cleaned), cmocka_unit_test(metrics_rendered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

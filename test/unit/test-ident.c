@@ -234,13 +234,38 @@ static void cb_wire_forms(void **state)
 	assert_int_equal(cb_from_wire(raw, 31, out), -EBADMSG);
 }
 
+/* One vocabulary: the API's names are RFC 5660's, the very ones latchctl and latchd print. */
+static void state_names_are_the_rfcs(void **state)
+{
+	static const char *const rfc[] = { NULL,     "LISTENER", "ESTABLISHED",
+					   "BROKEN", "CLOSED",	 "LARVAL" };
+
+	assert_int_equal(LATCH_STATE_LARVAL, 5);
+	for (int s = 0; s < 6; s++) {
+		if (!rfc[s]) {
+			assert_null(latch_state_name(s));
+			continue;
+		}
+		assert_string_equal(latch_state_name(s), rfc[s]);
+		assert_string_equal(wire_state_name((uint8_t)s), rfc[s]);
+	}
+	assert_null(latch_state_name(6));
+	assert_null(latch_state_name(-1));
+	assert_null(latch_state_name(256 + LATCH_STATE_LARVAL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(accessors),	   cmocka_unit_test(absent_values),
-		cmocka_unit_test(serialize_exact), cmocka_unit_test(round_trips),
-		cmocka_unit_test(rejects),	   cmocka_unit_test(too_long),
-		cmocka_unit_test(same_peer),	   cmocka_unit_test(cb_wire_forms),
+		cmocka_unit_test(state_names_are_the_rfcs),
+		cmocka_unit_test(accessors),
+		cmocka_unit_test(absent_values),
+		cmocka_unit_test(serialize_exact),
+		cmocka_unit_test(round_trips),
+		cmocka_unit_test(rejects),
+		cmocka_unit_test(too_long),
+		cmocka_unit_test(same_peer),
+		cmocka_unit_test(cb_wire_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -183,7 +183,7 @@ static void core_events_carry_latch_peer_uid_reason(void **state)
 	l.flow.proto = 6;
 
 	/* refused before SA: the peer the token asks for */
-	l.state = IPC_STATE_PENDING;
+	l.state = IPC_STATE_LARVAL;
 	core_metrics_refused(c, NULL, &l, -EACCES, "no SA with an acceptable peer");
 	assert_true(next_entry(&e));
 	assert_field(&e, "MESSAGE_ID", log_event_id(LOG_EV_REFUSED));
@@ -191,9 +191,9 @@ static void core_events_carry_latch_peer_uid_reason(void **state)
 	assert_field(&e, "PEER_ID", "b.example");
 	assert_field(&e, "UID", "1000");
 	assert_field(&e, "REASON", "EACCES");
-	/* the latch that closes in PENDING is no "closed" event: it was refused */
+	/* the latch that closes in LARVAL is no "closed" event: it was refused */
 	l.state = IPC_STATE_CLOSED;
-	core_metrics_changed(c, &l, IPC_STATE_PENDING);
+	core_metrics_changed(c, &l, IPC_STATE_LARVAL);
 	assert_true(next_entry(&e));
 	assert_field(&e, "MESSAGE_ID", NULL);
 
@@ -213,7 +213,7 @@ static void core_events_carry_latch_peer_uid_reason(void **state)
 	l.remote = &remote;
 	l.state = IPC_STATE_ESTABLISHED;
 	l.reason = IPC_REASON_NONE;
-	core_metrics_changed(c, &l, IPC_STATE_PENDING);
+	core_metrics_changed(c, &l, IPC_STATE_LARVAL);
 	assert_true(next_entry(&e));
 	assert_field(&e, "MESSAGE_ID", log_event_id(LOG_EV_ESTABLISHED));
 	assert_field(&e, "LATCH_ID", "43");

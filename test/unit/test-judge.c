@@ -83,7 +83,7 @@ struct latched {
 
 struct row {
 	const char *name;
-	uint8_t state; /* 0: PENDING */
+	uint8_t state; /* 0: LARVAL */
 	struct latch_policy pol;
 	struct latched latched;
 	bool no_family; /* the latch's flow has no address family (a pin name of "?") */
@@ -434,7 +434,7 @@ static bool judge_row(const struct row *r)
 {
 	struct latch_ident remote = { 0 }, local = { 0 };
 	struct latch l = {
-		.state = r->state ? r->state : IPC_STATE_PENDING,
+		.state = r->state ? r->state : IPC_STATE_LARVAL,
 		.pol = &r->pol,
 		.remote = &remote,
 		.local = &local,

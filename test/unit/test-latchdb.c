@@ -44,7 +44,7 @@ static void state_machine_of_rfc5660(void **state)
 
 	assert_int_equal(latchdb_new(&ops, &ch, &db), 0);
 	l = latchdb_add(db, &f, 1);
-	assert_int_equal(l->state, IPC_STATE_PENDING);
+	assert_int_equal(l->state, IPC_STATE_LARVAL);
 	assert_int_equal(latchdb_set_state(db, l, IPC_STATE_LISTENER, 0, 2), -EINVAL);
 	assert_int_equal(latchdb_set_state(db, l, IPC_STATE_ESTABLISHED, 0, 3), 0);
 	assert_int_equal(ch.n, 1);
@@ -106,14 +106,14 @@ static void indexes_hold_at_scale(void **state)
 	assert_int_equal(l->flow.lport, 10000 + 4321);
 	assert_ptr_equal(latchdb_by_id(db, l->id), l);
 	assert_ptr_equal(latchdb_by_cookie(db, 0x1000 + 4321), l);
-	assert_int_equal(latchdb_count(db, IPC_STATE_PENDING), 5000);
+	assert_int_equal(latchdb_count(db, IPC_STATE_LARVAL), 5000);
 	assert_int_equal(latchdb_count_uid(db, 1), 1667);
 	assert_int_equal(l->owner.uid, 4321 % 3);
 	latchdb_remove(db, l);
 	assert_int_equal(latchdb_count_uid(db, 4321 % 3), 1666); /* its owner's count went down */
 	assert_null(latchdb_by_flow(db, &f));
 	assert_null(latchdb_by_cookie(db, 0x1000 + 4321));
-	assert_int_equal(latchdb_count(db, IPC_STATE_PENDING), 4999);
+	assert_int_equal(latchdb_count(db, IPC_STATE_LARVAL), 4999);
 	latchdb_free(db);
 }
 

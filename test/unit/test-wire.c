@@ -274,7 +274,7 @@ static void query_reply_golden(void **state)
 	free(want);
 }
 
-/* ATTACH (207): the socket and the policy, answered with a PENDING latch. */
+/* ATTACH (207): the socket and the policy, answered with a LARVAL latch. */
 static void attach_golden(void **state)
 {
 	size_t len, rlen;
@@ -286,7 +286,7 @@ static void attach_golden(void **state)
 				 &len);
 	uint8_t *reply = unit_hex("00cf 0001 0000000b 00000000"
 				  "000c 0005 00000000 00000003" /* LATCH_ID 3 */
-				  "0005 0006 05 000000",	/* STATE PENDING */
+				  "0005 0006 05 000000",	/* STATE LARVAL */
 				  &rlen);
 	struct wire_attrs prot;
 	struct wire_msg m;
@@ -309,7 +309,7 @@ static void attach_golden(void **state)
 	assert_string_equal(wire_msg_name(IPC_MSG_ATTACH), "ATTACH");
 	parse_ok(reply, rlen, WIRE_FROM_DAEMON, 0, &m);
 	assert_int_equal(wire_get_u8(&m.attrs, IPC_A_STATE, &st), 0);
-	assert_int_equal(st, IPC_STATE_PENDING);
+	assert_int_equal(st, IPC_STATE_LARVAL);
 	buf_free(&b);
 	free(want);
 	free(reply);
@@ -695,10 +695,50 @@ static void reject_other_version(void **state)
 	free(msg);
 }
 
+/* The peer's certificate rides on latch info, up to IPC_CERT_DER_MAX bytes and no more. */
+static void peer_cert_der_bounded(void **state)
+{
+	static uint8_t der[IPC_CERT_DER_MAX + 1];
+	const uint8_t *got;
+	struct wire_msg m;
+	char err[256];
+	struct buf b;
+	size_t n;
+
+	for (size_t len = IPC_CERT_DER_MAX; len <= IPC_CERT_DER_MAX + 1; len++) {
+		buf_init(&b, IPC_MSG_MAX);
+		wire_begin(&b, IPC_MSG_CONNECT, IPC_F_REPLY, 3, 0);
+		wire_put_u64(&b, IPC_A_LATCH_ID, 7);
+		wire_put_u8(&b, IPC_A_STATE, IPC_STATE_ESTABLISHED);
+		wire_put_bytes(&b, IPC_A_PEER_CERT_DER, der, len);
+		assert_int_equal(wire_end(&b), 0);
+		if (len == IPC_CERT_DER_MAX) {
+			parse_ok(b.data, b.len, WIRE_FROM_DAEMON, 0, &m);
+			assert_int_equal(wire_get_bytes(&m.attrs, IPC_A_PEER_CERT_DER, &got, &n),
+					 0);
+			assert_int_equal(n, IPC_CERT_DER_MAX);
+		} else {
+			assert_int_equal(wire_parse(b.data, b.len, WIRE_FROM_DAEMON, 0, &m, err,
+						    sizeof(err)),
+					 -EINVAL);
+			assert_non_null(strstr(err, "PEER_CERT_DER of 8193 bytes"));
+		}
+		buf_free(&b);
+	}
+	/* Never from a client. */
+	buf_init(&b, IPC_MSG_MAX);
+	wire_begin(&b, IPC_MSG_QUERY, 0, 3, 0);
+	wire_put_bytes(&b, IPC_A_PEER_CERT_DER, der, 10);
+	assert_int_equal(wire_end(&b), 0);
+	assert_true(wire_parse(b.data, b.len, WIRE_FROM_CLIENT, 0, &m, err, sizeof(err)) < 0);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hello_golden),
+		cmocka_unit_test(peer_cert_der_bounded),
 		cmocka_unit_test(connect_golden),
 		cmocka_unit_test(error_reply_golden),
 		cmocka_unit_test(alert_golden),

@@ -632,6 +632,11 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct char
 			    ident_cert_vouches_for(&info, ike->remote_id)) {
 				id->cert = info;
 				id->has_cert = true;
+				id->der_len = 0;
+				if (certs[i].data.len <= sizeof(id->der)) {
+					memcpy(id->der, certs[i].data.data, certs[i].data.len);
+					id->der_len = (uint16_t)certs[i].data.len;
+				}
 				break;
 			}
 		}

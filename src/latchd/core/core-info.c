@@ -122,6 +122,22 @@ static void put_history(struct buf *b, const struct latch *l, uint64_t now)
 	}
 }
 
+/*
+ * The peer's certificate, DER, as charon received it: the one whose key the
+ * latched peer has (not a later peer's of the same IKE_SA id), last and only
+ * when the message still has room for it (IPC_MSG_MAX; the codec's limit).
+ */
+static void put_cert_der(const struct core *c, struct buf *b, const struct latch *l)
+{
+	const struct ike_ident *id = core_ident(c, l->sa.ike_id);
+
+	if (!id || !id->has_cert || !id->der_len || !l->remote->has_spki ||
+	    memcmp(id->cert.spki_sha256, l->remote->spki, sizeof(l->remote->spki)) ||
+	    b->len + 8 + id->der_len > IPC_MSG_MAX)
+		return;
+	wire_put_bytes(b, IPC_A_PEER_CERT_DER, id->der, id->der_len);
+}
+
 void core_put_latch(const struct core *c, struct buf *b, const struct latch *l)
 {
 	uint8_t cb[IPC_CB_MAX];
@@ -141,6 +157,7 @@ void core_put_latch(const struct core *c, struct buf *b, const struct latch *l)
 	}
 	put_owner(b, l);
 	put_history(b, l, ev_now(c->loop));
+	put_cert_der(c, b, l);
 }
 
 /*

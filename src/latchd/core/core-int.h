@@ -45,6 +45,8 @@ struct ike_ident {
 	bool has_cert;
 	const char *no_key; /* BTNS: why no key is told (static text), NULL when has_cert */
 	struct cert_info cert;
+	uint8_t der[IPC_CERT_DER_MAX]; /* the certificate itself, when has_cert and it fits */
+	uint16_t der_len;
 	struct ike_ident *next;
 };
 

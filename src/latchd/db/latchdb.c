@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "shared/wire.h"
+
 #define BUCKETS_MIN 256
 
 /*
@@ -46,7 +48,7 @@ struct latchdb {
 	struct interned *interned[INTERN_BUCKETS];
 	size_t n_uids;
 	uint8_t hash_key[16];
-	unsigned count[IPC_STATE_PENDING + 1];
+	unsigned count[IPC_STATE_LARVAL + 1];
 };
 
 /*
@@ -321,7 +323,7 @@ static struct latch *insert(struct latchdb *db, struct latch *l, uint64_t now)
 static struct latch *add(struct latchdb *db, struct latch *l, uint64_t now)
 {
 	l->id = db->next_id++;
-	l->state = l->listener ? IPC_STATE_LISTENER : IPC_STATE_PENDING;
+	l->state = l->listener ? IPC_STATE_LISTENER : IPC_STATE_LARVAL;
 	return insert(db, l, now);
 }
 
@@ -353,7 +355,7 @@ struct latch *latchdb_adopt(struct latchdb *db, const struct latch *rec, uint64_
 		/* its age goes on (journaled): its history starts when it was made */
 		l->created_usec = rec->created_usec;
 		l->hist[1] = l->hist[0];
-		l->hist[0].state = IPC_STATE_PENDING;
+		l->hist[0].state = IPC_STATE_LARVAL;
 		l->hist[0].reason = IPC_REASON_NONE;
 		l->hist[0].usec = rec->created_usec;
 		l->n_hist = 2;
@@ -437,7 +439,7 @@ static bool allowed(uint8_t from, uint8_t to)
 	switch (from) {
 	case IPC_STATE_LISTENER:
 		return to == IPC_STATE_CLOSED;
-	case IPC_STATE_PENDING:
+	case IPC_STATE_LARVAL:
 		return to == IPC_STATE_ESTABLISHED || to == IPC_STATE_BROKEN ||
 		       to == IPC_STATE_CLOSED;
 	case IPC_STATE_ESTABLISHED:
@@ -522,7 +524,7 @@ struct latch *latchdb_listener_for(const struct latchdb *db, const struct flow *
 
 unsigned latchdb_count(const struct latchdb *db, uint8_t state)
 {
-	return state <= IPC_STATE_PENDING ? db->count[state] : 0;
+	return state <= IPC_STATE_LARVAL ? db->count[state] : 0;
 }
 
 /* Few distinct uids own latches: a short array, searched linearly. */
@@ -582,13 +584,9 @@ void latchdb_each(const struct latchdb *db, bool (*fn)(void *u, struct latch *l)
 
 const char *latchdb_state_name(uint8_t state)
 {
-	static const char *const names[] = {
-		[IPC_STATE_LISTENER] = "LISTENER", [IPC_STATE_ESTABLISHED] = "ESTABLISHED",
-		[IPC_STATE_BROKEN] = "BROKEN",	   [IPC_STATE_CLOSED] = "CLOSED",
-		[IPC_STATE_PENDING] = "LARVAL",
-	};
+	const char *name = wire_state_name(state);
 
-	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "?";
+	return name ? name : "?";
 }
 
 const char *latchdb_reason_name(uint16_t reason)

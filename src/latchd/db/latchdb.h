@@ -9,8 +9,8 @@
  * through latchdb_set_state(), which records it in the latch's history and
  * tells the owner of the database (who sends the ALERTs).
  *
- * The state machine (R23): LISTENER → CLOSED only; PENDING (RFC 5660's
- * LARVAL) → ESTABLISHED | BROKEN | CLOSED; ESTABLISHED ⇄ BROKEN; both →
+ * The state machine (R23): LISTENER → CLOSED only; LARVAL (RFC 5660 §2.3:
+ * waiting for its SA) → ESTABLISHED | BROKEN | CLOSED; ESTABLISHED ⇄ BROKEN; both →
  * CLOSED. CLOSED is final: the latch is removed once its owner was told.
  */
 
@@ -99,14 +99,14 @@ struct latch {
 struct latchdb;
 
 struct latchdb_ops {
-	/* After every state change (not on creation in PENDING). */
+	/* After every state change (not on creation in LARVAL). */
 	void (*changed)(void *u, struct latch *l, uint8_t old_state);
 };
 
 int latchdb_new(const struct latchdb_ops *ops, void *userdata, struct latchdb **ret);
 void latchdb_free(struct latchdb *db);
 
-/* A new latch in state PENDING with the next id; NULL on ENOMEM. */
+/* A new latch in state LARVAL with the next id; NULL on ENOMEM. */
 struct latch *latchdb_add(struct latchdb *db, const struct flow *f, uint64_t now);
 /* A new LISTENER latch. */
 struct latch *latchdb_add_listener(struct latchdb *db, const struct flow3 *l, uint64_t now);

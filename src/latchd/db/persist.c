@@ -257,7 +257,7 @@ int persist_parse(const char *line, struct persist_rec *ret)
 	/* Zeroed whole: records are interned by their bytes (latchdb), padding included. */
 	memset(ret, 0, sizeof(*ret));
 	l->id = get_u(&in, UINT64_MAX);
-	l->state = (uint8_t)get_u(&in, IPC_STATE_PENDING);
+	l->state = (uint8_t)get_u(&in, IPC_STATE_LARVAL);
 	l->listener = get_u(&in, 1);
 	parse_ends(&in, l);
 	l->cookie = get_u(&in, UINT64_MAX);
