@@ -10,9 +10,8 @@
 
 #include "latchd/base/config.h"
 #include "latchd/base/event.h"
+#include "latchd/charon/charon.h"
 #include "latchd/charon/sacache.h"
-#include "latchd/charon/vici-cmd.h"
-#include "latchd/charon/vici.h"
 #include "latchd/control/control.h"
 #include "latchd/core/core.h"
 #include "latchd/core/judge.h"
@@ -96,7 +95,7 @@ struct core {
 	struct config cfg;
 	struct ev_loop *loop;
 	struct control *ctl;
-	struct vici_client *vici;
+	struct charon *charon; /* charon/charon.h: commands, events, the SA cache fed */
 	struct sacache *sa;
 	struct latchdb *db;
 	struct enforce *enf;
@@ -250,14 +249,14 @@ void core_btns_charon_up(struct core *c);
 /* Does the token admit BTNS peers (and so get BTNS connections)? */
 bool core_btns_wanted(const struct core *c, const struct latch_policy *p);
 /* A BTNS connection's credentials and peer constraint, over what load_*() filled in. */
-void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct vici_conn_cfg *vc);
+void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct charon_conn_cfg *vc);
 /* core_conn_responder(), plus the BTNS responder for tokens that admit BTNS peers. */
 int core_btns_responder(struct core *c, const struct latch *l, struct conn **ret);
 /*
  * The certificate of a BTNS IKE_SA's peer, when charon's cache can tell it;
  * false when the IKE_SA is not BTNS. One it cannot tell is closed.
  */
-bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici_cert *certs,
+bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct charon_cert *certs,
 		     size_t n, struct ike_ident *id);
 /*
  * After a listing: true when a BTNS name was found shared, and charon's

@@ -26,10 +26,10 @@
 static int pending_timeout(struct ev_source *s, uint64_t usec, void *u)
 {
 	struct pending *p = u;
-	const char *why = vici_client_error(p->core->vici);
+	const char *why = charon_error(p->core->charon);
 	char msg[256];
 
-	if (!vici_client_is_up(p->core->vici))
+	if (!charon_is_up(p->core->charon))
 		snprintf(msg, sizeof(msg), "charon is unreachable (%s): no SA could be asked for",
 			 why ? why : "its events are not registered yet");
 	else
