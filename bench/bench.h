@@ -136,8 +136,8 @@ void vsync_finish_async(struct vsync *v);
  */
 int vsync_wait_reset(struct vsync *v, int fd, unsigned count0, uint64_t timeout_usec,
 		     uint64_t *ret_event, uint64_t *ret_reset);
-struct vici_conn_cfg;
-int vsync_load_conn(struct vsync *v, const struct vici_conn_cfg *cfg);
+struct charon_conn_cfg;
+int vsync_load_conn(struct vsync *v, const struct charon_conn_cfg *cfg);
 int vsync_unload_conn(struct vsync *v, const char *name);
 /* list-sas filtered by child unique id; *n gets the number of children listed. */
 int vsync_list_child(struct vsync *v, uint64_t child_id, size_t *n);

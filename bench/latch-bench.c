@@ -104,27 +104,27 @@ void bench_load_conn(struct bench *B)
 {
 	static const char *const la[] = { "192.0.2.1", NULL }, *const ra[] = { "192.0.2.2", NULL };
 	static const char *const esp[] = { "aes256gcm16", NULL };
-	const struct vici_ts lts = { "192.0.2.1/32", IPPROTO_TCP, 19999, 0 },
-			     rts = { "192.0.2.2/32", IPPROTO_TCP, 8080, 0 };
+	const struct charon_ts lts = { "192.0.2.1/32", IPPROTO_TCP, 19999, 0 },
+			       rts = { "192.0.2.2/32", IPPROTO_TCP, 8080, 0 };
 	size_t ca_len, cert_len;
 	char *ca = file_text(B->ca_file, &ca_len), *cert = file_text(B->cert_file, &cert_len);
-	struct vici_blob cab = { ca, ca_len }, certb = { cert, cert_len };
+	struct charon_blob cab = { ca, ca_len }, certb = { cert, cert_len };
 	char name[32];
-	struct vici_child_cfg child = { .name = name,
-					.local_ts = &lts,
-					.n_local_ts = 1,
-					.remote_ts = &rts,
-					.n_remote_ts = 1,
-					.esp_proposals = esp };
-	struct vici_conn_cfg cfg = { .name = name,
-				     .local_addrs = la,
-				     .remote_addrs = ra,
-				     .version = 2,
-				     .encap = true,
-				     .local = { .auth = "pubkey", .id = "a.example" },
-				     .remote = { .auth = "pubkey", .id = B->peer_id },
-				     .children = &child,
-				     .n_children = 1 };
+	struct charon_child_cfg child = { .name = name,
+					  .local_ts = &lts,
+					  .n_local_ts = 1,
+					  .remote_ts = &rts,
+					  .n_remote_ts = 1,
+					  .esp_proposals = esp };
+	struct charon_conn_cfg cfg = { .name = name,
+				       .local_addrs = la,
+				       .remote_addrs = ra,
+				       .version = 2,
+				       .encap = true,
+				       .local = { .auth = "pubkey", .id = "a.example" },
+				       .remote = { .auth = "pubkey", .id = B->peer_id },
+				       .children = &child,
+				       .n_children = 1 };
 	struct stats st[3] = { 0 };
 	unsigned reps = B->quick ? 10 : 60;
 

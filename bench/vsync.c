@@ -118,7 +118,7 @@ int vsync_initiate(struct vsync *v, const char *ike, const char *child)
 	return r < 0 ? r : wait_for(v, &w);
 }
 
-int vsync_load_conn(struct vsync *v, const struct vici_conn_cfg *cfg)
+int vsync_load_conn(struct vsync *v, const struct charon_conn_cfg *cfg)
 {
 	struct waiter w = { 0 };
 	int r = vici_load_conn(v->vc, cfg, done, &w);

@@ -52,6 +52,11 @@ if configure "$san" -Db_sanitize=address,undefined -Db_lundef=false; then
 else
 	logs+=("$san/meson-logs/does-not-exist-build-failed.json")
 fi
+# Python's latch package on the lab (test/python/): plain build only, as a sanitized
+# extension cannot be loaded into an uninstrumented python3
+if [ "$plain" = 1 ]; then
+	suite "$build" python --suite python --num-processes 1
+fi
 # the Debian packages: built, installed on two lab hosts, a latch between them
 if [ "$plain" = 1 ]; then
 	suite "$build" package --suite package --num-processes 1

@@ -17,6 +17,8 @@ packages=(
 	libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins
 	# the lab: namespaces, firewall, captures, credentials
 	iproute2 nftables iptables tcpdump openssl socat procps psmisc python3
+	# Python's latch package (python/): its extension, tests, and pip install ./python
+	python3-dev python3-pytest python3-venv python3-mesonpy
 	# the kernel lab (test/kernel-lab/): Debian's kernel with ESP under qemu, its initramfs
 	qemu-system-x86 busybox-static kmod cpio
 	# the Debian packages (make deb, and make check's suite package)

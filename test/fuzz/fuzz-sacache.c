@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/charon/sacache.h"
+#include "latchd/charon/sacache-feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

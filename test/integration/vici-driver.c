@@ -122,7 +122,7 @@ static void on_sas(void *u, int err, const char *errmsg, const struct vici_ike_s
 		printf("list done %zu\n", n);
 }
 
-static int read_file(const char *path, char *buf, size_t cap, struct vici_blob *out)
+static int read_file(const char *path, char *buf, size_t cap, struct charon_blob *out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
@@ -133,7 +133,7 @@ static int read_file(const char *path, char *buf, size_t cap, struct vici_blob *
 	close(fd);
 	if (n < 0 || (size_t)n == cap)
 		return -EFBIG;
-	*out = (struct vici_blob){ buf, (size_t)n };
+	*out = (struct charon_blob){ buf, (size_t)n };
 	return 0;
 }
 
@@ -143,11 +143,11 @@ static int cmd_load(struct driver *d, char **argv, int argc)
 	static char cert[8192], ca[8192];
 	const char *la[] = { argv[1], NULL }, *ra[] = { argv[2], NULL };
 	static const char *const esp[] = { "aes256gcm16", NULL };
-	struct vici_child_cfg children[MAX_CHILDREN] = { 0 };
-	struct vici_ts lts[MAX_CHILDREN], rts[MAX_CHILDREN];
+	struct charon_child_cfg children[MAX_CHILDREN] = { 0 };
+	struct charon_ts lts[MAX_CHILDREN], rts[MAX_CHILDREN];
 	char names[MAX_CHILDREN][32], lnet[64], rnet[64];
-	struct vici_conn_cfg cfg = { .name = argv[0], .version = 2, .encap = true };
-	struct vici_blob certb, cab;
+	struct charon_conn_cfg cfg = { .name = argv[0], .version = 2, .encap = true };
+	struct charon_blob certb, cab;
 	int n = argc - 8;
 
 	if (n < 1 || n > MAX_CHILDREN || read_file(argv[5], cert, sizeof(cert), &certb) < 0 ||
@@ -160,22 +160,22 @@ static int cmd_load(struct driver *d, char **argv, int argc)
 
 		if (sscanf(argv[8 + i], "%u:%u", &lp, &rp) != 2)
 			return -EINVAL;
-		lts[i] = (struct vici_ts){ lnet, (uint8_t)atoi(argv[7]), (uint16_t)lp, 0 };
-		rts[i] = (struct vici_ts){ rnet, (uint8_t)atoi(argv[7]), (uint16_t)rp, 0 };
+		lts[i] = (struct charon_ts){ lnet, (uint8_t)atoi(argv[7]), (uint16_t)lp, 0 };
+		rts[i] = (struct charon_ts){ rnet, (uint8_t)atoi(argv[7]), (uint16_t)rp, 0 };
 		snprintf(names[i], sizeof(names[i]), "%s-%u", argv[0], lp);
-		children[i] = (struct vici_child_cfg){ .name = names[i],
-						       .local_ts = &lts[i],
-						       .n_local_ts = 1,
-						       .remote_ts = &rts[i],
-						       .n_remote_ts = 1,
-						       .esp_proposals = esp };
+		children[i] = (struct charon_child_cfg){ .name = names[i],
+							 .local_ts = &lts[i],
+							 .n_local_ts = 1,
+							 .remote_ts = &rts[i],
+							 .n_remote_ts = 1,
+							 .esp_proposals = esp };
 	}
 	cfg.local_addrs = la;
 	cfg.remote_addrs = ra;
-	cfg.local = (struct vici_auth_cfg){
+	cfg.local = (struct charon_auth_cfg){
 		.auth = "pubkey", .id = argv[3], .certs = &certb, .n_certs = 1
 	};
-	cfg.remote = (struct vici_auth_cfg){
+	cfg.remote = (struct charon_auth_cfg){
 		.auth = "pubkey", .id = argv[4], .cacerts = &cab, .n_cacerts = 1
 	};
 	cfg.children = children;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latchd/charon/sacache.h"
+#include "latchd/charon/sacache-feed.h"
 #include "vici-golden.h"
 
 struct seen {
@@ -70,22 +70,6 @@ static const struct sacache_ops ops = { .ike_up = on_ike_up,
 					.child_up = on_child_up,
 					.child_down = on_child_down,
 					.child_rekeyed = on_rekeyed };
-
-/* The message of a golden EVENT frame, decoded into a tree. */
-static struct vici_node *golden_event(const char *hex)
-{
-	struct vici_packet pkt;
-	struct vici_node *msg;
-	struct vici_err err;
-	size_t len;
-	uint8_t *frame = unit_hex(hex, &len);
-
-	assert_int_equal(vici_packet_decode(frame + 4, len - 4, &pkt, &err), 0);
-	assert_int_equal(pkt.type, VICI_EVENT);
-	assert_int_equal(vici_msg_decode(pkt.msg, pkt.msg_len, &msg, &err), 0);
-	free(frame);
-	return msg;
-}
 
 static struct flow tcp_flow(unsigned lport, unsigned rport)
 {

@@ -18,11 +18,11 @@ static void test_conn_msg_matches_swanctl(void **state)
 {
 	static const char *const la[] = { "192.0.2.1", NULL }, *const ra[] = { "192.0.2.2", NULL };
 	static const char *const esp[] = { "aes256gcm16", NULL };
-	const struct vici_ts l1 = { "192.0.2.1/32", 6, 40000, 0 },
-			     r1 = { "192.0.2.2/32", 6, 8080, 0 };
-	const struct vici_ts l2 = { "192.0.2.1/32", 17, 40001, 0 },
-			     r2 = { "192.0.2.2/32", 17, 5353, 0 };
-	const struct vici_child_cfg children[] = {
+	const struct charon_ts l1 = { "192.0.2.1/32", 6, 40000, 0 },
+			       r1 = { "192.0.2.2/32", 6, 8080, 0 };
+	const struct charon_ts l2 = { "192.0.2.1/32", 17, 40001, 0 },
+			       r2 = { "192.0.2.2/32", 17, 5353, 0 };
+	const struct charon_child_cfg children[] = {
 		{ .name = "f8080",
 		  .local_ts = &l1,
 		  .n_local_ts = 1,
@@ -37,7 +37,7 @@ static void test_conn_msg_matches_swanctl(void **state)
 		  .start_action = "none",
 		  .esp_proposals = esp },
 	};
-	const struct vici_conn_cfg cfg = {
+	const struct charon_conn_cfg cfg = {
 		.name = "lab",
 		.version = 2,
 		.local_addrs = la,
@@ -65,9 +65,9 @@ static void test_conn_msg_matches_swanctl(void **state)
 
 static void test_conn_msg_rejects_bad_ts(void **state)
 {
-	const struct vici_ts bad = { "192.0.2.1/32", 0, 80, 0 }; /* a port needs a protocol */
-	const struct vici_child_cfg child = { .name = "c", .local_ts = &bad, .n_local_ts = 1 };
-	const struct vici_conn_cfg cfg = { .name = "x", .children = &child, .n_children = 1 };
+	const struct charon_ts bad = { "192.0.2.1/32", 0, 80, 0 }; /* a port needs a protocol */
+	const struct charon_child_cfg child = { .name = "c", .local_ts = &bad, .n_local_ts = 1 };
+	const struct charon_conn_cfg cfg = { .name = "x", .children = &child, .n_children = 1 };
 	struct vici_node *msg = NULL;
 
 	assert_int_equal(vici_conn_msg(&cfg, &msg), -EINVAL);
@@ -77,11 +77,11 @@ static void test_conn_msg_rejects_bad_ts(void **state)
 /* A static reqid goes into the child's section; none leaves the key out (charon allocates). */
 static void test_conn_msg_reqid(void **state)
 {
-	const struct vici_ts ts = { "192.0.2.1/32", 6, 0, 0 };
-	struct vici_child_cfg child = {
+	const struct charon_ts ts = { "192.0.2.1/32", 6, 0, 0 };
+	struct charon_child_cfg child = {
 		.name = "c", .local_ts = &ts, .n_local_ts = 1, .reqid = 0x4c000001u
 	};
-	const struct vici_conn_cfg cfg = { .name = "x", .children = &child, .n_children = 1 };
+	const struct charon_conn_cfg cfg = { .name = "x", .children = &child, .n_children = 1 };
 	const struct vici_node *sec;
 	struct vici_node *msg;
 
@@ -99,8 +99,9 @@ static void test_conn_msg_reqid(void **state)
 
 static void test_ts_format(void **state)
 {
-	const struct vici_ts any = { "10.0.0.0/8", 0, 0, 0 }, proto = { "10.0.0.1/32", 132, 0, 0 };
-	const struct vici_ts range = { "dynamic", 17, 1024, 65535 }, odd = { "::/0", 47, 0, 0 };
+	const struct charon_ts any = { "10.0.0.0/8", 0, 0, 0 },
+			       proto = { "10.0.0.1/32", 132, 0, 0 };
+	const struct charon_ts range = { "dynamic", 17, 1024, 65535 }, odd = { "::/0", 47, 0, 0 };
 	char buf[64];
 
 	assert_int_equal(vici_ts_format(&any, buf, sizeof(buf)), 0);
@@ -159,23 +160,9 @@ static void test_ts_parse(void **state)
 	}
 }
 
-static struct vici_node *golden_msg(const char *hex)
-{
-	struct vici_packet pkt;
-	struct vici_node *msg = NULL;
-	struct vici_err err;
-	size_t n;
-	uint8_t *f = unit_hex(hex, &n);
-
-	assert_int_equal(vici_packet_decode(f + 4, n - 4, &pkt, &err), 0);
-	assert_int_equal(vici_msg_decode(pkt.msg, pkt.msg_len, &msg, &err), 0);
-	free(f);
-	return msg;
-}
-
 static void test_sas_from_list_sa(void **state)
 {
-	struct vici_node *msg = golden_msg(GOLDEN_LIST_SA_EVENT);
+	struct vici_node *msg = golden_event(GOLDEN_LIST_SA_EVENT);
 	struct vici_ts_parsed ts;
 	struct vici_ike_sa *sas;
 	size_t n;
@@ -204,7 +191,7 @@ static void test_sas_from_list_sa(void **state)
 /* child-updown carries "up = yes" beside the IKE section: only sections are SAs. */
 static void test_sas_from_event(void **state)
 {
-	struct vici_node *msg = golden_msg(GOLDEN_CHILD_UPDOWN_EVENT);
+	struct vici_node *msg = golden_event(GOLDEN_CHILD_UPDOWN_EVENT);
 	struct vici_ike_sa *sas;
 	size_t n;
 
@@ -247,6 +234,107 @@ static void test_sas_installed_only(void **state)
 	vici_node_free(m);
 }
 
+/* ---- typed decoding the core relies on ---- */
+
+struct failures {
+	unsigned n;
+	char conn[4][64], rid[4][SA_ID_MAX];
+};
+
+static void on_failure(void *u, const struct charon_auth_failure *f)
+{
+	struct failures *fs = u;
+
+	assert_true(fs->n < 4);
+	snprintf(fs->conn[fs->n], sizeof(fs->conn[0]), "%s", f->conn);
+	snprintf(fs->rid[fs->n], sizeof(fs->rid[0]), "%s", f->remote_id);
+	fs->n++;
+}
+
+static struct vici_node *ike_section(struct vici_node *m, const char *conn, const char *state,
+				     const char *rid)
+{
+	struct vici_node *ike = vici_add_section(m, conn);
+
+	vici_add_kv(ike, "uniqueid", "9");
+	vici_add_kv(ike, "state", state);
+	vici_add_kv(ike, "remote-host", "192.0.2.2");
+	if (rid)
+		vici_add_kv(ike, "remote-id", rid);
+	return ike;
+}
+
+/*
+ * ike-updown without "up": each IKE_SA in CONNECTING is a refused
+ * authentication, named by its connection, the peer's claim cleaned; one
+ * that was up (DELETING, ESTABLISHED) is an ordinary down.
+ */
+static void test_auth_failures(void **state)
+{
+	struct vici_node *m = vici_msg_new();
+	struct failures fs = { 0 };
+
+	ike_section(m, "latch-i-192.0.2.2-0badc0de", "CONNECTING", "CN=evil\x1b[2J");
+	ike_section(m, "lab", "DELETING", "b.example");
+	ike_section(m, "latch-r-12345678", "CONNECTING", NULL);
+	vici_add_kv(m, "state", "CONNECTING"); /* a key, not an IKE_SA */
+	assert_int_equal(vici_msg_error(m), 0);
+	assert_int_equal(vici_auth_failures(m, on_failure, &fs), 2);
+	assert_int_equal(fs.n, 2);
+	assert_string_equal(fs.conn[0], "latch-i-192.0.2.2-0badc0de");
+	assert_string_equal(fs.rid[0], "CN=evil\\x1b[2J");
+	assert_string_equal(fs.conn[1], "latch-r-12345678");
+	assert_string_equal(fs.rid[1], "");
+	vici_node_free(m);
+}
+
+/* "up = yes" (and charon's own ike-updown when an IKE_SA came up) tells no failure. */
+static void test_auth_failures_none_when_up(void **state)
+{
+	struct vici_node *m = vici_msg_new(), *golden = golden_event(GOLDEN_IKE_UPDOWN_EVENT);
+	struct failures fs = { 0 };
+
+	vici_add_kv(m, "up", "yes");
+	ike_section(m, "lab", "CONNECTING", "b.example");
+	assert_int_equal(vici_auth_failures(m, on_failure, &fs), 0);
+	assert_true(vici_get_yes(golden, "up"));
+	assert_int_equal(vici_auth_failures(golden, on_failure, &fs), 0);
+	assert_int_equal(fs.n, 0);
+	vici_node_free(golden);
+	vici_node_free(m);
+}
+
+/* get-conns answers {conns = [names]}, with no "success" key. */
+static void test_conns_parse(void **state)
+{
+	struct vici_node *m = vici_msg_new(), *l = vici_add_list(m, "conns");
+	const char **names;
+	size_t n;
+
+	vici_add_item(l, "lab");
+	vici_add_item(l, "latch-i-192.0.2.2-0badc0de");
+	assert_int_equal(vici_conns_parse(m, &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "lab");
+	assert_string_equal(names[1], "latch-i-192.0.2.2-0badc0de");
+	free(names);
+	vici_node_free(m);
+
+	m = vici_msg_new(); /* none loaded: an empty list */
+	vici_add_list(m, "conns");
+	assert_int_equal(vici_conns_parse(m, &names, &n), 0);
+	assert_int_equal(n, 0);
+	free(names);
+	vici_node_free(m);
+
+	m = vici_msg_new(); /* no list: not a get-conns answer */
+	vici_add_kv(m, "conns", "lab");
+	assert_int_equal(vici_conns_parse(m, &names, &n), -EBADMSG);
+	assert_null(names);
+	assert_int_equal(n, 0);
+	vici_node_free(m);
+}
+
 /* charon's plugin list (stats): whole names only, wherever they stand. */
 static void test_charon_has_plugin(void **state)
 {
@@ -275,6 +363,9 @@ int main(void)
 		cmocka_unit_test(test_sas_from_list_sa),
 		cmocka_unit_test(test_sas_from_event),
 		cmocka_unit_test(test_sas_installed_only),
+		cmocka_unit_test(test_auth_failures),
+		cmocka_unit_test(test_auth_failures_none_when_up),
+		cmocka_unit_test(test_conns_parse),
 		cmocka_unit_test(test_charon_has_plugin),
 	};
 

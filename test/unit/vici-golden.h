@@ -12,6 +12,11 @@
  * tests re-encode them byte for byte.
  */
 
+#include <stdlib.h>
+
+#include "latchd/charon/vici-msg.h"
+#include "unit.h"
+
 /* `swanctl --version --daemon`: CMD_REQUEST "version" */
 static const char GOLDEN_VERSION_REQ[] = "00 00 00 09 00 07 76 65 72 73 69 6f 6e";
 
@@ -186,5 +191,21 @@ static const char GOLDEN_CMD_UNKNOWN[] = "00 00 00 01 02";
 
 /* EVENT_UNKNOWN, the answer to EVENT_REGISTER "nope" */
 static const char GOLDEN_EVENT_UNKNOWN[] = "00 00 00 01 06";
+
+/* The message of a golden EVENT frame, decoded into a tree the caller frees. */
+static inline struct vici_node *golden_event(const char *hex)
+{
+	struct vici_packet pkt;
+	struct vici_node *msg = NULL;
+	struct vici_err err;
+	size_t len;
+	uint8_t *frame = unit_hex(hex, &len);
+
+	assert_int_equal(vici_packet_decode(frame + 4, len - 4, &pkt, &err), 0);
+	assert_int_equal(pkt.type, VICI_EVENT);
+	assert_int_equal(vici_msg_decode(pkt.msg, pkt.msg_len, &msg, &err), 0);
+	free(frame);
+	return msg;
+}
 
 #endif

@@ -2,7 +2,7 @@
 #ifndef LATCH_LATCHD_CHARON_INFO_H
 #define LATCH_LATCHD_CHARON_INFO_H
 
-/* charon as it describes itself (vici_charon_info() in vici-cmd.h asks it). */
+/* charon as it describes itself (charon_info() in charon.h asks it, through vici-cmd.h). */
 
 #include <stdbool.h>
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "latchd/charon/sacache.h"
 
+#include "latchd/charon/sacache-feed.h"
 #include "latchd/charon/vici-cmd.h"
 
 #include <arpa/inet.h>

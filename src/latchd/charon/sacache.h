@@ -6,7 +6,8 @@
  * latchd's picture of charon's SAs (docs/architecture.md, "Identity queries"), built from VICI
  * trees: seeded by list-sas, kept current by ike-updown, child-updown, ike-rekey, child-rekey and
  * ike-update. Every query is answered from memory. Pure: it does no I/O; it tells its owner what
- * changed through callbacks.
+ * changed through callbacks. Its owner sees typed SAs only: what feeds it VICI trees
+ * (sacache-feed.h) is charon/'s alone.
  *
  * Pitfalls handled here (reference/vici.md): ports printed as service names
  * ("[tcp/http-alt]"), rekeyed children lingering as REKEYED/DELETED (only
@@ -19,7 +20,6 @@
 #include <stdint.h>
 
 #include "latchd/base/flow.h"
-#include "latchd/charon/vici-msg.h"
 
 #define SA_TS_MAX   4
 #define SA_NAME_MAX 64
@@ -87,9 +87,6 @@ void sacache_free(struct sacache *c);
 
 /* Forget everything (charon restarted), reporting every child and IKE_SA as down. */
 void sacache_clear(struct sacache *c);
-
-/* Feed one VICI event (or one list-sa stream entry, name "list-sa"). 0 or -EBADMSG. */
-int sacache_feed(struct sacache *c, const char *event, const struct vici_node *msg);
 
 const struct sa_ike *sacache_ike(const struct sacache *c, uint32_t id);
 const struct sa_child *sacache_child(const struct sacache *c, uint32_t id);

@@ -29,7 +29,7 @@ static const char *proto_name(uint8_t proto)
 	return NULL;
 }
 
-int vici_ts_format(const struct vici_ts *ts, char *buf, size_t len)
+int vici_ts_format(const struct charon_ts *ts, char *buf, size_t len)
 {
 	const char *pn = proto_name(ts->proto);
 	char proto[8], port[16] = "";
@@ -150,7 +150,8 @@ static void add_strv(struct vici_node *sec, const char *name, const char *const 
 		vici_add_item(l, *v);
 }
 
-static void add_blobs(struct vici_node *sec, const char *name, const struct vici_blob *b, size_t n)
+static void add_blobs(struct vici_node *sec, const char *name, const struct charon_blob *b,
+		      size_t n)
 {
 	struct vici_node *l;
 
@@ -167,7 +168,7 @@ static void add_opt(struct vici_node *sec, const char *name, const char *value)
 		vici_add_kv(sec, name, value);
 }
 
-static void add_ts(struct vici_node *sec, const char *name, const struct vici_ts *ts, size_t n)
+static void add_ts(struct vici_node *sec, const char *name, const struct charon_ts *ts, size_t n)
 {
 	struct vici_node *l = vici_add_list(sec, name);
 	char buf[128];
@@ -181,7 +182,7 @@ static void add_ts(struct vici_node *sec, const char *name, const struct vici_ts
 	}
 }
 
-static void add_auth(struct vici_node *conn, const char *side, const struct vici_auth_cfg *a)
+static void add_auth(struct vici_node *conn, const char *side, const struct charon_auth_cfg *a)
 {
 	struct vici_node *s = vici_add_section(conn, side);
 
@@ -192,7 +193,7 @@ static void add_auth(struct vici_node *conn, const char *side, const struct vici
 	add_blobs(s, "pubkeys", a->pubkeys, a->n_pubkeys);
 }
 
-static void add_child(struct vici_node *children, const struct vici_child_cfg *ch)
+static void add_child(struct vici_node *children, const struct charon_child_cfg *ch)
 {
 	struct vici_node *s = vici_add_section(children, ch->name);
 
@@ -207,7 +208,7 @@ static void add_child(struct vici_node *children, const struct vici_child_cfg *c
 	add_strv(s, "esp_proposals", ch->esp_proposals);
 }
 
-int vici_conn_msg(const struct vici_conn_cfg *cfg, struct vici_node **out)
+int vici_conn_msg(const struct charon_conn_cfg *cfg, struct vici_node **out)
 {
 	struct vici_node *m = vici_msg_new(), *conn, *children;
 	int ret;
@@ -244,7 +245,8 @@ struct call {
 	union {
 		vici_done_fn done;
 		vici_sas_fn sas;
-		vici_certs_fn certs;
+		charon_certs_fn certs;
+		charon_names_fn names;
 	} cb;
 	void *userdata;
 	unsigned flags;
@@ -309,7 +311,7 @@ static int submit_done(struct vici_client *c, const char *cmd, struct vici_node 
 	return submit(c, cmd, msg, on_done, &tmpl);
 }
 
-int vici_load_conn(struct vici_client *c, const struct vici_conn_cfg *cfg, vici_done_fn cb,
+int vici_load_conn(struct vici_client *c, const struct charon_conn_cfg *cfg, vici_done_fn cb,
 		   void *userdata)
 {
 	struct vici_node *msg;
@@ -381,6 +383,46 @@ int vici_uninstall(struct vici_client *c, const char *ike, const char *child, vi
 		   void *userdata)
 {
 	return install_cmd(c, "uninstall", ike, child, cb, userdata);
+}
+
+int vici_conns_parse(const struct vici_node *reply, const char ***names, size_t *n)
+{
+	const struct vici_node *list = vici_get_list(reply, "conns");
+	size_t max = 0;
+
+	*names = NULL;
+	*n = 0;
+	if (!list)
+		return -EBADMSG;
+	for (const struct vici_node *it = list->child; it; it = it->next)
+		max++;
+	if (max && !(*names = calloc(max, sizeof(**names))))
+		return -ENOMEM;
+	for (const struct vici_node *it = list->child; it; it = it->next) {
+		if (it->value)
+			(*names)[(*n)++] = (const char *)it->value;
+	}
+	return 0;
+}
+
+static void on_conns(void *userdata, const struct vici_result *res)
+{
+	struct call *call = userdata;
+	const char **names = NULL;
+	size_t n = 0;
+	int err = res->err ? res->err : vici_conns_parse(res->reply, &names, &n);
+
+	call->cb.names(call->userdata, err, err ? (res->err ? res->errmsg : strerror(-err)) : "",
+		       names, n);
+	free(names);
+	free(call);
+}
+
+int vici_get_conns(struct vici_client *c, charon_names_fn cb, void *userdata)
+{
+	struct call tmpl = { .cb.names = cb, .userdata = userdata };
+
+	return submit(c, "get-conns", vici_msg_new(), on_conns, &tmpl);
 }
 
 /* ---- SAs ---- */
@@ -561,26 +603,51 @@ int vici_list_sas(struct vici_client *c, const struct vici_sa_filter *f, unsigne
 	return submit(c, "list-sas", msg, on_sas, &tmpl);
 }
 
+/* ---- events ---- */
+
+unsigned vici_auth_failures(const struct vici_node *msg,
+			    void (*fn)(void *u, const struct charon_auth_failure *f), void *u)
+{
+	const char *state, *rid;
+	char id[SA_ID_MAX];
+	unsigned n = 0;
+
+	if (vici_get_yes(msg, "up"))
+		return 0;
+	for (const struct vici_node *ike = msg->child; ike; ike = ike->next) {
+		if (ike->type != VICI_NODE_SECTION || !ike->name)
+			continue;
+		state = vici_get_str(ike, "state");
+		if (!state || strcmp(state, "CONNECTING"))
+			continue;
+		rid = vici_get_str(ike, "remote-id"); /* what the peer claimed: cleaned */
+		text_clean(id, sizeof(id), rid ? rid : "", rid ? strlen(rid) : 0);
+		fn(u, &(struct charon_auth_failure){ .conn = ike->name, .remote_id = id });
+		n++;
+	}
+	return n;
+}
+
 /* ---- credentials ---- */
 
-static void parse_cert(const struct vici_node *e, struct vici_cert *cert)
+static void parse_cert(const struct vici_node *e, struct charon_cert *cert)
 {
 	const struct vici_node *data = vici_get(e, "data");
 
-	*cert = (struct vici_cert){
+	*cert = (struct charon_cert){
 		.type = vici_get_str(e, "type"),
 		.flag = vici_get_str(e, "flag"),
 		.has_privkey = vici_get_yes(e, "has_privkey"),
 		.subject = vici_get_str(e, "subject"),
 	};
 	if (data && data->type == VICI_NODE_VALUE)
-		cert->data = (struct vici_blob){ data->value, data->value_len };
+		cert->data = (struct charon_blob){ data->value, data->value_len };
 }
 
 static void on_certs(void *userdata, const struct vici_result *res)
 {
 	struct call *call = userdata;
-	struct vici_cert *certs = NULL;
+	struct charon_cert *certs = NULL;
 	size_t n = 0, max = 0;
 	int err = res->err;
 
@@ -599,7 +666,7 @@ static void on_certs(void *userdata, const struct vici_result *res)
 }
 
 int vici_list_certs(struct vici_client *c, const char *type, const char *flag, const char *subject,
-		    vici_certs_fn cb, void *userdata)
+		    charon_certs_fn cb, void *userdata)
 {
 	struct call tmpl = { .cb.certs = cb, .userdata = userdata };
 	struct vici_node *msg = vici_msg_new();
@@ -610,7 +677,15 @@ int vici_list_certs(struct vici_client *c, const char *type, const char *flag, c
 	return submit(c, "list-certs", msg, on_certs, &tmpl);
 }
 
-int vici_load_key(struct vici_client *c, const char *type, struct vici_blob data, vici_done_fn cb,
+int vici_flush_certs(struct vici_client *c, const char *type, vici_done_fn cb, void *userdata)
+{
+	struct vici_node *msg = vici_msg_new();
+
+	add_opt(msg, "type", type);
+	return submit_done(c, "flush-certs", msg, cb, userdata);
+}
+
+int vici_load_key(struct vici_client *c, const char *type, struct charon_blob data, vici_done_fn cb,
 		  void *userdata)
 {
 	struct vici_node *msg = vici_msg_new();
@@ -620,8 +695,8 @@ int vici_load_key(struct vici_client *c, const char *type, struct vici_blob data
 	return submit_done(c, "load-key", msg, cb, userdata);
 }
 
-int vici_load_cert(struct vici_client *c, const char *type, const char *flag, struct vici_blob data,
-		   vici_done_fn cb, void *userdata)
+int vici_load_cert(struct vici_client *c, const char *type, const char *flag,
+		   struct charon_blob data, vici_done_fn cb, void *userdata)
 {
 	struct vici_node *msg = vici_msg_new();
 
@@ -632,7 +707,7 @@ int vici_load_cert(struct vici_client *c, const char *type, const char *flag, st
 }
 
 int vici_load_shared(struct vici_client *c, const char *id, const char *type,
-		     struct vici_blob secret, const char *const *owners, vici_done_fn cb,
+		     struct charon_blob secret, const char *const *owners, vici_done_fn cb,
 		     void *userdata)
 {
 	struct vici_node *msg = vici_msg_new();
@@ -648,7 +723,7 @@ int vici_load_shared(struct vici_client *c, const char *id, const char *type,
 
 struct charon_call {
 	struct vici_client *c;
-	vici_charon_fn cb;
+	charon_info_fn cb;
 	void *userdata;
 	struct vici_charon info;
 };
@@ -704,7 +779,7 @@ static void on_version(void *userdata, const struct vici_result *res)
 	}
 }
 
-int vici_charon_info(struct vici_client *c, vici_charon_fn cb, void *userdata)
+int vici_charon_info(struct vici_client *c, charon_info_fn cb, void *userdata)
 {
 	struct charon_call *cc = calloc(1, sizeof(*cc));
 	int r;

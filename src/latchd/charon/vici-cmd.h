@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "latchd/charon/charon-info.h"
+#include "latchd/charon/charon.h"
 #include "latchd/charon/vici.h"
 
 typedef void (*vici_done_fn)(void *userdata, int err, const char *errmsg,
@@ -33,15 +33,8 @@ typedef void (*vici_done_fn)(void *userdata, int err, const char *errmsg,
 
 /* ---- traffic selectors ---- */
 
-struct vici_ts {
-	const char *net;    /* "192.0.2.1/32", "2001:db8::/64", "dynamic" */
-	uint8_t proto;	    /* IP protocol number; 0: any */
-	uint16_t port;	    /* 0: any */
-	uint16_t port_last; /* 0: just port; else a range port..port_last */
-};
-
 /* "192.0.2.1/32[tcp/40000]" into buf; -ENOSPC, or -EINVAL (a port needs a protocol). */
-int vici_ts_format(const struct vici_ts *ts, char *buf, size_t len);
+int vici_ts_format(const struct charon_ts *ts, char *buf, size_t len);
 
 struct vici_ts_parsed {
 	char net[64];
@@ -54,48 +47,20 @@ int vici_ts_parse(const char *s, struct vici_ts_parsed *out);
 
 /* ---- connections ---- */
 
-struct vici_blob {
-	const void *data;
-	size_t len;
-};
-
-struct vici_auth_cfg {
-	const char *auth; /* "pubkey", "psk", …; NULL: charon's default */
-	const char *id;
-	const struct vici_blob *certs, *cacerts, *pubkeys; /* PEM or DER contents */
-	size_t n_certs, n_cacerts, n_pubkeys;
-};
-
-struct vici_child_cfg {
-	const char *name;
-	const struct vici_ts *local_ts, *remote_ts;
-	size_t n_local_ts, n_remote_ts;
-	const char *mode;	  /* "tunnel", "transport", "pass", "drop"; NULL: tunnel */
-	uint32_t reqid;		  /* static reqid; 0: charon allocates one (not sent) */
-	const char *start_action; /* "none", "trap", "start"; NULL: not sent (none) */
-	const char *close_action, *dpd_action;
-	const char *const *esp_proposals; /* NULL-terminated; NULL: charon's default */
-};
-
-struct vici_conn_cfg {
-	const char *name;
-	const char *const *local_addrs, *const *remote_addrs; /* NULL-terminated */
-	unsigned version;				      /* 0: not sent (IKEv2 default) */
-	bool encap;
-	const char *unique;	      /* "no", "never", "keep", "replace"; NULL: not sent */
-	const char *dpd_delay;	      /* e.g. "3s"; NULL: not sent */
-	const char *const *proposals; /* IKE proposals; NULL-terminated */
-	struct vici_auth_cfg local, remote;
-	const struct vici_child_cfg *children;
-	size_t n_children;
-};
-
 /* The load-conn message for cfg, in swanctl's key order. */
-int vici_conn_msg(const struct vici_conn_cfg *cfg, struct vici_node **out);
+int vici_conn_msg(const struct charon_conn_cfg *cfg, struct vici_node **out);
 
-int vici_load_conn(struct vici_client *c, const struct vici_conn_cfg *cfg, vici_done_fn cb,
+int vici_load_conn(struct vici_client *c, const struct charon_conn_cfg *cfg, vici_done_fn cb,
 		   void *userdata);
 int vici_unload_conn(struct vici_client *c, const char *name, vici_done_fn cb, void *userdata);
+
+/*
+ * The connection names of a get-conns reply (its "conns" list; the reply has
+ * no "success" key). *names points into reply; free() it. 0, -EBADMSG when
+ * there is no such list, -ENOMEM.
+ */
+int vici_conns_parse(const struct vici_node *reply, const char ***names, size_t *n);
+int vici_get_conns(struct vici_client *c, charon_names_fn cb, void *userdata);
 
 /* ---- SAs ---- */
 
@@ -161,40 +126,39 @@ struct vici_sa_filter {
 int vici_list_sas(struct vici_client *c, const struct vici_sa_filter *filter, unsigned flags,
 		  vici_sas_fn cb, void *userdata);
 
+/* ---- events ---- */
+
+/*
+ * The authentication failures an ike-updown message tells (one without
+ * "up = yes"): each IKE_SA section in state CONNECTING, an IKE_SA that went
+ * down before it was ever up. fn gets each, remote_id cleaned (shared/text.h).
+ * Returns how many.
+ */
+unsigned vici_auth_failures(const struct vici_node *msg,
+			    void (*fn)(void *u, const struct charon_auth_failure *f), void *u);
+
 /* ---- credentials ---- */
-
-struct vici_cert {
-	const char *type; /* X509, X509_AC, X509_CRL, OCSP_RESPONSE, PUBKEY */
-	const char *flag; /* NONE, CA, AA, OCSP (X509 only) */
-	bool has_privkey;
-	struct vici_blob data; /* DER; SubjectPublicKeyInfo for PUBKEY */
-	const char *subject;   /* PUBKEY only, when not a key id */
-};
-
-typedef void (*vici_certs_fn)(void *userdata, int err, const char *errmsg,
-			      const struct vici_cert *certs, size_t n);
 
 /* type/flag/subject NULL: any (charon's defaults). */
 int vici_list_certs(struct vici_client *c, const char *type, const char *flag, const char *subject,
-		    vici_certs_fn cb, void *userdata);
+		    charon_certs_fn cb, void *userdata);
+/* Empty charon's certificate cache; type "X509", …; NULL: of every type. */
+int vici_flush_certs(struct vici_client *c, const char *type, vici_done_fn cb, void *userdata);
 
 /* type "rsa", "ecdsa", "ed25519", "any"…; reply key "id" names the key. */
-int vici_load_key(struct vici_client *c, const char *type, struct vici_blob data, vici_done_fn cb,
+int vici_load_key(struct vici_client *c, const char *type, struct charon_blob data, vici_done_fn cb,
 		  void *userdata);
 /* type "X509", flag "NONE"/"CA"/… */
-int vici_load_cert(struct vici_client *c, const char *type, const char *flag, struct vici_blob data,
-		   vici_done_fn cb, void *userdata);
+int vici_load_cert(struct vici_client *c, const char *type, const char *flag,
+		   struct charon_blob data, vici_done_fn cb, void *userdata);
 /* type "IKE", "EAP", …; id may be NULL; owners NULL-terminated identities. */
 int vici_load_shared(struct vici_client *c, const char *id, const char *type,
-		     struct vici_blob secret, const char *const *owners, vici_done_fn cb,
+		     struct charon_blob secret, const char *const *owners, vici_done_fn cb,
 		     void *userdata);
 
 /* ---- charon itself ---- */
 
-typedef void (*vici_charon_fn)(void *userdata, int err, const char *errmsg,
-			       const struct vici_charon *info);
-
 /* Asks "version", then "stats". */
-int vici_charon_info(struct vici_client *c, vici_charon_fn cb, void *userdata);
+int vici_charon_info(struct vici_client *c, charon_info_fn cb, void *userdata);
 
 #endif

@@ -63,7 +63,7 @@ static void health_charon_reached(struct core *c)
 {
 	struct core_health *h = health(c);
 
-	if (h && !h->asking && vici_charon_info(c->vici, on_charon_info, c) == 0)
+	if (h && !h->asking && charon_info(c->charon, on_charon_info, c) == 0)
 		h->asking = true;
 }
 
@@ -106,7 +106,7 @@ static void put_checks(struct core *c, struct buf *b)
 	doctor_add(d, true, "data plane", "%s, since latchd started: %s",
 		   enforce_caps(c->enf)->name, enforce_plane_why(c->enf));
 	doctor_kernel(d, h->probes, plane);
-	doctor_charon(d, &c->cfg, vici_client_error(c->vici), h->have_charon ? &h->charon : NULL,
+	doctor_charon(d, &c->cfg, charon_error(c->charon), h->have_charon ? &h->charon : NULL,
 		      plane);
 	doctor_settings(d, &c->cfg, h->have_charon ? h->charon.daemon : NULL, plane);
 	for (unsigned i = 0; i < d->n; i++) {
@@ -126,7 +126,7 @@ int core_req_status(struct core *c, struct request *req, char *err, size_t el)
 
 	wire_put_u32(b, IPC_A_VERSION, IPC_VERSION);
 	wire_put_str(b, IPC_A_NAME, "latchd " LATCH_VERSION);
-	put_count(b, IPC_A_COUNTER, "charon_up", vici_client_is_up(c->vici));
+	put_count(b, IPC_A_COUNTER, "charon_up", charon_is_up(c->charon));
 	put_count(b, IPC_A_COUNTER, "uptime_s", (ev_now(c->loop) - c->started_usec) / 1000000);
 	put_count(b, IPC_A_COUNTER, "clients", control_client_count(c->ctl));
 	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_PENDING; s++)
@@ -144,7 +144,7 @@ int core_req_status(struct core *c, struct request *req, char *err, size_t el)
 
 void core_status_text(struct core *c, char *buf, size_t len)
 {
-	const char *why = vici_client_error(c->vici);
+	const char *why = charon_error(c->charon);
 	char states[128] = "";
 	unsigned long long n = 0;
 	size_t at = 0;

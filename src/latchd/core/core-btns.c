@@ -27,7 +27,7 @@
 struct core_btns {
 	struct btns *b;	   /* NULL: BTNS is off (no anchor) */
 	struct pins *pins; /* NULL: no data directory, so no leap of faith */
-	struct vici_blob cert, anchor;
+	struct charon_blob cert, anchor;
 	bool flush;		/* a BTNS name had more than one key: empty charon's cache */
 	uint32_t flushed_below; /* IKE_SAs that may have authenticated before it was emptied */
 	void (*flushed)(struct core *c); /* the cache is empty: listings may go on */
@@ -60,8 +60,8 @@ static int feature_open(struct core *c, struct enforce_config *ec)
 	if (r < 0) {
 		log_warn("BTNS off: %s", err);
 	} else {
-		cb->cert = (struct vici_blob){ cb->b->cert_pem, cb->b->cert_len };
-		cb->anchor = (struct vici_blob){ cb->b->anchor_pem, cb->b->anchor_len };
+		cb->cert = (struct charon_blob){ cb->b->cert_pem, cb->b->cert_len };
+		cb->anchor = (struct charon_blob){ cb->b->anchor_pem, cb->b->anchor_len };
 		judge_spki_short(cb->b->cert.spki_sha256, h);
 		log_info("BTNS: this host is '%s' (pubKeyID %s…)", cb->b->id, h);
 	}
@@ -82,7 +82,7 @@ static void feature_free(struct core *c)
 	c->btns = NULL;
 }
 
-static void cred_loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
+static void cred_loaded(void *u, int err, const char *errmsg)
 {
 	if (err)
 		log_err("charon refused latchd's BTNS %s: %s", (const char *)u, errmsg);
@@ -95,9 +95,9 @@ static void charon_up(struct core *c)
 	if (!b)
 		return;
 	/* once, like our other certificate (core-charon.c load_creds): found by the BTNS id */
-	vici_load_cert(c->vici, "X509", "NONE", c->btns->cert, cred_loaded, "certificate");
-	vici_load_key(c->vici, "any", (struct vici_blob){ b->key_pem, b->key_len }, cred_loaded,
-		      "key");
+	charon_load_cert(c->charon, c->btns->cert, cred_loaded, "certificate");
+	charon_load_key(c->charon, (struct charon_blob){ b->key_pem, b->key_len }, cred_loaded,
+			"key");
 }
 
 /* ---------------------------------------------------------------- connections */
@@ -112,7 +112,7 @@ bool core_btns_wanted(const struct core *c, const struct latch_policy *p)
  * must be in the BTNS namespace and chain to the anchor (pinned: cacerts);
  * unique = never, so that a BTNS peer's INITIAL_CONTACT tears down no other SA.
  */
-static void conn_cfg(struct core *c, const struct conn *conn, struct vici_conn_cfg *vc)
+static void conn_cfg(struct core *c, const struct conn *conn, struct charon_conn_cfg *vc)
 {
 	struct core_btns *cb = c->btns;
 
@@ -137,7 +137,7 @@ bool core_btns_peer(const struct core *c, const struct sa_ike *ike, const struct
 	return judge_btns_peer(anchor(c), ike, id && id->has_cert ? &id->cert : NULL);
 }
 
-static void closed(void *u, int err, const char *errmsg, const struct vici_node *reply)
+static void closed(void *u, int err, const char *errmsg)
 {
 	if (err)
 		log_warn("closing a BTNS IKE_SA whose key cannot be told: %s", errmsg);
@@ -163,7 +163,7 @@ static const char *const no_key[] = {
  * authenticated since. An IKE_SA that may have authenticated before the
  * cache was emptied cannot be told either.
  */
-bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici_cert *certs,
+bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct charon_cert *certs,
 		     size_t n, struct ike_ident *id)
 {
 	struct btns_claims cl;
@@ -189,49 +189,42 @@ bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici
 		return true;
 	log_warn("IKE_SA %u with '%s': no key can be told (%s): closed", ike->id, ike->remote_id,
 		 id->no_key);
-	vici_terminate(c->vici, ike->id, 0, false, -1, closed, NULL);
+	charon_terminate_ike(c->charon, ike->id, closed, NULL);
 	c->btns->flush |= k == BTNS_KEY_SQUATTED || k == BTNS_KEY_TWO || k == BTNS_KEY_CHURN;
 	return true;
 }
 
-static void barrier_known(void *u, int err, const char *errmsg, const struct vici_ike_sa *sas,
-			  size_t n)
+static void barrier_known(void *u, int err, const char *errmsg, const uint64_t *ike_ids, size_t n)
 {
 	struct core *c = u;
 
 	if (err)
 		log_warn("list-sas after emptying charon's certificate cache: %s", errmsg);
 	for (size_t i = 0; i < n; i++) {
-		if (sas[i].uniqueid >= c->btns->flushed_below && sas[i].uniqueid < UINT32_MAX)
-			c->btns->flushed_below = (uint32_t)sas[i].uniqueid + 1;
+		if (ike_ids[i] >= c->btns->flushed_below && ike_ids[i] < UINT32_MAX)
+			c->btns->flushed_below = (uint32_t)ike_ids[i] + 1;
 	}
 	c->btns->flushed(c);
 }
 
 /* Every IKE_SA there is now may have authenticated before the cache was emptied. */
-static void cache_flushed(void *u, const struct vici_result *res)
+static void cache_flushed(void *u, int err, const char *errmsg)
 {
 	struct core *c = u;
 
-	if (res->err)
-		log_warn("flush-certs: %s", res->errmsg);
-	if (vici_list_sas(c->vici, &(struct vici_sa_filter){ .noblock = true }, 0, barrier_known,
-			  c) < 0)
+	if (err)
+		log_warn("flush-certs: %s", errmsg);
+	if (charon_list_ike_ids(c->charon, barrier_known, c) < 0)
 		barrier_known(c, -EIO, "not queued", NULL, 0);
 }
 
 bool core_btns_listed(struct core *c, void (*flushed)(struct core *c))
 {
-	struct vici_node *msg;
-
 	if (!c->btns || !c->btns->flush)
 		return false;
 	c->btns->flush = false;
 	c->btns->flushed = flushed;
-	msg = vici_msg_new();
-	if (msg)
-		vici_add_kv(msg, "type", "X509");
-	if (vici_call(c->vici, "flush-certs", msg, 0, cache_flushed, c, NULL) < 0) {
+	if (charon_flush_certs(c->charon, cache_flushed, c) < 0) {
 		log_warn("charon's certificate cache could not be emptied");
 		return false;
 	}

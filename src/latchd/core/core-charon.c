@@ -63,7 +63,7 @@ static struct conn *conn_get(struct core *c, const char *name, bool responder)
 }
 
 /* For commands whose outcome changes nothing: charon's refusal is only worth a line. */
-static void logged(void *u, int err, const char *errmsg, const struct vici_node *reply)
+static void logged(void *u, int err, const char *errmsg)
 {
 	if (err)
 		log_debug("%s: %s", (const char *)u, errmsg);
@@ -71,7 +71,7 @@ static void logged(void *u, int err, const char *errmsg, const struct vici_node 
 
 void core_terminate_child(struct core *c, uint32_t child_id)
 {
-	vici_terminate(c->vici, 0, child_id, false, -1, logged, "terminate");
+	charon_terminate_child(c->charon, child_id, logged, "terminate");
 }
 
 static void conn_forget(struct core *c, struct conn *conn)
@@ -98,19 +98,19 @@ void core_conn_put(struct core *c, struct conn *conn)
 	if (--conn->users || !conn->exact)
 		return;
 	if (conn->loaded)
-		vici_unload_conn(c->vici, conn->name, logged, "unload-conn");
+		charon_unload_conn(c->charon, conn->name, logged, "unload-conn");
 	conn_forget(c, conn);
 }
 
 /* The CAs a peer's certificate may come from: the token's, else latchd's. */
-static size_t pick_cas(const struct core *c, const struct latch_policy *p, struct vici_blob *out)
+static size_t pick_cas(const struct core *c, const struct latch_policy *p, struct charon_blob *out)
 {
 	size_t n = 0;
 
 	for (unsigned i = 0; i < c->n_cas; i++) {
 		if (p->peer_ca[0] && !ident_dn_equal(c->cas[i].info.subject, p->peer_ca))
 			continue;
-		out[n++] = (struct vici_blob){ c->cas[i].text, c->cas[i].len };
+		out[n++] = (struct charon_blob){ c->cas[i].text, c->cas[i].len };
 	}
 	return n;
 }
@@ -140,7 +140,7 @@ static void conn_loaded_for(void *u, struct pending *p)
 		core_initiate(o->c, p);
 }
 
-static void loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
+static void loaded(void *u, int err, const char *errmsg)
 {
 	struct conn_load *cl = u;
 	struct core *c = cl->c;
@@ -160,7 +160,7 @@ static void loaded(void *u, int err, const char *errmsg, const struct vici_node 
 		core_resolve_pending(c);
 }
 
-static int conn_load(struct core *c, struct conn *conn, const struct vici_conn_cfg *vc)
+static int conn_load(struct core *c, struct conn *conn, const struct charon_conn_cfg *vc)
 {
 	struct conn_load *cl = calloc(1, sizeof(*cl));
 	int r;
@@ -169,7 +169,7 @@ static int conn_load(struct core *c, struct conn *conn, const struct vici_conn_c
 		return -ENOMEM;
 	cl->c = c;
 	snprintf(cl->name, sizeof(cl->name), "%s", conn->name);
-	r = vici_load_conn(c->vici, vc, loaded, cl);
+	r = charon_load_conn(c->charon, vc, loaded, cl);
 	if (r < 0)
 		free(cl);
 	if (r == -ENOTCONN)
@@ -218,16 +218,16 @@ static void addr_text(const struct flow *f, bool local, char *buf, size_t len)
  * speaks only ESP in UDP), and one tunnel child.
  */
 static int load_conn(struct core *c, struct conn *conn, const char *const *laddrs,
-		     const char *const *raddrs, const struct vici_ts *lts,
-		     const struct vici_ts *rts, size_t n_ts)
+		     const char *const *raddrs, const struct charon_ts *lts,
+		     const struct charon_ts *rts, size_t n_ts)
 {
-	struct vici_blob cas[CORE_CAS_MAX];
+	struct charon_blob cas[CORE_CAS_MAX];
 	struct proposals pr;
 	char dpd[16];
 
 	snprintf(dpd, sizeof(dpd), "%us", c->cfg.dpd_delay);
 	proposals_of(c, &pr);
-	struct vici_child_cfg child = {
+	struct charon_child_cfg child = {
 		.name = conn->name,
 		.local_ts = lts,
 		.remote_ts = rts,
@@ -237,7 +237,7 @@ static int load_conn(struct core *c, struct conn *conn, const char *const *laddr
 		.reqid = conn->reqid,
 		.esp_proposals = pr.esp,
 	};
-	struct vici_conn_cfg vc = {
+	struct charon_conn_cfg vc = {
 		.name = conn->name,
 		.local_addrs = laddrs,
 		.remote_addrs = raddrs,
@@ -274,21 +274,21 @@ static int load_initiator(struct core *c, struct conn *conn)
 	const char *laddrs[] = { me, NULL }, *raddrs[] = { them, NULL };
 	const struct flow *f = &conn->flow;
 	unsigned bits = f->family == AF_INET6 ? 128 : 32;
-	struct vici_ts lts[2], rts[2];
+	struct charon_ts lts[2], rts[2];
 
 	addr_text(f, true, me, sizeof(me));
 	addr_text(f, false, them, sizeof(them));
 	snprintf(lnet, sizeof(lnet), "%s/%u", me, bits);
 	snprintf(rnet, sizeof(rnet), "%s/%u", them, bits);
 	if (conn->exact) {
-		lts[0] = (struct vici_ts){ .net = lnet, .proto = f->proto, .port = f->lport };
-		rts[0] = (struct vici_ts){ .net = rnet, .proto = f->proto, .port = f->rport };
+		lts[0] = (struct charon_ts){ .net = lnet, .proto = f->proto, .port = f->lport };
+		rts[0] = (struct charon_ts){ .net = rnet, .proto = f->proto, .port = f->rport };
 		return load_conn(c, conn, laddrs, raddrs, lts, rts, 1);
 	}
-	lts[0] = (struct vici_ts){ .net = lnet, .proto = IPPROTO_TCP };
-	lts[1] = (struct vici_ts){ .net = lnet, .proto = IPPROTO_UDP };
-	rts[0] = (struct vici_ts){ .net = rnet, .proto = IPPROTO_TCP };
-	rts[1] = (struct vici_ts){ .net = rnet, .proto = IPPROTO_UDP };
+	lts[0] = (struct charon_ts){ .net = lnet, .proto = IPPROTO_TCP };
+	lts[1] = (struct charon_ts){ .net = lnet, .proto = IPPROTO_UDP };
+	rts[0] = (struct charon_ts){ .net = rnet, .proto = IPPROTO_TCP };
+	rts[1] = (struct charon_ts){ .net = rnet, .proto = IPPROTO_UDP };
 	return load_conn(c, conn, laddrs, raddrs, lts, rts, 2);
 }
 
@@ -301,7 +301,7 @@ static int load_initiator(struct core *c, struct conn *conn)
 static int load_responder(struct core *c, struct conn *conn)
 {
 	const char *any[] = { "%any", NULL };
-	struct vici_ts dyn = { .net = "dynamic" };
+	struct charon_ts dyn = { .net = "dynamic" };
 
 	return load_conn(c, conn, any, any, &dyn, &dyn, 1);
 }
@@ -406,7 +406,7 @@ static int conn_use(struct core *c, const char *name, bool responder, const stru
 int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret)
 {
 	char name[64], addr[INET6_ADDRSTRLEN];
-	struct vici_blob cas[CORE_CAS_MAX];
+	struct charon_blob cas[CORE_CAS_MAX];
 
 	/* A connection without a pinned CA would trust any CA charon has: refuse instead. */
 	if (!core_btns_wanted(c, l->pol) && pick_cas(c, l->pol, cas) == 0)
@@ -423,7 +423,7 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
 
 static int conn_responder(struct core *c, const struct latch *l, struct conn **ret)
 {
-	struct vici_blob cas[CORE_CAS_MAX];
+	struct charon_blob cas[CORE_CAS_MAX];
 	char name[64];
 
 	if (core_btns_wanted(c, l->pol)) /* one BTNS responder for all: the anchor is its pin */
@@ -437,7 +437,7 @@ static int conn_responder(struct core *c, const struct latch *l, struct conn **r
 /*
  * A listener whose token admits BTNS peers gets the BTNS responder
  * connection; authenticated peers are acceptable to it too, so it also gets
- * the authenticated one when latchd has CAs to pin (loaded first: VICI
+ * the authenticated one when latchd has CAs to pin (loaded first: charon
  * answers in order, so both are loaded when the listener is answered).
  */
 int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret)
@@ -473,7 +473,7 @@ struct initiated {
 	uint64_t pending_id;
 };
 
-static void initiated(void *u, int err, const char *errmsg, const struct vici_node *reply)
+static void initiated(void *u, int err, const char *errmsg)
 {
 	struct initiated *in = u;
 	struct core *c = in->c;
@@ -505,7 +505,7 @@ int core_initiate(struct core *c, struct pending *p)
 		return -ENOMEM;
 	in->c = c;
 	in->pending_id = p->id;
-	r = vici_initiate(c->vici, p->conn->name, p->conn->name, -1, initiated, in);
+	r = charon_initiate(c->charon, p->conn->name, p->conn->name, initiated, in);
 	if (r < 0) {
 		free(in);
 		return r;
@@ -537,34 +537,21 @@ void core_conn_failed(struct core *c, const char *conn_name, const char *remote_
 
 /* ---------------------------------------------------------------- state */
 
-static void listed_sas(void *u, int err, const char *errmsg, const struct vici_ike_sa *sas,
-		       size_t n)
+/* charon's SAs are in the SA cache. */
+static void sas_read(void *u, int err, const char *errmsg)
 {
 	struct core *c = u;
 
-	if (err)
+	if (err) {
 		log_warn("list-sas: %s", errmsg);
+		return;
+	}
+	if (!c->certs_listing)
+		core_charon_known(c);
 	core_resolve_pending(c);
 }
 
-/* Feed every list-sa event of the stream to the SA cache. */
-static void listed_raw(void *u, const struct vici_result *res)
-{
-	struct core *c = u;
-
-	if (res->err) {
-		log_warn("list-sas: %s", res->errmsg);
-		return;
-	}
-	for (const struct vici_node *ev = res->stream ? res->stream->child : NULL; ev;
-	     ev = ev->next)
-		sacache_feed(c->sa, "list-sa", ev);
-	if (!c->certs_listing)
-		core_charon_known(c);
-	listed_sas(c, 0, "", NULL, 0);
-}
-
-static void cred_loaded(void *u, int err, const char *errmsg, const struct vici_node *reply)
+static void cred_loaded(void *u, int err, const char *errmsg)
 {
 	if (err)
 		log_err("charon refused latchd's %s: %s", (const char *)u, errmsg);
@@ -582,9 +569,8 @@ static void load_creds(struct core *c)
 	int r;
 
 	if (c->cert.text)
-		vici_load_cert(c->vici, "X509", "NONE",
-			       (struct vici_blob){ c->cert.text, c->cert.len }, cred_loaded,
-			       "certificate");
+		charon_load_cert(c->charon, (struct charon_blob){ c->cert.text, c->cert.len },
+				 cred_loaded, "certificate");
 	if (!c->cfg.key[0])
 		return;
 	r = ident_file_read(c->cfg.key, &pem, &len, 1 << 20);
@@ -592,14 +578,12 @@ static void load_creds(struct core *c)
 		log_err("key %s: %s", c->cfg.key, strerror(-r));
 		return;
 	}
-	vici_load_key(c->vici, "any", (struct vici_blob){ pem, len }, cred_loaded, "private key");
+	charon_load_key(c->charon, (struct charon_blob){ pem, len }, cred_loaded, "private key");
 	free(pem);
 }
 
 void core_charon_up(struct core *c, bool resync)
 {
-	struct vici_node *msg = vici_msg_new();
-
 	load_creds(c);
 	CORE_FEATURES_CALL(charon_up, c);
 	/* A restarted charon knows none of latchd's connections: load what is in use again. */
@@ -609,10 +593,8 @@ void core_charon_up(struct core *c, bool resync)
 		    (conn->responder ? load_responder(c, conn) : load_initiator(c, conn)) < 0)
 			log_warn("connection %s could not be reloaded", conn->name);
 	}
-	/* Seeding: every IKE_SA, noblock so a busy one cannot stall latchd. */
-	if (msg)
-		vici_add_kv(msg, "noblock", "yes");
-	if (vici_call(c->vici, "list-sas", msg, 0, listed_raw, c, NULL) < 0)
+	/* Seeding: every IKE_SA, and none that is busy can stall latchd. */
+	if (charon_read_sas(c->charon, sas_read, c) < 0)
 		log_warn("list-sas could not be queued");
 }
 
@@ -625,24 +607,23 @@ void core_charon_up(struct core *c, bool resync)
  * loads again those of its own that are in use and gone. SAs are not touched
  * by an unload (no start action): only new latches would fail meanwhile.
  */
-static bool in_list(const struct vici_node *list, const char *name)
+static bool in_list(const char *const *names, size_t n, const char *name)
 {
-	for (const struct vici_node *it = list ? list->child : NULL; it; it = it->next) {
-		if (it->value && !strcmp((const char *)it->value, name))
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(names[i], name))
 			return true;
 	}
 	return false;
 }
 
-static void conns_listed(void *u, const struct vici_result *res)
+static void conns_listed(void *u, int err, const char *errmsg, const char *const *names, size_t n)
 {
 	struct core *c = u;
-	const struct vici_node *list = res->err ? NULL : vici_get_list(res->reply, "conns");
 
-	if (!list)
+	if (err)
 		return;
 	for (struct conn *conn = c->conns; conn; conn = conn->next) {
-		if (!conn->loaded || in_list(list, conn->name))
+		if (!conn->loaded || in_list(names, n, conn->name))
 			continue;
 		log_warn("connection %s was unloaded from charon: loading it again", conn->name);
 		conn->loaded = false;
@@ -655,8 +636,8 @@ static int check_conns(struct ev_source *s, uint64_t usec, void *u)
 {
 	struct core *c = u;
 
-	if (vici_client_is_up(c->vici) && c->conns)
-		vici_call(c->vici, "get-conns", vici_msg_new(), 0, conns_listed, c, NULL);
+	if (charon_is_up(c->charon) && c->conns)
+		charon_list_conns(c->charon, conns_listed, c);
 	return ev_time_set_in(s, CORE_CONN_CHECK_USEC);
 }
 
@@ -678,7 +659,7 @@ static void certs_flushed(struct core *c)
 	}
 }
 
-static void certs_listed(void *u, int err, const char *errmsg, const struct vici_cert *certs,
+static void certs_listed(void *u, int err, const char *errmsg, const struct charon_cert *certs,
 			 size_t n)
 {
 	struct core *c = u;
@@ -738,7 +719,7 @@ void core_list_certs(struct core *c)
 		c->certs_again = true;
 		return;
 	}
-	if (vici_list_certs(c->vici, "X509", "NONE", NULL, certs_listed, c) == 0) {
+	if (charon_list_certs(c->charon, certs_listed, c) == 0) {
 		c->certs_listing = true;
 		c->certs_gen++;
 	}

@@ -10,9 +10,8 @@
 
 #include "latchd/base/config.h"
 #include "latchd/base/event.h"
+#include "latchd/charon/charon.h"
 #include "latchd/charon/sacache.h"
-#include "latchd/charon/vici-cmd.h"
-#include "latchd/charon/vici.h"
 #include "latchd/control/control.h"
 #include "latchd/core/core.h"
 #include "latchd/core/judge.h"
@@ -79,7 +78,7 @@ struct core {
 	struct config cfg;
 	struct ev_loop *loop;
 	struct control *ctl;
-	struct vici_client *vici;
+	struct charon *charon; /* charon/charon.h: commands, events, the SA cache fed */
 	struct sacache *sa;
 	struct latchdb *db;
 	struct enforce *enf;
@@ -150,7 +149,7 @@ struct core_feature {
 	void (*socket_gone)(struct core *c, uint64_t cookie);
 	void (*client_gone)(struct core *c, struct client *cl);
 	/* a connection to load into charon: the feature's credentials and constraints over vc */
-	void (*conn_cfg)(struct core *c, const struct conn *conn, struct vici_conn_cfg *vc);
+	void (*conn_cfg)(struct core *c, const struct conn *conn, struct charon_conn_cfg *vc);
 	/* core_bind filled both identities: the feature's say (BTNS: never authenticated) */
 	void (*bind)(struct core *c, const struct latch *l, const struct sa_ike *ike,
 		     const struct ike_ident *id, struct latch_ident *remote,
@@ -307,7 +306,7 @@ bool core_btns_wanted(const struct core *c, const struct latch_policy *p);
  * The certificate of a BTNS IKE_SA's peer, when charon's cache can tell it;
  * false when the IKE_SA is not BTNS. One it cannot tell is closed.
  */
-bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct vici_cert *certs,
+bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct charon_cert *certs,
 		     size_t n, struct ike_ident *id);
 /*
  * After a listing: true when a BTNS name was found shared, and charon's

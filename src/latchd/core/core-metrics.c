@@ -157,7 +157,7 @@ int core_req_metrics(struct core *c, struct request *req, char *err, size_t el)
 	put_metric(b, "clients", NULL, control_client_count(c->ctl));
 	put_metric(b, "ike_sas", NULL, sacache_count_ike(c->sa));
 	put_metric(b, "child_sas", NULL, sacache_count_children(c->sa));
-	put_metric(b, "charon_reachable", NULL, vici_client_is_up(c->vici));
+	put_metric(b, "charon_reachable", NULL, charon_is_up(c->charon));
 	put_metric(b, "resident_memory_bytes", NULL, rss_bytes());
 	put_metric(b, "start_time_seconds", NULL,
 		   (uint64_t)time(NULL) - (ev_now(c->loop) - c->started_usec) / 1000000);

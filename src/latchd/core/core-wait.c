@@ -19,10 +19,10 @@
 static void pending_expired(void *u, struct pending *p)
 {
 	struct core *c = u;
-	const char *why = vici_client_error(c->vici);
+	const char *why = charon_error(c->charon);
 	char msg[256];
 
-	if (!vici_client_is_up(c->vici))
+	if (!charon_is_up(c->charon))
 		snprintf(msg, sizeof(msg), "charon is unreachable (%s): no SA could be asked for",
 			 why ? why : "its events are not registered yet");
 	else

@@ -9,11 +9,6 @@
 #include "latchd/base/log.h"
 #include "latchd/core/core-int.h"
 #include "latchd/dataplane/sockdiag.h"
-#include "shared/text.h"
-
-static const char *const vici_events[] = {
-	"ike-updown", "child-updown", "ike-rekey", "child-rekey", "ike-update", NULL,
-};
 
 /* ---------------------------------------------------------------- identities */
 
@@ -567,7 +562,7 @@ void core_charon_known(struct core *c)
 	CORE_FEATURES_CALL(charon_known, c);
 }
 
-static void vici_up(void *u, bool resync, unsigned unknown)
+static void on_charon_up(void *u, bool resync)
 {
 	struct core *c = u;
 
@@ -592,7 +587,7 @@ static void act_key_manager_gone(struct core *c, struct latch *l, void *u)
 }
 
 /* charon went away: every SA it carried is gone with it (R16). */
-static void vici_down(void *u, int err, const char *why)
+static void on_charon_down(void *u, int err, const char *why)
 {
 	struct core *c = u;
 
@@ -604,39 +599,16 @@ static void vici_down(void *u, int err, const char *why)
 		conn->loaded = conn->loading = false;
 }
 
-/* An IKE_SA that goes down before it was ever up: authentication failed (vici.md §2.4). */
-static void check_auth_failure(struct core *c, const char *name, const struct vici_node *msg)
+/* An IKE_SA that went down before it was ever up: authentication was refused. */
+static void on_auth_failed(void *u, const struct charon_auth_failure *f)
 {
-	const char *state, *rid;
-	char id[SA_ID_MAX];
-
-	if (strcmp(name, "ike-updown") || vici_get_yes(msg, "up"))
-		return;
-	for (const struct vici_node *ike = msg->child; ike; ike = ike->next) {
-		if (ike->type != VICI_NODE_SECTION || !ike->name)
-			continue;
-		state = vici_get_str(ike, "state");
-		if (!state || strcmp(state, "CONNECTING"))
-			continue;
-		rid = vici_get_str(ike, "remote-id"); /* what the peer claimed: cleaned */
-		text_clean(id, sizeof(id), rid ? rid : "", rid ? strlen(rid) : 0);
-		core_conn_failed(c, ike->name, id);
-	}
+	core_conn_failed(u, f->conn, f->remote_id);
 }
 
-static void vici_event(void *u, const char *name, const struct vici_node *msg)
-{
-	struct core *c = u;
-
-	check_auth_failure(c, name, msg);
-	if (sacache_feed(c->sa, name, msg) < 0)
-		log_warn("charon sent a %s event latchd does not understand", name);
-}
-
-static const struct vici_client_ops vici_ops = {
-	.up = vici_up,
-	.down = vici_down,
-	.event = vici_event,
+static const struct charon_ops charon_ops = {
+	.up = on_charon_up,
+	.down = on_charon_down,
+	.auth_failed = on_auth_failed,
 };
 
 /* ---------------------------------------------------------------- sockets */
@@ -824,10 +796,6 @@ static int open_enforcement(struct core *c)
 
 static int open_parts(struct core *c)
 {
-	struct vici_client_config vc = {
-		.path = c->cfg.vici_socket,
-		.events = vici_events,
-	};
 	struct control_config cc = {
 		.path = c->cfg.socket,
 		.max_clients_per_uid = c->cfg.max_clients,
@@ -854,7 +822,7 @@ static int open_parts(struct core *c)
 	if (r == 0)
 		r = ev_add_io(c->loop, &c->diag_src, c->diag_fd, EPOLLIN, on_diag, c);
 	if (r == 0)
-		r = vici_client_new(c->loop, &vc, &vici_ops, c, &c->vici);
+		r = charon_new(c->loop, c->cfg.vici_socket, c->sa, &charon_ops, c, &c->charon);
 	if (r == 0)
 		open_journal(c);
 	if (r == 0)
@@ -896,7 +864,7 @@ void core_free(struct core *c, bool keep)
 	control_free(c->ctl);
 	if (c->pend) /* answered now; the set stays until charon's client has failed its calls */
 		pending_free_all(c->pend);
-	vici_client_free(c->vici);
+	charon_free(c->charon);
 	ev_source_free(c->diag_src);
 	ev_source_free(c->conn_timer);
 	if (c->diag_fd >= 0)

@@ -6,7 +6,9 @@
  * takes msg and refuses with -ENOTCONN while charon is down; going down
  * fails every queued command with -ECONNRESET before telling the owner;
  * freeing the client fails them with -ECANCELED; a cancelled command's
- * callback never runs. The real typed commands (vici-cmd.c) sit on top.
+ * callback never runs. The real typed commands (vici-cmd.c) and the
+ * facade the core uses (charon.c) sit on top; each call keeps its message
+ * until it is answered, for tests that check what was asked.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@ struct call {
 	vici_reply_fn cb; /* NULL: cancelled */
 	void *userdata;
 	uint64_t id;
+	struct vici_node *msg; /* what was sent; NULL: an empty message */
 };
 
 struct vici_client {
@@ -40,7 +43,8 @@ static struct {
 
 void fake_vici_reset(void)
 {
-	fv.n = 0;
+	while (fv.n)
+		vici_node_free(fv.calls[--fv.n].msg);
 	fv.next_id = 1;
 }
 
@@ -75,6 +79,7 @@ static void fail_all(int err, const char *why)
 	while (fv.n) {
 		struct call c = take(0);
 
+		vici_node_free(c.msg);
 		if (c.cb)
 			c.cb(c.userdata, &res);
 	}
@@ -103,12 +108,12 @@ int vici_call(struct vici_client *c, const char *cmd, struct vici_node *msg, uin
 	      vici_reply_fn cb, void *userdata, uint64_t *id)
 {
 	(void)timeout_usec;
-	vici_node_free(msg);
-	if (!c->up)
-		return -ENOTCONN;
-	if (fv.n == CALLS_MAX)
-		return -ENOMEM;
-	fv.calls[fv.n] = (struct call){ .cb = cb, .userdata = userdata, .id = fv.next_id++ };
+	if (!c->up || fv.n == CALLS_MAX) {
+		vici_node_free(msg);
+		return c->up ? -ENOMEM : -ENOTCONN;
+	}
+	fv.calls[fv.n] =
+		(struct call){ .cb = cb, .userdata = userdata, .id = fv.next_id++, .msg = msg };
 	snprintf(fv.calls[fv.n].name, sizeof(fv.calls[0].name), "%s", cmd);
 	if (id)
 		*id = fv.calls[fv.n].id;
@@ -160,6 +165,11 @@ const char *fake_vici_call_name(size_t i)
 	return fv.calls[i].name;
 }
 
+const struct vici_node *fake_vici_call_msg(size_t i)
+{
+	return fv.calls[i].msg;
+}
+
 void fake_vici_answer(size_t i, int err, const struct vici_node *reply,
 		      const struct vici_node *stream)
 {
@@ -174,6 +184,7 @@ void fake_vici_answer(size_t i, int err, const struct vici_node *reply,
 	if (getenv("FUZZ_CORE_LOG")) /* the conversation, to adapt the harness */
 		fprintf(stderr, "fake charon: %s answered %d%s\n", c.name, err,
 			c.cb ? "" : " (cancelled)");
+	vici_node_free(c.msg);
 	if (c.cb)
 		c.cb(c.userdata, &res);
 }

@@ -59,6 +59,8 @@ size_t fake_vici_calls(void);
 void fake_vici_answer(size_t i, int err, const struct vici_node *reply,
 		      const struct vici_node *stream);
 const char *fake_vici_call_name(size_t i);
+/* The message call i carries (NULL: empty), until it is answered. */
+const struct vici_node *fake_vici_call_msg(size_t i);
 void fake_vici_event(const char *name, const struct vici_node *msg);
 
 /* fake-plane.c: enforcement always obeys; sock_diag tells what the driver queues. */
