@@ -15,33 +15,8 @@
 #include <unistd.h>
 
 #include "../fuzz/core/harness.h"
-#include "latchd/base/config.h"
-#include "latchd/base/log.h"
-#include "latchd/core/core.h"
+#include "core-fixture.h"
 #include "shared/wire.h"
-
-static void send_msg(struct client *cl, uint16_t type, uint32_t seq, int fd)
-{
-	struct buf b;
-
-	buf_init(&b, IPC_MSG_MAX);
-	wire_begin(&b, type, 0, seq, 0);
-	if (type == IPC_MSG_HELLO)
-		wire_put_u32(&b, IPC_A_VERSION, IPC_VERSION);
-	assert_int_equal(wire_end(&b), 0);
-	fake_client_send(cl, b.data, b.len, fd);
-	buf_free(&b);
-}
-
-static struct client *client(uid_t uid)
-{
-	struct client *cl = fake_client_connect(uid, uid, 100 + (pid_t)uid);
-
-	assert_non_null(cl);
-	send_msg(cl, IPC_MSG_HELLO, 1, -1);
-	assert_int_equal(fake_client_last_status(cl), 0);
-	return cl;
-}
 
 static int bound_tcp(void)
 {
@@ -61,36 +36,22 @@ static int bound_tcp(void)
  */
 static void attach_of_anothers_socket_is_refused(void **state)
 {
-	char dir[] = "/tmp/test-core-attach-XXXXXX", cmd[64];
+	struct core_fixture fx;
 	struct client *owner, *other;
-	struct config cfg;
-	struct core *c;
 	int fd = bound_tcp();
 
-	assert_non_null(mkdtemp(dir));
-	config_defaults(&cfg);
-	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", dir);
-	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
-	snprintf(cfg.btns_anchor, sizeof(cfg.btns_anchor), "%s/none", dir);
-	log_set_level(LOG_LVL_ERR);
-	fake_ev_reset();
-	fake_control_reset();
-	fake_vici_reset();
-	fake_plane_reset(false, 0);
-	assert_int_equal(core_new(NULL, &cfg, &c), 0);
-	owner = client(1000);
-	other = client(1001);
-	send_msg(owner, IPC_MSG_ATTACH, 2, fd);
+	core_fixture_config(&fx);
+	core_fixture_start(&fx);
+	owner = fake_client_hello(1000);
+	other = fake_client_hello(1001);
+	fake_client_send_bare(owner, IPC_MSG_ATTACH, fd);
 	assert_int_equal(fake_client_last_status(owner), 0);
-	send_msg(other, IPC_MSG_ATTACH, 2, fd);
+	fake_client_send_bare(other, IPC_MSG_ATTACH, fd);
 	assert_int_equal(fake_client_last_status(other), -EPERM);
-	send_msg(owner, IPC_MSG_ATTACH, 3, fd);
+	fake_client_send_bare(owner, IPC_MSG_ATTACH, fd);
 	assert_int_equal(fake_client_last_status(owner), 0);
-	core_free(c, false);
-	fake_control_finish();
+	core_fixture_stop(&fx);
 	close(fd);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
 }
 
 int main(void)

@@ -58,7 +58,8 @@ static void on_charon_info(void *u, int err, const char *errmsg, const struct vi
 	}
 }
 
-void core_health_charon_up(struct core *c)
+/* charon answered: ask it for its version and plugins */
+static void health_charon_reached(struct core *c)
 {
 	struct core_health *h = health(c);
 
@@ -66,17 +67,25 @@ void core_health_charon_up(struct core *c)
 		h->asking = true;
 }
 
-void core_health_charon_down(struct core *c)
+static void health_charon_down(struct core *c)
 {
 	if (c->health)
 		c->health->have_charon = false;
 }
 
-void core_health_free(struct core *c)
+static void health_free(struct core *c)
 {
 	free(c->health);
 	c->health = NULL;
 }
+
+/* The doctor's lines follow charon's life (struct core_feature). */
+const struct core_feature core_health_feature = {
+	.name = "health",
+	.free = health_free,
+	.charon_reached = health_charon_reached,
+	.charon_down = health_charon_down,
+};
 
 static void put_checks(struct core *c, struct buf *b)
 {

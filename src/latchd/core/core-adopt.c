@@ -67,7 +67,7 @@ static void adopt_one(void *u, const struct persist_rec *r)
 		return;
 	}
 	if (l->listener) {
-		if (core_btns_responder(c, l, &conn) == 0)
+		if (core_conn_responder(c, l, &conn) == 0)
 			l->core = conn;
 	} else {
 		l->sa.child_id = 0; /* bound again once charon's SAs are known */
@@ -137,30 +137,18 @@ static void sweep(struct core *c)
 	free(sw.ops);
 }
 
-/* Whether the control socket is an entry of dir (the default: both in /run/latch). */
-static bool socket_in(const char *dir, const char *sock)
+/* After the journal is open (core.c): the latches of a previous latchd, adopted or swept. */
+static int start(struct core *c)
 {
-	size_t n = strlen(dir);
+	int r;
 
-	return !strncmp(dir, sock, n) && sock[n] == '/' && !strchr(sock + n + 1, '/');
-}
-
-void core_readopt(struct core *c)
-{
-	/* 0700, but every user must reach a control socket that lives there. */
-	mode_t mode = socket_in(c->cfg.state_dir, c->cfg.socket) ? 0755 : 0700;
-	int r = persist_open(c->cfg.state_dir, mode, &c->persist);
-
-	if (r < 0) {
-		log_warn("state directory %s: %s%s: latches will not survive a restart",
-			 c->cfg.state_dir, strerror(-r),
-			 r == -EPERM ? " (not latchd's own, or writable by others)" : "");
-		return;
-	}
+	if (!c->persist)
+		return 0; /* no journal: nothing to adopt, nothing known to sweep */
 	r = persist_load(c->persist, adopt_one, c);
 	if (r < 0)
 		log_warn("reading %s/latches: %s", c->cfg.state_dir, strerror(-r));
 	sweep(c);
+	return 0;
 }
 
 static bool unbound(void *u, struct latch *l)
@@ -175,10 +163,17 @@ static void act_adopt(struct core *c, struct latch *l, void *u)
 		core_break(c, l, IPC_REASON_DAEMON);
 }
 
-void core_adopt_finish(struct core *c)
+/* charon's state and certificates are known: re-adopted latches are bound or broken. */
+static void charon_known(struct core *c)
 {
 	if (!c->adopting)
 		return;
 	c->adopting = false;
 	core_each_matching(c, unbound, NULL, act_adopt);
 }
+
+const struct core_feature core_adopt_feature = {
+	.name = "adopt",
+	.start = start,
+	.charon_known = charon_known,
+};

@@ -12,7 +12,7 @@
  *
  * Protection is the socket's for its whole life, not its first flow's
  * (docs/architecture.md, "Protected sockets"). On libipsec every socket given
- * a token (ATTACH, and CONNECT and LATCH through core_attach_protect) gets a
+ * a token (ATTACH, and CONNECT and LATCH through its protect hook) gets a
  * mark of its own (SO_MARK on latchd's copy): the hold rule queues every
  * packet of it whose flow is not armed, whatever its tuple, and the mark
  * names the socket. So a second connect(2) after a failed or released latch
@@ -274,7 +274,7 @@ static int on_readable(struct ev_source *s, int fd, uint32_t revents, void *u)
 
 /* ---------------------------------------------------------------- the core's hooks */
 
-void core_attach_changed(struct core *c, struct latch *l, uint8_t old)
+static void latch_changed(struct core *c, struct latch *l, uint8_t old)
 {
 	bool up = l->state == IPC_STATE_ESTABLISHED;
 	struct attach *a;
@@ -288,7 +288,7 @@ void core_attach_changed(struct core *c, struct latch *l, uint8_t old)
 		forget(c, a); /* kernel: the socket's policies hold it from now on */
 }
 
-void core_attach_gone(struct core *c, uint64_t cookie)
+static void socket_gone(struct core *c, uint64_t cookie)
 {
 	struct attach *a = c->att ? by_cookie(c->att, cookie) : NULL;
 
@@ -304,7 +304,7 @@ void core_attach_gone(struct core *c, uint64_t cookie)
  * destroy event forgets the attachment), and a first packet that comes later
  * cannot get its socket policies: the socket is reset (on_packet).
  */
-void core_attach_client_gone(struct core *c, struct client *cl)
+static void client_gone(struct core *c, struct client *cl)
 {
 	for (struct attach *a = c->att ? c->att->list : NULL; a; a = a->next) {
 		if (a->client != cl)
@@ -316,7 +316,8 @@ void core_attach_client_gone(struct core *c, struct client *cl)
 	}
 }
 
-int core_attach_open(struct core *c, struct enforce_config *ec)
+/* The NFQUEUE listener; sets ec's hold rule when it is bound (else ATTACH is EOPNOTSUPP). */
+static int attach_open(struct core *c, struct enforce_config *ec)
 {
 	struct attachments *at = calloc(1, sizeof(*at));
 	int r;
@@ -342,7 +343,7 @@ int core_attach_open(struct core *c, struct enforce_config *ec)
 	return 0;
 }
 
-void core_attach_close(struct core *c)
+static void attach_free(struct core *c)
 {
 	struct attachments *at = c->att;
 
@@ -482,8 +483,12 @@ static int keep_socket(struct core *c, struct request *req, const struct latch_p
 	return 0;
 }
 
-int core_attach_protect(struct core *c, struct request *req, const struct latch_policy *pol,
-			char *err, size_t el)
+/*
+ * CONNECT, LATCH: the socket of req keeps pol's protection for its whole life
+ * (libipsec: its mark; kernel: nothing, its policies do it).
+ */
+static int protect(struct core *c, struct request *req, const struct latch_policy *pol, char *err,
+		   size_t el)
 {
 	struct attach *a;
 	struct flow3 l3;
@@ -532,9 +537,7 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el)
 
 	if (!c->att || !c->att->q)
 		return FAIL(-EOPNOTSUPP, "latchd cannot hold first packets here (no NFQUEUE)");
-	r = core_get_policy(&req->msg.attrs, &pol, err, el);
-	if (r == 0)
-		r = core_check_policy_rights(c, req, &pol, err, el);
+	r = core_req_policy(c, req, &pol, err, el);
 	if (r == 0)
 		r = attach_socket(req->fd, enforce_caps(c->enf)->attach_udp, &l3, &cookie, err, el);
 	if (r < 0)
@@ -546,3 +549,13 @@ int core_req_attach(struct core *c, struct request *req, char *err, size_t el)
 		 flow3_format(text, sizeof(text), &l3), (unsigned)req->cred.uid);
 	return reply(c, req, a);
 }
+
+const struct core_feature core_attach_feature = {
+	.name = "attach",
+	.open = attach_open,
+	.free = attach_free,
+	.latch_changed = latch_changed,
+	.protect = protect,
+	.socket_gone = socket_gone,
+	.client_gone = client_gone,
+};

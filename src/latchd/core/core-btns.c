@@ -30,6 +30,7 @@ struct core_btns {
 	struct charon_blob cert, anchor;
 	bool flush;		/* a BTNS name had more than one key: empty charon's cache */
 	uint32_t flushed_below; /* IKE_SAs that may have authenticated before it was emptied */
+	void (*flushed)(struct core *c); /* the cache is empty: listings may go on */
 };
 
 static const struct btns *cred(const struct core *c)
@@ -45,7 +46,7 @@ static const char *anchor(const struct core *c)
 
 /* ---------------------------------------------------------------- life cycle */
 
-int core_btns_open(struct core *c)
+static int feature_open(struct core *c, struct enforce_config *ec)
 {
 	struct core_btns *cb = calloc(1, sizeof(*cb));
 	char err[512] = "", h[JUDGE_SPKI_SHORT];
@@ -71,7 +72,7 @@ int core_btns_open(struct core *c)
 	return 0;
 }
 
-void core_btns_free(struct core *c)
+static void feature_free(struct core *c)
 {
 	if (!c->btns)
 		return;
@@ -87,7 +88,7 @@ static void cred_loaded(void *u, int err, const char *errmsg)
 		log_err("charon refused latchd's BTNS %s: %s", (const char *)u, errmsg);
 }
 
-void core_btns_charon_up(struct core *c)
+static void charon_up(struct core *c)
 {
 	const struct btns *b = cred(c);
 
@@ -111,7 +112,7 @@ bool core_btns_wanted(const struct core *c, const struct latch_policy *p)
  * must be in the BTNS namespace and chain to the anchor (pinned: cacerts);
  * unique = never, so that a BTNS peer's INITIAL_CONTACT tears down no other SA.
  */
-void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct charon_conn_cfg *vc)
+static void conn_cfg(struct core *c, const struct conn *conn, struct charon_conn_cfg *vc)
 {
 	struct core_btns *cb = c->btns;
 
@@ -122,38 +123,6 @@ void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct charon_c
 	vc->remote.cacerts = &cb->anchor;
 	vc->remote.n_cacerts = 1;
 	vc->unique = "never";
-}
-
-/*
- * A listener whose token admits BTNS peers gets the BTNS responder
- * connection; authenticated peers are acceptable to it too, so it also gets
- * the authenticated one when latchd has CAs to pin (loaded first: charon
- * answers in order, so both are loaded when the listener is answered).
- */
-int core_btns_responder(struct core *c, const struct latch *l, struct conn **ret)
-{
-	struct latch *auth;
-	struct conn *conn;
-
-	if (!core_btns_wanted(c, l->pol))
-		return core_conn_responder(c, l, ret);
-	if (c->n_cas) {
-		auth = malloc(sizeof(*auth));
-		if (!auth)
-			return -ENOMEM;
-		struct latch_policy ap = *l->pol;
-
-		ap.btns = false;
-		if (ap.leap_of_faith)
-			ap.peer_id[0] = '\0'; /* a pin's name, not an IKE identity */
-		*auth = *l;
-		auth->pol = &ap; /* a temporary: it borrows, it is never in the database */
-		if (core_conn_responder(c, auth, &conn) < 0)
-			log_warn("listener %llu: no responder for authenticated peers",
-				 (unsigned long long)l->id);
-		free(auth); /* the connection stays in use: BTNS listeners keep it loaded */
-	}
-	return core_conn_responder(c, l, ret);
 }
 
 /* ---------------------------------------------------------------- whose SA */
@@ -235,11 +204,7 @@ static void barrier_known(void *u, int err, const char *errmsg, const uint64_t *
 		if (ike_ids[i] >= c->btns->flushed_below && ike_ids[i] < UINT32_MAX)
 			c->btns->flushed_below = (uint32_t)ike_ids[i] + 1;
 	}
-	c->certs_listing = false;
-	if (c->certs_again) {
-		c->certs_again = false;
-		core_list_certs(c);
-	}
+	c->btns->flushed(c);
 }
 
 /* Every IKE_SA there is now may have authenticated before the cache was emptied. */
@@ -253,11 +218,12 @@ static void cache_flushed(void *u, int err, const char *errmsg)
 		barrier_known(c, -EIO, "not queued", NULL, 0);
 }
 
-bool core_btns_listed(struct core *c)
+bool core_btns_listed(struct core *c, void (*flushed)(struct core *c))
 {
 	if (!c->btns || !c->btns->flush)
 		return false;
 	c->btns->flush = false;
+	c->btns->flushed = flushed;
 	if (charon_flush_certs(c->charon, cache_flushed, c) < 0) {
 		log_warn("charon's certificate cache could not be emptied");
 		return false;
@@ -323,10 +289,10 @@ static void bind_pin(struct core *c, const struct latch *l, struct latch_ident *
 }
 
 /* core_bind filled both identities as for an authenticated peer: BTNS ones are told so. */
-void core_btns_bind(struct core *c, const struct latch *l, const struct sa_ike *ike,
-		    struct latch_ident *remote, struct latch_ident *local)
+static void bind_ident(struct core *c, const struct latch *l, const struct sa_ike *ike,
+		       const struct ike_ident *id, struct latch_ident *remote,
+		       struct latch_ident *local)
 {
-	const struct ike_ident *id = core_ident(c, ike->id);
 	const struct btns *b = cred(c);
 
 	if (!core_btns_peer(c, ike, id))
@@ -385,11 +351,18 @@ static int delete_pin(struct core *c, struct request *req, char *err, size_t el)
 
 int core_req_pins(struct core *c, struct request *req, char *err, size_t el)
 {
-	if (!control_is_admin(req))
-		return FAIL(-EPERM, "leap-of-faith pins are for root or the admin group");
 	if (!c->btns || !c->btns->pins)
 		return FAIL(-EOPNOTSUPP, "latchd keeps no pins (no data_dir)");
 	if (req->type == IPC_MSG_PIN_LIST)
 		return list_pins(c, req);
 	return delete_pin(c, req, err, el);
 }
+
+const struct core_feature core_btns_feature = {
+	.name = "btns",
+	.open = feature_open,
+	.free = feature_free,
+	.charon_up = charon_up,
+	.conn_cfg = conn_cfg,
+	.bind = bind_ident,
+};

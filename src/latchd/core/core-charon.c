@@ -120,6 +120,26 @@ struct conn_load {
 	char name[64];
 };
 
+/* What a connection's load or IKE came to, for the requests waiting on it. */
+struct conn_outcome {
+	struct core *c;
+	const struct conn *conn;
+	int err;
+	const char *why;
+};
+
+static void conn_loaded_for(void *u, struct pending *p)
+{
+	struct conn_outcome *o = u;
+
+	if (p->conn != o->conn)
+		return;
+	if (o->err)
+		core_reply_pending(o->c, p, -EREMOTEIO, o->why);
+	else if (!o->conn->responder)
+		core_initiate(o->c, p);
+}
+
 static void loaded(void *u, int err, const char *errmsg)
 {
 	struct conn_load *cl = u;
@@ -133,15 +153,9 @@ static void loaded(void *u, int err, const char *errmsg)
 	conn->loaded = err == 0;
 	if (err)
 		log_warn("charon refused connection %s: %s", conn->name, errmsg);
-	for (struct pending *p = c->pending, *next; p; p = next) {
-		next = p->next;
-		if (p->conn != conn)
-			continue;
-		if (err)
-			core_reply_pending(c, p, -EREMOTEIO, errmsg);
-		else if (!conn->responder)
-			core_initiate(c, p);
-	}
+	struct conn_outcome o = { c, conn, err, errmsg };
+
+	pending_each(c->pend, conn_loaded_for, &o);
 	if (!err)
 		core_resolve_pending(c);
 }
@@ -242,7 +256,7 @@ static int load_conn(struct core *c, struct conn *conn, const char *const *laddr
 		.n_children = 1,
 	};
 
-	core_btns_conn_cfg(c, conn, &vc);
+	CORE_FEATURES_CALL(conn_cfg, c, conn, &vc);
 	return conn_load(c, conn, &vc);
 }
 
@@ -407,7 +421,7 @@ int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret
 	return conn_use(c, name, false, l, ret);
 }
 
-int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret)
+static int conn_responder(struct core *c, const struct latch *l, struct conn **ret)
 {
 	struct charon_blob cas[CORE_CAS_MAX];
 	char name[64];
@@ -420,27 +434,50 @@ int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret
 	return conn_use(c, name, true, l, ret);
 }
 
+/*
+ * A listener whose token admits BTNS peers gets the BTNS responder
+ * connection; authenticated peers are acceptable to it too, so it also gets
+ * the authenticated one when latchd has CAs to pin (loaded first: charon
+ * answers in order, so both are loaded when the listener is answered).
+ */
+int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret)
+{
+	struct latch *auth;
+	struct conn *conn;
+
+	if (!core_btns_wanted(c, l->pol))
+		return conn_responder(c, l, ret);
+	if (c->n_cas) {
+		auth = malloc(sizeof(*auth));
+		if (!auth)
+			return -ENOMEM;
+		struct latch_policy ap = *l->pol;
+
+		ap.btns = false;
+		if (ap.leap_of_faith)
+			ap.peer_id[0] = '\0'; /* a pin's name, not an IKE identity */
+		*auth = *l;
+		auth->pol = &ap; /* a temporary: it borrows, it is never in the database */
+		if (conn_responder(c, auth, &conn) < 0)
+			log_warn("listener %llu: no responder for authenticated peers",
+				 (unsigned long long)l->id);
+		free(auth); /* the connection stays in use: BTNS listeners keep it loaded */
+	}
+	return conn_responder(c, l, ret);
+}
+
 /* ---------------------------------------------------------------- initiating */
 
 struct initiated {
 	struct core *c;
-	uint64_t latch_id;
+	uint64_t pending_id;
 };
-
-static struct pending *pending_of(struct core *c, uint64_t latch_id)
-{
-	for (struct pending *p = c->pending; p; p = p->next) {
-		if (p->latch && p->latch->id == latch_id)
-			return p;
-	}
-	return NULL;
-}
 
 static void initiated(void *u, int err, const char *errmsg)
 {
 	struct initiated *in = u;
 	struct core *c = in->c;
-	struct pending *p = pending_of(c, in->latch_id);
+	struct pending *p = pending_by_id(c->pend, in->pending_id);
 
 	free(in);
 	if (p && err)
@@ -467,7 +504,7 @@ int core_initiate(struct core *c, struct pending *p)
 	if (!in)
 		return -ENOMEM;
 	in->c = c;
-	in->latch_id = p->latch->id;
+	in->pending_id = p->id;
 	r = charon_initiate(c->charon, p->conn->name, p->conn->name, initiated, in);
 	if (r < 0) {
 		free(in);
@@ -477,20 +514,25 @@ int core_initiate(struct core *c, struct pending *p)
 	return 0;
 }
 
+static void conn_failed_for(void *u, struct pending *p)
+{
+	struct conn_outcome *o = u;
+
+	if (p->latch && p->conn == o->conn && p->initiated)
+		core_reply_pending(o->c, p, o->err, o->why);
+}
+
 void core_conn_failed(struct core *c, const char *conn_name, const char *remote_id)
 {
 	char why[IPC_MESSAGE_MAX];
-	struct pending *p, *next;
+	struct conn_outcome o = { c, conn_find(c, conn_name), -EACCES, why };
 
 	snprintf(why, sizeof(why),
 		 "IKE with the peer failed: authentication was refused"
 		 " (peer expected as '%.200s'; charon's log has the details)",
 		 remote_id && *remote_id ? remote_id : "?");
-	for (p = c->pending; p; p = next) {
-		next = p->next;
-		if (p->latch && p->conn && p->initiated && !strcmp(p->conn->name, conn_name))
-			core_reply_pending(c, p, -EACCES, why);
-	}
+	if (o.conn)
+		pending_each(c->pend, conn_failed_for, &o);
 }
 
 /* ---------------------------------------------------------------- state */
@@ -505,7 +547,7 @@ static void sas_read(void *u, int err, const char *errmsg)
 		return;
 	}
 	if (!c->certs_listing)
-		core_adopt_finish(c);
+		core_charon_known(c);
 	core_resolve_pending(c);
 }
 
@@ -543,7 +585,7 @@ static void load_creds(struct core *c)
 void core_charon_up(struct core *c, bool resync)
 {
 	load_creds(c);
-	core_btns_charon_up(c);
+	CORE_FEATURES_CALL(charon_up, c);
 	/* A restarted charon knows none of latchd's connections: load what is in use again. */
 	for (struct conn *conn = c->conns; conn; conn = conn->next) {
 		conn->loaded = conn->loading = false;
@@ -607,6 +649,16 @@ int core_watch_conns(struct core *c)
 
 /* ---------------------------------------------------------------- certificates */
 
+/* charon's certificate cache was emptied (core_btns_listed): listings go on. */
+static void certs_flushed(struct core *c)
+{
+	c->certs_listing = false;
+	if (c->certs_again) {
+		c->certs_again = false;
+		core_list_certs(c);
+	}
+}
+
 static void certs_listed(void *u, int err, const char *errmsg, const struct charon_cert *certs,
 			 size_t n)
 {
@@ -642,7 +694,8 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct char
 		}
 		id->ready = true;
 	}
-	c->certs_listing = core_btns_listed(c); /* while it empties charon's cache, none is asked */
+	/* while BTNS empties charon's cache, none is asked */
+	c->certs_listing = core_btns_listed(c, certs_flushed);
 	if (c->certs_again) {
 		if (!c->certs_listing) {
 			c->certs_again = false;
@@ -651,7 +704,7 @@ static void certs_listed(void *u, int err, const char *errmsg, const struct char
 		return;
 	}
 	core_rejudge_all(c);
-	core_adopt_finish(c);
+	core_charon_known(c);
 	core_resolve_pending(c);
 }
 

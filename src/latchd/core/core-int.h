@@ -15,6 +15,7 @@
 #include "latchd/control/control.h"
 #include "latchd/core/core.h"
 #include "latchd/core/judge.h"
+#include "latchd/core/pending.h"
 #include "latchd/cred/ident.h"
 #include "latchd/dataplane/enforce.h"
 #include "latchd/db/latchdb.h"
@@ -65,24 +66,6 @@ struct conn {
 	struct conn *next;
 };
 
-/*
- * A request waiting on charon: a latch waiting for its SA (CONNECT, LATCH),
- * for its peer's certificate (also ACCEPT), or a listener waiting for its
- * responder connection to load (LISTEN).
- */
-struct pending {
-	struct core *core;
-	struct latch *latch;
-	struct request *req; /* the request to answer; NULL once its client is gone */
-	int sock;	     /* kernel data plane: the latch's socket (our dup), else -1 */
-	struct conn *conn;
-	bool responder; /* never initiates: the peer brought the SA (ACCEPT) */
-	bool initiated; /* an initiate was sent */
-	bool connected; /* the socket has a connection: reset it if the latch fails */
-	struct ev_source *timer;
-	struct pending *next;
-};
-
 /* core-metrics.c: what latchctl metrics counts since latchd started */
 #define CORE_ERRNO_MAX 134 /* refusals are counted by errno, below this */
 struct core_metrics {
@@ -116,21 +99,99 @@ struct core {
 	struct core_btns *btns; /* core-btns.c: BTNS credentials and leap-of-faith pins */
 	struct ike_ident *idents;
 	struct conn *conns;
-	uint32_t reqid_next; /* where the search for a free reqid starts */
-	struct pending *pending;
-	bool certs_listing; /* a list-certs is under way */
-	bool certs_again;   /* another IKE_SA came up meanwhile: list again */
-	unsigned certs_gen; /* list-certs asked so far */
+	uint32_t reqid_next;	  /* where the search for a free reqid starts */
+	struct pending_set *pend; /* pending.h: requests waiting on charon */
+	bool certs_listing;	  /* a list-certs is under way */
+	bool certs_again;	  /* another IKE_SA came up meanwhile: list again */
+	unsigned certs_gen;	  /* list-certs asked so far */
 	uint64_t started_usec;
 	uint64_t netns; /* SO_NETNS_COOKIE of latchd's network namespace */
 	struct core_metrics metrics;
 	struct core_health *health; /* core-admin.c: what charon says of itself, kernel probes */
 };
 
-/* core-admin.c: the doctor's lines for STATUS (doctor.h) */
-void core_health_charon_up(struct core *c); /* asks charon for its version and plugins */
-void core_health_charon_down(struct core *c);
-void core_health_free(struct core *c);
+/*
+ * A feature of the core (attach, BTNS, linger, adoption): what it does at the
+ * core's life-cycle events. The core calls every feature's hook, in the order
+ * of core_features[] (dispatch.c), and names none: features call the core,
+ * the core calls them only through this table. Every hook may be NULL.
+ */
+struct core_feature {
+	const char *name;
+	/* core_new, before enforcement opens: ec may be asked for more (attach's hold rule) */
+	int (*open)(struct core *c, struct enforce_config *ec);
+	/* core_new, once enforcement, charon's client and the journal are open */
+	int (*start)(struct core *c);
+	/* core_free, late (after enforcement and the database), in reverse order */
+	void (*free)(struct core *c);
+	/* charon is reachable (again), before latchd loads anything into it */
+	void (*charon_reached)(struct core *c);
+	/* charon is reachable (again): after latchd's credentials, before its connections */
+	void (*charon_up)(struct core *c);
+	/* charon went away (before the latches it carried are broken) */
+	void (*charon_down)(struct core *c);
+	/* charon's SAs and certificates are known (list-sas, list-certs answered) */
+	void (*charon_known)(struct core *c);
+	void (*child_up)(struct core *c, const struct sa_child *ch);
+	void (*child_down)(struct core *c, uint32_t child_id);
+	/* a latch changed state (after the database, before the journal and the ALERT) */
+	void (*latch_changed)(struct core *c, struct latch *l, uint8_t old);
+	/* a new latch takes flow f: before enforcement adds it */
+	void (*flow_taken)(struct core *c, const struct flow *f);
+	/*
+	 * Flow latch l is closed (still in its last state, before CLOSED): true
+	 * when the feature keeps the flow enforced and removes it later itself.
+	 */
+	bool (*flow_closed)(struct core *c, const struct latch *l);
+	/* CONNECT, LATCH: the socket of req is given pol (0, or -errno with err: refused) */
+	int (*protect)(struct core *c, struct request *req, const struct latch_policy *pol,
+		       char *err, size_t el);
+	void (*socket_gone)(struct core *c, uint64_t cookie);
+	void (*client_gone)(struct core *c, struct client *cl);
+	/* a connection to load into charon: the feature's credentials and constraints over vc */
+	void (*conn_cfg)(struct core *c, const struct conn *conn, struct charon_conn_cfg *vc);
+	/* core_bind filled both identities: the feature's say (BTNS: never authenticated) */
+	void (*bind)(struct core *c, const struct latch *l, const struct sa_ike *ike,
+		     const struct ike_ident *id, struct latch_ident *remote,
+		     struct latch_ident *local);
+};
+
+/* Call every feature's hook (a void one) with the arguments given, c first. */
+#define CORE_FEATURES_CALL(hook, ...)                                                   \
+	do {                                                                            \
+		for (const struct core_feature *const *f_ = core_features; *f_; f_++) { \
+			if ((*f_)->hook)                                                \
+				(*f_)->hook(__VA_ARGS__);                               \
+		}                                                                       \
+	} while (0)
+
+/* Which passed socket a request takes (the codec's rule, docs/ipc.md), checked again here. */
+enum core_fd {
+	CORE_FD_NONE,
+	CORE_FD_OPTIONAL,
+	CORE_FD_REQUIRED,
+};
+
+/*
+ * One row per message type of the protocol (shared/proto.h): the handler and
+ * the checks every request of that type gets before it runs, in this order:
+ * the socket (-EBADF: missing or not taken), a passed socket's kind and
+ * namespace (check_socket), the caller's rights (-EPERM).
+ */
+struct core_handler {
+	uint16_t type;
+	/* NULL: not the core's (answered by the control module, or no request) */
+	int (*handle)(struct core *c, struct request *req, char *err, size_t el);
+	enum core_fd fd;
+	const char *admin_only; /* non-NULL: root and the admin group only; what, for the refusal */
+	bool makes_latch;	/* its refusals are counted (core_metrics_refused) */
+};
+
+/* dispatch.c: the core's tables */
+extern const struct core_feature *const core_features[]; /* NULL-terminated */
+extern const struct core_handler core_handlers[];
+extern const size_t core_n_handlers;
+int core_handle(void *core, struct request *req, char *err, size_t errlen);
 
 /* core.c */
 /* Call act on every latch want accepts (collected first: act may close latches). */
@@ -138,10 +199,9 @@ void core_each_matching(struct core *c, bool (*want)(void *u, struct latch *l), 
 			void (*act)(struct core *c, struct latch *l, void *u));
 /* Bind a latch without an SA (lost, broken, adopted) to a congruent one, if there is. */
 bool core_try_restore(struct core *c, struct latch *l);
-void core_resolve_pending(struct core *c);
 void core_rejudge_all(struct core *c);
-/* charon's state and certificates are known: re-adopted latches are bound or broken. */
-void core_adopt_finish(struct core *c);
+/* charon's SAs and certificates are known: the features' charon_known hooks. */
+void core_charon_known(struct core *c);
 void core_break(struct core *c, struct latch *l, uint16_t reason);
 /*
  * Kernel data plane: hold latch l's socket to child ch (its reqid), or block
@@ -152,13 +212,6 @@ int core_sock_hold(struct core *c, struct latch *l, int fd, const struct sa_ike 
 		   const struct sa_child *ch);
 void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset);
 const struct ike_ident *core_ident(const struct core *c, uint32_t ike_id);
-/*
- * A latch waiting for its SA, answering req (NULL: none, an attached
- * socket's); sock: the latch's socket, kept (dup) for the kernel data
- * plane's policies, -1 when there is none. NULL when out of memory or fds.
- */
-struct pending *core_pending_new(struct core *c, struct latch *l, struct request *req, int sock);
-void core_pending_free(struct core *c, struct pending *p);
 
 /*
  * Judge a child SA for a latch's policy and, for an established latch, its
@@ -175,6 +228,7 @@ void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike,
 
 /* core-charon.c */
 int core_conn_initiator(struct core *c, const struct latch *l, struct conn **ret);
+/* A listener's responder connection; the BTNS one, and the authenticated one beside, for BTNS. */
 int core_conn_responder(struct core *c, const struct latch *l, struct conn **ret);
 void core_conn_put(struct core *c, struct conn *conn);
 void core_terminate_child(struct core *c, uint32_t child_id);
@@ -186,16 +240,12 @@ void core_charon_up(struct core *c, bool resync);
 int core_watch_conns(struct core *c);
 void core_list_certs(struct core *c);
 
-/* core-linger.c: closed latches' flows stay enforced a while */
-void core_linger(struct core *c, const struct latch *l);
-void core_linger_forget(struct core *c, const struct flow *f);
-void core_linger_child_down(struct core *c, uint32_t child_id);
-void core_linger_child_up(struct core *c, const struct sa_child *ch);
-int core_linger_start(struct core *c);
-void core_linger_free(struct core *c);
-
-/* core-adopt.c: latchd's own restart */
-void core_readopt(struct core *c);
+/* The features (dispatch.c lists them in core_features[]) */
+extern const struct core_feature core_btns_feature;   /* core-btns.c */
+extern const struct core_feature core_attach_feature; /* core-attach.c */
+extern const struct core_feature core_linger_feature; /* core-linger.c */
+extern const struct core_feature core_adopt_feature;  /* core-adopt.c */
+extern const struct core_feature core_health_feature; /* core-admin.c: STATUS's doctor lines */
 
 /*
  * core-metrics.c: the events of a latch, counted and logged (journal fields,
@@ -207,51 +257,51 @@ void core_metrics_refused(struct core *c, const struct request *req, const struc
 			  const char *why);
 int core_req_metrics(struct core *c, struct request *req, char *err, size_t el);
 
-/* core-admin.c: latchctl's requests */
+/* Request handlers (dispatch.c lists them in core_handlers[]) */
+/* core-req.c: latches */
+int core_req_connect(struct core *c, struct request *req, char *err, size_t el);
+int core_req_latch(struct core *c, struct request *req, char *err, size_t el);
+int core_req_listen(struct core *c, struct request *req, char *err, size_t el);
+int core_req_accept(struct core *c, struct request *req, char *err, size_t el);
+int core_req_query(struct core *c, struct request *req, char *err, size_t el);
+int core_req_release(struct core *c, struct request *req, char *err, size_t el);
+int core_req_close(struct core *c, struct request *req, char *err, size_t el);
+int core_req_watch(struct core *c, struct request *req, char *err, size_t el);
+/* core-admin.c: latchctl's */
 int core_req_status(struct core *c, struct request *req, char *err, size_t el);
 int core_req_list(struct core *c, struct request *req, char *err, size_t el);
 int core_req_peer_list(struct core *c, struct request *req, char *err, size_t el);
+/* core-attach.c: the draft flow, ATTACH (an attached socket's first packet is held) */
+int core_req_attach(struct core *c, struct request *req, char *err, size_t el);
+/* core-btns.c: PIN_LIST, PIN_DELETE */
+int core_req_pins(struct core *c, struct request *req, char *err, size_t el);
 
-/* core-req.c */
-int core_handle(void *core, struct request *req, char *err, size_t errlen);
-void core_client_gone(void *core, struct client *cl);
+/* core-wait.c: the requests that wait on charon */
+int core_pending_open(struct core *c);
+/*
+ * A latch waiting for its SA, answering req (NULL: none, an attached
+ * socket's); sock: the latch's socket, kept (dup) for the kernel data
+ * plane's policies, -1 when there is none. NULL when out of memory or fds.
+ */
+struct pending *core_pending_new(struct core *c, struct latch *l, struct request *req, int sock);
 /* Answer a pending request (0: with the latch's info) and forget it; on error the latch ends. */
 void core_reply_pending(struct core *c, struct pending *p, int err, const char *why);
+/* Is what p waits for there (or refused)? Answers it, or asks charon for its SA. */
+void core_pending_resolve(struct core *c, struct pending *p);
+/* core_pending_resolve() for every one: SAs, certificates or connections came. */
+void core_resolve_pending(struct core *c);
+
+/* core-req.c */
 /* A latch for flow f owned by req's caller, its flow enforced (CONNECT's; ATTACH's too). */
 int core_new_flow_latch(struct core *c, struct request *req, const struct flow *f,
 			const struct latch_policy *pol, struct latch **ret, char *err, size_t el);
-/* A policy weaker than the system's (allow unlatched) needs an administrator. */
-int core_check_policy_rights(struct core *c, const struct request *req,
-			     const struct latch_policy *pol, char *err, size_t el);
-
-/* core-attach.c: the draft flow, ATTACH (an attached socket's first packet is held) */
-struct attachments;
-/* The NFQUEUE listener; sets ec's hold rule when it is bound (else ATTACH is EOPNOTSUPP). */
-int core_attach_open(struct core *c, struct enforce_config *ec);
-void core_attach_close(struct core *c);
-int core_req_attach(struct core *c, struct request *req, char *err, size_t el);
-/* A latch changed state: one made for an attached socket releases or drops its packets. */
-void core_attach_changed(struct core *c, struct latch *l, uint8_t old);
-void core_attach_gone(struct core *c, uint64_t cookie);
-void core_attach_client_gone(struct core *c, struct client *cl);
-/*
- * CONNECT, LATCH: the socket of req keeps pol's protection for its whole life
- * (libipsec: its mark; kernel: nothing, its policies do it). 0, or -errno
- * with err: the request must fail.
- */
-int core_attach_protect(struct core *c, struct request *req, const struct latch_policy *pol,
-			char *err, size_t el);
+/* The request's PROTECTION and PEER, and the caller's right to them (weaker needs an admin). */
+int core_req_policy(struct core *c, const struct request *req, struct latch_policy *ret, char *err,
+		    size_t el);
 
 /* core-btns.c: BTNS peers and leap-of-faith pins (docs/btns.md) */
-int core_btns_open(struct core *c);
-void core_btns_free(struct core *c);
-void core_btns_charon_up(struct core *c);
 /* Does the token admit BTNS peers (and so get BTNS connections)? */
 bool core_btns_wanted(const struct core *c, const struct latch_policy *p);
-/* A BTNS connection's credentials and peer constraint, over what load_*() filled in. */
-void core_btns_conn_cfg(struct core *c, const struct conn *conn, struct charon_conn_cfg *vc);
-/* core_conn_responder(), plus the BTNS responder for tokens that admit BTNS peers. */
-int core_btns_responder(struct core *c, const struct latch *l, struct conn **ret);
 /*
  * The certificate of a BTNS IKE_SA's peer, when charon's cache can tell it;
  * false when the IKE_SA is not BTNS. One it cannot tell is closed.
@@ -260,18 +310,14 @@ bool core_btns_certs(struct core *c, const struct sa_ike *ike, const struct char
 		     size_t n, struct ike_ident *id);
 /*
  * After a listing: true when a BTNS name was found shared, and charon's
- * certificate cache is being emptied (listings wait until it is done).
+ * certificate cache is being emptied (listings wait until flushed is called).
  */
-bool core_btns_listed(struct core *c);
+bool core_btns_listed(struct core *c, void (*flushed)(struct core *c));
 /* Issued by the BTNS anchor: never the certificate of an authenticated peer. */
 bool core_btns_issued(const struct core *c, const struct cert_info *info);
 bool core_btns_peer(const struct core *c, const struct sa_ike *ike, const struct ike_ident *id);
 /* What judge_sa() needs of BTNS for latch l: the anchor, and l's leap-of-faith pin. */
 void core_btns_facts(const struct core *c, const struct latch *l, struct judge_facts *f);
-/* core_bind() for a BTNS peer: auth method, our BTNS identity, leap-of-faith pin. */
-void core_btns_bind(struct core *c, const struct latch *l, const struct sa_ike *ike,
-		    struct latch_ident *remote, struct latch_ident *local);
-int core_req_pins(struct core *c, struct request *req, char *err, size_t el);
 
 /* core-info.c */
 void core_put_latch(const struct core *c, struct buf *b, const struct latch *l);

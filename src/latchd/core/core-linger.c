@@ -42,15 +42,14 @@ static void disarm(struct core *c, struct closed_flow *lg)
 	lg->child_id = 0;
 }
 
-void core_linger(struct core *c, const struct latch *l)
+/* The flow of closed latch l lingers: true, unless it never sent a packet or memory is out. */
+static bool flow_closed(struct core *c, const struct latch *l)
 {
 	bool armed = l->state == IPC_STATE_ESTABLISHED && l->sa.child_id;
 	struct closed_flow *lg;
 
-	if (l->state == IPC_STATE_PENDING || !(lg = calloc(1, sizeof(*lg)))) {
-		enforce_flow_del(c->enf, &l->flow); /* never sent a packet, or no memory */
-		return;
-	}
+	if (l->state == IPC_STATE_PENDING || !(lg = calloc(1, sizeof(*lg))))
+		return false; /* the core removes it at once */
 	lg->flow = l->flow;
 	lg->child_id = armed ? l->sa.child_id : 0;
 	lg->expire = ev_now(c->loop) + CORE_LINGER_USEC;
@@ -58,9 +57,11 @@ void core_linger(struct core *c, const struct latch *l)
 		drop(c, &l->flow);
 	lg->next = c->lingering;
 	c->lingering = lg;
+	return true;
 }
 
-void core_linger_forget(struct core *c, const struct flow *f)
+/* A new latch takes the flow: it is the new latch's to enforce. */
+static void flow_taken(struct core *c, const struct flow *f)
 {
 	for (struct closed_flow **pp = &c->lingering; *pp; pp = &(*pp)->next) {
 		if (flow_equal(&(*pp)->flow, f)) {
@@ -73,7 +74,7 @@ void core_linger_forget(struct core *c, const struct flow *f)
 	}
 }
 
-void core_linger_child_down(struct core *c, uint32_t child_id)
+static void child_down(struct core *c, uint32_t child_id)
 {
 	for (struct closed_flow *lg = c->lingering; lg; lg = lg->next) {
 		if (lg->child_id == child_id)
@@ -81,7 +82,7 @@ void core_linger_child_down(struct core *c, uint32_t child_id)
 	}
 }
 
-void core_linger_child_up(struct core *c, const struct sa_child *ch)
+static void child_up(struct core *c, const struct sa_child *ch)
 {
 	for (struct closed_flow *lg = c->lingering; lg; lg = lg->next) {
 		if (lg->child_id && lg->child_id != ch->id && sacache_child_covers(ch, &lg->flow))
@@ -108,13 +109,13 @@ static int expire(struct ev_source *s, uint64_t now, void *u)
 	return ev_time_set_in(s, CORE_LINGER_USEC / 12);
 }
 
-int core_linger_start(struct core *c)
+static int start(struct core *c)
 {
 	return ev_add_time(c->loop, &c->linger_timer, ev_now(c->loop) + CORE_LINGER_USEC / 12,
 			   expire, c);
 }
 
-void core_linger_free(struct core *c)
+static void linger_free(struct core *c)
 {
 	ev_source_free(c->linger_timer);
 	while (c->lingering) {
@@ -124,3 +125,13 @@ void core_linger_free(struct core *c)
 		c->lingering = next;
 	}
 }
+
+const struct core_feature core_linger_feature = {
+	.name = "linger",
+	.start = start,
+	.free = linger_free,
+	.child_up = child_up,
+	.child_down = child_down,
+	.flow_taken = flow_taken,
+	.flow_closed = flow_closed,
+};

@@ -135,10 +135,8 @@ int core_req_metrics(struct core *c, struct request *req, char *err, size_t el)
 {
 	const struct core_metrics *m = &c->metrics;
 	struct buf *b = control_reply_begin(req, 0);
-	unsigned pending = 0;
+	size_t pending = pending_count(c->pend);
 
-	for (const struct pending *p = c->pending; p; p = p->next)
-		pending++;
 	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_PENDING; s++)
 		if (s != IPC_STATE_CLOSED) /* closed latches leave the database */
 			put_metric(b, "latches", latchdb_state_name(s), latchdb_count(c->db, s));

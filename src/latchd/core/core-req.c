@@ -20,249 +20,6 @@
 #include "shared/fail.h"
 #include "shared/text.h"
 
-/* ---------------------------------------------------------------- pending */
-
-/* Timed out: because charon was unreachable, or because no SA came up (issue 17). */
-static int pending_timeout(struct ev_source *s, uint64_t usec, void *u)
-{
-	struct pending *p = u;
-	const char *why = charon_error(p->core->charon);
-	char msg[256];
-
-	if (!charon_is_up(p->core->charon))
-		snprintf(msg, sizeof(msg), "charon is unreachable (%s): no SA could be asked for",
-			 why ? why : "its events are not registered yet");
-	else
-		snprintf(msg, sizeof(msg), "%s",
-			 p->latch && p->latch->listener
-				 ? "charon did not load the responder connection in time"
-				 : "charon is reachable, but no SA with an acceptable peer came up "
-				   "in time");
-	core_reply_pending(p->core, p, -ETIMEDOUT, msg);
-	return 0;
-}
-
-/* The client went away before its answer: the latch cannot be handed to anyone. */
-static void pending_cancel(struct request *req)
-{
-	struct pending *p = req->data;
-
-	if (!p)
-		return;
-	p->req = NULL;
-	core_reply_pending(p->core, p, -ECANCELED, "the client went away");
-}
-
-struct pending *core_pending_new(struct core *c, struct latch *l, struct request *req, int sock)
-{
-	struct pending *p = calloc(1, sizeof(*p));
-	bool keep;
-
-	if (!p)
-		return NULL;
-	/*
-	 * A plane that holds the flow by its socket sets the socket's policies
-	 * when its SA is up: keep the socket till then.
-	 */
-	keep = sock >= 0 && enforce_caps(c->enf)->needs_socket;
-	p->sock = keep ? fcntl(sock, F_DUPFD_CLOEXEC, 0) : -1;
-	if ((keep && p->sock < 0) || (req && control_request_hold(req) < 0) ||
-	    ev_add_time(c->loop, &p->timer, 0, pending_timeout, p) < 0) {
-		if (p->sock >= 0)
-			close(p->sock);
-		free(p);
-		return NULL;
-	}
-	ev_time_set_in(p->timer, (uint64_t)(c->cfg.initiate_timeout + 1) * 1000000u);
-	p->core = c;
-	p->latch = l;
-	p->req = req;
-	if (req) {
-		req->data = p;
-		req->cancel = pending_cancel;
-	}
-	p->next = c->pending;
-	c->pending = p;
-	return p;
-}
-
-void core_pending_free(struct core *c, struct pending *p)
-{
-	struct request *req = p->req;
-
-	for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	}
-	p->req = NULL;
-	if (req) {
-		req->data = NULL;
-		req->cancel = NULL;
-		control_reply_error(req, -ECANCELED, "latchd is stopping");
-	}
-	ev_source_free(p->timer);
-	core_conn_put(c, p->conn);
-	if (p->sock >= 0)
-		close(p->sock);
-	free(p);
-}
-
-void core_reply_pending(struct core *c, struct pending *p, int err, const char *why)
-{
-	struct latch *l = p->latch;
-	struct request *req = p->req;
-	bool reset = p->connected;
-
-	p->req = NULL;
-	p->latch = NULL;
-	if (!err && l) {
-		l->core = p->conn; /* the latch keeps its connection in use */
-		p->conn = NULL;
-		if (l->listener && c->persist)
-			persist_put(c->persist, l);
-	}
-	if (err && (l || req))
-		core_metrics_refused(c, req, l, err, why);
-	if (req) {
-		req->data = NULL;
-		req->cancel = NULL;
-		if (err) {
-			control_reply_error(req, err, "%s", why);
-		} else {
-			core_reply_latch(c, req, l);
-		}
-	}
-	core_pending_free(c, p);
-	/* not "released by owner" (issue 17): core_metrics_refused logged why */
-	if (err && l)
-		core_close(c, l, IPC_REASON_NONE, reset);
-}
-
-/* ---------------------------------------------------------------- resolving */
-
-struct verdict {
-	struct core *core;
-	struct latch *latch;
-	const struct sa_ike *ike;
-	const struct sa_child *ok; /* an acceptable carrier */
-	bool conflict, waiting;
-	char why[256];
-};
-
-static bool judge_carrier(void *u, const struct sa_ike *ike, const struct sa_child *ch)
-{
-	struct verdict *v = u;
-	char why[256];
-	int r = core_judge(v->core, v->latch, ike, ch, why, sizeof(why));
-
-	if (r == -EAGAIN) {
-		v->waiting = true;
-	} else if (r < 0) {
-		v->conflict = true;
-		snprintf(v->why, sizeof(v->why), "%s", why);
-	} else if (!judge_exact_carrier(v->latch, ch)) {
-		/* congruent, but shared: an exact latch waits for its own SA (R19) */
-	} else if (!v->ok) {
-		v->ok = ch;
-		v->ike = ike;
-	}
-	return false; /* every covering SA is judged: one conflict is enough to refuse */
-}
-
-static void establish(struct core *c, struct pending *p, const struct sa_ike *ike,
-		      const struct sa_child *ch)
-{
-	struct latch *l = p->latch;
-	int r;
-
-	core_bind(c, l, ike, ch);
-	/* kernel data plane: from now on only this child (its reqid) carries the socket's flow */
-	r = p->sock >= 0 ? core_sock_hold(c, l, p->sock, ike, ch) : 0;
-	if (r == 0)
-		r = enforce_flow_arm(c->enf, &l->flow);
-	if (r < 0) {
-		core_reply_pending(c, p, r, enforce_last_error(c->enf));
-		return;
-	}
-	latchdb_set_state(c->db, l, IPC_STATE_ESTABLISHED,
-			  p->responder ? IPC_REASON_NEW_CONNECTION : IPC_REASON_NONE,
-			  ev_now(c->loop));
-	core_reply_pending(c, p, 0, NULL);
-}
-
-/* No CA of latchd's matches the token's: name both (issue 17), the CAs by subject. */
-static void no_anchor(struct core *c, struct pending *p)
-{
-	char msg[IPC_MESSAGE_MAX + 1];
-	const char *want = p->latch->pol->peer_ca;
-	size_t at;
-	int n;
-
-	n = snprintf(msg, sizeof(msg), "no trust anchor to pin for that peer: %s%s%s, and latchd ",
-		     want[0] ? "the token names CA '" : "the token names no CA", want,
-		     want[0] ? "'" : "");
-	at = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
-	if (!c->n_cas)
-		snprintf(msg + at, sizeof(msg) - at, "has no CA (no ca line in latchd.conf)");
-	for (unsigned i = 0; i < c->n_cas && at < sizeof(msg) - 1; i++) {
-		n = snprintf(msg + at, sizeof(msg) - at, "%s'%s'", i ? ", " : "has only the CAs ",
-			     c->cas[i].info.subject);
-		at += n < 0 ? 0 : (size_t)n;
-	}
-	core_reply_pending(c, p, -EACCES, msg);
-}
-
-/* Still no SA for an initiator: make sure charon is asked for one. */
-static void need_sa(struct core *c, struct pending *p)
-{
-	int r = 0;
-
-	if (!p->conn)
-		r = core_conn_initiator(c, p->latch, &p->conn);
-	if (r == 0 && p->conn->loaded)
-		r = core_initiate(c, p);
-	if (r == -ENOENT)
-		no_anchor(c, p);
-	else if (r < 0)
-		core_reply_pending(c, p, r, "charon could not be asked for an SA");
-}
-
-static void resolve_one(struct core *c, struct pending *p)
-{
-	struct verdict v = { .core = c, .latch = p->latch };
-
-	if (p->latch->listener) {
-		if (p->conn && p->conn->loaded)
-			core_reply_pending(c, p, 0, NULL);
-		return;
-	}
-	sacache_covering(c->sa, &p->latch->flow, judge_carrier, &v);
-	if (v.conflict) /* R29: never latch while a conflicting SA exists */
-		core_reply_pending(c, p, -EACCES, v.why);
-	else if (v.ok)
-		establish(c, p, v.ike, v.ok);
-	else if (v.waiting)
-		return;
-	else if (p->responder)
-		return; /* it came through the data plane: its SA's up event is on its way */
-	else if (!p->initiated)
-		need_sa(c, p);
-}
-
-void core_resolve_pending(struct core *c)
-{
-	struct pending *p, *next;
-
-	/* Answering removes entries; the next pointer is taken first. */
-	for (p = c->pending; p; p = next) {
-		next = p->next;
-		if (p->latch)
-			resolve_one(c, p);
-	}
-}
-
 /* ---------------------------------------------------------------- requests */
 
 /*
@@ -313,13 +70,28 @@ static int check_quota(struct core *c, const struct request *req, char *err, siz
 	return 0;
 }
 
-int core_check_policy_rights(struct core *c, const struct request *req,
-			     const struct latch_policy *pol, char *err, size_t el)
+int core_req_policy(struct core *c, const struct request *req, struct latch_policy *ret, char *err,
+		    size_t el)
 {
+	int r = core_get_policy(&req->msg.attrs, ret, err, el);
+
 	/* Less than the system's protection is a bypass: only for administrators. */
-	if (pol->allow_unlatched && !control_is_admin(req))
+	if (r == 0 && ret->allow_unlatched && !control_is_admin(req))
 		return FAIL(-EPERM, "allowing unlatched connections needs root or the admin group");
-	return 0;
+	return r;
+}
+
+/* Every feature's say on a socket given a token (attach: its protection for life). */
+static int protect(struct core *c, struct request *req, const struct latch_policy *pol, char *err,
+		   size_t el)
+{
+	int r = 0;
+
+	for (const struct core_feature *const *f = core_features; *f && r == 0; f++) {
+		if ((*f)->protect)
+			r = (*f)->protect(c, req, pol, err, el);
+	}
+	return r;
 }
 
 static int tuple_remote(const struct wire_attrs *a, struct flow *f, char *err, size_t el)
@@ -457,7 +229,7 @@ int core_new_flow_latch(struct core *c, struct request *req, const struct flow *
 	}
 	owner_from(c, l, req, req->fd);
 	/* Enforcement before anything else: from here nothing of the flow leaves unarmed. */
-	core_linger_forget(c, f);
+	CORE_FEATURES_CALL(flow_taken, c, f);
 	r = enforce_flow_add(c->enf, f);
 	if (r == 0 && req->fd >= 0) /* kernel data plane: the socket's own policy blocks it */
 		r = enforce_flow_sock(c->enf, req->fd, f, NULL);
@@ -493,24 +265,22 @@ static int start_resolving(struct core *c, struct request *req, struct latch *l,
 	int r = start_pending(c, req, l, responder, connected, &p, err, el);
 
 	if (r == 0)
-		resolve_one(c, p);
+		core_pending_resolve(c, p);
 	return r;
 }
 
-static int req_connect(struct core *c, struct request *req, char *err, size_t el)
+int core_req_connect(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch_policy pol;
 	struct latch *l;
 	struct flow f;
 	int r;
 
-	r = core_get_policy(&req->msg.attrs, &pol, err, el);
-	if (r == 0)
-		r = core_check_policy_rights(c, req, &pol, err, el);
+	r = core_req_policy(c, req, &pol, err, el);
 	if (r == 0)
 		r = connect_flow(req->fd, &req->msg.attrs, &f, err, el);
 	if (r == 0)
-		r = core_attach_protect(c, req, &pol, err, el);
+		r = protect(c, req, &pol, err, el);
 	if (r == 0)
 		r = core_new_flow_latch(c, req, &f, &pol, &l, err, el);
 	if (r < 0)
@@ -518,22 +288,20 @@ static int req_connect(struct core *c, struct request *req, char *err, size_t el
 	return start_resolving(c, req, l, false, false, err, el);
 }
 
-static int req_latch(struct core *c, struct request *req, char *err, size_t el)
+int core_req_latch(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch_policy pol;
 	struct latch *l;
 	struct flow f;
 	int r;
 
-	r = core_get_policy(&req->msg.attrs, &pol, err, el);
-	if (r == 0)
-		r = core_check_policy_rights(c, req, &pol, err, el);
+	r = core_req_policy(c, req, &pol, err, el);
 	if (r < 0)
 		return r;
 	r = flow_from_fd(req->fd, &f);
 	if (r < 0)
 		return FAIL(r, "the socket passed is no connected TCP or UDP socket");
-	r = core_attach_protect(c, req, &pol, err, el);
+	r = protect(c, req, &pol, err, el);
 	if (r == 0)
 		r = core_new_flow_latch(c, req, &f, &pol, &l, err, el);
 	if (r < 0)
@@ -541,7 +309,7 @@ static int req_latch(struct core *c, struct request *req, char *err, size_t el)
 	return start_resolving(c, req, l, false, true, err, el);
 }
 
-static int req_accept(struct core *c, struct request *req, char *err, size_t el)
+int core_req_accept(struct core *c, struct request *req, char *err, size_t el)
 {
 	char text[FLOW_FMT_MAX];
 	struct latch *lst, *l;
@@ -563,7 +331,7 @@ static int req_accept(struct core *c, struct request *req, char *err, size_t el)
 	return start_resolving(c, req, l, true, true, err, el);
 }
 
-static int req_listen(struct core *c, struct request *req, char *err, size_t el)
+int core_req_listen(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch_policy pol;
 	struct pending *p;
@@ -571,9 +339,7 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 	struct flow3 l3;
 	int r;
 
-	r = core_get_policy(&req->msg.attrs, &pol, err, el);
-	if (r == 0)
-		r = core_check_policy_rights(c, req, &pol, err, el);
+	r = core_req_policy(c, req, &pol, err, el);
 	/* R33 is kept by refusal; admitting unlatched connections is not served (yet). */
 	if (r == 0 && pol.allow_unlatched)
 		r = FAIL(-EOPNOTSUPP,
@@ -607,14 +373,14 @@ static int req_listen(struct core *c, struct request *req, char *err, size_t el)
 	r = start_pending(c, req, l, true, false, &p, err, el);
 	if (r < 0)
 		return r;
-	r = core_btns_responder(c, l, &p->conn);
+	r = core_conn_responder(c, l, &p->conn);
 	if (r < 0)
 		core_reply_pending(
 			c, p, r,
 			r == -ENOENT ? "no trust anchor to pin for the listener's peers"
 				     : "charon could not be asked for a responder connection");
 	else
-		resolve_one(c, p);
+		core_pending_resolve(c, p);
 	return 0;
 }
 
@@ -737,7 +503,7 @@ static int req_query_peer(struct core *c, struct request *req, char *err, size_t
 	return control_reply_send(req);
 }
 
-static int req_query(struct core *c, struct request *req, char *err, size_t el)
+int core_req_query(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch *l;
 	int r;
@@ -751,7 +517,7 @@ static int req_query(struct core *c, struct request *req, char *err, size_t el)
 	return core_reply_latch(c, req, l);
 }
 
-static int req_release(struct core *c, struct request *req, char *err, size_t el)
+int core_req_release(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch *l;
 	int r = find_latch(c, req, &l, err, el);
@@ -765,14 +531,14 @@ static int req_release(struct core *c, struct request *req, char *err, size_t el
 	return control_reply_send(req);
 }
 
-static int req_close(struct core *c, struct request *req, char *err, size_t el)
+int core_req_close(struct core *c, struct request *req, char *err, size_t el)
 {
-	if (req->fd >= 0 || !wire_has(&req->msg.attrs, IPC_A_LATCH_ID))
+	if (!wire_has(&req->msg.attrs, IPC_A_LATCH_ID)) /* a socket: CORE_FD_NONE */
 		return FAIL(-EINVAL, "CLOSE names a latch by LATCH_ID");
-	return req_release(c, req, err, el);
+	return core_req_release(c, req, err, el);
 }
 
-static int req_watch(struct core *c, struct request *req, char *err, size_t el)
+int core_req_watch(struct core *c, struct request *req, char *err, size_t el)
 {
 	uint64_t id = 0;
 	struct latch *l;
@@ -787,103 +553,4 @@ static int req_watch(struct core *c, struct request *req, char *err, size_t el)
 		control_client_watch(req->client, req->type == IPC_MSG_WATCH, id);
 	control_reply_begin(req, 0);
 	return control_reply_send(req);
-}
-
-/*
- * Every passed descriptor enters here, before any request reads it. Inside a
- * network namespace of their own (unshare -rn) anyone makes sockets with any
- * addresses: such a socket names, makes and ends no latch of latchd's own.
- */
-static int check_socket(const struct core *c, int fd, char *err, size_t el)
-{
-	struct flow3 l3;
-	uint64_t ns;
-	int r = sockdiag_netns(fd, &ns);
-
-	if (r == -ENOTSOCK)
-		return FAIL(r, "the descriptor passed is no socket");
-	if (r < 0)
-		return FAIL(r, "SO_NETNS_COOKIE of the socket passed: %s", strerror(-r));
-	if (ns != c->netns)
-		return FAIL(-EXDEV, "the socket passed belongs to another network namespace: "
-				    "latchd serves only sockets of its own");
-	/* its kind, before any request reads its token or counts it (docs/ipc.md) */
-	r = flow3_from_fd(fd, &l3);
-	if (r == -EAFNOSUPPORT || r == -EPROTONOSUPPORT)
-		return FAIL(r, "the socket passed is no TCP or UDP socket");
-	return 0;
-}
-
-static int handle(void *core, struct request *req, char *err, size_t el)
-{
-	struct core *c = core;
-	int r = req->fd >= 0 ? check_socket(c, req->fd, err, el) : 0;
-
-	if (r < 0)
-		return r;
-	switch (req->type) {
-	case IPC_MSG_CONNECT:
-		return req_connect(c, req, err, el);
-	case IPC_MSG_LATCH:
-		return req_latch(c, req, err, el);
-	case IPC_MSG_LISTEN:
-		return req_listen(c, req, err, el);
-	case IPC_MSG_ACCEPT:
-		return req_accept(c, req, err, el);
-	case IPC_MSG_ATTACH:
-		return core_req_attach(c, req, err, el);
-	case IPC_MSG_QUERY:
-		return req_query(c, req, err, el);
-	case IPC_MSG_RELEASE:
-		return req_release(c, req, err, el);
-	case IPC_MSG_CLOSE:
-		return req_close(c, req, err, el);
-	case IPC_MSG_WATCH:
-	case IPC_MSG_UNWATCH:
-		return req_watch(c, req, err, el);
-	case IPC_MSG_STATUS:
-		return core_req_status(c, req, err, el);
-	case IPC_MSG_METRICS:
-		return core_req_metrics(c, req, err, el);
-	case IPC_MSG_LIST:
-		return core_req_list(c, req, err, el);
-	case IPC_MSG_PIN_LIST:
-	case IPC_MSG_PIN_DELETE:
-		return core_req_pins(c, req, err, el);
-	case IPC_MSG_PEER_LIST:
-		return core_req_peer_list(c, req, err, el);
-	case IPC_MSG_BYE:
-		control_reply_begin(req, 0);
-		return control_reply_send(req);
-	default:
-		return FAIL(-EOPNOTSUPP, "%s is not served by this latchd yet",
-			    wire_msg_name(req->type));
-	}
-}
-
-/* A request that would have made a latch and was answered with an error was refused. */
-int core_handle(void *core, struct request *req, char *err, size_t el)
-{
-	int r = handle(core, req, err, el);
-
-	if (r < 0 && (req->type == IPC_MSG_CONNECT || req->type == IPC_MSG_LATCH ||
-		      req->type == IPC_MSG_LISTEN || req->type == IPC_MSG_ACCEPT ||
-		      req->type == IPC_MSG_ATTACH))
-		core_metrics_refused(core, req, NULL, r, err);
-	return r;
-}
-
-static bool forget_client(void *u, struct latch *l)
-{
-	if (l->client == u)
-		l->client = NULL;
-	return false;
-}
-
-void core_client_gone(void *core, struct client *cl)
-{
-	struct core *c = core;
-
-	latchdb_each(c->db, forget_client, cl);
-	core_attach_client_gone(c, cl);
 }

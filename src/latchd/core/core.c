@@ -99,7 +99,7 @@ void core_bind(struct core *c, struct latch *l, const struct sa_ike *ike, const 
 
 	fill_remote(&remote, ike, id);
 	fill_local(c, &local, ike);
-	core_btns_bind(c, l, ike, &remote, &local);
+	CORE_FEATURES_CALL(bind, c, l, ike, id, &remote, &local);
 	latchdb_set_ident(c->db, l, true, &remote);
 	latchdb_set_ident(c->db, l, false, &local);
 	l->sa = (struct latch_sa){
@@ -137,7 +137,7 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
 
 	control_latch_changed(l->client, l->id);
 	core_metrics_changed(c, l, old);
-	core_attach_changed(c, l, old);
+	CORE_FEATURES_CALL(latch_changed, c, l, old);
 	if (c->persist && l->state == IPC_STATE_CLOSED)
 		persist_del(c->persist, l->id);
 	else if (c->persist && l->state != IPC_STATE_PENDING)
@@ -175,6 +175,16 @@ static void reset_socket(struct core *c, struct latch *l)
 			 (unsigned long long)l->id, strerror(-r));
 }
 
+/* Does a feature keep the flow of closed latch l enforced a while (linger)? */
+static bool flow_kept(struct core *c, const struct latch *l)
+{
+	bool kept = false;
+
+	for (const struct core_feature *const *f = core_features; *f; f++)
+		kept |= (*f)->flow_closed && (*f)->flow_closed(c, l);
+	return kept;
+}
+
 /*
  * End a latch: optionally reset its connection first, then stop enforcing
  * its flow and forget it. An owner that keeps the socket after a reset has a
@@ -182,6 +192,8 @@ static void reset_socket(struct core *c, struct latch *l)
  */
 void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 {
+	struct pending *p;
+
 	if (!l->listener && reset && l->cookie)
 		reset_socket(c, l);
 	/* An exact latch's own SA ends with it (R28), after the reset went through it. */
@@ -189,14 +201,12 @@ void core_close(struct core *c, struct latch *l, uint16_t reason, bool reset)
 		core_terminate_child(c, l->sa.child_id);
 	if (l->listener)
 		enforce_listen_del(c->enf, &l->listen);
-	else
-		core_linger(c, l);
-	for (struct pending *p = c->pending; p; p = p->next) {
-		if (p->latch == l) {
-			p->latch = NULL; /* so that answering it does not close l again */
-			core_reply_pending(c, p, -ECONNABORTED, latchdb_reason_name(reason));
-			break;
-		}
+	else if (!flow_kept(c, l))
+		enforce_flow_del(c->enf, &l->flow);
+	p = pending_of_latch(c->pend, l);
+	if (p) {
+		p->latch = NULL; /* so that answering it does not close l again */
+		core_reply_pending(c, p, -ECONNABORTED, latchdb_reason_name(reason));
 	}
 	core_conn_put(c, l->core);
 	latchdb_set_state(c->db, l, IPC_STATE_CLOSED, reason, ev_now(c->loop));
@@ -445,7 +455,7 @@ static void sa_child_up(void *u, const struct sa_ike *ike, const struct sa_child
 {
 	struct core *c = u;
 
-	core_linger_child_up(c, ch);
+	CORE_FEATURES_CALL(child_up, c, ch);
 	core_each_matching(c, covered_by, (void *)ch, act_rejudge);
 	core_each_matching(c, is_broken, NULL, act_restore);
 	core_resolve_pending(c);
@@ -456,7 +466,7 @@ static void sa_child_down(void *u, const struct sa_ike *ike, const struct sa_chi
 	struct core *c = u;
 	uint32_t id = ch->id;
 
-	core_linger_child_down(c, id);
+	CORE_FEATURES_CALL(child_down, c, id);
 	core_each_matching(c, carried_by, &id, act_lost);
 }
 
@@ -547,12 +557,17 @@ static const struct sacache_ops sa_ops = {
 
 /* ---------------------------------------------------------------- charon */
 
+void core_charon_known(struct core *c)
+{
+	CORE_FEATURES_CALL(charon_known, c);
+}
+
 static void on_charon_up(void *u, bool resync)
 {
 	struct core *c = u;
 
 	log_info("charon reachable%s", resync ? " again: resynchronising" : "");
-	core_health_charon_up(c);
+	CORE_FEATURES_CALL(charon_reached, c);
 	core_charon_up(c, resync);
 }
 
@@ -577,7 +592,7 @@ static void on_charon_down(void *u, int err, const char *why)
 	struct core *c = u;
 
 	log_warn("charon unreachable: %s", why);
-	core_health_charon_down(c);
+	CORE_FEATURES_CALL(charon_down, c);
 	core_each_matching(c, is_live, NULL, act_key_manager_gone);
 	sacache_clear(c->sa);
 	for (struct conn *conn = c->conns; conn; conn = conn->next)
@@ -610,7 +625,7 @@ static void socket_gone(const struct flow *f, uint64_t cookie, void *u)
 
 	while ((l = latchdb_by_cookie(c->db, cookie)))
 		core_close(c, l, IPC_REASON_OWNER, false);
-	core_attach_gone(c, cookie);
+	CORE_FEATURES_CALL(socket_gone, c, cookie);
 }
 
 static bool socket_lost(void *u, struct latch *l)
@@ -640,6 +655,40 @@ static int on_diag(struct ev_source *s, int fd, uint32_t revents, void *u)
 }
 
 /* ---------------------------------------------------------------- life cycle */
+
+/* Whether the control socket is an entry of dir (the default: both in /run/latch). */
+static bool socket_in(const char *dir, const char *sock)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(dir, sock, n) && sock[n] == '/' && !strchr(sock + n + 1, '/');
+}
+
+/* The journal of latches (persist.h); without it latches do not survive a restart. */
+static void open_journal(struct core *c)
+{
+	/* 0700, but every user must reach a control socket that lives there. */
+	mode_t mode = socket_in(c->cfg.state_dir, c->cfg.socket) ? 0755 : 0700;
+	int r = persist_open(c->cfg.state_dir, mode, &c->persist);
+
+	if (r < 0)
+		log_warn("state directory %s: %s%s: latches will not survive a restart",
+			 c->cfg.state_dir, strerror(-r),
+			 r == -EPERM ? " (not latchd's own, or writable by others)" : "");
+}
+
+/* In reverse order: a feature may rely on those before it. */
+static void features_free(struct core *c)
+{
+	size_t n = 0;
+
+	while (core_features[n])
+		n++;
+	while (n--) {
+		if (core_features[n]->free)
+			core_features[n]->free(c);
+	}
+}
 
 static int load_pem(const char *path, struct pem *ret)
 {
@@ -681,10 +730,26 @@ static int load_credentials(struct core *c)
 	return 0;
 }
 
+static bool forget_client(void *u, struct latch *l)
+{
+	if (l->client == u)
+		l->client = NULL;
+	return false;
+}
+
+/* A client of the control socket went away: nothing may point to it any more. */
+static void client_gone(void *core, struct client *cl)
+{
+	struct core *c = core;
+
+	latchdb_each(c->db, forget_client, cl);
+	CORE_FEATURES_CALL(client_gone, c, cl);
+}
+
 static const struct latchdb_ops db_ops = { .changed = on_changed };
 static const struct control_ops ctl_ops = {
 	.handle = core_handle,
-	.client_gone = core_client_gone,
+	.client_gone = client_gone,
 };
 
 /*
@@ -712,9 +777,11 @@ static int open_enforcement(struct core *c)
 	ec.mark = c->cfg.mark;
 	ec.ct_mark = c->cfg.mark;
 	ec.data_plane = c->cfg.data_plane;
-	r = core_attach_open(c, &ec);
-	if (r < 0)
-		return r;
+	for (const struct core_feature *const *f = core_features; *f; f++) {
+		r = (*f)->open ? (*f)->open(c, &ec) : 0;
+		if (r < 0)
+			return r;
+	}
 	/* Adopt: what a previous latchd left keeps its flows fail-closed until judged. */
 	r = enforce_open(&c->enf, &ec, ENFORCE_ADOPT);
 	if (r < 0)
@@ -743,7 +810,7 @@ static int open_parts(struct core *c)
 
 	r = load_credentials(c);
 	if (r == 0)
-		r = core_btns_open(c);
+		r = core_pending_open(c);
 	if (r == 0)
 		r = latchdb_new(&db_ops, c, &c->db);
 	if (r == 0)
@@ -757,11 +824,12 @@ static int open_parts(struct core *c)
 	if (r == 0)
 		r = charon_new(c->loop, c->cfg.vici_socket, c->sa, &charon_ops, c, &c->charon);
 	if (r == 0)
-		core_readopt(c); /* needs charon: listeners' connections are loaded again */
+		open_journal(c);
 	if (r == 0)
 		r = core_watch_conns(c);
-	if (r == 0)
-		r = core_linger_start(c);
+	/* after the VICI client: adopted listeners' connections are loaded again */
+	for (const struct core_feature *const *f = core_features; *f && r == 0; f++)
+		r = (*f)->start ? (*f)->start(c) : 0;
 	if (r == 0 && (r = sockdiag_netns_self(&c->netns)) < 0)
 		log_err("SO_NETNS_COOKIE: %s: latchd cannot tell its own sockets", strerror(-r));
 	if (r == 0)
@@ -794,18 +862,18 @@ void core_free(struct core *c, bool keep)
 	if (!c)
 		return;
 	control_free(c->ctl);
-	while (c->pending)
-		core_pending_free(c, c->pending);
+	if (c->pend) /* answered now; the set stays until charon's client has failed its calls */
+		pending_free_all(c->pend);
 	charon_free(c->charon);
 	ev_source_free(c->diag_src);
 	ev_source_free(c->conn_timer);
-	core_linger_free(c);
 	if (c->diag_fd >= 0)
 		close(c->diag_fd);
-	core_attach_close(c);
 	enforce_close(c->enf, keep);
 	sacache_free(c->sa);
 	latchdb_free(c->db);
+	features_free(c);
+	pending_set_free(c->pend);
 	persist_close(c->persist);
 	while (c->idents)
 		ident_forget(c, c->idents->ike_id);
@@ -817,8 +885,6 @@ void core_free(struct core *c, bool keep)
 	}
 	for (unsigned i = 0; i < c->n_cas; i++)
 		free(c->cas[i].text);
-	core_btns_free(c);
-	core_health_free(c);
 	free(c->cert.text);
 	free(c);
 }

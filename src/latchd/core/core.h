@@ -11,8 +11,13 @@
  *
  * Files: core.c (life cycle, charon's events, what the judge is told),
  * judge.c (judging an SA against a latch: pure), core-charon.c (what latchd
- * loads into charon and initiates), core-req.c (the requests), core-info.c
- * (latch info on the wire).
+ * loads into charon and initiates), dispatch.c (the table of request
+ * handlers and the list of features), core-req.c and core-admin.c (the
+ * requests), pending.c and core-wait.c (requests waiting on charon),
+ * core-info.c (latch info on the wire); the features attach, BTNS, linger
+ * and adopt (core-*.c) hook into the life cycle (core-int.h, struct
+ * core_feature). docs/architecture.md, "The core, inside", draws who calls
+ * whom.
  */
 
 #include <stdbool.h>

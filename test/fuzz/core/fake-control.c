@@ -39,7 +39,8 @@ struct req_impl {
 
 struct client {
 	struct ucred cred;
-	int32_t last_status; /* of the last request answered */
+	int32_t last_status;			/* of the last request answered */
+	char last_message[IPC_MESSAGE_MAX + 1]; /* its MESSAGE, "" when none */
 	bool hello, broken;
 	struct req_impl *held;
 	unsigned n_held;
@@ -231,8 +232,13 @@ int control_reply_send(struct request *req)
 		return 0;
 	r->answered = true;
 	note_maker(req, &m);
-	if (req->client)
+	if (req->client) {
+		const char *text = "";
+
 		req->client->last_status = m.hdr.status;
+		(void)wire_get_str(&m.attrs, IPC_A_MESSAGE, &text);
+		snprintf(req->client->last_message, sizeof(req->client->last_message), "%s", text);
+	}
 	if (req->client && req->client->broken)
 		return -EPIPE; /* dropped by the loop, afterwards */
 	if (r->held) {
@@ -330,6 +336,11 @@ unsigned fake_client_live(void)
 int32_t fake_client_last_status(const struct client *cl)
 {
 	return cl->last_status;
+}
+
+const char *fake_client_last_message(const struct client *cl)
+{
+	return cl->last_message;
 }
 
 void fake_client_break(struct client *cl)
@@ -460,4 +471,32 @@ void fake_client_send(struct client *cl, const uint8_t *msg, size_t len, int fd)
 				   .seq = m.hdr.seq };
 	r->pub.fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 	dispatch(cl, r);
+}
+
+/* ---------------------------------------------------------------- for unit tests */
+
+void fake_client_send_bare(struct client *cl, uint16_t type, int fd)
+{
+	struct buf b;
+
+	buf_init(&b, IPC_MSG_MAX);
+	wire_begin(&b, type, 0, 1, 0);
+	if (type == IPC_MSG_HELLO)
+		wire_put_u32(&b, IPC_A_VERSION, IPC_VERSION);
+	if (wire_end(&b) != 0)
+		abort();
+	fake_client_send(cl, b.data, b.len, fd);
+	buf_free(&b);
+}
+
+struct client *fake_client_hello(uid_t uid)
+{
+	struct client *cl = fake_client_connect(uid, uid, 100 + (pid_t)uid);
+
+	if (!cl)
+		abort();
+	fake_client_send_bare(cl, IPC_MSG_HELLO, -1);
+	if (cl->last_status != 0)
+		abort();
+	return cl;
 }

@@ -35,6 +35,11 @@ void fake_client_send(struct client *cl, const uint8_t *msg, size_t len, int fd)
 void fake_client_drop(struct client *cl);
 /* The status of the last answer cl got (0 or -errno), for unit tests. */
 int32_t fake_client_last_status(const struct client *cl);
+const char *fake_client_last_message(const struct client *cl); /* its MESSAGE, or "" */
+/* A request of type without attributes (HELLO: with VERSION), with fd or -1. */
+void fake_client_send_bare(struct client *cl, uint16_t type, int fd);
+/* A client of uid (gid uid, pid 100 + uid) that said HELLO. */
+struct client *fake_client_hello(uid_t uid);
 /* A client whose next event send fails (its peer stopped reading). */
 void fake_client_break(struct client *cl);
 /* The drops that failed sends asked for: the event loop does them, never a send. */
