@@ -261,7 +261,7 @@ static int start_pending(struct core *c, struct request *req, struct latch *l, b
 static int start_resolving(struct core *c, struct request *req, struct latch *l, bool responder,
 			   bool connected, char *err, size_t el)
 {
-	struct pending *p;
+	struct pending *p = NULL; /* set when start_pending succeeds (gcc cannot tell) */
 	int r = start_pending(c, req, l, responder, connected, &p, err, el);
 
 	if (r == 0)
@@ -334,7 +334,7 @@ int core_req_accept(struct core *c, struct request *req, char *err, size_t el)
 int core_req_listen(struct core *c, struct request *req, char *err, size_t el)
 {
 	struct latch_policy pol;
-	struct pending *p;
+	struct pending *p = NULL; /* set when start_pending succeeds */
 	struct latch *l;
 	struct flow3 l3;
 	int r;
