@@ -203,10 +203,12 @@ tap_cmp "$(lab_pcap_esp "$pcap")" -ge 2 "the connection crossed as ESP"
 tap_is "$(lab_pcap_clear "$pcap" "$marker")" 0 "the message never appears in clear"
 tap_is "$(lab_pcap_count "$pcap" 'tcp port 8080')" 0 "no TCP segment of it in clear"
 
-# ---- the same from Python, with the installed python3-latch: run from / with
-# no PYTHONPATH, so nothing of the source or build tree can be imported
+# ---- the same from Python, with the installed python3-latch and Debian's
+# python3 (/usr/bin/python3: the PATH's python3 may be another, e.g. pyenv's),
+# run from / with no PYTHONPATH, so nothing of the source or build tree can be
+# imported
 pkg_py() {
-	pkg_exec a env -u PYTHONPATH -u PYTHONHOME -C / python3 "$@"
+	pkg_exec a env -u PYTHONPATH -u PYTHONHOME -C / /usr/bin/python3 "$@"
 }
 mods=$(pkg_py -c 'import latch, latch._latch as m; print(latch.__file__); print(m.__file__)' 2>&1)
 tap_diag "python3 imports: $(paste -sd' ' - <<<"$mods")"
