@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # make deb: build the Debian packages (debian/) from this tree into OUT
-# (default build-deb/): liblatch0, liblatch-dev, latchd, latchctl, each .deb
+# (default build-deb/): liblatch0, liblatch-dev, latchd, latchctl, python3-latch, each .deb
 # beside the .changes and lintian's report (OUT/lintian.txt). The tree is
 # copied first (tracked and untracked files, not the build directories), so
 # dpkg-buildpackage writes nothing into the checkout. Binary packages only:

@@ -22,7 +22,7 @@ packages=(
 	# the kernel lab (test/kernel-lab/): Debian's kernel with ESP under qemu, its initramfs
 	qemu-system-x86 busybox-static kmod cpio
 	# the Debian packages (make deb, and make check's suite package)
-	dpkg-dev debhelper lintian
+	dpkg-dev debhelper dh-python lintian
 )
 
 missing=()

@@ -9,7 +9,9 @@
 # the packaged latchd.conf given the host's certificate as an administrator
 # would. b serves, a latches a connection to it, naming b.example; both ends
 # are built against the installed liblatch-dev and run on the installed
-# liblatch0; the message crosses as ESP and never in clear.
+# liblatch0; the message crosses as ESP and never in clear. Then a latches a
+# second connection to b from Python with the installed python3-latch (its
+# module under /usr/lib/python3/dist-packages, not the build tree's).
 #
 # "Installed" here: each host has a mount namespace of its own in which the
 # packages' files, unpacked with dpkg -x, lie over the machine's /usr and /etc
@@ -52,7 +54,7 @@ else
 		tap_fail "make deb's build: the packages build and lintian is clean" "$(tail -n 20 "$LAB_DIR/deb.log")"
 	fi
 fi
-for p in liblatch0 liblatch-dev latchd latchctl; do
+for p in liblatch0 liblatch-dev latchd latchctl python3-latch; do
 	deb=$(ls "$debs/${p}_"*.deb 2>/dev/null)
 	tap_ok "package $p was built" test -f "$deb"
 	[ -f "$deb" ] && dpkg -x "$deb" "$root"
@@ -200,6 +202,46 @@ tap_ok "the server echoed the message" grep -q "^answer $marker" <<<"$out"
 tap_cmp "$(lab_pcap_esp "$pcap")" -ge 2 "the connection crossed as ESP"
 tap_is "$(lab_pcap_clear "$pcap" "$marker")" 0 "the message never appears in clear"
 tap_is "$(lab_pcap_count "$pcap" 'tcp port 8080')" 0 "no TCP segment of it in clear"
+
+# ---- the same from Python, with the installed python3-latch and Debian's
+# python3 (/usr/bin/python3: the PATH's python3 may be another, e.g. pyenv's),
+# run from / with no PYTHONPATH, so nothing of the source or build tree can be
+# imported
+pkg_py() {
+	pkg_exec a env -u PYTHONPATH -u PYTHONHOME -C / /usr/bin/python3 "$@"
+}
+mods=$(pkg_py -c 'import latch, latch._latch as m; print(latch.__file__); print(m.__file__)' 2>&1)
+tap_diag "python3 imports: $(paste -sd' ' - <<<"$mods")"
+tap_ok "python3 imports the packaged latch (/usr/lib/python3/dist-packages)" \
+	grep -qx '/usr/lib/python3/dist-packages/latch/__init__.py' <<<"$mods"
+tap_ok "and its packaged extension" \
+	grep -qx '/usr/lib/python3/dist-packages/latch/_latch\.cpython-[^/]*\.so' <<<"$mods"
+pkg_bg b "$LAB_DIR/pyserver.log" "$LAB_DIR/native-server" 8081
+lab_wait 100 grep -q '^listening' "$LAB_DIR/pyserver.log"
+marker="PY-$RANDOM$RANDOM"
+pcap=$(lab_pcap py)
+lab_capture_start a "$pcap"
+out=$(pkg_py -c '
+import socket, sys, latch
+s = socket.socket()
+s.settimeout(30)
+info = latch.connect(s, (sys.argv[1], 8081), peer="b.example")
+r = info.remote
+print("peer id=%s subject=%s auth=%s" % (r.id, r.subject, r.auth.name))
+s.sendall(sys.argv[2].encode())
+print("answer " + s.recv(100).decode())
+' "$(lab_ip b)" "$marker" 2>&1)
+lab_wait 50 grep -q '^peer' "$LAB_DIR/pyserver.log"
+lab_capture_stop "$pcap"
+tap_diag "python client: $out"
+tap_ok "Python on a latches the connection and learns b.example by certificate" \
+	grep -q '^peer id=b.example subject=C=CH, O=latch-lab, CN=b.example auth=PKIX_TRUSTED$' <<<"$out"
+tap_ok "b's server learns a.example by certificate" \
+	grep -q '^peer id=a.example .*auth=PKIX_TRUSTED' "$LAB_DIR/pyserver.log"
+tap_ok "the server echoed the message" grep -q "^answer $marker\$" <<<"$out"
+tap_cmp "$(lab_pcap_esp "$pcap")" -ge 2 "the connection crossed as ESP"
+tap_is "$(lab_pcap_clear "$pcap" "$marker")" 0 "the message never appears in clear"
+tap_is "$(lab_pcap_count "$pcap" 'tcp port 8081')" 0 "no TCP segment of it in clear"
 
 # ---- a peer with strongSwan and no latch: the lab's charon (kernel-libipsec,
 # for this kernel's sake) with docs/real-hosts.md's connection for it
