@@ -39,8 +39,7 @@
  *    wildcard bind) whose 5-tuple is not armed goes to NFQUEUE
  *    cfg.hold_queue, if cfg.hold (xt NFQUEUE through nft_compat: this
  *    kernel has no nft queue), without bypass: no listener, no packet;
- *    the attach sets start empty (their holds live
- *in latchd's memory only);
+ *    the attach sets start empty (their holds live in latchd's memory only);
  *  - the same chain, libipsec: a packet of a protected socket (meta mark in
  *    cfg.sock_mark/cfg.sock_mark_mask) whose 5-tuple is not armed goes to
  *    the same queue (counter name held: every later flow of a socket that
