@@ -567,40 +567,36 @@ static PyObject *Ctx_connect(CtxObject *self, PyObject *args)
 	return Py_BuildValue("(iN)", r, info_to_py(info));
 }
 
-static PyObject *Ctx_listen(CtxObject *self, PyObject *args)
+/* listen and attach: a socket and a token in, the latch's info out. */
+typedef int socket_token_fn(latch_ctx *ctx, int fd, const latch_token *tok, unsigned flags,
+			    latch_info **ret);
+
+static PyObject *socket_token_call(CtxObject *self, PyObject *args, const char *format,
+				   socket_token_fn *fn)
 {
 	PyObject *sock, *tokobj;
 	const latch_token *tok;
 	latch_info *info = NULL;
 	int fd, r;
 
-	if (!PyArg_ParseTuple(args, "OO:listen", &sock, &tokobj) || ctx_ok(self) ||
-	    fd_arg(sock, &fd))
+	if (!PyArg_ParseTuple(args, format, &sock, &tokobj) || ctx_ok(self) || fd_arg(sock, &fd))
 		return NULL;
 	if ((tok = token_arg(tokobj)) == (const latch_token *)-1)
 		return NULL;
-	UNLOCKED(self, r = latch_listen(self->ctx, fd, tok, 0, &info));
+	UNLOCKED(self, r = fn(self->ctx, fd, tok, 0, &info));
 	if (r < 0)
 		return ctx_error(self, r);
 	return info_to_py(info);
 }
 
+static PyObject *Ctx_listen(CtxObject *self, PyObject *args)
+{
+	return socket_token_call(self, args, "OO:listen", latch_listen);
+}
+
 static PyObject *Ctx_attach(CtxObject *self, PyObject *args)
 {
-	PyObject *sock, *tokobj;
-	const latch_token *tok;
-	latch_info *info = NULL;
-	int fd, r;
-
-	if (!PyArg_ParseTuple(args, "OO:attach", &sock, &tokobj) || ctx_ok(self) ||
-	    fd_arg(sock, &fd))
-		return NULL;
-	if ((tok = token_arg(tokobj)) == (const latch_token *)-1)
-		return NULL;
-	UNLOCKED(self, r = latch_socket_attach(self->ctx, fd, tok, 0, &info));
-	if (r < 0)
-		return ctx_error(self, r);
-	return info_to_py(info);
+	return socket_token_call(self, args, "OO:attach", latch_socket_attach);
 }
 
 static PyObject *Ctx_accept(CtxObject *self, PyObject *args)

@@ -11,7 +11,7 @@
 # What is asserted:
 # - nothing of a latched flow leaves in clear (both links captured);
 # - the existing connection KEEPS WORKING: unloading a connection without a
-#   start action leaves its SAs installed (vici.md §2.2), the latch stays
+#   start action leaves its SAs installed (charon's unload-conn), the latch stays
 #   ESTABLISHED, no event reaches its owner and the server receives every line;
 # - latchd restores what it owns: charon sends no event for an unload, so
 #   latchd compares charon's connections with its own every 2 s and loads

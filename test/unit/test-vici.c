@@ -252,7 +252,7 @@ static void test_events_before_confirm_are_queued(void **state)
 	f->cmd = srv_accept(f);
 	f->evt = srv_accept(f);
 	srv_expect(f, f->evt, VICI_EVENT_REGISTER, "ike-updown");
-	/* An event slips in before the confirm, as charon does (vici.md §1.4). */
+	/* An event slips in before the confirm of its registration, as charon's do. */
 	srv_send_hex(f->evt, GOLDEN_CHILD_UPDOWN_EVENT);
 	srv_send_hex(f->evt, GOLDEN_CONFIRM);
 	srv_expect(f, f->evt, VICI_EVENT_REGISTER, "child-updown");

@@ -15,7 +15,8 @@
 /*
  * Plain arrays searched linearly: in shared mode a host has a handful of
  * IKE_SAs and children; in exact mode thousands of children cost a few
- * microseconds per event, far below charon's own per-child cost (scale.md).
+ * microseconds per event, far below charon's own per-child cost
+ * (docs/performance.md).
  */
 struct sacache {
 	const struct sacache_ops *ops;

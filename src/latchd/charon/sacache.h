@@ -9,7 +9,7 @@
  * changed through callbacks. Its owner sees typed SAs only: what feeds it VICI trees
  * (sacache-feed.h) is charon/'s alone.
  *
- * Pitfalls handled here (reference/vici.md): ports printed as service names
+ * Pitfalls of charon's VICI handled here: ports printed as service names
  * ("[tcp/http-alt]"), rekeyed children lingering as REKEYED/DELETED (only
  * INSTALLED children carry traffic), authentication failures reported as
  * ike-updown in state CONNECTING (never an up).

@@ -86,9 +86,9 @@ static void conn_forget(struct core *c, struct conn *conn)
 }
 
 /*
- * Shared connections stay loaded: unloading would not end their SAs (vici.md
- * §2.2) and the next latch to the same peer reuses them. An exact one serves
- * one flow: it goes with its last user (its child SA is terminated by
+ * Shared connections stay loaded: unloading would not end their SAs
+ * (charon's unload-conn leaves established SAs in place) and the next latch to the same peer reuses
+ * them. An exact one serves one flow: it goes with its last user (its child SA is terminated by
  * core_close), so charon does not collect one connection per flow ever made.
  */
 void core_conn_put(struct core *c, struct conn *conn)

@@ -3,21 +3,20 @@
 #define LATCH_LATCHD_ENFORCE_H
 
 /*
- * Enforcement for the libipsec data plane (docs/architecture.md, "Fail-closed layers on libipsec"):
- * the privileged half of latchd. It takes no decisions; the daemon's core
- * says which flows are latched and armed, and this module makes the kernel
- * hold to it, whether latchd runs or not.
+ * Enforcement for the libipsec data plane (docs/architecture.md,
+ * "Fail-closed layers on libipsec"): the privileged half of latchd. It takes
+ * no decisions; the daemon's core says which flows are latched and armed, and
+ * this module makes the kernel hold to it, whether latchd runs or not.
  *
  *	struct enforce *e;
  *	struct enforce_config cfg = ENFORCE_CONFIG_DEFAULT;
- *	enforce_open(&e, &cfg, ENFORCE_ADOPT);  // table + ip rule; keep what a previous latchd left
- *	enforce_dump(e, on_elem, ctx);          // re-adopt: which flows are latched/armed
- *	enforce_flow_add(e, &f);                // latched: clear in or out is dropped, nothing
- *leaves enforce_flow_arm(e, &f);                // its SA is up: it may leave (only through ipsec0)
- *	enforce_flow_disarm(e, &f);             // child-down: before anything else
- *	enforce_flow_del(e, &f);                // latch gone
- *	enforce_close(e, true);                 // restart: table and rule stay, flows stay
- *fail-closed
+ *	enforce_open(&e, &cfg, ENFORCE_ADOPT); // table + ip rule; keep a previous latchd's
+ *	enforce_dump(e, on_elem, ctx);         // re-adopt: which flows are latched/armed
+ *	enforce_flow_add(e, &f);    // latched: clear in or out is dropped, nothing leaves
+ *	enforce_flow_arm(e, &f);    // its SA is up: it may leave (only through ipsec0)
+ *	enforce_flow_disarm(e, &f); // child-down: before anything else
+ *	enforce_flow_del(e, &f);    // latch gone
+ *	enforce_close(e, true);     // restart: table, rule and flows stay, fail-closed
  *
  * In the kernel (table inet <cfg.table>, see enforce-rules.c for every rule):
  *  - sets flows4/6 (latched 5-tuples), armed4/6 (latched and carried by their
@@ -39,9 +38,8 @@
  *    attach4/6: local addr.proto.port, attachany4/6: proto.port for a
  *    wildcard bind) whose 5-tuple is not armed goes to NFQUEUE
  *    cfg.hold_queue, if cfg.hold (xt NFQUEUE through nft_compat: this
- *    kernel has no nft queue), without bypass: no listener, no packet
- *    (DESIGN §3.3); the attach sets start empty (their holds live in
- *    latchd's memory only);
+ *    kernel has no nft queue), without bypass: no listener, no packet;
+ *    the attach sets start empty (their holds live in latchd's memory only);
  *  - the same chain, libipsec: a packet of a protected socket (meta mark in
  *    cfg.sock_mark/cfg.sock_mark_mask) whose 5-tuple is not armed goes to
  *    the same queue (counter name held: every later flow of a socket that

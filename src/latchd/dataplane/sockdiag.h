@@ -3,10 +3,11 @@
 #define LATCH_LATCHD_SOCKDIAG_H
 
 /*
- * Sockets of other processes, by NETLINK_SOCK_DIAG (docs/architecture.md, "Conflicts, SA loss and
- *breaks"): reset exactly one socket (its 4-tuple and SO_COOKIE), ask whether it still exists
- *(re-adoption after a latchd restart), and learn when any inet socket is destroyed, without holding
- *a copy of the application's fd (a copy would keep the socket alive).
+ * Sockets of other processes, by NETLINK_SOCK_DIAG (docs/architecture.md,
+ * "Conflicts, SA loss and breaks"): reset exactly one socket (its 4-tuple and
+ * SO_COOKIE), ask whether it still exists (re-adoption after a latchd
+ * restart), and learn when any inet socket is destroyed, without holding a
+ * copy of the application's fd (a copy would keep the socket alive).
  *
  *	uint64_t cookie;
  *	sockdiag_cookie(fd, &cookie);            // while the client's fd is in hand
