@@ -23,6 +23,8 @@ packages=(
 	qemu-system-x86 busybox-static kmod cpio
 	# the Debian packages (make deb, and make check's suite package)
 	dpkg-dev debhelper dh-python lintian
+	# the style suite's man-lint and unit-file, latchd-observe's second OpenMetrics parser
+	groff-base man-db mandoc systemd python3-prometheus-client
 )
 
 missing=()
