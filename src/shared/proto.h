@@ -201,8 +201,6 @@ enum ipc_state {
 	IPC_STATE_CLOSED = 4,
 	IPC_STATE_LARVAL = 5,
 };
-/* The name before LARVAL was chosen; for the daemon's core until it moves over. */
-#define IPC_STATE_PENDING IPC_STATE_LARVAL
 
 enum ipc_reason {
 	IPC_REASON_NONE = 0,

@@ -129,7 +129,7 @@ int core_req_status(struct core *c, struct request *req, char *err, size_t el)
 	put_count(b, IPC_A_COUNTER, "charon_up", charon_is_up(c->charon));
 	put_count(b, IPC_A_COUNTER, "uptime_s", (ev_now(c->loop) - c->started_usec) / 1000000);
 	put_count(b, IPC_A_COUNTER, "clients", control_client_count(c->ctl));
-	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_PENDING; s++)
+	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_LARVAL; s++)
 		put_count(b, IPC_A_COUNTER, latchdb_state_name(s), latchdb_count(c->db, s));
 	put_count(b, IPC_A_COUNTER, "ike_sas", sacache_count_ike(c->sa));
 	put_count(b, IPC_A_COUNTER, "child_sas", sacache_count_children(c->sa));
@@ -149,7 +149,7 @@ void core_status_text(struct core *c, char *buf, size_t len)
 	unsigned long long n = 0;
 	size_t at = 0;
 
-	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_PENDING; s++) {
+	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_LARVAL; s++) {
 		unsigned long long k = s == IPC_STATE_CLOSED ? 0 : latchdb_count(c->db, s);
 
 		if (k && at < sizeof(states))
@@ -174,7 +174,7 @@ static bool list_one(void *u, struct latch *l)
 {
 	struct lister *ls = u;
 
-	if (l->state == IPC_STATE_PENDING || (ls->state && l->state != ls->state))
+	if (l->state == IPC_STATE_LARVAL || (ls->state && l->state != ls->state))
 		return false;
 	if ((!ls->admin && l->owner.uid != ls->req->cred.uid) ||
 	    (ls->by_uid && l->owner.uid != ls->uid))

@@ -242,7 +242,7 @@ static void on_packet(const struct nfq_packet *pkt, void *u)
 		return;
 	}
 	l = latchdb_by_flow(c->db, &f);
-	if (l && (l->state != IPC_STATE_PENDING || l->cookie != a->cookie)) {
+	if (l && (l->state != IPC_STATE_LARVAL || l->cookie != a->cookie)) {
 		verdict(c, pkt->id, false); /* latched, not armed: as the unarmed rule would */
 		return;
 	}
@@ -279,7 +279,7 @@ static void latch_changed(struct core *c, struct latch *l, uint8_t old)
 	bool up = l->state == IPC_STATE_ESTABLISHED;
 	struct attach *a;
 
-	if (!c->att || old != IPC_STATE_PENDING || l->listener)
+	if (!c->att || old != IPC_STATE_LARVAL || l->listener)
 		return;
 	if (!release(c, l->id, up))
 		return; /* not made for an attachment */
@@ -506,14 +506,14 @@ static int protect(struct core *c, struct request *req, const struct latch_polic
 	return keep_socket(c, req, pol, &l3, cookie, &a, err, el);
 }
 
-/* STATE PENDING, the attachment's id and the socket's local end. */
+/* STATE LARVAL, the attachment's id and the socket's local end. */
 static int reply(struct core *c, struct request *req, const struct attach *a)
 {
 	static const struct latch_ident none;
 	/* A reply's temporary: it borrows its values, it is never in the database. */
 	struct latch tmp = {
 		.id = a->id,
-		.state = IPC_STATE_PENDING,
+		.state = IPC_STATE_LARVAL,
 		.listener = true, /* only the local half of the tuple is known */
 		.listen = a->local,
 		.pol = &a->pol,

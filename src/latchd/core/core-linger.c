@@ -48,7 +48,7 @@ static bool flow_closed(struct core *c, const struct latch *l)
 	bool armed = l->state == IPC_STATE_ESTABLISHED && l->sa.child_id;
 	struct closed_flow *lg;
 
-	if (l->state == IPC_STATE_PENDING || !(lg = calloc(1, sizeof(*lg))))
+	if (l->state == IPC_STATE_LARVAL || !(lg = calloc(1, sizeof(*lg))))
 		return false; /* the core removes it at once */
 	lg->flow = l->flow;
 	lg->child_id = armed ? l->sa.child_id : 0;

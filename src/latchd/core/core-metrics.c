@@ -62,12 +62,12 @@ void core_metrics_changed(struct core *c, const struct latch *l, uint8_t old)
 		if (l->reason < sizeof(m->breaks) / sizeof(m->breaks[0]))
 			m->breaks[l->reason]++;
 		ev = LOG_EV_BROKEN;
-	} else if (l->state == IPC_STATE_CLOSED && old != IPC_STATE_PENDING) {
+	} else if (l->state == IPC_STATE_CLOSED && old != IPC_STATE_LARVAL) {
 		m->closed++;
 		ev = LOG_EV_CLOSED;
 	}
-	/* a PENDING latch that closes was refused: core_metrics_refused said why */
-	if (ev < 0 && !(old == IPC_STATE_PENDING && l->state == IPC_STATE_CLOSED &&
+	/* a LARVAL latch that closes was refused: core_metrics_refused said why */
+	if (ev < 0 && !(old == IPC_STATE_LARVAL && l->state == IPC_STATE_CLOSED &&
 			l->reason == IPC_REASON_NONE))
 		log_info("%s", text);
 	else
@@ -137,7 +137,7 @@ int core_req_metrics(struct core *c, struct request *req, char *err, size_t el)
 	struct buf *b = control_reply_begin(req, 0);
 	size_t pending = pending_count(c->pend);
 
-	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_PENDING; s++)
+	for (uint8_t s = IPC_STATE_LISTENER; s <= IPC_STATE_LARVAL; s++)
 		if (s != IPC_STATE_CLOSED) /* closed latches leave the database */
 			put_metric(b, "latches", latchdb_state_name(s), latchdb_count(c->db, s));
 	put_metric(b, "established", NULL, m->established);

@@ -431,7 +431,7 @@ static int find_latch(struct core *c, struct request *req, struct latch **ret, c
 	r = l ? check_owner(c, req, l, err, el) : 0;
 	if (r < 0)
 		return r;
-	if (!l || l->state == IPC_STATE_PENDING)
+	if (!l || l->state == IPC_STATE_LARVAL)
 		return FAIL(-ENOENT, "no such latch");
 	*ret = l;
 	return 0;
@@ -484,14 +484,14 @@ static int req_query_peer(struct core *c, struct request *req, char *err, size_t
 	l = latchdb_by_flow(c->db, &f);
 	if (!same_socket(req->fd, l))
 		l = latchdb_listener_for(c->db, &f);
-	if (!same_socket(req->fd, l) || l->state == IPC_STATE_PENDING)
+	if (!same_socket(req->fd, l) || l->state == IPC_STATE_LARVAL)
 		return FAIL(-ENOENT, "the socket has no latch for that remote end");
 	r = check_owner(c, req, l, err, el);
 	if (r < 0)
 		return r;
 	latchdb_view(c->db, l, &pv.view);
 	pv.view.flow = f;
-	pv.view.state = IPC_STATE_PENDING; /* judged against the policy, not a latched peer */
+	pv.view.state = IPC_STATE_LARVAL; /* judged against the policy, not a latched peer */
 	sacache_covering(c->sa, &f, view_carrier, &pv);
 	if (pv.found) {
 		pv.view.state = l->state;

@@ -140,9 +140,9 @@ static void on_changed(void *u, struct latch *l, uint8_t old)
 	CORE_FEATURES_CALL(latch_changed, c, l, old);
 	if (c->persist && l->state == IPC_STATE_CLOSED)
 		persist_del(c->persist, l->id);
-	else if (c->persist && l->state != IPC_STATE_PENDING)
+	else if (c->persist && l->state != IPC_STATE_LARVAL)
 		persist_put(c->persist, l);
-	if (old == IPC_STATE_PENDING && l->state == IPC_STATE_CLOSED)
+	if (old == IPC_STATE_LARVAL && l->state == IPC_STATE_CLOSED)
 		return; /* never handed out: its request's error reply says it all */
 	alert(c, l, NULL);
 }
@@ -581,7 +581,7 @@ static void act_key_manager_gone(struct core *c, struct latch *l, void *u)
 	enforce_flow_disarm(c->enf, &l->flow);
 	l->sa.child_id = 0;
 	control_latch_changed(l->client, l->id);
-	if (l->state == IPC_STATE_PENDING)
+	if (l->state == IPC_STATE_LARVAL)
 		return; /* its request fails with the initiate */
 	core_break(c, l, IPC_REASON_KEY_MANAGER);
 }
